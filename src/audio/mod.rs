@@ -1,0 +1,29 @@
+//! The audio core: decoding, resampling, waveform pyramids and spectrograms.
+//! Pure signal code; no UI, model or playback dependency.
+
+mod decode;
+mod error;
+pub mod pyramid;
+pub mod resample;
+pub mod spectrogram;
+
+pub use decode::{
+    AudioInfo, AudioReader, Block, DecodeOptions, DecodedFile, InterleavedAudio, decode_file,
+    mix_to_mono, probe,
+};
+pub use error::AudioError;
+pub use resample::ANALYSIS_RATE_HZ;
+
+/// File extensions a folder scan treats as audio (symphonia decodes all of them).
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "m4a", "mp4", "aac", "aif", "aiff", "caf", "mka",
+    "webm",
+];
+
+/// Whether a path's extension marks it as audio.
+#[must_use]
+pub fn has_audio_extension(path: &std::path::Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.iter().any(|a| a.eq_ignore_ascii_case(e)))
+}
