@@ -5,5 +5,9 @@
 //! the headless commands.
 
 pub mod audio;
+pub mod cli;
 pub mod fsio;
+pub mod jobs;
+pub mod model;
 pub mod project;
+pub mod ui;

@@ -140,7 +140,10 @@ impl AudioReader {
         if sample_rate_hz == 0 {
             return Err(invalid("sample rate is 0 Hz"));
         }
-        let channels = params.channels.as_ref().map(|c| c.count());
+        let channels = params
+            .channels
+            .as_ref()
+            .map(symphonia::core::audio::Channels::count);
         if channels == Some(0) {
             return Err(invalid("0 channels"));
         }
@@ -420,7 +423,7 @@ pub fn decode_file(path: &Path, options: DecodeOptions<'_>) -> Result<DecodedFil
         .map_err(|e| resample_error(e.to_string()))?;
     let info = reader.info.clone();
     Ok(DecodedFile {
-        original: options.keep_original.then(|| InterleavedAudio {
+        original: options.keep_original.then_some(InterleavedAudio {
             sample_rate_hz,
             channels: info.channels,
             samples: original,

@@ -145,7 +145,8 @@ impl LabelScheme {
             }
         }
         for scale in &self.attributes {
-            if !(scale.min < scale.max) || !(scale.step > 0.0) {
+            let ordered = scale.min < scale.max && scale.step > 0.0;
+            if !ordered {
                 problems.push(format!(
                     "attribute `{}` needs min < max and a positive step",
                     scale.id

@@ -1,0 +1,125 @@
+//! The command line: `merit-studio [PATH]` opens the studio; subcommands work headless.
+//!
+//! Exit codes: 0 everything fine; 1 the command ran but some files are broken or missing;
+//! 2 the command could not run (bad arguments, unreadable project, no runtime).
+
+mod info;
+mod runtime;
+mod scan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code when the command ran but found broken or missing files.
+pub const EXIT_FOUND_PROBLEMS: u8 = 1;
+/// Exit code when the command could not do its work at all.
+pub const EXIT_FAILED: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "merit-studio",
+    version,
+    about = "Label and study emotional speech in noisy recordings with Sparse MERIT"
+)]
+pub struct Cli {
+    /// Project folder, project.json, folder of audio or manifest to open in the studio
+    /// (default: the bundled demo project).
+    pub path: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show format, sample rate, channels, duration and levels of audio files, and check they decode.
+    Info {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Read the headers only; skip the decode check.
+        #[arg(long)]
+        headers_only: bool,
+        /// One JSON object per file instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Summarise what a collection (project, folder or manifest) holds and list what is broken.
+    Scan {
+        path: PathBuf,
+        /// Read headers only (fast) instead of decoding every file.
+        #[arg(long)]
+        headers_only: bool,
+        /// Files checked in parallel (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print a JSON report instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say which ONNX Runtime library would be used, and load it.
+    Runtime,
+}
+
+/// Runs a headless subcommand.
+#[must_use]
+pub fn run(command: Command) -> ExitCode {
+    let outcome = match command {
+        Command::Info {
+            files,
+            headers_only,
+            json,
+        } => info::run(&files, headers_only, json),
+        Command::Scan {
+            path,
+            headers_only,
+            jobs,
+            json,
+        } => scan::run(&path, headers_only, jobs, json),
+        Command::Runtime => runtime::run(),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// Default worker count: the machine's cores.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// `h:mm:ss.mmm`, the studio's time format.
+#[must_use]
+pub fn format_duration(secs: f64) -> String {
+    let millis_total = (secs.max(0.0) * 1000.0).round() as u64;
+    let (hours, rest) = (millis_total / 3_600_000, millis_total % 3_600_000);
+    let (minutes, rest) = (rest / 60_000, rest % 60_000);
+    format!("{hours}:{minutes:02}:{:02}.{:03}", rest / 1000, rest % 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_h_mm_ss_mmm() {
+        assert_eq!(format_duration(0.0), "0:00:00.000");
+        assert_eq!(format_duration(3.2146), "0:00:03.215");
+        assert_eq!(format_duration(3723.5), "1:02:03.500");
+    }
+
+    #[test]
+    fn command_line_parses() {
+        Cli::command_for_tests().debug_assert();
+    }
+
+    impl Cli {
+        fn command_for_tests() -> clap::Command {
+            <Self as clap::CommandFactory>::command()
+        }
+    }
+}

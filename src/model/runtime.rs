@@ -1,0 +1,219 @@
+//! Finding and loading the ONNX Runtime shared library (`ort` is built with `load-dynamic`).
+//!
+//! Search order: `ORT_DYLIB_PATH`; the runtime folder that `scripts/setup-runtime.sh` fills from
+//! the PyPI wheels (`onnxruntime-gpu` preferred over `onnxruntime`); an importable Python
+//! `onnxruntime`. The first library found is loaded once per process.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Where the loaded library came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeOrigin {
+    /// The `ORT_DYLIB_PATH` environment variable.
+    EnvironmentVariable,
+    /// A wheel unpacked by the set-up step into a runtime folder.
+    SetupFolder,
+    /// The `onnxruntime` package of the system's Python.
+    Python,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuntimeLibrary {
+    pub path: PathBuf,
+    pub origin: RuntimeOrigin,
+    /// Version from the file name, e.g. `1.31.1`, when it carries one.
+    pub version: Option<String>,
+    /// The CUDA execution provider library sits beside it (an `onnxruntime-gpu` build).
+    pub has_cuda_provider: bool,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(
+        "ONNX Runtime was not found. Looked for:\n{tried}\nTo fix: run `scripts/setup-runtime.sh` (puts the PyPI wheel `onnxruntime` 1.31 into .runtime/), or `pip install onnxruntime==1.31.1`, or set ORT_DYLIB_PATH to a libonnxruntime.so of version 1.31 or newer. Everything that needs no model keeps working."
+    )]
+    NotFound { tried: String },
+    #[error("cannot load ONNX Runtime from {}: {reason}", path.display())]
+    Load { path: PathBuf, reason: String },
+}
+
+/// Environment variable naming an extra runtime folder to search.
+pub const RUNTIME_DIR_VARIABLE: &str = "MERIT_RUNTIME_DIR";
+
+/// Folders the set-up step may have filled, most specific first.
+fn runtime_folders() -> Vec<PathBuf> {
+    let mut folders = Vec::new();
+    if let Some(dir) = std::env::var_os(RUNTIME_DIR_VARIABLE) {
+        folders.push(PathBuf::from(dir));
+    }
+    // A binary in target/{debug,release}/ finds the checkout's .runtime/ two levels up.
+    if let Ok(exe) = std::env::current_exe() {
+        for ancestor in exe.ancestors().skip(1).take(4) {
+            folders.push(ancestor.join(".runtime"));
+        }
+    }
+    folders.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".runtime"));
+    folders.dedup();
+    folders
+}
+
+/// The `libonnxruntime` shared library inside a folder (not the provider plug-ins).
+fn library_in(folder: &Path) -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir(folder)
+        .ok()?
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|name| {
+                    (name.starts_with("libonnxruntime.so") || name.starts_with("libonnxruntime."))
+                        && !name.contains("providers")
+                        && (name.contains(".so") || name.ends_with(".dylib"))
+                })
+        })
+        .collect();
+    // Prefer the fully versioned file (libonnxruntime.so.1.31.1) over bare links.
+    candidates.sort_by_key(|path| std::cmp::Reverse(path.as_os_str().len()));
+    candidates.into_iter().next()
+}
+
+fn describe(path: &Path, origin: RuntimeOrigin) -> RuntimeLibrary {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let version = name
+        .split_once(".so.")
+        .map(|(_, version)| version.to_owned())
+        .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()));
+    let has_cuda_provider = path
+        .parent()
+        .is_some_and(|dir| dir.join("libonnxruntime_providers_cuda.so").is_file());
+    RuntimeLibrary {
+        path: path.to_path_buf(),
+        origin,
+        version,
+        has_cuda_provider,
+    }
+}
+
+fn python_package_folder() -> Result<PathBuf, String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let output = Command::new(&python)
+        .args([
+            "-c",
+            "import os, onnxruntime; print(os.path.dirname(onnxruntime.__file__))",
+        ])
+        .output()
+        .map_err(|e| format!("{python} could not be run: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("{python} cannot import onnxruntime"));
+    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("capi"))
+}
+
+/// Finds the library without loading it; the error lists everything that was tried.
+///
+/// # Errors
+/// [`RuntimeError::NotFound`].
+pub fn locate() -> Result<RuntimeLibrary, RuntimeError> {
+    let mut tried = Vec::new();
+    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
+        let path = PathBuf::from(path);
+        if path.is_file() {
+            return Ok(describe(&path, RuntimeOrigin::EnvironmentVariable));
+        }
+        tried.push(format!(
+            "  ORT_DYLIB_PATH={} (no such file)",
+            path.display()
+        ));
+    } else {
+        tried.push("  ORT_DYLIB_PATH (not set)".to_owned());
+    }
+    for folder in runtime_folders() {
+        for flavour in ["gpu", "cpu"] {
+            let capi = folder.join(flavour).join("onnxruntime/capi");
+            if let Some(path) = library_in(&capi) {
+                return Ok(describe(&path, RuntimeOrigin::SetupFolder));
+            }
+            tried.push(format!("  {} (none there)", capi.display()));
+        }
+    }
+    match python_package_folder() {
+        Ok(capi) => match library_in(&capi) {
+            Some(path) => return Ok(describe(&path, RuntimeOrigin::Python)),
+            None => tried.push(format!(
+                "  Python onnxruntime at {} (no library)",
+                capi.display()
+            )),
+        },
+        Err(reason) => tried.push(format!("  Python onnxruntime ({reason})")),
+    }
+    Err(RuntimeError::NotFound {
+        tried: tried.join("\n"),
+    })
+}
+
+struct LoadedRuntime {
+    library: RuntimeLibrary,
+    // Sessions need the environment alive; ort only keeps a weak reference to it.
+    _environment: ort::environment::Environment,
+}
+
+static RUNTIME: OnceLock<Result<LoadedRuntime, RuntimeError>> = OnceLock::new();
+
+/// Locates and loads ONNX Runtime once per process; later calls return the same outcome.
+///
+/// # Errors
+/// [`RuntimeError`] when no library is found or it cannot be loaded (wrong version, not a library).
+pub fn initialise() -> Result<&'static RuntimeLibrary, RuntimeError> {
+    RUNTIME
+        .get_or_init(|| {
+            let library = locate()?;
+            let load_error = |reason: String| RuntimeError::Load {
+                path: library.path.clone(),
+                reason,
+            };
+            let environment = ort::init_from(&library.path)
+                .map_err(|e| load_error(e.to_string()))?
+                .with_name("merit-studio")
+                .with_telemetry(false)
+                .build()
+                .map_err(|e| load_error(e.to_string()))?;
+            tracing::info!(path = %library.path.display(), origin = ?library.origin, "loaded ONNX Runtime");
+            Ok(LoadedRuntime {
+                library,
+                _environment: environment,
+            })
+        })
+        .as_ref()
+        .map(|loaded| &loaded.library)
+        .map_err(Clone::clone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_versioned_library_and_ignores_providers() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "libonnxruntime_providers_shared.so",
+            "libonnxruntime.so",
+            "libonnxruntime.so.1.31.1",
+            "libonnxruntime_providers_cuda.so",
+        ] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        let path = library_in(dir.path()).unwrap();
+        let library = describe(&path, RuntimeOrigin::SetupFolder);
+        assert!(path.ends_with("libonnxruntime.so.1.31.1"));
+        assert_eq!(library.version.as_deref(), Some("1.31.1"));
+        assert!(library.has_cuda_provider);
+        assert!(library_in(&dir.path().join("missing")).is_none());
+    }
+}
