@@ -22,7 +22,7 @@ pub enum AudioError {
     #[error("{}: invalid header: {reason}", path.display())]
     InvalidHeader { path: PathBuf, reason: String },
     #[error(
-        "{}: truncated: the header promises {expected_frames} frames but the data ends after {decoded_frames}",
+        "{}: truncated: the header promises {expected_frames} frames but only {decoded_frames} decode (the data is cut short or damaged)",
         path.display()
     )]
     Truncated {

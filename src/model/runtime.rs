@@ -43,21 +43,39 @@ pub enum RuntimeError {
 /// Environment variable naming an extra runtime folder to search.
 pub const RUNTIME_DIR_VARIABLE: &str = "MERIT_RUNTIME_DIR";
 
-/// Folders the set-up step may have filled, most specific first.
-fn runtime_folders() -> Vec<PathBuf> {
-    let mut folders = Vec::new();
-    if let Some(dir) = std::env::var_os(RUNTIME_DIR_VARIABLE) {
-        folders.push(PathBuf::from(dir));
-    }
-    // A binary in target/{debug,release}/ finds the checkout's .runtime/ two levels up.
-    if let Ok(exe) = std::env::current_exe() {
-        for ancestor in exe.ancestors().skip(1).take(4) {
-            folders.push(ancestor.join(".runtime"));
+/// Where [`locate_in`] looks, in order.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPlaces {
+    /// The value of `ORT_DYLIB_PATH`, if set.
+    pub explicit_library: Option<PathBuf>,
+    /// Runtime folders the set-up step may have filled (each holds `gpu/` and/or `cpu/`).
+    pub runtime_folders: Vec<PathBuf>,
+    /// The Python interpreter whose `onnxruntime` package to ask for, if any.
+    pub python: Option<String>,
+}
+
+impl SearchPlaces {
+    /// The places this process searches: the environment, the checkout, the system's Python.
+    #[must_use]
+    pub fn from_environment() -> Self {
+        let mut folders = Vec::new();
+        if let Some(dir) = std::env::var_os(RUNTIME_DIR_VARIABLE) {
+            folders.push(PathBuf::from(dir));
+        }
+        // A binary in target/{debug,release}/ finds the checkout's .runtime/ two levels up.
+        if let Ok(exe) = std::env::current_exe() {
+            for ancestor in exe.ancestors().skip(1).take(4) {
+                folders.push(ancestor.join(".runtime"));
+            }
+        }
+        folders.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".runtime"));
+        folders.dedup();
+        Self {
+            explicit_library: std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from),
+            runtime_folders: folders,
+            python: Some(std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())),
         }
     }
-    folders.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(".runtime"));
-    folders.dedup();
-    folders
 }
 
 /// The `libonnxruntime` shared library inside a folder (not the provider plug-ins).
@@ -69,8 +87,7 @@ fn library_in(folder: &Path) -> Option<PathBuf> {
             path.file_name()
                 .and_then(|n| n.to_str())
                 .is_some_and(|name| {
-                    (name.starts_with("libonnxruntime.so") || name.starts_with("libonnxruntime."))
-                        && !name.contains("providers")
+                    name.starts_with("libonnxruntime.")
                         && (name.contains(".so") || name.ends_with(".dylib"))
                 })
         })
@@ -100,9 +117,8 @@ fn describe(path: &Path, origin: RuntimeOrigin) -> RuntimeLibrary {
     }
 }
 
-fn python_package_folder() -> Result<PathBuf, String> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let output = Command::new(&python)
+fn python_package_folder(python: &str) -> Result<PathBuf, String> {
+    let output = Command::new(python)
         .args([
             "-c",
             "import os, onnxruntime; print(os.path.dirname(onnxruntime.__file__))",
@@ -115,25 +131,31 @@ fn python_package_folder() -> Result<PathBuf, String> {
     Ok(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("capi"))
 }
 
-/// Finds the library without loading it; the error lists everything that was tried.
+/// Finds the library this process would load, without loading it.
 ///
 /// # Errors
-/// [`RuntimeError::NotFound`].
+/// [`RuntimeError::NotFound`], listing everything that was tried.
 pub fn locate() -> Result<RuntimeLibrary, RuntimeError> {
+    locate_in(&SearchPlaces::from_environment())
+}
+
+/// Finds the library in the given places, without loading it.
+///
+/// # Errors
+/// [`RuntimeError::NotFound`], listing everything that was tried.
+pub fn locate_in(places: &SearchPlaces) -> Result<RuntimeLibrary, RuntimeError> {
     let mut tried = Vec::new();
-    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
-        let path = PathBuf::from(path);
-        if path.is_file() {
-            return Ok(describe(&path, RuntimeOrigin::EnvironmentVariable));
+    match &places.explicit_library {
+        Some(path) if path.is_file() => {
+            return Ok(describe(path, RuntimeOrigin::EnvironmentVariable));
         }
-        tried.push(format!(
+        Some(path) => tried.push(format!(
             "  ORT_DYLIB_PATH={} (no such file)",
             path.display()
-        ));
-    } else {
-        tried.push("  ORT_DYLIB_PATH (not set)".to_owned());
+        )),
+        None => tried.push("  ORT_DYLIB_PATH (not set)".to_owned()),
     }
-    for folder in runtime_folders() {
+    for folder in &places.runtime_folders {
         for flavour in ["gpu", "cpu"] {
             let capi = folder.join(flavour).join("onnxruntime/capi");
             if let Some(path) = library_in(&capi) {
@@ -142,15 +164,17 @@ pub fn locate() -> Result<RuntimeLibrary, RuntimeError> {
             tried.push(format!("  {} (none there)", capi.display()));
         }
     }
-    match python_package_folder() {
-        Ok(capi) => match library_in(&capi) {
-            Some(path) => return Ok(describe(&path, RuntimeOrigin::Python)),
-            None => tried.push(format!(
-                "  Python onnxruntime at {} (no library)",
-                capi.display()
-            )),
-        },
-        Err(reason) => tried.push(format!("  Python onnxruntime ({reason})")),
+    if let Some(python) = &places.python {
+        match python_package_folder(python) {
+            Ok(capi) => match library_in(&capi) {
+                Some(path) => return Ok(describe(&path, RuntimeOrigin::Python)),
+                None => tried.push(format!(
+                    "  Python onnxruntime at {} (no library)",
+                    capi.display()
+                )),
+            },
+            Err(reason) => tried.push(format!("  Python onnxruntime ({reason})")),
+        }
     }
     Err(RuntimeError::NotFound {
         tried: tried.join("\n"),
@@ -215,5 +239,38 @@ mod tests {
         assert_eq!(library.version.as_deref(), Some("1.31.1"));
         assert!(library.has_cuda_provider);
         assert!(library_in(&dir.path().join("missing")).is_none());
+    }
+
+    #[test]
+    fn nothing_found_says_what_was_tried_and_how_to_fix_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let places = SearchPlaces {
+            explicit_library: Some(dir.path().join("libonnxruntime.so.9")),
+            runtime_folders: vec![dir.path().to_path_buf()],
+            python: Some("/nonexistent/python3".into()),
+        };
+        let message = locate_in(&places).unwrap_err().to_string();
+        assert!(message.contains("ONNX Runtime was not found"), "{message}");
+        assert!(message.contains("ORT_DYLIB_PATH=") && message.contains("no such file"));
+        assert!(message.contains("cpu/onnxruntime/capi"));
+        assert!(message.contains("/nonexistent/python3 could not be run"));
+        assert!(message.contains("scripts/setup-runtime.sh"));
+    }
+
+    #[test]
+    fn setup_folder_prefers_the_gpu_build() {
+        let dir = tempfile::tempdir().unwrap();
+        for flavour in ["cpu", "gpu"] {
+            let capi = dir.path().join(flavour).join("onnxruntime/capi");
+            std::fs::create_dir_all(&capi).unwrap();
+            std::fs::write(capi.join("libonnxruntime.so.1.31.1"), b"").unwrap();
+        }
+        let places = SearchPlaces {
+            runtime_folders: vec![dir.path().to_path_buf()],
+            ..SearchPlaces::default()
+        };
+        let library = locate_in(&places).unwrap();
+        assert!(library.path.starts_with(dir.path().join("gpu")));
+        assert_eq!(library.origin, RuntimeOrigin::SetupFolder);
     }
 }

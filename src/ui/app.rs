@@ -103,6 +103,12 @@ impl StudioApp {
         self.check_job.is_some()
     }
 
+    /// The recording selected in the browser.
+    #[must_use]
+    pub fn selected(&self) -> Option<usize> {
+        self.selected
+    }
+
     /// Progress of the header check as (done, total), while it runs.
     pub(super) fn check_progress(&self) -> Option<(u64, u64)> {
         self.check_job.as_ref().map(|job| {

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the system packages MERIT Studio needs to build and test (Debian/Ubuntu), only if missing.
+#   build: pkg-config, libasound2-dev (rodio's ALSA backend)
+#   tests: python3-venv (model-pipeline tests), xvfb + mesa (headless window screenshots)
+set -euo pipefail
+packages=(pkg-config libasound2-dev python3-venv)
+if [[ "${MERIT_WITH_DISPLAY_TOOLS:-0}" == 1 ]]; then
+  packages+=(xvfb imagemagick libgl1-mesa-dri libegl1 libxkbcommon-x11-0)
+fi
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  if ! command -v apt-get >/dev/null; then
+    echo "error: please install these packages with your system's package manager: ${missing[*]}" >&2
+    exit 2
+  fi
+  sudo=""
+  [[ $(id -u) == 0 ]] || sudo="sudo"
+  echo "installing system packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null; then
+  echo "error: Rust is not installed: get it from rustup (https://rustup.rs), then run this again" >&2
+  exit 2
+fi

@@ -1,0 +1,223 @@
+//! Test fixtures: WAV files written byte by byte, so headers can be made to lie.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+pub const WAVE_FORMAT_PCM: u16 = 1;
+pub const WAVE_FORMAT_IEEE_FLOAT: u16 = 3;
+
+/// A WAV file's fields; `claimed_data_len` lets the header promise more data than follows.
+pub struct Wav {
+    pub format_tag: u16,
+    pub extensible: bool,
+    pub channels: u16,
+    pub sample_rate_hz: u32,
+    pub bits: u16,
+    pub data: Vec<u8>,
+    pub claimed_data_len: Option<u32>,
+}
+
+impl Wav {
+    pub fn pcm16(sample_rate_hz: u32, channels: u16, samples: &[f32]) -> Self {
+        let data = samples
+            .iter()
+            .flat_map(|s| ((s * 32767.0).round() as i16).to_le_bytes())
+            .collect();
+        Self {
+            format_tag: WAVE_FORMAT_PCM,
+            extensible: false,
+            channels,
+            sample_rate_hz,
+            bits: 16,
+            data,
+            claimed_data_len: None,
+        }
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        let block_align = self.channels * self.bits / 8;
+        let mut fmt = Vec::new();
+        fmt.extend(
+            if self.extensible {
+                0xFFFE_u16
+            } else {
+                self.format_tag
+            }
+            .to_le_bytes(),
+        );
+        fmt.extend(self.channels.to_le_bytes());
+        fmt.extend(self.sample_rate_hz.to_le_bytes());
+        fmt.extend((self.sample_rate_hz * u32::from(block_align)).to_le_bytes());
+        fmt.extend(block_align.to_le_bytes());
+        fmt.extend(self.bits.to_le_bytes());
+        if self.extensible {
+            fmt.extend(22_u16.to_le_bytes());
+            fmt.extend(self.bits.to_le_bytes());
+            let mask: u32 = if self.channels >= 32 {
+                u32::MAX
+            } else {
+                (1 << self.channels) - 1
+            };
+            fmt.extend(mask.to_le_bytes());
+            fmt.extend(u32::from(self.format_tag).to_le_bytes());
+            fmt.extend([
+                0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71,
+            ]);
+        }
+        let data_len = self.claimed_data_len.unwrap_or(self.data.len() as u32);
+        let mut out = Vec::new();
+        out.extend(b"RIFF");
+        out.extend((4 + 8 + fmt.len() as u32 + 8 + data_len).to_le_bytes());
+        out.extend(b"WAVE");
+        out.extend(b"fmt ");
+        out.extend((fmt.len() as u32).to_le_bytes());
+        out.extend(&fmt);
+        out.extend(b"data");
+        out.extend(data_len.to_le_bytes());
+        out.extend(&self.data);
+        out
+    }
+
+    pub fn write(&self, path: &Path) -> PathBuf {
+        std::fs::write(path, self.bytes()).unwrap();
+        path.to_path_buf()
+    }
+}
+
+/// `len` samples of a sine at `freq_hz`, amplitude 0.5, interleaved over `channels` (same in each).
+pub fn sine(freq_hz: f32, sample_rate_hz: u32, frames: usize, channels: usize) -> Vec<f32> {
+    (0..frames)
+        .flat_map(|i| {
+            let s = 0.5
+                * (2.0 * std::f32::consts::PI * freq_hz * i as f32 / sample_rate_hz as f32).sin();
+            std::iter::repeat_n(s, channels)
+        })
+        .collect()
+}
+
+/// The bundled demo project.
+pub fn demo_project() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/demo")
+}
+
+pub fn float_wav(sample_rate_hz: u32, channels: u16, bits: u16, samples: &[f32]) -> Wav {
+    let data = match bits {
+        32 => samples.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        _ => samples
+            .iter()
+            .flat_map(|s| f64::from(*s).to_le_bytes())
+            .collect(),
+    };
+    Wav {
+        format_tag: WAVE_FORMAT_IEEE_FLOAT,
+        extensible: false,
+        channels,
+        sample_rate_hz,
+        bits,
+        data,
+        claimed_data_len: None,
+    }
+}
+
+pub fn int_wav(
+    sample_rate_hz: u32,
+    channels: u16,
+    bits: u16,
+    extensible: bool,
+    samples: &[f32],
+) -> Wav {
+    let data = samples
+        .iter()
+        .flat_map(|&s| match bits {
+            8 => vec![((s * 127.0).round() as i16 + 128) as u8],
+            16 => ((s * 32767.0).round() as i16).to_le_bytes().to_vec(),
+            24 => ((s * 8_388_607.0).round() as i32).to_le_bytes()[..3].to_vec(),
+            _ => ((f64::from(s) * 2_147_483_647.0).round() as i32)
+                .to_le_bytes()
+                .to_vec(),
+        })
+        .collect();
+    Wav {
+        format_tag: WAVE_FORMAT_PCM,
+        extensible,
+        channels,
+        sample_rate_hz,
+        bits,
+        data,
+        claimed_data_len: None,
+    }
+}
+
+/// Writes each broken file and returns (path, expected error kind).
+pub fn broken_files(dir: &Path) -> Vec<(PathBuf, &'static [&'static str])> {
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let tone = sine(440.0, 16_000, 16_000, 1);
+    let mut lying = Wav::pcm16(16_000, 1, &tone[..4_000]);
+    lying.claimed_data_len = Some(32_000);
+    let mut zero_channels = Wav::pcm16(16_000, 1, &tone);
+    zero_channels.channels = 0;
+    let zero_rate = Wav::pcm16(0, 1, &tone);
+    let mut nan = float_wav(16_000, 1, 32, &tone);
+    nan.data[400..404].copy_from_slice(&f32::NAN.to_le_bytes());
+    nan.data[800..804].copy_from_slice(&f32::INFINITY.to_le_bytes());
+    let header_only = Wav::pcm16(16_000, 1, &[]);
+    let flac = std::fs::read(demo_project().join("audio/sad_f1.flac")).unwrap();
+    let mut corrupt_flac = flac.clone();
+    for byte in &mut corrupt_flac[flac.len() / 3..flac.len() / 3 + 2000] {
+        *byte ^= 0x5A;
+    }
+    vec![
+        (write("empty.wav", b""), &["empty"][..]),
+        (
+            write("text.wav", b"this is a text file, not audio\n"),
+            &["unrecognised-format"][..],
+        ),
+        (
+            lying.write(&dir.join("header_claims_more.wav")),
+            &["truncated"][..],
+        ),
+        (
+            zero_channels.write(&dir.join("zero_channels.wav")),
+            &["invalid-header"][..],
+        ),
+        (
+            zero_rate.write(&dir.join("zero_rate.wav")),
+            &["invalid-header"][..],
+        ),
+        (nan.write(&dir.join("nan.wav")), &["non-finite-samples"][..]),
+        (
+            header_only.write(&dir.join("header_only.wav")),
+            &["no-audio"][..],
+        ),
+        (
+            write("cut.flac", &flac[..flac.len() / 2]),
+            &["truncated", "corrupt"][..],
+        ),
+        // FLAC readers resync past damaged frames, so damage shows as missing frames.
+        (
+            write("corrupt.flac", &corrupt_flac),
+            &["corrupt", "truncated"][..],
+        ),
+        (
+            write("garbage.mp3", &[0x55; 4096]),
+            &["unrecognised-format", "no-audio", "corrupt"][..],
+        ),
+        (
+            write(
+                "garbage.m4a",
+                b"\x00\x00\x00\x18ftypM4A \x00\x00\x00\x00garbage",
+            ),
+            &[
+                "invalid-header",
+                "no-audio-track",
+                "unrecognised-format",
+                "truncated",
+                "corrupt",
+            ][..],
+        ),
+    ]
+}
