@@ -1,0 +1,153 @@
+"""Model sizes. One backbone class covers our compact encoder and WavLM Large; only the numbers differ."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+from . import CLASSES
+
+
+@dataclass
+class BackboneConfig:
+    # (out_channels, kernel, stride) per convolution of the waveform front end.
+    conv_layers: list[tuple[int, int, int]] = field(
+        default_factory=lambda: [(256, 10, 5)] + [(256, 3, 2)] * 4 + [(256, 2, 2)] * 2
+    )
+    # "group": GroupNorm after the first convolution (WavLM Base); "layer": LayerNorm after each (Large).
+    conv_norm: str = "group"
+    conv_bias: bool = False
+    hidden_size: int = 192
+    num_layers: int = 4
+    num_heads: int = 4
+    ffn_size: int = 768
+    pos_conv_kernel: int = 32
+    pos_conv_groups: int = 4
+    # Gated relative position bias (WavLM): T5-style buckets shared by all layers.
+    num_buckets: int = 80
+    max_distance: int = 200
+    layer_norm_first: bool = True
+    dropout: float = 0.1
+
+    @property
+    def conv_dim(self) -> int:
+        return self.conv_layers[-1][0]
+
+    @property
+    def num_hidden_states(self) -> int:
+        """CNN-projected input of the first transformer layer plus each layer's output."""
+        return self.num_layers + 1
+
+    @property
+    def frame_hop_samples(self) -> int:
+        hop = 1
+        for _, _, stride in self.conv_layers:
+            hop *= stride
+        return hop
+
+    @property
+    def receptive_field_samples(self) -> int:
+        field_len, jump = 1, 1
+        for _, kernel, stride in self.conv_layers:
+            field_len += (kernel - 1) * jump
+            jump *= stride
+        return field_len
+
+
+@dataclass
+class MeritConfig:
+    name: str = "sparse-merit-compact"
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    classes: tuple[str, ...] = CLASSES
+    # "concat": per-layer LayerNorm, then all hidden states side by side (the paper's default);
+    # "weighted_sum": per-layer LayerNorm, then a learned softmax-weighted sum.
+    aggregation: str = "concat"
+    num_experts: int = 4
+    top_k: int = 1
+    expert_hidden: int = 512
+    expert_out: int = 192
+    ser_hidden: int = 192
+    ser_attention_hidden: int = 128
+    se_proj: int = 256
+    se_lstm_hidden: int = 256
+    n_fft: int = 400
+    hop_length: int = 160
+    balance_weight: float = 0.01
+    se_loss_weight: float = 1.0
+
+    @property
+    def frame_hop_s(self) -> float:
+        return self.backbone.frame_hop_samples / 16_000
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @staticmethod
+    def from_dict(data: dict) -> "MeritConfig":
+        data = dict(data)
+        backbone = BackboneConfig(**{**data.pop("backbone"), })
+        backbone.conv_layers = [tuple(layer) for layer in backbone.conv_layers]
+        data["classes"] = tuple(data["classes"])
+        return MeritConfig(backbone=backbone, **data)
+
+
+def compact() -> MeritConfig:
+    """The shipped model: trains on 2 CPU cores (a few million parameters)."""
+    return MeritConfig()
+
+
+def tiny() -> MeritConfig:
+    """Random-weight model with the same contract, for fast tests."""
+    return MeritConfig(
+        name="sparse-merit-tiny",
+        backbone=BackboneConfig(
+            conv_layers=[(32, 10, 5)] + [(32, 3, 2)] * 4 + [(32, 2, 2)] * 2,
+            hidden_size=32,
+            num_layers=2,
+            num_heads=2,
+            ffn_size=64,
+            pos_conv_kernel=8,
+            pos_conv_groups=2,
+            num_buckets=16,
+            max_distance=64,
+        ),
+        num_experts=3,
+        expert_hidden=48,
+        expert_out=32,
+        ser_hidden=32,
+        ser_attention_hidden=16,
+        se_proj=32,
+        se_lstm_hidden=16,
+    )
+
+
+def wavlm_large() -> MeritConfig:
+    """The authors' released layout: WavLM Large (25 hidden states of 1024), 3 experts, top-1."""
+    return MeritConfig(
+        name="sparse-merit-wavlm-large",
+        backbone=BackboneConfig(
+            conv_layers=[(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512, 2, 2)] * 2,
+            conv_norm="layer",
+            conv_bias=False,
+            hidden_size=1024,
+            num_layers=24,
+            num_heads=16,
+            ffn_size=4096,
+            pos_conv_kernel=128,
+            pos_conv_groups=16,
+            num_buckets=320,
+            max_distance=800,
+            layer_norm_first=True,
+        ),
+        num_experts=3,
+        expert_hidden=4096,
+        expert_out=1024,
+        ser_hidden=1024,
+        ser_attention_hidden=1024,
+        se_proj=256,
+        se_lstm_hidden=256,
+    )
+
+
+PRESETS = {"compact": compact, "tiny": tiny, "wavlm-large": wavlm_large}

@@ -1,0 +1,137 @@
+"""Sparse MERIT and the baselines built from the same parts.
+
+variant "sparse_merit": backbone -> per-layer LayerNorm + concat -> shared experts, SE and SER routers
+variant "mtl":          backbone -> weighted sum -> both heads on the same features (naive multi-task)
+variant "se_only":      backbone -> weighted sum -> enhancement head (for the SE pre-processing baseline)
+variant "ser_only":     backbone -> weighted sum -> emotion head (SER on enhanced or clean speech)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .backbone import WavLMBackbone
+from .config import MeritConfig
+from .heads import EmotionHead, EnhancementHead
+from .moe import LayerAggregator, MixtureOfExperts, load_balance_loss
+from .stft import ConvStft
+
+VARIANTS = ("sparse_merit", "mtl", "se_only", "ser_only")
+
+
+@dataclass
+class MeritOutput:
+    emotion_logits: torch.Tensor | None  # (batch, classes)
+    enhanced: torch.Tensor | None  # (batch, samples)
+    enhanced_log_magnitude: torch.Tensor | None  # (batch, stft frames, bins)
+    se_probs: torch.Tensor | None  # (batch, frames, experts)
+    ser_probs: torch.Tensor | None
+    se_chosen: torch.Tensor | None
+    ser_chosen: torch.Tensor | None
+    balance_loss: torch.Tensor
+
+
+def normalise_waveform(waveform: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit variance per utterance, so level is never a cue for the backbone."""
+    centred = waveform - waveform.mean(dim=-1, keepdim=True)
+    return centred / (centred.pow(2).mean(dim=-1, keepdim=True).sqrt() + 1e-5)
+
+
+class MeritModel(nn.Module):
+    def __init__(self, config: MeritConfig, variant: str = "sparse_merit"):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
+        self.config = config
+        self.variant = variant
+        backbone = config.backbone
+        self.backbone = WavLMBackbone(backbone)
+        self.stft = ConvStft(config.n_fft, config.hop_length)
+        aggregation = config.aggregation if variant == "sparse_merit" else "weighted_sum"
+        self.aggregator = LayerAggregator(backbone.num_hidden_states, backbone.hidden_size, aggregation)
+        if variant == "sparse_merit":
+            self.moe = MixtureOfExperts(
+                self.aggregator.output_size, config.num_experts, config.expert_hidden, config.expert_out, config.top_k
+            )
+            feature_size = config.expert_out
+        else:
+            self.moe = None
+            feature_size = self.aggregator.output_size
+        self.has_ser = variant in ("sparse_merit", "mtl", "ser_only")
+        self.has_se = variant in ("sparse_merit", "mtl", "se_only")
+        self.ser_head = (
+            EmotionHead(feature_size, config.ser_attention_hidden, config.ser_hidden, len(config.classes))
+            if self.has_ser
+            else None
+        )
+        self.se_head = (
+            EnhancementHead(feature_size, self.stft.bins, config.se_proj, config.se_lstm_hidden) if self.has_se else None
+        )
+
+    def frame_count(self, samples: int) -> int:
+        count = samples
+        for _, kernel, stride in self.config.backbone.conv_layers:
+            count = (count - kernel) // stride + 1
+        return count
+
+    def forward(self, waveform: torch.Tensor) -> MeritOutput:
+        hidden_states = self.backbone(normalise_waveform(waveform))
+        features = self.aggregator(hidden_states)
+        se_probs = ser_probs = se_chosen = ser_chosen = None
+        balance = features.new_zeros(())
+        if self.moe is not None:
+            routing = self.moe(features)
+            se_features, ser_features = routing["se"].features, routing["ser"].features
+            se_probs, ser_probs = routing["se"].probs, routing["ser"].probs
+            se_chosen, ser_chosen = routing["se"].chosen, routing["ser"].chosen
+            balance = load_balance_loss(se_probs, se_chosen) + load_balance_loss(ser_probs, ser_chosen)
+        else:
+            se_features = ser_features = features
+        logits = self.ser_head(ser_features) if self.ser_head is not None else None
+        enhanced = enhanced_log_magnitude = None
+        if self.se_head is not None:
+            real, imag = self.stft(waveform)
+            magnitude = (real * real + imag * imag).clamp(min=1e-12).sqrt()
+            noisy_log = torch.log1p(magnitude)
+            enhanced_log_magnitude = self.se_head(se_features, noisy_log) * noisy_log
+            # Keep the noisy phase: scale the complex spectrum by the magnitude ratio.
+            ratio = torch.expm1(enhanced_log_magnitude) / magnitude
+            enhanced = self.stft.inverse(real * ratio, imag * ratio, waveform.shape[-1])
+        return MeritOutput(logits, enhanced, enhanced_log_magnitude, se_probs, ser_probs, se_chosen, ser_chosen, balance)
+
+    def clean_log_magnitude(self, clean: torch.Tensor) -> torch.Tensor:
+        real, imag = self.stft(clean)
+        return torch.log1p((real * real + imag * imag).clamp(min=1e-12).sqrt())
+
+
+def class_weights(counts: list[int]) -> torch.Tensor:
+    """N / (C * N_c): the paper's class weights from training-split counts."""
+    total, classes = sum(counts), len(counts)
+    if any(count == 0 for count in counts):
+        raise ValueError(f"every class needs training examples; counts are {counts}")
+    return torch.tensor([total / (classes * count) for count in counts], dtype=torch.float32)
+
+
+def merit_loss(
+    model: MeritModel,
+    output: MeritOutput,
+    labels: torch.Tensor | None,
+    clean: torch.Tensor | None,
+    weights: torch.Tensor | None,
+) -> dict[str, torch.Tensor]:
+    """CE (class-weighted) + lambda * L1 on log1p magnitude + balance weight * load-balancing loss."""
+    parts: dict[str, torch.Tensor] = {}
+    total = output.balance_loss * model.config.balance_weight
+    if output.emotion_logits is not None and labels is not None:
+        parts["ce"] = F.cross_entropy(output.emotion_logits, labels, weight=weights)
+        total = total + parts["ce"]
+    if output.enhanced_log_magnitude is not None and clean is not None:
+        parts["l1"] = (output.enhanced_log_magnitude - model.clean_log_magnitude(clean)).abs().mean()
+        total = total + model.config.se_loss_weight * parts["l1"]
+    parts["balance"] = output.balance_loss
+    parts["total"] = total
+    return parts
