@@ -9,4 +9,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"
-cargo test --all-targets
+cargo test
+echo "== model pipeline tests (pytest)"
+bash models/training/setup.sh
+(cd models/training && .venv/bin/python -m pytest)

@@ -94,17 +94,15 @@ class GatedRelativeAttention(nn.Module):
         return self.relative_attention_bias(buckets).permute(2, 0, 1)  # (heads, frames, frames)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        batch, frames, dim = x.shape
-        split = lambda t: t.view(batch, frames, self.num_heads, self.head_dim).transpose(1, 2)  # noqa: E731
+        split = lambda t: t.unflatten(-1, (self.num_heads, self.head_dim)).transpose(1, 2)  # noqa: E731
         q, k, v = split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x))
-        gates = torch.sigmoid(self.grep_linear(split(x)).view(batch, self.num_heads, frames, 2, 4).sum(-1))
+        gates = torch.sigmoid(self.grep_linear(split(x)).unflatten(-1, (2, 4)).sum(-1))
         gate_a, gate_b = gates[..., 0:1], gates[..., 1:2]
         gate = gate_a * (gate_b * self.grep_a - 1.0) + 2.0  # (batch, heads, frames, 1)
-        attn_bias = gate * bias.unsqueeze(0)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_bias, dropout_p=self.dropout if self.training else 0.0
-        )
-        return self.out_proj(out.transpose(1, 2).reshape(batch, frames, dim))
+        scores = torch.matmul(q, k.transpose(-1, -2)) * self.head_dim**-0.5 + gate * bias.unsqueeze(0)
+        weights = F.dropout(F.softmax(scores, dim=-1), self.dropout, self.training)
+        out = torch.matmul(weights, v)  # (batch, heads, frames, head_dim)
+        return self.out_proj(out.permute(0, 2, 1, 3).flatten(2))
 
 
 class EncoderLayer(nn.Module):

@@ -13,7 +13,7 @@ from . import CLASSES
 class BackboneConfig:
     # (out_channels, kernel, stride) per convolution of the waveform front end.
     conv_layers: list[tuple[int, int, int]] = field(
-        default_factory=lambda: [(256, 10, 5)] + [(256, 3, 2)] * 4 + [(256, 2, 2)] * 2
+        default_factory=lambda: [(128, 10, 5)] + [(128, 3, 2)] * 4 + [(128, 2, 2)] * 2
     )
     # "group": GroupNorm after the first convolution (WavLM Base); "layer": LayerNorm after each (Large).
     conv_norm: str = "group"
@@ -65,12 +65,12 @@ class MeritConfig:
     aggregation: str = "concat"
     num_experts: int = 4
     top_k: int = 1
-    expert_hidden: int = 512
+    expert_hidden: int = 384
     expert_out: int = 192
     ser_hidden: int = 192
     ser_attention_hidden: int = 128
-    se_proj: int = 256
-    se_lstm_hidden: int = 256
+    se_proj: int = 128
+    se_lstm_hidden: int = 128
     n_fft: int = 400
     hop_length: int = 160
     balance_weight: float = 0.01
@@ -86,7 +86,7 @@ class MeritConfig:
     @staticmethod
     def from_dict(data: dict) -> "MeritConfig":
         data = dict(data)
-        backbone = BackboneConfig(**{**data.pop("backbone"), })
+        backbone = BackboneConfig(**data.pop("backbone"))
         backbone.conv_layers = [tuple(layer) for layer in backbone.conv_layers]
         data["classes"] = tuple(data["classes"])
         return MeritConfig(backbone=backbone, **data)

@@ -1,0 +1,151 @@
+"""ONNX export with the contract the studio relies on, and the check that refuses a model breaking it.
+
+Contract:
+  input  waveform        float32 [batch, samples]   16 kHz mono, any length from 0.5 s
+  output emotion_logits  float32 [batch, classes]
+  output enhanced        float32 [batch, samples]   same length as the input
+  output ser_gate        float32 [batch, frames, experts]  router probabilities before top-k
+  output se_gate         float32 [batch, frames, experts]
+  metadata_props["merit"] JSON: sample_rate, classes, frame_hop_s, n_experts, top_k, model, version,
+                          trained_on, evaluation, config
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+from . import SAMPLE_RATE
+from .model import MeritModel
+
+INPUT_NAME = "waveform"
+OUTPUT_NAMES = ("emotion_logits", "enhanced", "ser_gate", "se_gate")
+MIN_SAMPLES = SAMPLE_RATE // 2
+METADATA_KEY = "merit"
+REQUIRED_METADATA = ("sample_rate", "classes", "frame_hop_s", "n_experts", "top_k", "model", "version")
+
+
+class ContractError(ValueError):
+    """The model or its ONNX file does not follow the studio's contract."""
+
+
+class ContractWrapper(nn.Module):
+    """Maps MeritModel's outputs onto the contract's four named outputs."""
+
+    def __init__(self, model: MeritModel):
+        super().__init__()
+        if model.variant != "sparse_merit":
+            raise ContractError(f"only the sparse_merit variant has routers to export, not {model.variant!r}")
+        self.model = model
+
+    def forward(self, waveform: torch.Tensor):
+        out = self.model(waveform)
+        return out.emotion_logits, out.enhanced, out.ser_probs, out.se_probs
+
+
+def metadata_for(model: MeritModel, version: str, trained_on: str, evaluation: dict | None = None, **extra) -> dict:
+    config = model.config
+    return {
+        "sample_rate": SAMPLE_RATE,
+        "classes": list(config.classes),
+        "frame_hop_s": config.frame_hop_s,
+        "n_experts": config.num_experts,
+        "top_k": config.top_k,
+        "model": config.name,
+        "version": version,
+        "trained_on": trained_on,
+        "evaluation": evaluation or {},
+        "config": json.loads(config.to_json()),
+        **extra,
+    }
+
+
+def check_model_contract(model: MeritModel, samples: int = SAMPLE_RATE) -> None:
+    """Runs the PyTorch model once and checks output shapes against the contract."""
+    wrapper = ContractWrapper(model).eval()
+    with torch.no_grad():
+        logits, enhanced, ser_gate, se_gate = wrapper(torch.zeros(2, samples))
+    frames = model.frame_count(samples)
+    expected = {
+        "emotion_logits": (2, len(model.config.classes)),
+        "enhanced": (2, samples),
+        "ser_gate": (2, frames, model.config.num_experts),
+        "se_gate": (2, frames, model.config.num_experts),
+    }
+    for name, tensor in zip(OUTPUT_NAMES, (logits, enhanced, ser_gate, se_gate), strict=True):
+        if tuple(tensor.shape) != expected[name]:
+            raise ContractError(f"output {name} has shape {tuple(tensor.shape)}, the contract needs {expected[name]}")
+
+
+def export_onnx(model: MeritModel, path: Path, metadata: dict) -> Path:
+    """Exports with dynamic batch and length (opset 18), embeds the metadata, verifies the file."""
+    check_model_contract(model)
+    missing = [key for key in REQUIRED_METADATA if key not in metadata]
+    if missing:
+        raise ContractError(f"metadata lacks {missing}")
+    if list(metadata["classes"]) != list(model.config.classes):
+        raise ContractError(f"metadata classes {metadata['classes']} differ from the model's {model.config.classes}")
+    wrapper = ContractWrapper(model).eval()
+    # Batch 2 in the example: dynamo would specialise a batch of 1 to a constant.
+    example = torch.randn(2, 2 * SAMPLE_RATE) * 0.1
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    samples = torch.export.Dim("samples", min=MIN_SAMPLES, max=SAMPLE_RATE * 3600)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    program = torch.onnx.export(
+        wrapper,
+        (example,),
+        dynamo=True,
+        input_names=[INPUT_NAME],
+        output_names=list(OUTPUT_NAMES),
+        dynamic_shapes={"waveform": {0: batch, 1: samples}},
+        opset_version=18,
+        optimize=True,
+        verbose=False,
+    )
+    proto = program.model_proto
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key = METADATA_KEY
+    entry.value = json.dumps(metadata, sort_keys=True)
+    proto.producer_name = "merit-studio model pipeline"
+    temp = path.with_suffix(".onnx.tmp")
+    onnx.save_model(proto, temp)
+    temp.replace(path)
+    verify_onnx_contract(path)
+    return path
+
+
+def verify_onnx_contract(path: Path) -> dict:
+    """Checks an ONNX file's names, ranks, dtypes and metadata; returns the metadata."""
+    proto = onnx.load(str(path), load_external_data=False)
+    onnx.checker.check_model(proto)
+    graph = proto.graph
+    float_type = onnx.TensorProto.FLOAT
+    inputs = [i for i in graph.input if i.name not in {init.name for init in graph.initializer}]
+    if [i.name for i in inputs] != [INPUT_NAME]:
+        raise ContractError(f"{path}: inputs are {[i.name for i in inputs]}, the contract needs ['{INPUT_NAME}']")
+    ranks = {INPUT_NAME: 2, "emotion_logits": 2, "enhanced": 2, "ser_gate": 3, "se_gate": 3}
+    outputs = [o.name for o in graph.output]
+    if outputs != list(OUTPUT_NAMES):
+        raise ContractError(f"{path}: outputs are {outputs}, the contract needs {list(OUTPUT_NAMES)}")
+    for value in list(inputs) + list(graph.output):
+        tensor = value.type.tensor_type
+        if tensor.elem_type != float_type:
+            raise ContractError(f"{path}: {value.name} is not float32")
+        if len(tensor.shape.dim) != ranks[value.name]:
+            raise ContractError(f"{path}: {value.name} has rank {len(tensor.shape.dim)}, needs {ranks[value.name]}")
+    props = {p.key: p.value for p in proto.metadata_props}
+    if METADATA_KEY not in props:
+        raise ContractError(f"{path}: no '{METADATA_KEY}' metadata")
+    metadata = json.loads(props[METADATA_KEY])
+    missing = [key for key in REQUIRED_METADATA if key not in metadata]
+    if missing:
+        raise ContractError(f"{path}: metadata lacks {missing}")
+    classes = graph.output[0].type.tensor_type.shape.dim[1]
+    if classes.HasField("dim_value") and classes.dim_value != len(metadata["classes"]):
+        raise ContractError(f"{path}: emotion_logits has {classes.dim_value} classes, metadata names {len(metadata['classes'])}")
+    return metadata

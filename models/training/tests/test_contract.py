@@ -1,0 +1,107 @@
+"""The ONNX contract the studio relies on, and PyTorch/ONNX Runtime parity."""
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import REPO
+from make_tiny import build_tiny
+from merit.export import ContractError, export_onnx, metadata_for, verify_onnx_contract
+from merit.model import MeritModel
+
+SHIPPED_TINY = REPO / "models" / "sparse-merit-tiny.onnx"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    model = build_tiny(seed=1)
+    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    export_onnx(model, path, metadata_for(model, "test", "random"))
+    return model, path, ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-6))
+
+
+def run_both(model, session, waveform: np.ndarray):
+    with torch.no_grad():
+        out = model(torch.from_numpy(waveform))
+    onnx_out = session.run(None, {"waveform": waveform})
+    return onnx_out, [t.numpy() for t in (out.emotion_logits, out.enhanced, out.ser_probs, out.se_probs)]
+
+
+@pytest.mark.parametrize("seconds", [0.5, 1.0, 3.7, 30.0])
+def test_parity_on_random_input_at_any_length(exported, seconds):
+    model, _, session = exported
+    samples = int(seconds * 16000)
+    waveform = (np.random.default_rng(samples).standard_normal((2, samples)) * 0.1).astype(np.float32)
+    onnx_out, torch_out = run_both(model, session, waveform)
+    frames = model.frame_count(samples)
+    expected = [(2, 4), (2, samples), (2, frames, 3), (2, frames, 3)]
+    assert [o.shape for o in onnx_out] == expected
+    for name, a, b in zip(("logits", "enhanced", "ser_gate", "se_gate"), onnx_out, torch_out):
+        assert relative_difference(a, b) < 1e-4, name
+
+
+def test_parity_on_real_speech_from_the_demo(exported):
+    model, _, session = exported
+    audio, rate = sf.read(REPO / "projects/demo/audio/angry_m1.wav", dtype="float32")
+    assert rate == 16000
+    onnx_out, torch_out = run_both(model, session, audio[None, :])
+    worst = max(relative_difference(a, b) for a, b in zip(onnx_out, torch_out))
+    assert worst < 1e-4
+    assert onnx_out[1].shape == (1, len(audio))
+    np.testing.assert_allclose(onnx_out[2].sum(-1), 1.0, atol=1e-5)
+
+
+def test_metadata_is_embedded(exported):
+    _, path, session = exported
+    metadata = json.loads(session.get_modelmeta().custom_metadata_map["merit"])
+    assert metadata["classes"] == ["angry", "sad", "happy", "neutral"]
+    assert metadata["sample_rate"] == 16000
+    assert metadata["frame_hop_s"] == 0.02
+    assert metadata["n_experts"] == 3 and metadata["top_k"] == 1
+    assert verify_onnx_contract(path) == metadata
+
+
+def test_the_shipped_tiny_model_follows_the_contract():
+    metadata = verify_onnx_contract(SHIPPED_TINY)
+    assert metadata["model"] == "sparse-merit-tiny"
+    session = ort.InferenceSession(str(SHIPPED_TINY), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {"waveform": np.zeros((3, 8000), np.float32)})
+    assert [o.shape for o in outputs] == [(3, 4), (3, 8000), (3, 24, 3), (3, 24, 3)]
+
+
+def test_exporter_refuses_models_that_break_the_contract(tmp_path):
+    model = build_tiny()
+    with pytest.raises(ContractError, match="lacks"):
+        export_onnx(model, tmp_path / "a.onnx", {"classes": ["angry", "sad", "happy", "neutral"]})
+    bad = metadata_for(model, "x", "y")
+    bad["classes"] = ["a", "b", "c", "d"]
+    with pytest.raises(ContractError, match="differ"):
+        export_onnx(model, tmp_path / "b.onnx", bad)
+    with pytest.raises(ContractError, match="routers"):
+        export_onnx(MeritModel(model.config, "mtl"), tmp_path / "c.onnx", metadata_for(model, "x", "y"))
+
+
+def test_verifier_refuses_renamed_outputs_and_missing_metadata(tmp_path):
+    proto = onnx.load(str(SHIPPED_TINY))
+    renamed = tmp_path / "renamed.onnx"
+    for node in proto.graph.node:
+        node.output[:] = ["logits" if o == "emotion_logits" else o for o in node.output]
+    proto.graph.output[0].name = "logits"
+    onnx.save(proto, renamed)
+    with pytest.raises(ContractError, match="outputs are"):
+        verify_onnx_contract(renamed)
+    proto = onnx.load(str(SHIPPED_TINY))
+    del proto.metadata_props[:]
+    bare = tmp_path / "bare.onnx"
+    onnx.save(proto, bare)
+    with pytest.raises(ContractError, match="no 'merit' metadata"):
+        verify_onnx_contract(bare)

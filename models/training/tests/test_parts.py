@@ -1,0 +1,91 @@
+"""The model's building blocks: STFT round trip, gating, balance loss, aggregation, shapes."""
+
+import pytest
+import torch
+
+from merit.config import BackboneConfig, tiny
+from merit.model import MeritModel, class_weights, merit_loss
+from merit.moe import LayerAggregator, load_balance_loss, top_k_gate
+from merit.stft import ConvStft
+
+
+@pytest.mark.parametrize("samples", [8000, 16000, 48003, 160003])
+def test_stft_round_trip_is_exact(samples):
+    stft = ConvStft(400, 160)
+    x = torch.randn(2, samples)
+    real, imag = stft(x)
+    assert real.shape == (2, samples // 160 + 1, 201)
+    assert (stft.inverse(real, imag, samples) - x).abs().max() < 1e-5
+
+
+def test_stft_matches_torch_stft():
+    stft = ConvStft(400, 160)
+    x = torch.randn(1, 16000)
+    real, imag = stft(x)
+    reference = torch.stft(x, 400, 160, window=torch.hamming_window(400), center=True, pad_mode="reflect", return_complex=True)
+    assert torch.allclose(real, reference.real.transpose(1, 2), atol=1e-3)
+    assert torch.allclose(imag, reference.imag.transpose(1, 2), atol=1e-3)
+
+
+def test_top_1_gate_keeps_the_best_probability_and_its_gradient():
+    probs = torch.tensor([[[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]]], requires_grad=True)
+    gate, chosen = top_k_gate(probs, 1)
+    assert torch.equal(chosen, torch.tensor([[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]]))
+    assert torch.allclose(gate, torch.tensor([[[0.0, 0.5, 0.0], [0.6, 0.0, 0.0]]]))
+    gate.sum().backward()
+    assert probs.grad is not None and probs.grad.abs().sum() > 0
+
+
+def test_top_2_gate_renormalises():
+    probs = torch.tensor([[[0.2, 0.5, 0.3]]])
+    gate, chosen = top_k_gate(probs, 2)
+    assert chosen.sum() == 2
+    assert torch.allclose(gate.sum(-1), torch.ones(1, 1))
+
+
+def test_balance_loss_is_one_when_uniform_and_grows_when_collapsed():
+    uniform = torch.full((1, 4, 4), 0.25)
+    chosen = torch.eye(4).unsqueeze(0)
+    assert load_balance_loss(uniform, chosen).item() == pytest.approx(1.0)
+    collapsed = torch.tensor([[[1.0, 0, 0, 0]] * 4])
+    assert load_balance_loss(collapsed, collapsed).item() == pytest.approx(4.0)
+
+
+def test_aggregation_modes():
+    states = [torch.randn(2, 7, 8) for _ in range(3)]
+    assert LayerAggregator(3, 8, "concat")(states).shape == (2, 7, 24)
+    assert LayerAggregator(3, 8, "weighted_sum")(states).shape == (2, 7, 8)
+    with pytest.raises(ValueError):
+        LayerAggregator(3, 8, "mean")
+
+
+def test_wavlm_large_layout_exposes_25_hidden_states_of_1024():
+    config = BackboneConfig(
+        conv_layers=[(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512, 2, 2)] * 2,
+        hidden_size=1024,
+        num_layers=24,
+    )
+    assert config.num_hidden_states == 25
+    assert config.frame_hop_samples == 320
+    assert config.receptive_field_samples == 400
+
+
+@pytest.mark.parametrize("variant", ["sparse_merit", "mtl", "se_only", "ser_only"])
+def test_variants_train_one_step(variant):
+    torch.manual_seed(0)
+    model = MeritModel(tiny(), variant)
+    noisy, clean = torch.randn(2, 12000) * 0.1, torch.randn(2, 12000) * 0.1
+    labels = torch.tensor([0, 3])
+    output = model(noisy)
+    losses = merit_loss(model, output, labels, clean, class_weights([5, 3, 2, 1]))
+    losses["total"].backward()
+    assert torch.isfinite(losses["total"])
+    if model.moe is not None:
+        assert model.moe.gates[0].fc.weight.grad.abs().sum() > 0, "the SE router gets no gradient"
+        assert model.moe.gates[1].fc.weight.grad.abs().sum() > 0, "the SER router gets no gradient"
+
+
+def test_class_weights_follow_the_paper_and_refuse_empty_classes():
+    assert torch.allclose(class_weights([10, 30]), torch.tensor([2.0, 2 / 3]))
+    with pytest.raises(ValueError, match="every class"):
+        class_weights([3, 0, 1, 1])
