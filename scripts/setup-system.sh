@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages MERIT Studio needs to build and test (Debian/Ubuntu), only if missing.
 #   build: pkg-config, libasound2-dev (rodio's ALSA backend)
-#   tests: python3-venv (model-pipeline tests), xvfb + mesa (headless window screenshots)
+#   tests: python3-venv, espeak-ng (model-pipeline tests and the corpus generator)
+#   screenshots (MERIT_WITH_DISPLAY_TOOLS=1): xvfb, imagemagick, mesa
 set -euo pipefail
-packages=(pkg-config libasound2-dev python3-venv)
+packages=(pkg-config libasound2-dev python3-venv espeak-ng)
 if [[ "${MERIT_WITH_DISPLAY_TOOLS:-0}" == 1 ]]; then
   packages+=(xvfb imagemagick libgl1-mesa-dri libegl1 libxkbcommon-x11-0)
 fi
@@ -21,6 +22,11 @@ if ((${#missing[@]})); then
   echo "installing system packages: ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The corpus generator fetches fortunes, word lists and noise recordings with `apt-get download`,
+# which needs package lists.
+if command -v apt-get >/dev/null && ! compgen -G "/var/lib/apt/lists/*_Packages" >/dev/null; then
+  [[ $(id -u) == 0 ]] && apt-get update -qq || sudo apt-get update -qq
 fi
 if ! command -v cargo >/dev/null; then
   echo "error: Rust is not installed: get it from rustup (https://rustup.rs), then run this again" >&2
