@@ -73,9 +73,9 @@ impl AudioReader {
     /// # Errors
     /// Any [`AudioError`] that the headers reveal: unreadable, empty, unrecognised or invalid file.
     pub fn open(path: &Path) -> Result<Self, AudioError> {
-        let io_error = |source| AudioError::Io {
+        let io_error = |error| AudioError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         };
         let file = File::open(path).map_err(io_error)?;
         let file_size_bytes = file.metadata().map_err(io_error)?.len();
@@ -316,7 +316,7 @@ impl AudioReader {
     fn stream_error(&self, error: SymphoniaError) -> AudioError {
         let path = self.path.clone();
         match error {
-            SymphoniaError::IoError(source) => AudioError::Io { path, source },
+            SymphoniaError::IoError(error) => AudioError::Io { path, error },
             SymphoniaError::Unsupported(what) => AudioError::Unsupported {
                 path,
                 what: what.to_owned(),

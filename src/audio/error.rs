@@ -5,11 +5,11 @@ use std::path::PathBuf;
 /// Why a file could not be opened, probed or decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
-    #[error("{}: cannot read the file: {source}", path.display())]
+    #[error("{}: cannot read the file: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        // The reason is part of the message, so it is not also a `source` (no doubled text).
+        error: std::io::Error,
     },
     #[error("{}: the file is empty (0 bytes)", path.display())]
     EmptyFile { path: PathBuf },

@@ -5,7 +5,9 @@ mod decode;
 mod error;
 pub mod pyramid;
 pub mod resample;
+pub mod rnnoise;
 pub mod spectrogram;
+pub mod wav;
 
 pub use decode::{
     AudioInfo, AudioReader, Block, DecodeOptions, DecodedFile, InterleavedAudio, decode_file,

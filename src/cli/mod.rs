@@ -4,6 +4,7 @@
 //! 2 the command could not run (bad arguments, unreadable project, no runtime).
 
 mod info;
+mod rnnoise;
 mod runtime;
 mod scan;
 
@@ -59,6 +60,19 @@ pub enum Command {
     },
     /// Say which ONNX Runtime library would be used, and load it.
     Runtime,
+    /// Enhance files with RNNoise (the classic baseline) into 16 kHz mono float WAVs.
+    Rnnoise {
+        inputs: Vec<PathBuf>,
+        /// A text file with one input path per line (in addition to INPUTS).
+        #[arg(long)]
+        list: Option<PathBuf>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Inputs under this folder keep their relative path under OUT (default: file name only).
+        #[arg(long)]
+        root: Option<PathBuf>,
+    },
 }
 
 /// Runs a headless subcommand.
@@ -77,6 +91,12 @@ pub fn run(command: Command) -> ExitCode {
             json,
         } => scan::run(&path, headers_only, jobs, json),
         Command::Runtime => runtime::run(),
+        Command::Rnnoise {
+            inputs,
+            list,
+            out,
+            root,
+        } => rnnoise::run(&inputs, list.as_deref(), &out, root.as_deref()),
     };
     match outcome {
         Ok(code) => code,

@@ -33,11 +33,11 @@ pub struct Manifest {
 /// The manifest as a whole cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("{}: cannot read the manifest: {source}", path.display())]
+    #[error("{}: cannot read the manifest: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        // The reason is part of the message, so it is not also a `source` (no doubled text).
+        error: std::io::Error,
     },
     #[error("{}: the manifest is empty", path.display())]
     Empty { path: PathBuf },
@@ -100,9 +100,9 @@ pub fn read_manifest(path: &Path) -> Result<Manifest, ManifestError> {
     let kind = manifest_kind(path).ok_or_else(|| ManifestError::UnknownFormat {
         path: path.to_path_buf(),
     })?;
-    let file = File::open(path).map_err(|source| ManifestError::Io {
+    let file = File::open(path).map_err(|error| ManifestError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     let manifest = match kind {
         ManifestKind::Delimited(delimiter) => read_delimited(path, file, delimiter)?,
@@ -182,7 +182,7 @@ fn read_delimited(path: &Path, file: File, delimiter: u8) -> Result<Manifest, Ma
                     csv::ErrorKind::Io(io) => {
                         return Err(ManifestError::Io {
                             path: path.to_path_buf(),
-                            source: std::io::Error::new(io.kind(), io.to_string()),
+                            error: std::io::Error::new(io.kind(), io.to_string()),
                         });
                     }
                     _ => error.to_string(),
@@ -217,10 +217,10 @@ fn read_json_lines(path: &Path, file: File) -> Result<Manifest, ManifestError> {
                 });
                 continue;
             }
-            Err(source) => {
+            Err(error) => {
                 return Err(ManifestError::Io {
                     path: path.to_path_buf(),
-                    source,
+                    error,
                 });
             }
         };

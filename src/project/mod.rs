@@ -18,11 +18,11 @@ use crate::fsio::write_atomically;
 pub enum ProjectError {
     #[error("{}: no such file or folder", path.display())]
     NotFound { path: PathBuf },
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        // The reason is part of the message, so it is not also a `source` (no doubled text).
+        error: std::io::Error,
     },
     #[error("{}:{line}:{column}: malformed project file: {message}", path.display())]
     Json {
@@ -139,9 +139,9 @@ impl Project {
     /// # Errors
     /// [`ProjectError`] for unreadable, malformed or future-version files.
     pub fn load(project_file: &Path) -> Result<Self, ProjectError> {
-        let text = std::fs::read_to_string(project_file).map_err(|source| ProjectError::Io {
+        let text = std::fs::read_to_string(project_file).map_err(|error| ProjectError::Io {
             path: project_file.to_path_buf(),
-            source,
+            error,
         })?;
         let file = ProjectFile::parse(&text, project_file)?;
         let root = absolute(project_file)
@@ -162,7 +162,7 @@ impl Project {
     pub fn save(&mut self) -> Result<(), ProjectError> {
         let path = self.root.join(PROJECT_FILE_NAME);
         write_atomically(&path, self.file.to_pretty_json().as_bytes())
-            .map_err(|source| ProjectError::Io { path, source })?;
+            .map_err(|error| ProjectError::Io { path, error })?;
         self.origin = ProjectOrigin::Saved;
         Ok(())
     }

@@ -1,0 +1,116 @@
+"""Reading a corpus manifest (JSON Lines) into memory, with the checks that make a bad corpus fail
+early and clearly: missing or malformed manifest, empty split, a class missing from a split,
+a wrong sample rate."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from . import CLASSES, SAMPLE_RATE
+
+
+class CorpusError(ValueError):
+    pass
+
+
+@dataclass
+class Clip:
+    row: dict
+    noisy: np.ndarray
+    clean: np.ndarray | None
+    label: int
+
+
+def read_manifest(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise CorpusError(f"{path}: manifest not found (generate the corpus first: python -m merit.corpus --out ...)")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CorpusError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+        missing = [key for key in ("path", "split", "label") if key not in row]
+        if missing:
+            raise CorpusError(f"{path}:{number}: missing {', '.join(missing)}")
+        rows.append(row)
+    if not rows:
+        raise CorpusError(f"{path}: the manifest is empty")
+    return rows
+
+
+def read_audio(path: Path) -> np.ndarray:
+    try:
+        samples, rate = sf.read(path, dtype="float32")
+    except RuntimeError as error:
+        raise CorpusError(f"{path}: cannot read audio ({error})") from None
+    if rate != SAMPLE_RATE:
+        raise CorpusError(f"{path}: sample rate {rate} Hz, the model needs {SAMPLE_RATE} Hz")
+    if samples.ndim != 1:
+        raise CorpusError(f"{path}: {samples.shape[1]} channels, the model needs mono")
+    return samples
+
+
+def load_split(
+    manifest: Path,
+    split: str,
+    classes: tuple[str, ...] = CLASSES,
+    filter_fn=None,
+    with_clean: bool = True,
+    require_all_classes: bool = True,
+) -> list[Clip]:
+    rows = [r for r in read_manifest(manifest) if r["split"] == split and (filter_fn is None or filter_fn(r))]
+    if not rows:
+        raise CorpusError(f"{manifest}: the {split!r} split is empty")
+    unknown = sorted({r["label"] for r in rows} - set(classes))
+    if unknown:
+        raise CorpusError(f"{manifest}: the {split!r} split has labels {unknown} outside the classes {list(classes)}")
+    if require_all_classes:
+        absent = [c for c in classes if not any(r["label"] == c for r in rows)]
+        if absent:
+            raise CorpusError(f"{manifest}: the {split!r} split has no examples of {absent}")
+    root = manifest.parent
+    clips = []
+    for row in rows:
+        clean = read_audio(root / row["clean_path"]) if with_clean and row.get("clean_path") else None
+        clips.append(Clip(row, read_audio(root / row["path"]), clean, classes.index(row["label"])))
+    return clips
+
+
+def crop(signal: np.ndarray, length: int, offset: int) -> np.ndarray:
+    """A window of `length` samples starting at `offset`, tiling short signals (keeps their prosody
+    rather than padding with silence)."""
+    if len(signal) < length + offset:
+        signal = np.tile(signal, (length + offset) // len(signal) + 1)
+    return signal[offset : offset + length]
+
+
+class Batches:
+    """Random fixed-length crops (noisy, clean, label), reshuffled each epoch."""
+
+    def __init__(self, clips: list[Clip], seconds: float, batch_size: int, seed: int):
+        self.clips, self.length, self.batch_size = clips, int(seconds * SAMPLE_RATE), batch_size
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return (len(self.clips) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        order = self.rng.permutation(len(self.clips))
+        for start in range(0, len(order), self.batch_size):
+            noisy, clean, labels = [], [], []
+            for index in order[start : start + self.batch_size]:
+                clip = self.clips[index]
+                offset = int(self.rng.integers(0, max(1, len(clip.noisy) - self.length + 1)))
+                noisy.append(crop(clip.noisy, self.length, offset))
+                clean.append(crop(clip.clean if clip.clean is not None else clip.noisy, self.length, offset))
+                labels.append(clip.label)
+            yield torch.from_numpy(np.stack(noisy)), torch.from_numpy(np.stack(clean)), torch.tensor(labels)

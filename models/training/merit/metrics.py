@@ -1,0 +1,44 @@
+"""Evaluation metrics: macro-F1, segmental SNR, SI-SDR."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def confusion(labels, predictions, classes: int) -> np.ndarray:
+    matrix = np.zeros((classes, classes), dtype=int)
+    for truth, guess in zip(labels, predictions):
+        matrix[truth, guess] += 1
+    return matrix
+
+
+def macro_f1(labels, predictions, classes: int) -> float:
+    matrix = confusion(labels, predictions, classes)
+    scores = []
+    for c in range(classes):
+        tp = matrix[c, c]
+        precision = tp / matrix[:, c].sum() if matrix[:, c].sum() else 0.0
+        recall = tp / matrix[c].sum() if matrix[c].sum() else 0.0
+        scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    return float(np.mean(scores))
+
+
+def segmental_snr(clean: np.ndarray, estimate: np.ndarray, frame: int = 400, hop: int = 200) -> float:
+    """Mean over 25 ms frames of the per-frame SNR clipped to [-10, 35] dB (silent frames skipped)."""
+    n = min(len(clean), len(estimate))
+    values = []
+    for start in range(0, n - frame + 1, hop):
+        s, e = clean[start : start + frame], estimate[start : start + frame]
+        signal = np.sum(s**2)
+        if signal < 1e-10:
+            continue
+        noise = np.sum((s - e) ** 2) + 1e-12
+        values.append(np.clip(10 * np.log10(signal / noise), -10, 35))
+    return float(np.mean(values)) if values else float("nan")
+
+
+def si_sdr(clean: np.ndarray, estimate: np.ndarray) -> float:
+    n = min(len(clean), len(estimate))
+    s, e = clean[:n] - clean[:n].mean(), estimate[:n] - estimate[:n].mean()
+    target = np.dot(e, s) / (np.dot(s, s) + 1e-12) * s
+    return float(10 * np.log10(np.sum(target**2) / (np.sum((e - target) ** 2) + 1e-12) + 1e-12))

@@ -1,0 +1,182 @@
+"""Self-supervised pre-training of the backbone at small scale, the way HuBERT's first iteration and
+WavLM do it: k-means clusters of MFCC frames of the *clean* speech are the targets; the model sees the
+noisy input with spans of frames masked (and, as WavLM does, sometimes a second utterance mixed in)
+and predicts the clusters of the masked frames.
+
+    .venv/bin/python -m merit.pretrain --corpus work/corpus/manifest.jsonl --out work/runs/pretrain
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .backbone import WavLMBackbone
+from .config import PRESETS, BackboneConfig
+from .data import Batches, load_split
+from .model import normalise_waveform
+from .train_utils import save_checkpoint, set_seed, load_checkpoint, log_line
+
+
+def mel_filterbank(bands: int, fft_len: int, rate: int = 16000) -> torch.Tensor:
+    mel = lambda hz: 2595 * np.log10(1 + hz / 700)  # noqa: E731
+    hz = lambda m: 700 * (10 ** (m / 2595) - 1)  # noqa: E731
+    edges = hz(np.linspace(mel(20), mel(rate / 2), bands + 2))
+    bins = np.fft.rfftfreq(fft_len, 1 / rate)
+    bank = np.zeros((bands, len(bins)))
+    for i in range(bands):
+        low, centre, high = edges[i : i + 3]
+        bank[i] = np.clip(np.minimum((bins - low) / (centre - low), (high - bins) / (high - centre)), 0, None)
+    return torch.tensor(bank, dtype=torch.float32)
+
+
+class Mfcc(nn.Module):
+    """13 MFCCs + deltas + delta-deltas, one frame per backbone frame (400-sample window, 320 hop)."""
+
+    def __init__(self, frame: int = 400, hop: int = 320):
+        super().__init__()
+        self.frame, self.hop = frame, hop
+        self.register_buffer("window", torch.hann_window(frame))
+        self.register_buffer("mel", mel_filterbank(40, frame))
+        n = torch.arange(40, dtype=torch.float32)
+        self.register_buffer("dct", torch.cos(math.pi / 40 * (n[None, :] + 0.5) * torch.arange(13, dtype=torch.float32)[:, None]))
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        frames = wave.unfold(-1, self.frame, self.hop) * self.window
+        power = torch.fft.rfft(frames).abs() ** 2
+        ceps = torch.log(power @ self.mel.T + 1e-6) @ self.dct.T  # (batch, frames, 13)
+        delta = F.pad(ceps, (0, 0, 1, 1), mode="replicate")
+        delta = (delta[:, 2:] - delta[:, :-2]) / 2
+        delta2 = F.pad(delta, (0, 0, 1, 1), mode="replicate")
+        delta2 = (delta2[:, 2:] - delta2[:, :-2]) / 2
+        return torch.cat([ceps, delta, delta2], dim=-1)
+
+
+def kmeans(points: np.ndarray, k: int, iterations: int, rng: np.random.Generator) -> np.ndarray:
+    centres = points[rng.choice(len(points), k, replace=False)]
+    for _ in range(iterations):
+        distances = ((points[:, None, :] - centres[None]) ** 2).sum(-1)
+        assign = distances.argmin(1)
+        for j in range(k):
+            members = points[assign == j]
+            centres[j] = members.mean(0) if len(members) else points[rng.integers(len(points))]
+    return centres
+
+
+def span_mask(batch: int, frames: int, probability: float, span: int, rng: np.random.Generator) -> torch.Tensor:
+    mask = np.zeros((batch, frames), dtype=bool)
+    for b in range(batch):
+        starts = np.nonzero(rng.random(frames) < probability)[0]
+        if len(starts) == 0:
+            starts = [int(rng.integers(frames))]
+        for s in starts:
+            mask[b, s : s + span] = True
+    return torch.from_numpy(mask)
+
+
+class Pretrainer(nn.Module):
+    def __init__(self, config: BackboneConfig, clusters: int):
+        super().__init__()
+        self.backbone = WavLMBackbone(config)
+        self.predictor = nn.Linear(config.hidden_size, clusters)
+
+    def forward(self, wave: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.predictor(self.backbone(normalise_waveform(wave), mask)[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, required=True, help="manifest.jsonl")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--preset", default="compact", choices=sorted(PRESETS))
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--clusters", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (smoke tests)")
+    args = parser.parse_args()
+    pretrain(args)
+
+
+def pretrain(args) -> Path:
+    set_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    final = args.out / "backbone.pt"
+    if final.exists():
+        print(f"{final} exists; pre-training already done")
+        return final
+    config = PRESETS[args.preset]().backbone
+    # Unlabelled speech: every train clip (noisy input, clean target), labels unused.
+    clips = load_split(args.corpus, "train", require_all_classes=False)
+    if args.max_clips:
+        clips = clips[: args.max_clips]
+    mfcc = Mfcc(config.receptive_field_samples, config.frame_hop_samples)
+    with torch.no_grad():
+        sample = np.concatenate(
+            [mfcc(torch.from_numpy(c.clean)[None])[0].numpy() for c in clips[:: max(1, len(clips) // 300)]]
+        )
+    mean, std = sample.mean(0), sample.std(0) + 1e-6
+    centres = kmeans((sample - mean) / std, args.clusters, 15, rng)
+    centres_t, mean_t, std_t = (torch.from_numpy(x).float() for x in (centres, mean, std))
+    model = Pretrainer(config, args.clusters)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    batches = Batches(clips, args.seconds, args.batch_size, args.seed)
+    total_steps = args.epochs * len(batches)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, args.lr, total_steps=total_steps, pct_start=0.1)
+    state = args.out / "state.pt"
+    start_epoch = 0
+    if state.exists():
+        start_epoch = load_checkpoint(state, model, optimiser, schedule) + 1
+    log = args.out / "log.jsonl"
+    for epoch in range(start_epoch, args.epochs):
+        model.train()
+        started, losses, accuracies = time.time(), [], []
+        for noisy, clean, _ in batches:
+            if rng.random() < 0.2:
+                # WavLM's utterance mixing: another utterance overlaps part of the input.
+                other = noisy.roll(1, dims=0)
+                length = int(noisy.shape[1] * rng.uniform(0.1, 0.5))
+                start = int(rng.integers(0, noisy.shape[1] - length))
+                ratio = 10 ** (rng.uniform(-5, 5) / 20)
+                noisy = noisy.clone()
+                noisy[:, start : start + length] += other[:, :length] * ratio * noisy.std() / (other.std() + 1e-8)
+            with torch.no_grad():
+                feats = (mfcc(clean) - mean_t) / std_t
+                targets = torch.cdist(feats, centres_t[None].expand(feats.shape[0], -1, -1)).argmin(-1)
+            frames = targets.shape[1]
+            mask = span_mask(noisy.shape[0], frames, 0.065, 10, rng)
+            logits = model(noisy, mask)[:, :frames]
+            loss = F.cross_entropy(logits[mask], targets[mask])
+            optimiser.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimiser.step()
+            schedule.step()
+            losses.append(loss.item())
+            accuracies.append((logits[mask].argmax(-1) == targets[mask]).float().mean().item())
+        entry = {
+            "epoch": epoch,
+            "masked_ce": float(np.mean(losses)),
+            "masked_accuracy": float(np.mean(accuracies)),
+            "seconds": round(time.time() - started, 1),
+            "audio_s_per_s": round(len(clips) * args.seconds / (time.time() - started), 1),
+        }
+        log_line(log, entry)
+        save_checkpoint(state, model, optimiser, schedule, epoch)
+    torch.save({"config": json.loads(json.dumps(config.__dict__)), "state_dict": model.backbone.state_dict()}, final)
+    return final
+
+
+if __name__ == "__main__":
+    main()

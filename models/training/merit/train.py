@@ -1,0 +1,218 @@
+"""Training Sparse MERIT and the baselines on a corpus manifest, in the paper's two steps: heads on a
+frozen self-supervised backbone, then fine-tuning (CNN front end frozen, backbone at half the rate).
+Every epoch is checkpointed; a rerun resumes. The checkpoint kept is the best on the dev split.
+
+    .venv/bin/python -m merit.train --variant sparse_merit --corpus work/corpus/manifest.jsonl \\
+        --backbone work/runs/pretrain/backbone.pt --out work/runs/sparse_merit
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import PRESETS, MeritConfig
+from .data import Batches, Clip, load_split
+from .metrics import macro_f1
+from .model import VARIANTS, MeritModel, class_weights, merit_loss
+from .train_utils import load_checkpoint, log_line, save_checkpoint, set_seed
+
+
+def build_model(preset: str, variant: str, backbone: Path | None) -> MeritModel:
+    config: MeritConfig = PRESETS[preset]()
+    model = MeritModel(config, variant)
+    if backbone is not None:
+        state = torch.load(backbone, map_location="cpu", weights_only=False)
+        model.backbone.load_state_dict(state["state_dict"])
+    return model
+
+
+def load_trained(path: Path) -> MeritModel:
+    """A model written by this script (model.pt: config, variant, weights)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model = MeritModel(MeritConfig.from_dict(state["config"]), state["variant"])
+    model.load_state_dict(state["state_dict"])
+    return model.eval()
+
+
+@torch.no_grad()
+def enhance_clips(enhancer: MeritModel, clips: list[Clip]) -> list[Clip]:
+    """The SE pre-processing baseline's inputs: every clip replaced by the enhancer's output."""
+    enhanced = []
+    for clip in clips:
+        out = enhancer(torch.from_numpy(clip.noisy)[None]).enhanced[0].numpy()
+        enhanced.append(Clip(clip.row, out.astype(np.float32), clip.clean, clip.label))
+    return enhanced
+
+
+@torch.no_grad()
+def evaluate_dev(model: MeritModel, clips: list[Clip], weights: torch.Tensor) -> dict:
+    model.eval()
+    predictions, labels, ce, l1 = [], [], [], []
+    for clip in clips:
+        output = model(torch.from_numpy(clip.noisy)[None])
+        clean = torch.from_numpy(clip.clean)[None] if clip.clean is not None else None
+        parts = merit_loss(model, output, torch.tensor([clip.label]), clean, weights)
+        if output.emotion_logits is not None:
+            predictions.append(int(output.emotion_logits.argmax()))
+            labels.append(clip.label)
+            ce.append(parts["ce"].item())
+        if "l1" in parts:
+            l1.append(parts["l1"].item())
+    result = {}
+    if predictions:
+        result["dev_macro_f1"] = macro_f1(labels, predictions, len(model.config.classes))
+        result["dev_ce"] = float(np.mean(ce))
+    if l1:
+        result["dev_l1"] = float(np.mean(l1))
+    # Lower is better: the training objective on the dev split (SER-only: 1 - macro-F1).
+    if predictions and l1:
+        result["dev_objective"] = result["dev_ce"] + model.config.se_loss_weight * result["dev_l1"]
+    elif predictions:
+        result["dev_objective"] = 1 - result["dev_macro_f1"]
+    else:
+        result["dev_objective"] = result["dev_l1"]
+    return result
+
+
+def set_trainable(model: MeritModel, backbone: bool) -> None:
+    for parameter in model.backbone.parameters():
+        parameter.requires_grad = backbone
+    # The CNN front end stays frozen in fine-tuning, as in the paper.
+    for parameter in model.backbone.feature_extractor.parameters():
+        parameter.requires_grad = False
+
+
+def fit(args) -> Path:
+    set_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    final = args.out / "model.pt"
+    if final.exists():
+        print(f"{final} exists; training already done")
+        return final
+    train = load_split(args.corpus, "train")
+    dev = load_split(args.corpus, "dev")
+    if args.max_clips:
+        train, dev = train[: args.max_clips], dev[: max(4, args.max_clips // 4)]
+    if args.input == "clean":
+        train = [Clip(c.row, c.clean, c.clean, c.label) for c in train]
+        dev = [Clip(c.row, c.clean, c.clean, c.label) for c in dev]
+    elif args.input == "enhanced":
+        enhancer = load_trained(args.enhancer)
+        train, dev = enhance_clips(enhancer, train), enhance_clips(enhancer, dev)
+    model = build_model(args.preset, args.variant, args.backbone)
+    counts = [sum(c.label == i for c in train) for i in range(len(model.config.classes))]
+    weights = class_weights(counts) if model.has_ser else None
+    batches = Batches(train, args.seconds, args.batch_size, args.seed)
+    epochs = args.frozen_epochs + args.finetune_epochs
+    state_path, log = args.out / "state.pt", args.out / "log.jsonl"
+    best = {"dev_objective": float("inf")}
+    start_epoch = 0
+
+    def make_optimiser(finetune: bool):
+        set_trainable(model, finetune)
+        backbone_ids = {id(p) for p in model.backbone.parameters()}
+        heads = [p for p in model.parameters() if id(p) not in backbone_ids]
+        groups = [{"params": heads, "lr": args.lr}]
+        if finetune:
+            groups.append({"params": [p for p in model.backbone.parameters() if p.requires_grad], "lr": args.lr * 0.5})
+        optimiser = torch.optim.AdamW(groups, weight_decay=0.01)
+        steps = (args.finetune_epochs if finetune else args.frozen_epochs) * len(batches)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimiser, [g["lr"] for g in groups], total_steps=max(steps, 1), pct_start=0.1
+        )
+        return optimiser, schedule
+
+    if state_path.exists():
+        saved = torch.load(state_path, map_location="cpu", weights_only=False)
+        start_epoch, best = saved["epoch"] + 1, saved["best"]
+    phase_is_finetune = start_epoch >= args.frozen_epochs
+    optimiser, schedule = make_optimiser(finetune=phase_is_finetune)
+    if state_path.exists():
+        # Optimiser state carries over only within the same step; a new step starts fresh.
+        same_phase = saved["finetune"] == phase_is_finetune
+        load_checkpoint(state_path, model, optimiser if same_phase else None, schedule if same_phase else None)
+    for epoch in range(start_epoch, epochs):
+        finetune = epoch >= args.frozen_epochs
+        if finetune and not phase_is_finetune:
+            optimiser, schedule = make_optimiser(finetune=True)
+            phase_is_finetune = True
+        model.train()
+        if not finetune:
+            model.backbone.eval()  # frozen: no dropout in the backbone either
+        started, totals = time.time(), {}
+        for noisy, clean, labels in batches:
+            output = model(noisy)
+            parts = merit_loss(model, output, labels if model.has_ser else None, clean if model.has_se else None, weights)
+            optimiser.zero_grad()
+            parts["total"].backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimiser.step()
+            schedule.step()
+            for key, value in parts.items():
+                totals.setdefault(key, []).append(value.item())
+        entry = {
+            "epoch": epoch,
+            "step": "finetune" if finetune else "frozen",
+            **{f"train_{k}": float(np.mean(v)) for k, v in totals.items()},
+            **evaluate_dev(model, dev, weights),
+            "seconds": round(time.time() - started, 1),
+        }
+        entry["audio_s_per_s"] = round(len(train) * args.seconds / entry["seconds"], 1)
+        if entry["dev_objective"] < best["dev_objective"]:
+            best = {"dev_objective": entry["dev_objective"], "epoch": epoch}
+            torch.save(model.state_dict(), args.out / "best.pt")
+        entry["best_epoch"] = best["epoch"]
+        log_line(log, entry)
+        save_checkpoint(state_path, model, optimiser, schedule, epoch, best=best, finetune=finetune)
+    model.load_state_dict(torch.load(args.out / "best.pt", map_location="cpu", weights_only=True))
+    temp = final.with_suffix(".tmp")
+    torch.save(
+        {
+            "config": json.loads(model.config.to_json()),
+            "variant": args.variant,
+            "state_dict": model.state_dict(),
+            "best": best,
+            "input": args.input,
+            "class_counts": counts,
+        },
+        temp,
+    )
+    temp.replace(final)
+    return final
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variant", choices=VARIANTS, required=True)
+    p.add_argument("--corpus", type=Path, required=True, help="manifest.jsonl")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--preset", default="compact", choices=sorted(PRESETS))
+    p.add_argument("--backbone", type=Path, help="pre-trained backbone (merit.pretrain); random if absent")
+    p.add_argument("--input", choices=("noisy", "clean", "enhanced"), default="noisy")
+    p.add_argument("--enhancer", type=Path, help="SE model.pt whose output feeds --input enhanced")
+    p.add_argument("--frozen-epochs", type=int, default=3)
+    p.add_argument("--finetune-epochs", type=int, default=4)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (smoke tests)")
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
+    if args.input == "enhanced" and args.enhancer is None:
+        raise SystemExit("--input enhanced needs --enhancer (the SE model's model.pt)")
+    fit(args)
+
+
+if __name__ == "__main__":
+    main()

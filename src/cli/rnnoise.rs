@@ -1,0 +1,55 @@
+//! `merit-studio rnnoise INPUT... --out DIR`: the RNNoise baseline on files, as 16 kHz mono WAVs.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::audio::{ANALYSIS_RATE_HZ, DecodeOptions, decode_file, rnnoise, wav};
+
+use super::EXIT_FOUND_PROBLEMS;
+
+pub fn run(
+    inputs: &[PathBuf],
+    list: Option<&Path>,
+    out: &Path,
+    root: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut files = inputs.to_vec();
+    if let Some(list) = list {
+        let text = std::fs::read_to_string(list)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;
+        files.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(PathBuf::from),
+        );
+    }
+    let mut failed = 0;
+    for input in &files {
+        let relative = root
+            .and_then(|root| input.strip_prefix(root).ok())
+            .map_or_else(
+                || PathBuf::from(input.file_name().unwrap_or_default()),
+                Path::to_path_buf,
+            );
+        let target = out.join(relative).with_extension("wav");
+        let result = decode_file(input, DecodeOptions::default())
+            .map_err(anyhow::Error::from)
+            .and_then(|decoded| Ok(rnnoise::denoise_16k(&decoded.analysis)?))
+            .and_then(|enhanced| Ok(wav::write_mono_f32(&target, &enhanced, ANALYSIS_RATE_HZ)?));
+        if let Err(error) = result {
+            println!("FAILED {}: {error:#}", input.display());
+            failed += 1;
+        }
+    }
+    println!(
+        "{} of {} files enhanced with RNNoise into {}",
+        files.len() - failed,
+        files.len(),
+        out.display()
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FOUND_PROBLEMS)
+    })
+}
