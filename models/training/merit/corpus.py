@@ -93,8 +93,8 @@ class Speaker:
 
 @dataclass
 class CorpusPlan:
-    speakers: dict[str, int] = field(default_factory=lambda: {"train": 48, "dev": 8, "test": 12})
-    sentences_per_style: dict[str, int] = field(default_factory=lambda: {"train": 10, "dev": 6, "test": 5})
+    speakers: dict[str, int] = field(default_factory=lambda: {"train": 32, "dev": 8, "test": 10})
+    sentences_per_style: dict[str, int] = field(default_factory=lambda: {"train": 8, "dev": 4, "test": 4})
     noise_sources: tuple[str, ...] = SEEN_TYPES + UNSEEN_TYPES
     clean_fraction_train: float = 0.1
 

@@ -23,7 +23,7 @@ from .backbone import WavLMBackbone
 from .config import PRESETS, BackboneConfig
 from .data import Batches, load_split
 from .model import normalise_waveform
-from .train_utils import save_checkpoint, set_seed, load_checkpoint, log_line
+from .train_utils import device, load_checkpoint, log_line, save_checkpoint, set_seed
 
 
 def mel_filterbank(bands: int, fft_len: int, rate: int = 16000) -> torch.Tensor:
@@ -129,7 +129,9 @@ def pretrain(args) -> Path:
     mean, std = sample.mean(0), sample.std(0) + 1e-6
     centres = kmeans((sample - mean) / std, args.clusters, 15, rng)
     centres_t, mean_t, std_t = (torch.from_numpy(x).float() for x in (centres, mean, std))
-    model = Pretrainer(config, args.clusters)
+    on = device()
+    model = Pretrainer(config, args.clusters).to(on)
+    mfcc, centres_t, mean_t, std_t = mfcc.to(on), centres_t.to(on), mean_t.to(on), std_t.to(on)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     batches = Batches(clips, args.seconds, args.batch_size, args.seed)
     total_steps = args.epochs * len(batches)
@@ -143,6 +145,7 @@ def pretrain(args) -> Path:
         model.train()
         started, losses, accuracies = time.time(), [], []
         for noisy, clean, _ in batches:
+            noisy, clean = noisy.to(on), clean.to(on)
             if rng.random() < 0.2:
                 # WavLM's utterance mixing: another utterance overlaps part of the input.
                 other = noisy.roll(1, dims=0)
@@ -155,7 +158,7 @@ def pretrain(args) -> Path:
                 feats = (mfcc(clean) - mean_t) / std_t
                 targets = torch.cdist(feats, centres_t[None].expand(feats.shape[0], -1, -1)).argmin(-1)
             frames = targets.shape[1]
-            mask = span_mask(noisy.shape[0], frames, 0.065, 10, rng)
+            mask = span_mask(noisy.shape[0], frames, 0.065, 10, rng).to(on)
             logits = model(noisy, mask)[:, :frames]
             loss = F.cross_entropy(logits[mask], targets[mask])
             optimiser.zero_grad()
@@ -174,6 +177,7 @@ def pretrain(args) -> Path:
         }
         log_line(log, entry)
         save_checkpoint(state, model, optimiser, schedule, epoch)
+    model = model.cpu()
     torch.save({"config": json.loads(json.dumps(config.__dict__)), "state_dict": model.backbone.state_dict()}, final)
     return final
 

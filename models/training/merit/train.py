@@ -21,7 +21,7 @@ from .config import PRESETS, MeritConfig
 from .data import Batches, Clip, load_split
 from .metrics import macro_f1
 from .model import VARIANTS, MeritModel, class_weights, merit_loss
-from .train_utils import load_checkpoint, log_line, save_checkpoint, set_seed
+from .train_utils import device, load_checkpoint, log_line, save_checkpoint, set_seed
 
 
 def build_model(preset: str, variant: str, backbone: Path | None) -> MeritModel:
@@ -45,8 +45,9 @@ def load_trained(path: Path) -> MeritModel:
 def enhance_clips(enhancer: MeritModel, clips: list[Clip]) -> list[Clip]:
     """The SE pre-processing baseline's inputs: every clip replaced by the enhancer's output."""
     enhanced = []
+    on = next(enhancer.parameters()).device
     for clip in clips:
-        out = enhancer(torch.from_numpy(clip.noisy)[None]).enhanced[0].numpy()
+        out = enhancer(torch.from_numpy(clip.noisy)[None].to(on)).enhanced[0].cpu().numpy()
         enhanced.append(Clip(clip.row, out.astype(np.float32), clip.clean, clip.label))
     return enhanced
 
@@ -54,11 +55,12 @@ def enhance_clips(enhancer: MeritModel, clips: list[Clip]) -> list[Clip]:
 @torch.no_grad()
 def evaluate_dev(model: MeritModel, clips: list[Clip], weights: torch.Tensor) -> dict:
     model.eval()
+    on = next(model.parameters()).device
     predictions, labels, ce, l1 = [], [], [], []
     for clip in clips:
-        output = model(torch.from_numpy(clip.noisy)[None])
-        clean = torch.from_numpy(clip.clean)[None] if clip.clean is not None else None
-        parts = merit_loss(model, output, torch.tensor([clip.label]), clean, weights)
+        output = model(torch.from_numpy(clip.noisy)[None].to(on))
+        clean = torch.from_numpy(clip.clean)[None].to(on) if clip.clean is not None else None
+        parts = merit_loss(model, output, torch.tensor([clip.label], device=on), clean, weights)
         if output.emotion_logits is not None:
             predictions.append(int(output.emotion_logits.argmax()))
             labels.append(clip.label)
@@ -81,12 +83,12 @@ def evaluate_dev(model: MeritModel, clips: list[Clip], weights: torch.Tensor) ->
     return result
 
 
-def set_trainable(model: MeritModel, backbone: bool) -> None:
+def set_trainable(model: MeritModel, backbone: bool, cnn: bool = False) -> None:
     for parameter in model.backbone.parameters():
         parameter.requires_grad = backbone
-    # The CNN front end stays frozen in fine-tuning, as in the paper.
+    # The CNN front end stays frozen in fine-tuning, as in the paper (unless training from scratch).
     for parameter in model.backbone.feature_extractor.parameters():
-        parameter.requires_grad = False
+        parameter.requires_grad = backbone and cnn
 
 
 def fit(args) -> Path:
@@ -104,11 +106,12 @@ def fit(args) -> Path:
         train = [Clip(c.row, c.clean, c.clean, c.label) for c in train]
         dev = [Clip(c.row, c.clean, c.clean, c.label) for c in dev]
     elif args.input == "enhanced":
-        enhancer = load_trained(args.enhancer)
+        enhancer = load_trained(args.enhancer).to(device())
         train, dev = enhance_clips(enhancer, train), enhance_clips(enhancer, dev)
-    model = build_model(args.preset, args.variant, args.backbone)
+    on = device()
+    model = build_model(args.preset, args.variant, args.backbone).to(on)
     counts = [sum(c.label == i for c in train) for i in range(len(model.config.classes))]
-    weights = class_weights(counts) if model.has_ser else None
+    weights = class_weights(counts).to(on) if model.has_ser else None
     batches = Batches(train, args.seconds, args.batch_size, args.seed)
     epochs = args.frozen_epochs + args.finetune_epochs
     state_path, log = args.out / "state.pt", args.out / "log.jsonl"
@@ -116,7 +119,7 @@ def fit(args) -> Path:
     start_epoch = 0
 
     def make_optimiser(finetune: bool):
-        set_trainable(model, finetune)
+        set_trainable(model, finetune, cnn=args.train_cnn)
         backbone_ids = {id(p) for p in model.backbone.parameters()}
         heads = [p for p in model.parameters() if id(p) not in backbone_ids]
         groups = [{"params": heads, "lr": args.lr}]
@@ -148,6 +151,7 @@ def fit(args) -> Path:
             model.backbone.eval()  # frozen: no dropout in the backbone either
         started, totals = time.time(), {}
         for noisy, clean, labels in batches:
+            noisy, clean, labels = noisy.to(on), clean.to(on), labels.to(on)
             output = model(noisy)
             parts = merit_loss(model, output, labels if model.has_ser else None, clean if model.has_se else None, weights)
             optimiser.zero_grad()
@@ -171,6 +175,7 @@ def fit(args) -> Path:
         entry["best_epoch"] = best["epoch"]
         log_line(log, entry)
         save_checkpoint(state_path, model, optimiser, schedule, epoch, best=best, finetune=finetune)
+    model = model.cpu()
     model.load_state_dict(torch.load(args.out / "best.pt", map_location="cpu", weights_only=True))
     temp = final.with_suffix(".tmp")
     torch.save(
@@ -197,12 +202,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone", type=Path, help="pre-trained backbone (merit.pretrain); random if absent")
     p.add_argument("--input", choices=("noisy", "clean", "enhanced"), default="noisy")
     p.add_argument("--enhancer", type=Path, help="SE model.pt whose output feeds --input enhanced")
-    p.add_argument("--frozen-epochs", type=int, default=3)
+    p.add_argument("--frozen-epochs", type=int, default=2)
     p.add_argument("--finetune-epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-cnn", action="store_true", help="train the CNN front end too (for a backbone from scratch)")
     p.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (smoke tests)")
     return p
 

@@ -1,0 +1,98 @@
+"""Exports a trained Sparse MERIT to ONNX with the contract and its evaluation in the metadata, checks
+PyTorch/ONNX Runtime parity on real test clips, and writes the figures into the model card.
+
+    .venv/bin/python -m merit.ship --model work/runs/sparse_merit/model.pt --eval work/eval \\
+        --corpus work/corpus/manifest.jsonl --out ../sparse-merit-compact.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from .data import read_audio, read_manifest
+from .export import export_onnx, metadata_for
+from .train import load_trained
+
+
+def parity(model, onnx_path: Path, clips: list[np.ndarray]) -> dict:
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    worst = {"emotion_logits": 0.0, "enhanced": 0.0, "ser_gate": 0.0, "se_gate": 0.0}
+    gate_agreement = []
+    for clip in clips:
+        x = clip[None].astype(np.float32)
+        with torch.no_grad():
+            out = model(torch.from_numpy(x))
+        reference = [out.emotion_logits, out.enhanced, out.ser_probs, out.se_probs]
+        results = session.run(None, {"waveform": x})
+        for name, a, b in zip(worst, results, reference):
+            b = b.numpy()
+            worst[name] = max(worst[name], float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-6)))
+        gate_agreement.append(float(np.mean(results[2].argmax(-1) == out.ser_probs.numpy().argmax(-1))))
+    return {"max_relative_difference": worst, "top1_gate_agreement": float(np.mean(gate_agreement)), "clips": len(clips)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--eval", type=Path, required=True, help="folder with results.json and results.md")
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--card", type=Path, help="markdown file for the measured figures (default: OUT with .md)")
+    parser.add_argument("--version", default="0.1.0")
+    args = parser.parse_args()
+    model = load_trained(args.model)
+    results = json.loads((args.eval / "results.json").read_text())
+    prosody_path = args.corpus.parent / "prosody.json"
+    evaluation = {
+        "test_set": "merit synthetic corpus, test split (unseen speakers and sentences)",
+        "ser_macro_f1": {k: round(v["macro_f1"], 4) for k, v in results["ser"].get("sparse_merit", {}).items()},
+        "se_ssnr_db": {k: round(v["ssnr"], 2) for k, v in results["se"].get("sparse_merit", {}).items()},
+        "headline_unseen_minus5db": {k: round(v, 2) for k, v in results.get("headline", {}).items()},
+        "expert_usage": results["experts"].get("sparse_merit"),
+    }
+    metadata = metadata_for(
+        model,
+        version=args.version,
+        trained_on=(
+            "merit synthetic corpus (espeak-ng pseudo-speakers in four prosody styles + seen noise, "
+            "see models/README.md); recognises synthetic prosody styles, not real human emotion"
+        ),
+        evaluation=evaluation,
+    )
+    export_onnx(model, args.out, metadata)
+    rows = [r for r in read_manifest(args.corpus) if r["split"] == "test"][:40]
+    clips = [read_audio(args.corpus.parent / r["path"]) for r in rows]
+    check = parity(model, args.out, clips)
+    card = args.card or args.out.with_suffix(".md")
+    prosody = json.loads(prosody_path.read_text()) if prosody_path.exists() else {}
+    lines = [
+        f"# {model.config.name} — measured figures",
+        "",
+        f"Written by `python -m merit.ship` from `{args.eval / 'results.json'}`; do not edit by hand.",
+        "",
+        f"Parameters: {sum(p.numel() for p in model.parameters()):,}; ONNX file {args.out.stat().st_size / 1e6:.1f} MB.",
+        f"PyTorch vs ONNX Runtime on {check['clips']} real test clips: max relative difference "
+        + ", ".join(f"{k} {v:.1e}" for k, v in check["max_relative_difference"].items())
+        + f"; top-1 SER router agreement {check['top1_gate_agreement']:.4f}.",
+        "",
+        (args.eval / "results.md").read_text(),
+    ]
+    if prosody:
+        lines += ["### Corpus prosody per style (clean references, measured)", "", "| style | F0 vs neutral | F0 range (st, median) | words/s | level dBFS | F0 male (Hz) | F0 female (Hz) |", "|---|---|---|---|---|---|---|"]
+        for style, s in prosody.items():
+            lines.append(
+                f"| {style} | {s['f0_vs_neutral']:.2f} | {s['f0_range_st_median']:.1f} | {s['words_per_s']:.2f} | {s['level_dbfs']:.1f} | {s['f0_mean_hz_male']:.0f} | {s['f0_mean_hz_female']:.0f} |"
+            )
+    card.write_text("\n".join(lines) + "\n")
+    print(json.dumps(check, indent=1))
+    print(f"wrote {args.out} and {card}")
+
+
+if __name__ == "__main__":
+    main()

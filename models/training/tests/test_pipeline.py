@@ -1,0 +1,71 @@
+"""End to end on a handful of clips: corpus -> pre-training -> Sparse MERIT and a baseline ->
+evaluation -> ONNX export with the contract. Checks the plumbing, not the accuracy."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import TRAINING
+from merit.corpus import PRESETS, generate
+from merit.data import CorpusError, load_split, read_manifest
+from merit.export import verify_onnx_contract
+
+
+def run(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", *args], cwd=TRAINING, check=True)
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("corpus")
+    return generate(out, PRESETS["smoke"], seed=3, workers=2, cache=tmp_path_factory.getbasetemp() / "debian-cache")
+
+
+def test_pipeline_end_to_end(manifest, tmp_path):
+    runs = tmp_path / "runs"
+    run("merit.pretrain", "--corpus", str(manifest), "--out", str(runs / "pretrain"), "--preset", "tiny", "--epochs", "1", "--clusters", "8", "--batch-size", "4")
+    common = ["--corpus", str(manifest), "--preset", "tiny", "--frozen-epochs", "1", "--finetune-epochs", "1", "--batch-size", "4", "--backbone", str(runs / "pretrain/backbone.pt")]
+    run("merit.train", "--variant", "sparse_merit", "--out", str(runs / "sparse_merit"), *common)
+    run("merit.train", "--variant", "mtl", "--out", str(runs / "mtl"), *common)
+    log = [json.loads(line) for line in (runs / "sparse_merit/log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == ["frozen", "finetune"]
+    # A rerun resumes: nothing is trained again.
+    run("merit.train", "--variant", "sparse_merit", "--out", str(runs / "sparse_merit"), *common)
+    assert len((runs / "sparse_merit/log.jsonl").read_text().splitlines()) == 2
+    run("merit.evaluate", "--corpus", str(manifest), "--runs", str(runs), "--out", str(tmp_path / "eval"), "--no-perceptual")
+    results = json.loads((tmp_path / "eval/results.json").read_text())
+    assert set(results["ser"]) == {"sparse_merit", "naive_mtl"}
+    assert "unseen/-5dB" in results["ser"]["sparse_merit"]
+    assert results["se"]["noisy input"]["seen/-5dB"]["ssnr"] < results["se"]["noisy input"]["seen/+10dB"]["ssnr"]
+    assert sum(results["experts"]["sparse_merit"]["se_usage"]) == pytest.approx(1.0, abs=1e-3)
+    onnx_path = tmp_path / "model.onnx"
+    run("merit.ship", "--model", str(runs / "sparse_merit/model.pt"), "--eval", str(tmp_path / "eval"), "--corpus", str(manifest), "--out", str(onnx_path))
+    metadata = verify_onnx_contract(onnx_path)
+    assert "unseen/-5dB" in metadata["evaluation"]["ser_macro_f1"]
+    assert (tmp_path / "model.md").read_text().startswith("# sparse-merit-tiny")
+
+
+def test_bad_corpora_fail_clearly(manifest, tmp_path):
+    with pytest.raises(CorpusError, match="manifest not found"):
+        read_manifest(tmp_path / "none.jsonl")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"path": "a.wav", "split": "train", "label": "sad"}\n{not json\n')
+    with pytest.raises(CorpusError, match="broken.jsonl:2"):
+        read_manifest(broken)
+    with pytest.raises(CorpusError, match="'eval' split is empty"):
+        load_split(manifest, "eval")
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    no_sad = manifest.parent / "no_sad.jsonl"
+    no_sad.write_text("".join(json.dumps(r) + "\n" for r in rows if not (r["split"] == "dev" and r["label"] == "sad")))
+    with pytest.raises(CorpusError, match=r"no examples of \['sad'\]"):
+        load_split(no_sad, "dev")
+    import numpy as np
+    import soundfile as sf
+    sf.write(manifest.parent / "r8k.wav", np.zeros(8000, np.float32), 8000)
+    odd = manifest.parent / "odd_rate.jsonl"
+    odd.write_text(json.dumps({"path": "r8k.wav", "split": "train", "label": "sad"}) + "\n")
+    with pytest.raises(CorpusError, match="8000 Hz"):
+        load_split(odd, "train", require_all_classes=False)
