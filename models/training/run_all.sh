@@ -13,7 +13,7 @@ bash setup.sh
 py=.venv/bin/python
 corpus=$work/corpus/manifest.jsonl
 runs=$work/runs
-[[ -f $corpus ]] || $py -m merit.corpus --out "$work/corpus"
+[[ -f $work/corpus/prosody.json ]] || $py -m merit.corpus --out "$work/corpus"
 $py -m merit.pretrain --corpus "$corpus" --out "$runs/pretrain"
 backbone=$runs/pretrain/backbone.pt
 train() { $py -m merit.train --corpus "$corpus" "$@"; }

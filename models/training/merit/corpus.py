@@ -24,7 +24,7 @@ import soundfile as sf
 
 from . import CLASSES
 from .debian import extract_package
-from .noise import NoiseBank, SEEN_TYPES, UNSEEN_TYPES, to_rate
+from .noise import RECORDED, SEEN_TYPES, UNSEEN_TYPES, NoiseBank, to_rate
 from .prosody import active_level_dbfs, prosody_stats
 
 RATE = 16000
@@ -33,6 +33,7 @@ TEST_SNRS = (-5, 0, 5, 10)
 TRAIN_SNR_RANGE = (-5.0, 20.0)
 LEVEL_RANGE_DBFS = (-35.0, -15.0)
 ESPEAK_DATA = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data")
+VARIANT_PREFIX = "mx"
 
 # Style recipes relative to the speaker's neutral voice, calibrated so that the *measured* prosody
 # matches corpus-spec.md's table (espeak's mean F0 grows with the pitch range, hence sad's 1.06 base
@@ -70,7 +71,7 @@ class Speaker:
 
     def variant_name(self, style: str) -> str:
         # Short on purpose: espeak-ng overflows a buffer on long "voice+variant" names.
-        return f"v{self.id[:2]}{self.id[-3:]}{style[0]}"
+        return f"{VARIANT_PREFIX}{self.id[:2]}{self.id[-3:]}{style[0]}"
 
     def variant(self, style: str) -> str:
         recipe = STYLES[style]
@@ -152,10 +153,10 @@ def template_sentences(cache: Path, rng: np.random.Generator, count: int) -> lis
 
 
 class Voice:
-    """A private copy of espeak-ng's data with our variant files, since espeak-ng reads at most
-    349 voice files and only looks in its data folder."""
+    """A private copy of espeak-ng's data for our variant files. espeak-ng lists at most 349 voice
+    files, so each variant exists only while its utterance is spoken."""
 
-    def __init__(self, work: Path):
+    def __init__(self, work: Path, remove_stale: bool = False):
         self.root = work / "espeak"
         data = self.root / "espeak-ng-data"
         if not (data / "phontab").exists():
@@ -163,14 +164,24 @@ class Voice:
                 raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
             shutil.copytree(ESPEAK_DATA, data, dirs_exist_ok=True)
         self.variants = data / "voices" / "!v"
+        if remove_stale:  # left by an interrupted run; only before any worker starts
+            for stale in self.variants.glob(f"{VARIANT_PREFIX}*"):
+                stale.unlink(missing_ok=True)
 
     def speak(self, voice: str, variant_text: str | None, variant_name: str, words_per_minute: int, text: str) -> np.ndarray:
+        variant_file = self.variants / variant_name
         if variant_text is not None:
-            (self.variants / variant_name).write_text(variant_text)
-        with tempfile.NamedTemporaryFile(suffix=".wav") as out:
-            cmd = ["espeak-ng", f"--path={self.root}", "-v", f"{voice}+{variant_name}", "-s", str(words_per_minute), "-w", out.name, text]
-            subprocess.run(cmd, check=True, capture_output=True)
-            samples, rate = sf.read(out.name, dtype="float64")
+            variant_file.write_text(variant_text)
+        try:
+            with tempfile.NamedTemporaryFile(suffix=".wav") as out:
+                cmd = ["espeak-ng", f"--path={self.root}", "-v", f"{voice}+{variant_name}", "-s", str(words_per_minute), "-w", out.name, text]
+                result = subprocess.run(cmd, capture_output=True, text=True)
+                if result.returncode != 0:
+                    raise RuntimeError(f"espeak-ng failed for {voice}+{variant_name}: {result.stderr.strip()}")
+                samples, rate = sf.read(out.name, dtype="float64")
+        finally:
+            if variant_text is not None:
+                variant_file.unlink(missing_ok=True)
         return trim(to_rate(samples, rate))
 
 
@@ -381,7 +392,13 @@ def style_statistics(out: Path, rows: list[dict]) -> dict:
     for row in rows:
         by_utterance.setdefault(row["utterance"], row)
     measured = []
-    for row in by_utterance.values():
+    # Up to 150 utterances per style (every speaker's neutral ones included) are plenty for the table.
+    chosen = [r for r in by_utterance.values() if r["label"] == "neutral"]
+    for style in STYLES:
+        if style != "neutral":
+            same = [r for r in by_utterance.values() if r["label"] == style]
+            chosen += same[:: max(1, len(same) // 150)]
+    for row in chosen:
         samples, _ = sf.read(out / row["clean_path"], dtype="float64")
         measured.append({**row, **prosody_stats(samples, row["words"])})
     neutral_f0 = {}
@@ -425,7 +442,11 @@ def generate(out: Path, plan: CorpusPlan, seed: int, workers: int, cache: Path |
         json.dumps({"seed": seed, "plan": asdict(plan), "sentences": sentences, "speakers": list(speakers.values())}, indent=1)
     )
     babble_texts = sentences["train"]
-    Voice(out)  # copy espeak's data once, before the workers start
+    Voice(out, remove_stale=True)  # copy espeak's data once, before the workers start
+    # Fetch the recorded noise packages here too: workers racing on one download would clash.
+    for noise_type in plan.noise_sources:
+        if noise_type in RECORDED:
+            extract_package(RECORDED[noise_type][0], cache)
     rows: list[dict] = []
     with ProcessPoolExecutor(workers, initializer=_init, initargs=(out, cache, plan, babble_texts)) as pool:
         for index, job_rows in enumerate(pool.map(_run, jobs, chunksize=4)):

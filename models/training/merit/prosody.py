@@ -20,33 +20,38 @@ def active_level_dbfs(signal: np.ndarray, rate: int = 16000) -> float:
 
 
 def f0_track(signal: np.ndarray, rate: int = 16000, fmin: float = 60.0, fmax: float = 500.0) -> np.ndarray:
-    """F0 per 10 ms frame by the YIN difference function; NaN where unvoiced."""
+    """F0 per 10 ms frame by the YIN cumulative-mean-normalised difference; NaN where unvoiced.
+    The difference function of all frames is computed at once through FFT cross-correlation."""
     min_lag, max_lag = int(rate / fmax), int(rate / fmin)
-    frames = 1 + max(0, (len(signal) - FRAME - max_lag)) // HOP
+    span = FRAME + max_lag
+    if len(signal) < span:
+        return np.full(0, np.nan)
+    starts = np.arange(0, len(signal) - span + 1, HOP)
+    windows = np.lib.stride_tricks.sliding_window_view(signal, span)[starts]
+    base = windows[:, :FRAME]
+    size = 1 << int(np.ceil(np.log2(span + FRAME)))
+    cross = np.fft.irfft(np.conj(np.fft.rfft(base, size)) * np.fft.rfft(windows, size), size)[:, : max_lag + 1]
+    squares = np.concatenate([np.zeros((len(starts), 1)), np.cumsum(windows**2, axis=1)], axis=1)
+    lags = np.arange(max_lag + 1)
+    shifted_energy = squares[:, lags + FRAME] - squares[:, lags]
+    diff = np.maximum(squares[:, FRAME][:, None] + shifted_energy - 2 * cross, 0.0)
+    cumulative = np.cumsum(diff[:, 1:], axis=1) / np.arange(1, max_lag + 1)
+    normalised = np.ones_like(diff)
+    normalised[:, 1:] = diff[:, 1:] / np.maximum(cumulative, 1e-12)
     level = active_level_dbfs(signal, rate)
-    f0 = np.full(frames, np.nan)
-    for i in range(frames):
-        start = i * HOP
-        x = signal[start : start + FRAME + max_lag]
-        if len(x) < FRAME + max_lag:
-            break
-        if 10 * np.log10((x[:FRAME] ** 2).mean() + 1e-12) < level - 25:
-            continue
-        base = x[:FRAME]
-        diff = np.array([np.sum((base - x[lag : lag + FRAME]) ** 2) for lag in range(max_lag + 1)])
-        cumulative = np.cumsum(diff[1:]) / np.arange(1, max_lag + 1)
-        normalised = np.ones_like(diff)
-        normalised[1:] = diff[1:] / np.maximum(cumulative, 1e-12)
-        candidates = np.where(normalised[min_lag:] < 0.15)[0]
+    loud = 10 * np.log10(np.mean(base**2, axis=1) + 1e-12) >= level - 25
+    f0 = np.full(len(starts), np.nan)
+    for i in np.nonzero(loud)[0]:
+        candidates = np.nonzero(normalised[i, min_lag:] < 0.15)[0]
         if len(candidates) == 0:
             continue
         lag = candidates[0] + min_lag
-        while lag + 1 <= max_lag and normalised[lag + 1] < normalised[lag]:
+        while lag + 1 <= max_lag and normalised[i, lag + 1] < normalised[i, lag]:
             lag += 1
         if 1 <= lag < max_lag:
-            a, b, c = normalised[lag - 1], normalised[lag], normalised[lag + 1]
-            shift = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
-            f0[i] = rate / (lag + shift)
+            a, b, c = normalised[i, lag - 1], normalised[i, lag], normalised[i, lag + 1]
+            denominator = a - 2 * b + c
+            f0[i] = rate / (lag + (0.5 * (a - c) / denominator if denominator else 0.0))
     return f0
 
 
