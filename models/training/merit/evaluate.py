@@ -22,6 +22,7 @@ from . import CLASSES
 from .data import read_audio, read_manifest
 from .metrics import macro_f1, segmental_snr, si_sdr
 from .train import load_trained
+from .train_utils import configure_threads
 
 CONDITIONS = [("clean", None)] + [(s, float(snr)) for s in ("seen", "unseen") for snr in (-5, 0, 5, 10)]
 
@@ -219,7 +220,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--no-perceptual", action="store_true", help="skip PESQ and STOI (fast)")
     parser.add_argument("--max-utterances", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
     args = parser.parse_args()
+    configure_threads(args.threads)
     runs = args.runs
     systems: list[System] = [NoisySystem()]
     candidates = {

@@ -23,7 +23,7 @@ from .backbone import WavLMBackbone
 from .config import PRESETS, BackboneConfig
 from .data import Batches, load_split
 from .model import normalise_waveform
-from .train_utils import device, load_checkpoint, log_line, save_checkpoint, set_seed
+from .train_utils import configure_threads, device, load_checkpoint, log_line, save_checkpoint, set_seed
 
 
 def mel_filterbank(bands: int, fft_len: int, rate: int = 16000) -> torch.Tensor:
@@ -104,7 +104,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (smoke tests)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
     args = parser.parse_args()
+    configure_threads(args.threads)
     pretrain(args)
 
 

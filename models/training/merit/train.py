@@ -21,7 +21,7 @@ from .config import PRESETS, MeritConfig
 from .data import Batches, Clip, load_split
 from .metrics import macro_f1
 from .model import VARIANTS, MeritModel, class_weights, merit_loss
-from .train_utils import device, load_checkpoint, log_line, save_checkpoint, set_seed
+from .train_utils import configure_threads, device, load_checkpoint, log_line, save_checkpoint, set_seed
 
 
 def build_model(preset: str, variant: str, backbone: Path | None) -> MeritModel:
@@ -203,13 +203,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--input", choices=("noisy", "clean", "enhanced"), default="noisy")
     p.add_argument("--enhancer", type=Path, help="SE model.pt whose output feeds --input enhanced")
     p.add_argument("--frozen-epochs", type=int, default=2)
-    p.add_argument("--finetune-epochs", type=int, default=4)
+    p.add_argument("--finetune-epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-cnn", action="store_true", help="train the CNN front end too (for a backbone from scratch)")
     p.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (smoke tests)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
     return p
 
 
@@ -217,6 +218,7 @@ def main() -> None:
     args = parser().parse_args()
     if args.input == "enhanced" and args.enhancer is None:
         raise SystemExit("--input enhanced needs --enhancer (the SE model's model.pt)")
+    configure_threads(args.threads)
     fit(args)
 
 
