@@ -181,19 +181,27 @@ pub fn locate_in(places: &SearchPlaces) -> Result<RuntimeLibrary, RuntimeError> 
     })
 }
 
-struct LoadedRuntime {
-    library: RuntimeLibrary,
-    // Sessions need the environment alive; ort only keeps a weak reference to it.
-    _environment: ort::environment::Environment,
+/// ONNX Runtime, loaded: the library it came from and the process's one environment.
+pub struct Runtime {
+    pub library: RuntimeLibrary,
+    // Sessions are built from it, and ort keeps only a weak reference, so it lives here for good.
+    environment: ort::environment::Environment,
 }
 
-static RUNTIME: OnceLock<Result<LoadedRuntime, RuntimeError>> = OnceLock::new();
+impl Runtime {
+    #[must_use]
+    pub fn environment(&self) -> &ort::environment::Environment {
+        &self.environment
+    }
+}
+
+static RUNTIME: OnceLock<Result<Runtime, RuntimeError>> = OnceLock::new();
 
 /// Locates and loads ONNX Runtime once per process; later calls return the same outcome.
 ///
 /// # Errors
 /// [`RuntimeError`] when no library is found or it cannot be loaded (wrong version, not a library).
-pub fn initialise() -> Result<&'static RuntimeLibrary, RuntimeError> {
+pub fn initialise() -> Result<&'static Runtime, RuntimeError> {
     RUNTIME
         .get_or_init(|| {
             let library = locate()?;
@@ -208,13 +216,12 @@ pub fn initialise() -> Result<&'static RuntimeLibrary, RuntimeError> {
                 .build()
                 .map_err(|e| load_error(e.to_string()))?;
             tracing::info!(path = %library.path.display(), origin = ?library.origin, "loaded ONNX Runtime");
-            Ok(LoadedRuntime {
+            Ok(Runtime {
                 library,
-                _environment: environment,
+                environment,
             })
         })
         .as_ref()
-        .map(|loaded| &loaded.library)
         .map_err(Clone::clone)
 }
 

@@ -1,0 +1,269 @@
+//! The ONNX contract between the model pipeline (`models/training/merit/export.py`) and the studio:
+//! names, ranks and dtypes of the input and outputs, and the `merit` metadata. Pure checks, so a
+//! mismatching model is refused with a message that says what differs.
+
+use serde::{Deserialize, Serialize};
+
+pub const INPUT_NAME: &str = "waveform";
+pub const OUTPUT_NAMES: [&str; 4] = ["emotion_logits", "enhanced", "ser_gate", "se_gate"];
+pub const METADATA_KEY: &str = "merit";
+/// Ranks of the input and each output, in contract order.
+const RANKS: [(&str, usize); 5] = [
+    (INPUT_NAME, 2),
+    ("emotion_logits", 2),
+    ("enhanced", 2),
+    ("ser_gate", 3),
+    ("se_gate", 3),
+];
+
+/// What the `merit` metadata says about a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub sample_rate: u32,
+    /// Class names in output order.
+    pub classes: Vec<String>,
+    /// Seconds between router frames.
+    pub frame_hop_s: f64,
+    pub n_experts: usize,
+    pub top_k: usize,
+    /// Model name, e.g. `sparse-merit-compact`.
+    pub model: String,
+    pub version: String,
+    #[serde(default)]
+    pub trained_on: String,
+    /// Evaluation figures, as the pipeline wrote them.
+    #[serde(default)]
+    pub evaluation: serde_json::Value,
+}
+
+/// One input or output as the session describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorSpec {
+    pub name: String,
+    /// Element type, e.g. `f32`; anything else breaks the contract.
+    pub element_type: String,
+    /// Dimensions; -1 where dynamic.
+    pub shape: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ContractError {
+    #[error("no `merit` metadata (is this a Sparse MERIT model exported by models/training?)")]
+    MissingMetadata,
+    #[error("the `merit` metadata is not valid: {0}")]
+    BadMetadata(String),
+    #[error("inputs are [{found}], the contract needs [waveform]")]
+    Inputs { found: String },
+    #[error(
+        "outputs are [{found}], the contract needs [emotion_logits, enhanced, ser_gate, se_gate]"
+    )]
+    Outputs { found: String },
+    #[error("`{name}` has rank {found}, the contract needs {expected}")]
+    Rank {
+        name: String,
+        found: usize,
+        expected: usize,
+    },
+    #[error("`{name}` holds {found}, the contract needs f32")]
+    ElementType { name: String, found: String },
+    #[error("`emotion_logits` has {outputs} classes but the metadata names {named}")]
+    ClassCount { outputs: i64, named: usize },
+    #[error("`{name}` has {outputs} experts but the metadata says {named}")]
+    ExpertCount {
+        name: String,
+        outputs: i64,
+        named: usize,
+    },
+    #[error("the model expects {0} Hz audio; MERIT Studio analyses at 16000 Hz")]
+    SampleRate(u32),
+}
+
+/// Parses the `merit` metadata value.
+///
+/// # Errors
+/// [`ContractError::BadMetadata`] naming the JSON problem or the inconsistency.
+pub fn parse_card(json: &str) -> Result<ModelCard, ContractError> {
+    let card: ModelCard =
+        serde_json::from_str(json).map_err(|e| ContractError::BadMetadata(e.to_string()))?;
+    if card.classes.is_empty() {
+        return Err(ContractError::BadMetadata("no classes".into()));
+    }
+    if card.n_experts == 0 || card.top_k == 0 || card.top_k > card.n_experts {
+        return Err(ContractError::BadMetadata(format!(
+            "top_k {} with {} experts",
+            card.top_k, card.n_experts
+        )));
+    }
+    if card.frame_hop_s.is_nan() || card.frame_hop_s <= 0.0 {
+        return Err(ContractError::BadMetadata(
+            "frame_hop_s must be positive".into(),
+        ));
+    }
+    if card.sample_rate != crate::audio::ANALYSIS_RATE_HZ {
+        return Err(ContractError::SampleRate(card.sample_rate));
+    }
+    Ok(card)
+}
+
+fn names(specs: &[TensorSpec]) -> String {
+    specs
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks the session's inputs and outputs against the contract and the card.
+///
+/// # Errors
+/// The first [`ContractError`] found.
+pub fn check_contract(
+    inputs: &[TensorSpec],
+    outputs: &[TensorSpec],
+    card: &ModelCard,
+) -> Result<(), ContractError> {
+    if inputs.len() != 1 || inputs[0].name != INPUT_NAME {
+        return Err(ContractError::Inputs {
+            found: names(inputs),
+        });
+    }
+    if outputs.len() != OUTPUT_NAMES.len()
+        || outputs.iter().zip(OUTPUT_NAMES).any(|(o, n)| o.name != n)
+    {
+        return Err(ContractError::Outputs {
+            found: names(outputs),
+        });
+    }
+    for spec in inputs.iter().chain(outputs) {
+        let expected = RANKS
+            .iter()
+            .find(|(name, _)| *name == spec.name)
+            .map_or(0, |(_, rank)| *rank);
+        if spec.shape.len() != expected {
+            return Err(ContractError::Rank {
+                name: spec.name.clone(),
+                found: spec.shape.len(),
+                expected,
+            });
+        }
+        if spec.element_type != "f32" {
+            return Err(ContractError::ElementType {
+                name: spec.name.clone(),
+                found: spec.element_type.clone(),
+            });
+        }
+    }
+    let classes = outputs[0].shape[1];
+    if classes >= 0 && usize::try_from(classes).ok() != Some(card.classes.len()) {
+        return Err(ContractError::ClassCount {
+            outputs: classes,
+            named: card.classes.len(),
+        });
+    }
+    for gate in &outputs[2..] {
+        let experts = gate.shape[2];
+        if experts >= 0 && usize::try_from(experts).ok() != Some(card.n_experts) {
+            return Err(ContractError::ExpertCount {
+                name: gate.name.clone(),
+                outputs: experts,
+                named: card.n_experts,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str, shape: &[i64]) -> TensorSpec {
+        TensorSpec {
+            name: name.into(),
+            element_type: "f32".into(),
+            shape: shape.to_vec(),
+        }
+    }
+
+    fn card() -> ModelCard {
+        parse_card(
+            r#"{"sample_rate": 16000, "classes": ["angry", "sad", "happy", "neutral"],
+                "frame_hop_s": 0.02, "n_experts": 3, "top_k": 1, "model": "m", "version": "1"}"#,
+        )
+        .unwrap()
+    }
+
+    fn good() -> (Vec<TensorSpec>, Vec<TensorSpec>) {
+        (
+            vec![spec("waveform", &[-1, -1])],
+            vec![
+                spec("emotion_logits", &[-1, 4]),
+                spec("enhanced", &[-1, -1]),
+                spec("ser_gate", &[-1, -1, 3]),
+                spec("se_gate", &[-1, -1, 3]),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_conforming_model_passes() {
+        let (inputs, outputs) = good();
+        assert_eq!(check_contract(&inputs, &outputs, &card()), Ok(()));
+    }
+
+    #[test]
+    fn each_difference_is_named() {
+        let (inputs, mut outputs) = good();
+        outputs[0].name = "logits".into();
+        let error = check_contract(&inputs, &outputs, &card()).unwrap_err();
+        assert!(error.to_string().contains("logits, enhanced"), "{error}");
+
+        let (inputs, mut outputs) = good();
+        outputs[0].shape = vec![-1, 8];
+        assert_eq!(
+            check_contract(&inputs, &outputs, &card()),
+            Err(ContractError::ClassCount {
+                outputs: 8,
+                named: 4
+            })
+        );
+
+        let (mut inputs, outputs) = good();
+        inputs[0].shape = vec![-1, -1, 1];
+        assert!(matches!(
+            check_contract(&inputs, &outputs, &card()),
+            Err(ContractError::Rank { .. })
+        ));
+
+        let (mut inputs, outputs) = good();
+        inputs[0].element_type = "f16".into();
+        assert!(matches!(
+            check_contract(&inputs, &outputs, &card()),
+            Err(ContractError::ElementType { .. })
+        ));
+
+        let (inputs, mut outputs) = good();
+        outputs[3].shape = vec![-1, -1, 5];
+        assert!(matches!(
+            check_contract(&inputs, &outputs, &card()),
+            Err(ContractError::ExpertCount { .. })
+        ));
+    }
+
+    #[test]
+    fn metadata_problems_are_reported() {
+        assert!(matches!(
+            parse_card("{"),
+            Err(ContractError::BadMetadata(_))
+        ));
+        let wrong_rate = r#"{"sample_rate": 8000, "classes": ["a"], "frame_hop_s": 0.02,
+            "n_experts": 2, "top_k": 1, "model": "m", "version": "1"}"#;
+        assert_eq!(parse_card(wrong_rate), Err(ContractError::SampleRate(8000)));
+        let bad_k = r#"{"sample_rate": 16000, "classes": ["a"], "frame_hop_s": 0.02,
+            "n_experts": 2, "top_k": 3, "model": "m", "version": "1"}"#;
+        assert!(matches!(
+            parse_card(bad_k),
+            Err(ContractError::BadMetadata(_))
+        ));
+    }
+}

@@ -1,0 +1,264 @@
+//! A loaded Sparse MERIT model: an ONNX Runtime session on CPU or CUDA, checked against the contract.
+
+use std::path::{Path, PathBuf};
+
+use ort::ep::{CPU, CUDA};
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{Tensor, ValueType};
+
+use super::contract::{self, ContractError, ModelCard, TensorSpec};
+use super::runtime::{self, RuntimeError};
+
+/// Which execution provider to ask for.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// CUDA if it registers, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+/// The execution provider that actually runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Cpu,
+    Cuda,
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionOptions {
+    pub device: DeviceChoice,
+    /// Intra-op threads; 0 lets ONNX Runtime choose.
+    pub threads: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("{}: cannot read the model: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}: not a usable ONNX model: {reason}", path.display())]
+    NotOnnx { path: PathBuf, reason: String },
+    #[error("{}: breaks the Sparse MERIT contract: {error}", path.display())]
+    Contract { path: PathBuf, error: ContractError },
+    #[error("CUDA was asked for but is not available: {reason}")]
+    CudaUnavailable { reason: String },
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+/// Outputs of one batch, flattened row-major with their shapes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchOutputs {
+    pub batch: usize,
+    pub samples: usize,
+    pub frames: usize,
+    /// `[batch, classes]`
+    pub emotion_logits: Vec<f32>,
+    /// `[batch, samples]`
+    pub enhanced: Vec<f32>,
+    /// `[batch, frames, experts]`
+    pub ser_gate: Vec<f32>,
+    pub se_gate: Vec<f32>,
+}
+
+pub struct MeritSession {
+    session: Session,
+    card: ModelCard,
+    provider: Provider,
+    path: PathBuf,
+}
+
+fn describe(name: &str, dtype: &ValueType) -> TensorSpec {
+    match dtype {
+        ValueType::Tensor { ty, shape, .. } => TensorSpec {
+            name: name.to_owned(),
+            element_type: ty.to_string(),
+            shape: shape.to_vec(),
+        },
+        other => TensorSpec {
+            name: name.to_owned(),
+            element_type: format!("{other:?}"),
+            shape: Vec::new(),
+        },
+    }
+}
+
+impl MeritSession {
+    /// Loads and checks a model. With [`DeviceChoice::Auto`], CUDA is tried first and the CPU used if
+    /// it does not register; [`MeritSession::provider`] says which one runs.
+    ///
+    /// # Errors
+    /// [`ModelError`]: no runtime, unreadable or non-ONNX file, contract mismatch, CUDA unavailable.
+    pub fn load(path: &Path, options: SessionOptions) -> Result<Self, ModelError> {
+        let runtime = runtime::initialise()?;
+        let bytes = std::fs::read(path).map_err(|error| ModelError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        let not_onnx = |reason: String| ModelError::NotOnnx {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut builder = Session::builder(runtime.environment())
+            .map_err(|e| not_onnx(e.to_string()))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| not_onnx(e.to_string()))?;
+        if options.threads > 0 {
+            builder = builder
+                .with_intra_threads(options.threads)
+                .map_err(|e| not_onnx(e.to_string()))?;
+        }
+        let mut provider = Provider::Cpu;
+        if options.device != DeviceChoice::Cpu {
+            match builder.with_execution_providers([CUDA::default().build().error_on_failure()]) {
+                Ok(with_cuda) => {
+                    builder = with_cuda;
+                    provider = Provider::Cuda;
+                }
+                Err(error) if options.device == DeviceChoice::Cuda => {
+                    return Err(ModelError::CudaUnavailable {
+                        reason: error.message().to_owned(),
+                    });
+                }
+                Err(error) => {
+                    tracing::info!("CUDA not used: {}", error.message());
+                    builder = error.recover();
+                }
+            }
+        }
+        if provider == Provider::Cpu {
+            builder = builder
+                .with_execution_providers([CPU::default().build()])
+                .map_err(|e| not_onnx(e.to_string()))?;
+        }
+        let session = builder
+            .commit_from_memory(&bytes)
+            .map_err(|e| not_onnx(e.to_string()))?;
+        let contract_error = |error| ModelError::Contract {
+            path: path.to_path_buf(),
+            error,
+        };
+        let metadata = session
+            .metadata()
+            .map_err(|e| not_onnx(e.to_string()))?
+            .custom(contract::METADATA_KEY)
+            .ok_or(ContractError::MissingMetadata)
+            .map_err(contract_error)?;
+        let card = contract::parse_card(&metadata).map_err(contract_error)?;
+        let inputs: Vec<_> = session
+            .inputs()
+            .iter()
+            .map(|o| describe(o.name(), o.dtype()))
+            .collect();
+        let outputs: Vec<_> = session
+            .outputs()
+            .iter()
+            .map(|o| describe(o.name(), o.dtype()))
+            .collect();
+        contract::check_contract(&inputs, &outputs, &card).map_err(contract_error)?;
+        Ok(Self {
+            session,
+            card,
+            provider,
+            path: path.to_path_buf(),
+        })
+    }
+
+    #[must_use]
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    #[must_use]
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs a batch of equal-length 16 kHz mono windows (`batch * samples` values, row-major).
+    ///
+    /// # Errors
+    /// [`ModelError::Inference`] when ONNX Runtime fails or returns shapes outside the contract.
+    pub fn run(&mut self, waveforms: Vec<f32>, batch: usize) -> Result<BatchOutputs, ModelError> {
+        let inference = |e: &dyn std::fmt::Display| ModelError::Inference(e.to_string());
+        if batch == 0 || waveforms.len() % batch != 0 {
+            return Err(ModelError::Inference(format!(
+                "{} samples do not split into {batch} equal windows",
+                waveforms.len()
+            )));
+        }
+        let samples = waveforms.len() / batch;
+        let shape = [batch as i64, samples as i64];
+        let input = Tensor::from_array((shape, waveforms)).map_err(|e| inference(&e))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![contract::INPUT_NAME => input])
+            .map_err(|e| inference(&e))?;
+        let extract =
+            |name: &str, expected_len: Option<usize>| -> Result<(Vec<i64>, Vec<f32>), ModelError> {
+                let (shape, data) = outputs[name]
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| inference(&e))?;
+                if expected_len.is_some_and(|len| len != data.len()) {
+                    return Err(ModelError::Inference(format!(
+                        "`{name}` has shape {:?}, outside the contract",
+                        shape.to_vec()
+                    )));
+                }
+                Ok((shape.to_vec(), data.to_vec()))
+            };
+        let classes = self.card.classes.len();
+        let (_, emotion_logits) = extract("emotion_logits", Some(batch * classes))?;
+        let (_, enhanced) = extract("enhanced", Some(batch * samples))?;
+        let (gate_shape, ser_gate) = extract("ser_gate", None)?;
+        let frames = usize::try_from(gate_shape.get(1).copied().unwrap_or(0)).unwrap_or(0);
+        let gate_len = batch * frames * self.card.n_experts;
+        if ser_gate.len() != gate_len {
+            return Err(ModelError::Inference(format!(
+                "`ser_gate` has shape {gate_shape:?}, outside the contract"
+            )));
+        }
+        let (_, se_gate) = extract("se_gate", Some(gate_len))?;
+        Ok(BatchOutputs {
+            batch,
+            samples,
+            frames,
+            emotion_logits,
+            enhanced,
+            ser_gate,
+            se_gate,
+        })
+    }
+}
