@@ -133,3 +133,102 @@ fn files_that_are_not_models_are_refused_with_the_reason() {
         .unwrap();
     assert!(matches!(missing, ModelError::Io { .. }), "{missing}");
 }
+
+mod analysis {
+    use super::{cpu, reference_input, tiny};
+    use merit_studio::model::MeritSession;
+    use merit_studio::model::analysis::{AnalysisParams, analyze_signal};
+
+    fn snr_db(reference: &[f32], estimate: &[f32]) -> f64 {
+        let signal: f64 = reference.iter().map(|x| f64::from(*x).powi(2)).sum();
+        let noise: f64 = reference
+            .iter()
+            .zip(estimate)
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum();
+        10.0 * (signal / noise.max(1e-20)).log10()
+    }
+
+    #[test]
+    fn short_clips_are_padded_and_say_so() {
+        let mut session = MeritSession::load(&tiny(), cpu()).unwrap();
+        let clip = reference_input(4_800);
+        let analysis =
+            analyze_signal(&mut session, &clip, &AnalysisParams::default(), None).unwrap();
+        assert_eq!(analysis.padded_from_s, Some(0.3));
+        assert_eq!(analysis.enhanced.len(), clip.len());
+        assert!((analysis.probs.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert_eq!(analysis.trajectory.times_s.len(), 1);
+    }
+
+    #[test]
+    fn chunked_analysis_agrees_with_a_single_pass_away_from_chunk_edges() {
+        let mut session = MeritSession::load(&tiny(), cpu()).unwrap();
+        // 47 s: the reference signal repeated with a slow level change.
+        let signal: Vec<f32> = reference_input(16_000)
+            .iter()
+            .cycle()
+            .take(47 * 16_000 + 123)
+            .enumerate()
+            .map(|(i, s)| s * (0.6 + 0.4 * (i as f32 / 200_000.0).sin()))
+            .collect();
+        let single = AnalysisParams {
+            chunk_s: 60.0,
+            ..AnalysisParams::default()
+        };
+        let chunked = AnalysisParams {
+            chunk_s: 12.0,
+            overlap_s: 2.0,
+            ..AnalysisParams::default()
+        };
+        let whole = analyze_signal(&mut session, &signal, &single, None).unwrap();
+        let parts = analyze_signal(&mut session, &signal, &chunked, None).unwrap();
+        assert_eq!(parts.enhanced.len(), signal.len());
+        assert_eq!(whole.enhanced.len(), signal.len());
+        assert_eq!(parts.frames(), whole.frames());
+        // Chunks of 12 s every 10 s: compare the middle 6 s of each chunk.
+        let mut worst = f64::INFINITY;
+        for chunk in 0..4 {
+            let from = (chunk * 10 + 3) * 16_000;
+            let to = from + 6 * 16_000;
+            worst = worst.min(snr_db(&whole.enhanced[from..to], &parts.enhanced[from..to]));
+        }
+        assert!(
+            worst > 25.0,
+            "chunked vs single pass only {worst:.1} dB apart"
+        );
+        let gate_error = whole
+            .ser_gate
+            .iter()
+            .zip(&parts.ser_gate)
+            .skip(200 * 3)
+            .take(250 * 3)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0_f32, f32::max);
+        assert!(
+            gate_error < 0.05,
+            "router probabilities differ by {gate_error}"
+        );
+    }
+
+    #[test]
+    fn trajectory_windows_sit_at_their_centres() {
+        let mut session = MeritSession::load(&tiny(), cpu()).unwrap();
+        let signal = reference_input(16_000 * 10);
+        let params = AnalysisParams {
+            window_s: 3.0,
+            hop_s: 0.5,
+            ..AnalysisParams::default()
+        };
+        let analysis = analyze_signal(&mut session, &signal, &params, None).unwrap();
+        let times = &analysis.trajectory.times_s;
+        assert_eq!(times.len(), 15); // starts 0, 0.5, ..., 7.0
+        assert!((times[0] - 1.5).abs() < 1e-9 && (times[14] - 8.5).abs() < 1e-9);
+        assert!(times.windows(2).all(|w| (w[1] - w[0] - 0.5).abs() < 1e-9));
+        for row in &analysis.trajectory.probs {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+        let total_usage: f64 = analysis.se_usage.iter().sum();
+        assert!((total_usage - 1.0).abs() < 1e-9);
+    }
+}

@@ -1,5 +1,6 @@
 //! Everything that touches ONNX Runtime; the only module that uses `ort`.
 
+pub mod analysis;
 pub mod chunks;
 pub mod contract;
 pub mod runtime;
