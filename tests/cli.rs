@@ -205,3 +205,203 @@ fn a_library_that_is_not_onnx_runtime_is_refused_clearly() {
         "{message}"
     );
 }
+
+fn tiny_model() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models/sparse-merit-tiny.onnx")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn rows(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn analyze_writes_the_contract_files_for_the_demo() {
+    let out = tempfile::tempdir().unwrap();
+    let output = studio(&[
+        "analyze",
+        path_str(&demo_project()),
+        "--model",
+        &tiny_model(),
+        "--device",
+        "cpu",
+        "--out",
+        path_str(out.path()),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let results = rows(&out.path().join("results.jsonl"));
+    assert_eq!(results.len(), 6);
+    for (index, row) in results.iter().enumerate() {
+        assert_eq!(row["index"], index);
+        assert!(row["error"].is_null());
+        for key in [
+            "file",
+            "duration_s",
+            "emotion",
+            "probs",
+            "trajectory",
+            "experts",
+            "enhanced",
+            "provider",
+        ] {
+            assert!(!row[key].is_null(), "{key} missing in {row}");
+        }
+        assert_eq!(row["provider"], "cpu");
+        let probs: f64 = row["probs"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
+        assert!((probs - 1.0).abs() < 1e-4);
+        let times = row["trajectory"]["times_s"].as_array().unwrap();
+        assert_eq!(
+            times.len(),
+            row["trajectory"]["probs"].as_array().unwrap().len()
+        );
+        // The enhanced file has the input's length at 16 kHz.
+        let source = demo_project().join(row["file"].as_str().unwrap());
+        let decoded = merit_studio::audio::decode_file(&source, Default::default()).unwrap();
+        let enhanced =
+            hound::WavReader::open(out.path().join(row["enhanced"].as_str().unwrap())).unwrap();
+        assert_eq!(enhanced.spec().sample_rate, 16_000);
+        assert_eq!(enhanced.len() as usize, decoded.analysis.len());
+    }
+}
+
+#[test]
+fn shards_merge_into_the_whole() {
+    let whole = tempfile::tempdir().unwrap();
+    let demo = demo_project();
+    let base = [
+        "analyze",
+        path_str(&demo),
+        "--model",
+        &tiny_model(),
+        "--device",
+        "cpu",
+    ];
+    let run = |extra: &[&str], out: &Path| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", path_str(out)]);
+        assert_eq!(studio(&args).status.code(), Some(0));
+    };
+    run(&[], whole.path());
+    let shards: Vec<_> = (1..=3).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (k, dir) in shards.iter().enumerate() {
+        run(&["--shard", &format!("{}/3", k + 1)], dir.path());
+    }
+    let merged = tempfile::tempdir().unwrap();
+    let mut args = vec!["merge"];
+    args.extend(shards.iter().map(|d| path_str(d.path())));
+    args.extend_from_slice(&["--out", path_str(merged.path())]);
+    assert_eq!(studio(&args).status.code(), Some(0));
+    let pick = |rows: Vec<serde_json::Value>| -> Vec<(String, String)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r["file"].as_str().unwrap().to_owned(),
+                    r["emotion"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        pick(rows(&merged.path().join("results.jsonl"))),
+        pick(rows(&whole.path().join("results.jsonl")))
+    );
+    let shard_sizes: usize = shards
+        .iter()
+        .map(|d| rows(&d.path().join("results.jsonl")).len())
+        .sum();
+    assert_eq!(shard_sizes, 6);
+    assert!(merged.path().join("enhanced/audio/sad_f1.wav").is_file());
+}
+
+#[test]
+fn analyze_reports_bad_files_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    Wav::pcm16(16_000, 1, &sine(300.0, 16_000, 16_000, 1)).write(&dir.path().join("good.wav"));
+    std::fs::write(dir.path().join("broken.wav"), b"not audio").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = studio(&[
+        "analyze",
+        path_str(dir.path()),
+        "--model",
+        &tiny_model(),
+        "--device",
+        "cpu",
+        "--out",
+        path_str(out.path()),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let results = rows(&out.path().join("results.jsonl"));
+    assert_eq!(results.len(), 2);
+    assert!(results[0]["error"].as_str().unwrap().contains("broken.wav"));
+    assert!(results[1]["error"].is_null());
+}
+
+#[test]
+fn analyze_refuses_what_it_cannot_run() {
+    let out = tempfile::tempdir().unwrap();
+    let demo = demo_project();
+    let fake = out.path().join("fake.onnx");
+    std::fs::write(&fake, "nope").unwrap();
+    let output = studio(&[
+        "analyze",
+        path_str(&demo),
+        "--model",
+        path_str(&fake),
+        "--out",
+        path_str(out.path()),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("not a usable ONNX model"),
+        "{}",
+        stderr(&output)
+    );
+    if !merit_studio::model::runtime::locate().is_ok_and(|l| l.has_cuda_provider) {
+        let output = studio(&[
+            "analyze",
+            path_str(&demo),
+            "--model",
+            &tiny_model(),
+            "--device",
+            "cuda",
+            "--out",
+            path_str(out.path()),
+        ]);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(
+            stderr(&output).contains("CUDA was asked for but is not available"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    let blocked = out.path().join("file-not-folder");
+    std::fs::write(&blocked, "x").unwrap();
+    let output = studio(&[
+        "analyze",
+        path_str(&demo),
+        "--model",
+        &tiny_model(),
+        "--device",
+        "cpu",
+        "--out",
+        path_str(&blocked.join("sub")),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("cannot create"),
+        "{}",
+        stderr(&output)
+    );
+}

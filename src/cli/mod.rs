@@ -3,6 +3,7 @@
 //! Exit codes: 0 everything fine; 1 the command ran but some files are broken or missing;
 //! 2 the command could not run (bad arguments, unreadable project, no runtime).
 
+mod analyze;
 mod info;
 mod rnnoise;
 mod runtime;
@@ -60,6 +61,37 @@ pub enum Command {
     },
     /// Say which ONNX Runtime library would be used, and load it.
     Runtime,
+    /// Analyse files, folders, manifests or projects with Sparse MERIT: results.jsonl, enhanced
+    /// WAVs under OUT/enhanced/, router probabilities as .npy under OUT/gates/.
+    Analyze {
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// ONNX model (default: the project's, else models/sparse-merit-compact.onnx).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = crate::model::DeviceChoice::Auto)]
+        device: crate::model::DeviceChoice,
+        #[arg(long)]
+        out: PathBuf,
+        /// Emotion-trajectory window and hop, in seconds.
+        #[arg(long, default_value_t = 3.0)]
+        window_s: f64,
+        #[arg(long, default_value_t = 0.5)]
+        hop_s: f64,
+        /// Process a deterministic 1/N of the files (K/N, 1-based), e.g. for array jobs.
+        #[arg(long)]
+        shard: Option<String>,
+        /// ONNX Runtime threads (default: let it choose).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+    },
+    /// Join the output folders of `analyze --shard` runs into one.
+    Merge {
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Enhance files with RNNoise (the classic baseline) into 16 kHz mono float WAVs.
     Rnnoise {
         inputs: Vec<PathBuf>,
@@ -91,6 +123,26 @@ pub fn run(command: Command) -> ExitCode {
             json,
         } => scan::run(&path, headers_only, jobs, json),
         Command::Runtime => runtime::run(),
+        Command::Analyze {
+            inputs,
+            model,
+            device,
+            out,
+            window_s,
+            hop_s,
+            shard,
+            jobs,
+        } => analyze::run(&analyze::AnalyzeArgs {
+            inputs: &inputs,
+            model: model.as_deref(),
+            device,
+            out: &out,
+            window_s,
+            hop_s,
+            shard: shard.as_deref(),
+            jobs,
+        }),
+        Command::Merge { shards, out } => analyze::merge(&shards, &out),
         Command::Rnnoise {
             inputs,
             list,

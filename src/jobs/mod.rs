@@ -1,6 +1,7 @@
 //! Background work (decoding, scanning, inference, exports) on named threads, with progress that
 //! the UI or a terminal can poll and cancellation that is checked between units of work.
 
+pub mod batch;
 pub mod scan;
 
 use std::sync::Arc;
