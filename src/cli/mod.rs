@@ -4,6 +4,7 @@
 //! 2 the command could not run (bad arguments, unreadable project, no runtime).
 
 mod analyze;
+mod bench;
 mod info;
 mod rnnoise;
 mod runtime;
@@ -85,6 +86,19 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         jobs: usize,
     },
+    /// Real-time factor, throughput and peak memory of the analysis on synthetic audio.
+    Bench {
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = crate::model::DeviceChoice::Auto)]
+        device: crate::model::DeviceChoice,
+        /// Length of the test signal.
+        #[arg(long, default_value_t = 600.0)]
+        seconds: f64,
+        /// ONNX Runtime threads (default: let it choose).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+    },
     /// Join the output folders of `analyze --shard` runs into one.
     Merge {
         #[arg(required = true)]
@@ -143,6 +157,12 @@ pub fn run(command: Command) -> ExitCode {
             jobs,
         }),
         Command::Merge { shards, out } => analyze::merge(&shards, &out),
+        Command::Bench {
+            model,
+            device,
+            seconds,
+            jobs,
+        } => bench::run(model.as_deref(), device, seconds, jobs),
         Command::Rnnoise {
             inputs,
             list,

@@ -1,0 +1,97 @@
+//! `merit-studio bench`: real-time factor of the analysis (chunks, enhancement, gates, trajectory)
+//! on a synthetic speech-like signal, and the peak memory it took.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::model::analysis::{AnalysisParams, analyze_signal};
+use crate::model::{DeviceChoice, MeritSession, SessionOptions};
+
+/// A speech-like test signal: a gliding harmonic voice, syllable-rate envelope, light noise.
+fn speech_like(seconds: f64) -> Vec<f32> {
+    let rate = 16_000.0;
+    let mut state = 0x2545_f491_u32;
+    (0..(seconds * rate) as usize)
+        .map(|i| {
+            let t = i as f32 / rate as f32;
+            let f0 = 140.0 + 30.0 * (t * 0.7).sin();
+            let voice: f32 = (1..6)
+                .map(|h| (2.0 * std::f32::consts::PI * f0 * h as f32 * t).sin() / h as f32)
+                .sum();
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let noise = state as f32 / u32::MAX as f32 - 0.5;
+            0.2 * voice * (0.5 + 0.5 * (t * 4.0 * std::f32::consts::TAU).sin()).max(0.0)
+                + 0.03 * noise
+        })
+        .collect()
+}
+
+/// Peak resident memory of this process so far, from /proc (Linux), in MB.
+fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+pub fn run(
+    model: Option<&Path>,
+    device: DeviceChoice,
+    seconds: f64,
+    jobs: usize,
+) -> anyhow::Result<ExitCode> {
+    let model: PathBuf = model.map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sparse-merit-compact.onnx"),
+        Path::to_path_buf,
+    );
+    let mut session = MeritSession::load(
+        &model,
+        SessionOptions {
+            device,
+            threads: jobs,
+        },
+    )?;
+    let signal = speech_like(seconds);
+    let before_mb = peak_memory_mb();
+    // Warm-up on a short piece so one-off allocations are not timed.
+    analyze_signal(
+        &mut session,
+        &signal[..signal.len().min(16_000 * 4)],
+        &AnalysisParams::default(),
+        None,
+    )?;
+    let started = Instant::now();
+    let analysis = analyze_signal(&mut session, &signal, &AnalysisParams::default(), None)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let audio_mb = signal.len() as f64 * 4.0 / 1e6;
+    println!(
+        "model        {} ({})",
+        session.card().model,
+        model.display()
+    );
+    println!("provider     {}", session.provider());
+    println!(
+        "audio        {seconds:.0} s (synthetic speech-like), trajectory {} windows",
+        analysis.trajectory.times_s.len()
+    );
+    println!("time         {elapsed:.2} s");
+    println!(
+        "real-time factor {:.4} ({:.0}x faster than real time)",
+        elapsed / seconds,
+        seconds / elapsed
+    );
+    println!(
+        "throughput   {:.2} hours of audio per minute",
+        seconds / 3600.0 / (elapsed / 60.0)
+    );
+    if let (Some(before), Some(peak)) = (before_mb, peak_memory_mb()) {
+        println!(
+            "peak memory  {peak:.0} MB ({:.0} MB above start; the 16 kHz audio itself is {audio_mb:.0} MB)",
+            peak - before
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
