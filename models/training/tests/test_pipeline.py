@@ -35,7 +35,7 @@ def test_pipeline_end_to_end(manifest, tmp_path):
     # A rerun resumes: nothing is trained again.
     run("merit.train", "--variant", "sparse_merit", "--out", str(runs / "sparse_merit"), *common)
     assert len((runs / "sparse_merit/log.jsonl").read_text().splitlines()) == 2
-    run("merit.evaluate", "--corpus", str(manifest), "--runs", str(runs), "--out", str(tmp_path / "eval"), "--no-perceptual")
+    run("merit.evaluate", "--corpus", str(manifest), "--runs", str(runs), "--out", str(tmp_path / "eval"), "--perceptual-utterances", "1")
     results = json.loads((tmp_path / "eval/results.json").read_text())
     assert set(results["ser"]) == {"sparse_merit", "naive_mtl"}
     assert "unseen/-5dB" in results["ser"]["sparse_merit"]
