@@ -12,6 +12,11 @@ fn studio(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_merit-studio"))
         .args(args)
         .env("RUST_LOG", "error")
+        // Never the user's cache; a separate one per test run.
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join(format!("merit-test-cache-{}", std::process::id())),
+        )
         .output()
         .unwrap()
 }
@@ -404,4 +409,62 @@ fn analyze_refuses_what_it_cannot_run() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn analysis_cache_hits_misses_and_survives_damage() {
+    let cache = tempfile::tempdir().unwrap();
+    let demo = demo_project();
+    let model = tiny_model();
+    let analyze = |extra: &[&str]| {
+        let out = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "analyze",
+            path_str(&demo),
+            "--model",
+            &model,
+            "--device",
+            "cpu",
+            "--cache-dir",
+            path_str(cache.path()),
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", path_str(out.path())]);
+        let output = studio(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        rows(&out.path().join("results.jsonl"))
+    };
+    let cached = |rows: &[serde_json::Value]| rows.iter().filter(|r| r["cached"] == true).count();
+    let first = analyze(&[]);
+    assert_eq!(cached(&first), 0);
+    let second = analyze(&[]);
+    assert_eq!(cached(&second), 6);
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!(a["probs"], b["probs"]);
+        assert_eq!(a["trajectory"], b["trajectory"]);
+    }
+    // Other parameters: a miss.
+    assert_eq!(cached(&analyze(&["--hop-s", "1.0"])), 0);
+    // Truncated cache files are ignored and rebuilt, never trusted.
+    for entry in walkdir(cache.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        std::fs::write(&entry, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let rebuilt = analyze(&[]);
+    assert_eq!(cached(&rebuilt), 0);
+    assert_eq!(rebuilt[2]["probs"], first[2]["probs"]);
+    assert_eq!(cached(&analyze(&[])), 6);
+}
+
+fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walkdir(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::jobs::batch::{analyze_file, collect_inputs, parse_shard, result_row, shard};
+use crate::jobs::cache::AnalysisCache;
 use crate::model::analysis::AnalysisParams;
 use crate::model::{DeviceChoice, MeritSession, SessionOptions};
 use crate::project::Project;
@@ -23,6 +24,8 @@ pub struct AnalyzeArgs<'a> {
     pub hop_s: f64,
     pub shard: Option<&'a str>,
     pub jobs: usize,
+    /// None: no cache.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// The model to use: as given, else the first project input's, else the shipped compact model.
@@ -81,9 +84,10 @@ pub fn run(args: &AnalyzeArgs<'_>) -> anyhow::Result<ExitCode> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} files, {msg} of audio, ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let cache = args.cache_dir.clone().map(AnalysisCache::new);
     let (mut failed, mut audio_s) = (0, 0.0);
     for input in inputs {
-        let outcome = analyze_file(&mut session, input, args.out, &params);
+        let outcome = analyze_file(&mut session, input, args.out, &params, cache.as_ref());
         if let Err(error) = &outcome.result {
             progress.suspend(|| eprintln!("FAILED {error}"));
             failed += 1;

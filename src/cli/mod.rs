@@ -85,6 +85,12 @@ pub enum Command {
         /// ONNX Runtime threads (default: let it choose).
         #[arg(long, default_value_t = 0)]
         jobs: usize,
+        /// Analysis cache folder (default: ~/.cache/merit-studio/analysis).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        /// Analyse everything afresh and cache nothing.
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Real-time factor, throughput and peak memory of the analysis on synthetic audio.
     Bench {
@@ -146,6 +152,8 @@ pub fn run(command: Command) -> ExitCode {
             hop_s,
             shard,
             jobs,
+            cache_dir,
+            no_cache,
         } => analyze::run(&analyze::AnalyzeArgs {
             inputs: &inputs,
             model: model.as_deref(),
@@ -155,6 +163,8 @@ pub fn run(command: Command) -> ExitCode {
             hop_s,
             shard: shard.as_deref(),
             jobs,
+            cache_dir: (!no_cache)
+                .then(|| cache_dir.unwrap_or_else(crate::jobs::cache::default_folder)),
         }),
         Command::Merge { shards, out } => analyze::merge(&shards, &out),
         Command::Bench {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use super::cache::{AnalysisCache, file_hash};
 use crate::audio::{ANALYSIS_RATE_HZ, DecodeOptions, decode_file, wav};
 use crate::model::analysis::{AnalysisParams, SignalAnalysis, analyze_signal};
 use crate::model::{MeritSession, ModelError};
@@ -113,6 +114,8 @@ pub fn output_stem(listed: &str) -> PathBuf {
 pub struct FileOutcome {
     pub input: BatchInput,
     pub result: Result<(SignalAnalysis, PathBuf, PathBuf, PathBuf), String>,
+    /// The analysis came from the cache.
+    pub cached: bool,
 }
 
 fn write_gate(path: &Path, gate: &[f32], experts: usize) -> Result<(), String> {
@@ -128,12 +131,33 @@ pub fn analyze_file(
     input: BatchInput,
     out: &Path,
     params: &AnalysisParams,
+    cache: Option<&AnalysisCache>,
 ) -> FileOutcome {
+    let mut cached = false;
     let result = (|| {
-        let decoded =
-            decode_file(&input.path, DecodeOptions::default()).map_err(|e| e.to_string())?;
-        let analysis = analyze_signal(session, &decoded.analysis, params, None)
-            .map_err(|e: ModelError| format!("{}: {e}", input.path.display()))?;
+        let audio_hash = cache
+            .map(|_| {
+                file_hash(&input.path)
+                    .map_err(|e| format!("{}: cannot read the file: {e}", input.path.display()))
+            })
+            .transpose()?;
+        let hit = cache
+            .zip(audio_hash.as_deref())
+            .and_then(|(cache, hash)| cache.load(hash, session.model_hash(), params));
+        cached = hit.is_some();
+        let analysis = match hit {
+            Some(analysis) => analysis,
+            None => {
+                let decoded = decode_file(&input.path, DecodeOptions::default())
+                    .map_err(|e| e.to_string())?;
+                let analysis = analyze_signal(session, &decoded.analysis, params, None)
+                    .map_err(|e: ModelError| format!("{}: {e}", input.path.display()))?;
+                if let (Some(cache), Some(hash)) = (cache, audio_hash.as_deref()) {
+                    cache.store(hash, session.model_hash(), params, &analysis);
+                }
+                analysis
+            }
+        };
         let stem = output_stem(&input.listed);
         let enhanced = Path::new("enhanced").join(&stem).with_extension("wav");
         let ser_gate = Path::new("gates").join(&stem).with_extension("ser.npy");
@@ -147,7 +171,11 @@ pub fn analyze_file(
         write_gate(&out.join(&se_gate), &analysis.se_gate, analysis.experts)?;
         Ok((analysis, enhanced, ser_gate, se_gate))
     })();
-    FileOutcome { input, result }
+    FileOutcome {
+        input,
+        result,
+        cached,
+    }
 }
 
 /// The `results.jsonl` row for one file (see the README for the format).
@@ -191,6 +219,7 @@ pub fn result_row(outcome: &FileOutcome) -> serde_json::Value {
                 "padded_from_s": analysis.padded_from_s,
                 "provider": analysis.provider,
                 "inference_s": analysis.inference_s,
+                "cached": outcome.cached,
                 "error": null,
             })
         }

@@ -2,6 +2,7 @@
 //! the UI or a terminal can poll and cancellation that is checked between units of work.
 
 pub mod batch;
+pub mod cache;
 pub mod scan;
 
 use std::sync::Arc;

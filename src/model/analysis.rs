@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::chunks::{overlap_add, plan_chunks, stitch_frames, window_starts};
 use super::session::{MeritSession, ModelError, Provider};
@@ -42,15 +42,16 @@ impl Default for AnalysisParams {
 }
 
 /// Class probabilities over time, at window centres.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trajectory {
     pub times_s: Vec<f64>,
     /// One row of class probabilities per time.
     pub probs: Vec<Vec<f32>>,
 }
 
-/// Everything the studio and `analyze` show for one recording.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Everything the studio and `analyze` show for one recording. The large arrays are not part of
+/// the serialised form (they go to WAV/.npy files, or to the cache's binary part).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignalAnalysis {
     pub duration_s: f64,
     /// Set when the input was shorter than the model's minimum and zero-padded to it.

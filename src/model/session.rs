@@ -32,7 +32,7 @@ pub enum DeviceChoice {
 }
 
 /// The execution provider that actually runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Cpu,
@@ -94,6 +94,8 @@ pub struct MeritSession {
     card: ModelCard,
     provider: Provider,
     path: PathBuf,
+    /// blake3 of the model file: results cached under one model are never reused for another.
+    model_hash: String,
 }
 
 fn describe(name: &str, dtype: &ValueType) -> TensorSpec {
@@ -189,6 +191,7 @@ impl MeritSession {
             card,
             provider,
             path: path.to_path_buf(),
+            model_hash: blake3::hash(&bytes).to_hex().to_string(),
         })
     }
 
@@ -205,6 +208,12 @@ impl MeritSession {
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// blake3 hex digest of the model file.
+    #[must_use]
+    pub fn model_hash(&self) -> &str {
+        &self.model_hash
     }
 
     /// Runs a batch of equal-length 16 kHz mono windows (`batch * samples` values, row-major).
