@@ -1,0 +1,73 @@
+"""PyTorch eager baseline for `merit-studio bench`: the same analysis (30 s chunks with 2 s overlap
+for enhancement and routing, 3 s windows every 0.5 s for the trajectory, batches of 16) on the same
+synthetic signal, with the same number of threads.
+
+    .venv/bin/python bench_torch.py --model work/runs/sparse_merit/model.pt --seconds 600 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from merit.train import load_trained
+
+
+def speech_like(seconds: float, rate: int = 16000) -> np.ndarray:
+    """The Rust bench's signal (merit-studio bench): a gliding harmonic voice with a syllable-rate
+    envelope and light noise (the noise generator differs; its level is the same)."""
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = 140 + 30 * np.sin(t * 0.7)
+    phase = 2 * math.pi * np.cumsum(f0) / rate
+    voice = sum(np.sin(h * phase) / h for h in range(1, 6))
+    envelope = np.maximum(0.5 + 0.5 * np.sin(t * 4 * 2 * math.pi), 0)
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, len(t))
+    return (0.2 * voice * envelope + 0.03 * noise).astype(np.float32)
+
+
+def starts(total: int, length: int, step: int) -> list[int]:
+    if total <= length:
+        return [0]
+    out = list(range(0, total - length + 1, step))
+    if out[-1] + length < total:
+        out.append(total - length)
+    return out
+
+
+@torch.no_grad()
+def analyse(model, signal: np.ndarray, batch: int = 16) -> int:
+    x = torch.from_numpy(signal)
+    runs = 0
+    for length, step in ((30 * 16000, 28 * 16000), (3 * 16000, 8000)):
+        length = min(length, len(signal))
+        pieces = starts(len(signal), length, step)
+        for i in range(0, len(pieces), batch):
+            model(torch.stack([x[s : s + length] for s in pieces[i : i + batch]]))
+            runs += 1
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="model.pt from merit.train")
+    parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_trained(args.model)
+    signal = speech_like(args.seconds)
+    analyse(model, signal[: 4 * 16000])
+    started = time.time()
+    analyse(model, signal)
+    elapsed = time.time() - started
+    print(f"PyTorch eager, {args.threads} threads: {args.seconds:.0f} s in {elapsed:.2f} s, "
+          f"real-time factor {elapsed / args.seconds:.4f} ({args.seconds / elapsed:.0f}x faster than real time)")
+
+
+if __name__ == "__main__":
+    main()
