@@ -232,3 +232,50 @@ mod analysis {
         assert!((total_usage - 1.0).abs() < 1e-9);
     }
 }
+
+#[test]
+fn batch_analysis_runs_as_a_cancellable_job() {
+    use merit_studio::jobs::Job;
+    use merit_studio::jobs::batch::{analyze_batch, collect_inputs};
+    use merit_studio::model::analysis::AnalysisParams;
+    use std::sync::mpsc;
+
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/demo");
+    let (inputs, problems) = collect_inputs(&[demo]).unwrap();
+    assert!(problems.is_empty() && inputs.len() == 6);
+    let out = tempfile::tempdir().unwrap();
+    let out_path = out.path().to_path_buf();
+    let (first_done, wait_for_first) = mpsc::channel();
+    let (go_on, wait_for_go) = mpsc::channel::<()>();
+    let job = Job::spawn("analysis", None, move |context| {
+        let mut session = MeritSession::load(&tiny(), cpu()).unwrap();
+        let mut seen = 0;
+        let failed = analyze_batch(
+            &mut session,
+            inputs,
+            &out_path,
+            &AnalysisParams::default(),
+            None,
+            context,
+            |_| {
+                seen += 1;
+                if seen == 1 {
+                    first_done.send(()).unwrap();
+                    wait_for_go.recv().unwrap();
+                }
+            },
+        );
+        (seen, failed)
+    })
+    .unwrap();
+    wait_for_first.recv().unwrap();
+    assert_eq!(job.progress().total, 6);
+    job.cancel();
+    go_on.send(()).unwrap();
+    let (seen, failed) = job.wait().unwrap();
+    assert_eq!(
+        (seen, failed),
+        (1, 0),
+        "the job went on after being cancelled"
+    );
+}

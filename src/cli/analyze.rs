@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::jobs::batch::{analyze_file, collect_inputs, parse_shard, result_row, shard};
+use crate::jobs::JobContext;
+use crate::jobs::batch::{analyze_batch, collect_inputs, parse_shard, result_row, shard};
 use crate::jobs::cache::AnalysisCache;
 use crate::model::analysis::AnalysisParams;
 use crate::model::{DeviceChoice, MeritSession, SessionOptions};
@@ -85,18 +86,31 @@ pub fn run(args: &AnalyzeArgs<'_>) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let cache = args.cache_dir.clone().map(AnalysisCache::new);
-    let (mut failed, mut audio_s) = (0, 0.0);
-    for input in inputs {
-        let outcome = analyze_file(&mut session, input, args.out, &params, cache.as_ref());
-        if let Err(error) = &outcome.result {
-            progress.suspend(|| eprintln!("FAILED {error}"));
-            failed += 1;
-        } else if let Ok((analysis, ..)) = &outcome.result {
-            audio_s += analysis.duration_s;
-        }
-        writeln!(results, "{}", result_row(&outcome))?;
-        progress.set_message(super::format_duration(audio_s));
-        progress.inc(1);
+    let mut audio_s = 0.0;
+    let mut write_error = None;
+    let failed = analyze_batch(
+        &mut session,
+        inputs,
+        args.out,
+        &params,
+        cache.as_ref(),
+        &JobContext::detached(),
+        |outcome| {
+            match &outcome.result {
+                Err(error) => progress.suspend(|| eprintln!("FAILED {error}")),
+                Ok((analysis, ..)) => audio_s += analysis.duration_s,
+            }
+            if let Err(error) = writeln!(results, "{}", result_row(outcome)) {
+                write_error.get_or_insert(error);
+            }
+            progress.set_message(super::format_duration(audio_s));
+            progress.inc(1);
+        },
+    );
+    if let Some(error) = write_error {
+        return Err(
+            anyhow::Error::new(error).context(format!("cannot write {}", partial.display()))
+        );
     }
     progress.finish_and_clear();
     results

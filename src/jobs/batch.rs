@@ -178,6 +178,32 @@ pub fn analyze_file(
     }
 }
 
+/// Analyses `inputs` in order, one progress unit per file, handing each outcome to `on_outcome`
+/// (which writes it somewhere). Stops early, between files, when the job is cancelled; returns how
+/// many files failed.
+pub fn analyze_batch(
+    session: &mut MeritSession,
+    inputs: Vec<BatchInput>,
+    out: &Path,
+    params: &AnalysisParams,
+    cache: Option<&AnalysisCache>,
+    context: &super::JobContext,
+    mut on_outcome: impl FnMut(&FileOutcome),
+) -> usize {
+    context.set_total(inputs.len() as u64);
+    let mut failed = 0;
+    for input in inputs {
+        if context.is_cancelled() {
+            break;
+        }
+        let outcome = analyze_file(session, input, out, params, cache);
+        failed += usize::from(outcome.result.is_err());
+        on_outcome(&outcome);
+        context.advance(1);
+    }
+    failed
+}
+
 /// The `results.jsonl` row for one file (see the README for the format).
 #[must_use]
 pub fn result_row(outcome: &FileOutcome) -> serde_json::Value {
