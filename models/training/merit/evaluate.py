@@ -225,6 +225,8 @@ def main() -> None:
     parser.add_argument("--perceptual-utterances", type=int, default=60, help="test utterances scored with PESQ and STOI (0: none)")
     parser.add_argument("--max-utterances", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
+    parser.add_argument("--only", help="comma-separated systems to evaluate (default: every trained one)")
+    parser.add_argument("--add-to", action="store_true", help="merge these systems into OUT/results.json instead of replacing it")
     args = parser.parse_args()
     configure_threads(args.threads)
     runs = args.runs
@@ -243,15 +245,28 @@ def main() -> None:
         "se_preprocessing": ["se_only", "ser_enhanced"],
         "ser_clean_trained": ["ser_clean"],
     }
+    only = set(args.only.split(",")) if args.only else None
+    if only is not None:
+        systems = [s for s in systems if s.name in only]
     for name, make in candidates.items():
+        if only is not None and name not in only:
+            continue
         if all((runs / run / "model.pt").exists() for run in needed[name]):
             systems.append(make())
         else:
             print(f"skipping {name}: not trained yet")
-    if args.rnnoise and args.rnnoise.is_dir():
+    if args.rnnoise and args.rnnoise.is_dir() and (only is None or "rnnoise" in only):
         systems.append(FileSystem("rnnoise", args.rnnoise))
     results = evaluate(args.corpus, systems, args.perceptual_utterances, args.max_utterances)
     results["perceptual_utterances"] = min(args.perceptual_utterances, results["test_utterances"])
+    previous = args.out / "results.json"
+    if args.add_to and previous.exists():
+        merged = json.loads(previous.read_text())
+        if (merged["test_utterances"], merged.get("perceptual_utterances")) != (results["test_utterances"], results["perceptual_utterances"]):
+            raise SystemExit(f"{previous} was measured on a different subset; evaluate everything again")
+        for part in ("ser", "se", "experts"):
+            merged[part].update(results[part])
+        results = merged
     results["headline"] = headline(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
