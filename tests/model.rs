@@ -279,3 +279,17 @@ fn batch_analysis_runs_as_a_cancellable_job() {
         "the job went on after being cancelled"
     );
 }
+
+#[test]
+fn the_shipped_compact_model_follows_the_contract() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sparse-merit-compact.onnx");
+    let mut session = MeritSession::load(&path, cpu()).unwrap();
+    let card = session.card().clone();
+    assert_eq!(card.model, "sparse-merit-compact");
+    assert_eq!(card.classes, ["angry", "sad", "happy", "neutral"]);
+    assert_eq!((card.n_experts, card.top_k), (4, 1));
+    assert!(card.trained_on.contains("not real human emotion"));
+    assert!(card.evaluation["ser_macro_f1"]["unseen/-5dB"].is_number());
+    let out = session.run(reference_input(24_000), 1).unwrap();
+    assert_eq!((out.samples, out.frames), (24_000, 74));
+}
