@@ -201,7 +201,11 @@ pub fn analyze_signal(
     let chunks = plan_chunks(total, chunk_len, overlap);
     let len = chunks[0].range.len();
     let starts: Vec<usize> = chunks.iter().map(|c| c.range.start).collect();
-    let pieces = run_pieces(session, &padded, &starts, len, params.batch, cancel)?;
+    // As much audio per run for chunks as for trajectory windows: memory stays bounded by the batch,
+    // not by the chunk length.
+    let window_len = samples_of(params.window_s, 1).max(MIN_SAMPLES);
+    let chunk_batch = (params.batch * window_len / len.max(1)).max(1);
+    let pieces = run_pieces(session, &padded, &starts, len, chunk_batch, cancel)?;
     let enhanced_parts: Vec<Vec<f32>> = pieces.iter().map(|p| p.enhanced.clone()).collect();
     let mut enhanced = overlap_add(&chunks, &enhanced_parts, total);
     enhanced.truncate(signal.len());
@@ -234,7 +238,7 @@ pub fn analyze_signal(
         }
     }
 
-    let window = samples_of(params.window_s, 1).max(MIN_SAMPLES).min(total);
+    let window = window_len.min(total);
     let hop = samples_of(params.hop_s, 1);
     let window_starts = window_starts(total, window, hop);
     let trajectory_pieces = if window_starts.len() == 1 && window == len {
