@@ -13,30 +13,11 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use merit_studio::audio::pyramid::WaveformPyramid;
 use merit_studio::audio::spectrogram::{SpectrogramParams, spectrogram};
+use merit_studio::audio::test_signal::speech_like;
 use merit_studio::audio::{DecodeOptions, decode_file};
 
 const DECODE_SECONDS: u32 = 600;
 const RATE_HZ: u32 = 44_100;
-
-/// A speech-like test signal: a gliding harmonic tone, amplitude-modulated at syllable rate, plus noise.
-fn speech_like(seconds: u32, rate_hz: u32) -> Vec<f32> {
-    let mut state = 0x2545_f491_u32;
-    (0..seconds * rate_hz)
-        .map(|i| {
-            let t = i as f32 / rate_hz as f32;
-            let f0 = 140.0 + 30.0 * (t * 0.7).sin();
-            let voice: f32 = (1..6)
-                .map(|h| (2.0 * std::f32::consts::PI * f0 * h as f32 * t).sin() / h as f32)
-                .sum();
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            let noise = state as f32 / u32::MAX as f32 - 0.5;
-            0.3 * voice * (0.5 + 0.5 * (t * 4.0 * std::f32::consts::TAU).sin()).max(0.0)
-                + 0.05 * noise
-        })
-        .collect()
-}
 
 fn test_files(dir: &Path) -> Vec<(&'static str, PathBuf)> {
     let wav = dir.join("bench.wav");
@@ -47,7 +28,7 @@ fn test_files(dir: &Path) -> Vec<(&'static str, PathBuf)> {
         sample_format: hound::SampleFormat::Int,
     };
     let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
-    for sample in speech_like(DECODE_SECONDS, RATE_HZ) {
+    for sample in speech_like(f64::from(DECODE_SECONDS), RATE_HZ) {
         let value = (sample * 32767.0) as i16;
         writer.write_sample(value).unwrap();
         writer.write_sample(value).unwrap();
@@ -166,7 +147,7 @@ fn decode_benchmarks(c: &mut Criterion) {
 }
 
 fn pyramid_benchmark(c: &mut Criterion) {
-    let hour: std::sync::Arc<[f32]> = speech_like(3600, 16_000).into();
+    let hour: std::sync::Arc<[f32]> = speech_like(3600.0, 16_000).into();
     let mut group = c.benchmark_group("waveform_pyramid");
     group.sample_size(10);
     group.bench_function("build_1h_16k", |b| {
@@ -180,7 +161,7 @@ fn pyramid_benchmark(c: &mut Criterion) {
 }
 
 fn spectrogram_benchmark(c: &mut Criterion) {
-    let minute = speech_like(60, 16_000);
+    let minute = speech_like(60.0, 16_000);
     let mut group = c.benchmark_group("spectrogram");
     group.sample_size(10);
     group.throughput(Throughput::Elements(60));

@@ -7,6 +7,7 @@ pub mod pyramid;
 pub mod resample;
 pub mod rnnoise;
 pub mod spectrogram;
+pub mod test_signal;
 pub mod wav;
 
 pub use decode::{

@@ -5,29 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use crate::audio::test_signal::speech_like;
 use crate::model::analysis::{AnalysisParams, analyze_signal};
 use crate::model::{DeviceChoice, MeritSession, SessionOptions};
-
-/// A speech-like test signal: a gliding harmonic voice, syllable-rate envelope, light noise.
-fn speech_like(seconds: f64) -> Vec<f32> {
-    let rate = 16_000.0;
-    let mut state = 0x2545_f491_u32;
-    (0..(seconds * rate) as usize)
-        .map(|i| {
-            let t = i as f32 / rate as f32;
-            let f0 = 140.0 + 30.0 * (t * 0.7).sin();
-            let voice: f32 = (1..6)
-                .map(|h| (2.0 * std::f32::consts::PI * f0 * h as f32 * t).sin() / h as f32)
-                .sum();
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            let noise = state as f32 / u32::MAX as f32 - 0.5;
-            0.2 * voice * (0.5 + 0.5 * (t * 4.0 * std::f32::consts::TAU).sin()).max(0.0)
-                + 0.03 * noise
-        })
-        .collect()
-}
 
 /// Peak resident memory of this process so far, from /proc (Linux), in MB.
 fn peak_memory_mb() -> Option<f64> {
@@ -54,7 +34,7 @@ pub fn run(
             threads: jobs,
         },
     )?;
-    let signal = speech_like(seconds);
+    let signal = speech_like(seconds, crate::audio::ANALYSIS_RATE_HZ);
     let before_mb = peak_memory_mb();
     // Warm-up on a short piece so one-off allocations are not timed.
     analyze_signal(
