@@ -51,7 +51,7 @@ fn scan_benchmarks(c: &mut Criterion) {
         .into_iter()
         .map(|r| r.path)
         .collect();
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let threads = merit_studio::jobs::available_cores();
     for (name, depth) in [
         ("headers", CheckDepth::Headers),
         ("full_decode", CheckDepth::FullDecode),

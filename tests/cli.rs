@@ -218,6 +218,15 @@ fn tiny_model() -> String {
         .into_owned()
 }
 
+/// `merit-studio analyze INPUT --model <tiny> --device cpu EXTRA... --out OUT`.
+fn analyze_tiny(input: &str, out: &Path, extra: &[&str]) -> Output {
+    let model = tiny_model();
+    let mut args = vec!["analyze", input, "--model", &model, "--device", "cpu"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", path_str(out)]);
+    studio(&args)
+}
+
 fn rows(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -229,16 +238,7 @@ fn rows(path: &Path) -> Vec<serde_json::Value> {
 #[test]
 fn analyze_writes_the_contract_files_for_the_demo() {
     let out = tempfile::tempdir().unwrap();
-    let output = studio(&[
-        "analyze",
-        path_str(&demo_project()),
-        "--model",
-        &tiny_model(),
-        "--device",
-        "cpu",
-        "--out",
-        path_str(out.path()),
-    ]);
+    let output = analyze_tiny(path_str(&demo_project()), out.path(), &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let results = rows(&out.path().join("results.jsonl"));
     assert_eq!(results.len(), 6);
@@ -284,19 +284,11 @@ fn analyze_writes_the_contract_files_for_the_demo() {
 fn shards_merge_into_the_whole() {
     let whole = tempfile::tempdir().unwrap();
     let demo = demo_project();
-    let base = [
-        "analyze",
-        path_str(&demo),
-        "--model",
-        &tiny_model(),
-        "--device",
-        "cpu",
-    ];
     let run = |extra: &[&str], out: &Path| {
-        let mut args = base.to_vec();
-        args.extend_from_slice(extra);
-        args.extend_from_slice(&["--out", path_str(out)]);
-        assert_eq!(studio(&args).status.code(), Some(0));
+        assert_eq!(
+            analyze_tiny(path_str(&demo), out, extra).status.code(),
+            Some(0)
+        );
     };
     run(&[], whole.path());
     let shards: Vec<_> = (1..=3).map(|_| tempfile::tempdir().unwrap()).collect();
@@ -336,16 +328,7 @@ fn analyze_reports_bad_files_and_goes_on() {
     Wav::pcm16(16_000, 1, &sine(300.0, 16_000, 16_000, 1)).write(&dir.path().join("good.wav"));
     std::fs::write(dir.path().join("broken.wav"), b"not audio").unwrap();
     let out = tempfile::tempdir().unwrap();
-    let output = studio(&[
-        "analyze",
-        path_str(dir.path()),
-        "--model",
-        &tiny_model(),
-        "--device",
-        "cpu",
-        "--out",
-        path_str(out.path()),
-    ]);
+    let output = analyze_tiny(path_str(dir.path()), out.path(), &[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let results = rows(&out.path().join("results.jsonl"));
     assert_eq!(results.len(), 2);
@@ -393,16 +376,7 @@ fn analyze_refuses_what_it_cannot_run() {
     }
     let blocked = out.path().join("file-not-folder");
     std::fs::write(&blocked, "x").unwrap();
-    let output = studio(&[
-        "analyze",
-        path_str(&demo),
-        "--model",
-        &tiny_model(),
-        "--device",
-        "cpu",
-        "--out",
-        path_str(&blocked.join("sub")),
-    ]);
+    let output = analyze_tiny(path_str(&demo), &blocked.join("sub"), &[]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("cannot create"),
@@ -415,22 +389,11 @@ fn analyze_refuses_what_it_cannot_run() {
 fn analysis_cache_hits_misses_and_survives_damage() {
     let cache = tempfile::tempdir().unwrap();
     let demo = demo_project();
-    let model = tiny_model();
     let analyze = |extra: &[&str]| {
         let out = tempfile::tempdir().unwrap();
-        let mut args = vec![
-            "analyze",
-            path_str(&demo),
-            "--model",
-            &model,
-            "--device",
-            "cpu",
-            "--cache-dir",
-            path_str(cache.path()),
-        ];
+        let mut args = vec!["--cache-dir", path_str(cache.path())];
         args.extend_from_slice(extra);
-        args.extend_from_slice(&["--out", path_str(out.path())]);
-        let output = studio(&args);
+        let output = analyze_tiny(path_str(&demo), out.path(), &args);
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
         rows(&out.path().join("results.jsonl"))
     };

@@ -189,11 +189,6 @@ pub fn run(command: Command) -> ExitCode {
     }
 }
 
-/// Default worker count: the machine's cores.
-fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-}
-
 /// `h:mm:ss.mmm`, the studio's time format.
 #[must_use]
 pub fn format_duration(secs: f64) -> String {

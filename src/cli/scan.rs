@@ -10,7 +10,7 @@ use crate::jobs::JobContext;
 use crate::jobs::scan::{CheckDepth, check_files};
 use crate::project::{Collection, Project};
 
-use super::{EXIT_FOUND_PROBLEMS, default_jobs, format_duration};
+use super::{EXIT_FOUND_PROBLEMS, format_duration};
 
 pub fn run(
     path: &Path,
@@ -34,7 +34,7 @@ pub fn run(
     let results = check_files(
         &present,
         depth,
-        jobs.unwrap_or_else(default_jobs),
+        jobs.unwrap_or_else(crate::jobs::available_cores),
         &JobContext::detached(),
     );
 

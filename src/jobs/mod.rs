@@ -12,6 +12,12 @@ use std::time::{Duration, Instant};
 
 type Notify = Arc<dyn Fn() + Send + Sync>;
 
+/// Worker threads to use by default: the machine's cores.
+#[must_use]
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 /// What a running job sees: its cancel flag and its progress counters.
 pub struct JobContext {
     cancel: Arc<AtomicBool>,

@@ -63,7 +63,7 @@ impl StudioApp {
         let notify = repaint
             .map(|ctx| Arc::new(move || ctx.request_repaint()) as Arc<dyn Fn() + Send + Sync>);
         let job = Job::spawn("header-check", notify, move |context| {
-            let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+            let threads = crate::jobs::available_cores();
             check_files(&paths, CheckDepth::Headers, threads, context)
                 .into_iter()
                 .map(|result| result.map(|r| r.map_err(|e| e.to_string())))
