@@ -87,6 +87,8 @@ fn batches_have_the_contract_shapes() {
     assert_eq!((out.batch, out.samples, out.frames), (3, 8_000, 24));
     assert_eq!(out.emotion_logits.len(), 3 * 4);
     assert_eq!(out.enhanced.len(), 3 * 8_000);
+    assert_eq!(out.trajectory.map(|t| t.len()), Some(3 * 24 * 4));
+    assert_eq!(session.trajectory_window_s(), Some(3.0));
     for probs in out.ser_gate.chunks(3).chain(out.se_gate.chunks(3)) {
         assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
     }
@@ -209,6 +211,45 @@ mod analysis {
             gate_error < 0.05,
             "router probabilities differ by {gate_error}"
         );
+        // One-pass trajectories: every window is read whole from one chunk.
+        assert_eq!(parts.trajectory.times_s, whole.trajectory.times_s);
+        let trajectory_error = whole
+            .trajectory
+            .probs
+            .iter()
+            .flatten()
+            .zip(parts.trajectory.probs.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0_f32, f32::max);
+        assert!(
+            trajectory_error < 0.05,
+            "trajectory probabilities differ by {trajectory_error}"
+        );
+    }
+
+    #[test]
+    fn windows_the_model_has_no_trajectory_output_for_are_run_one_by_one() {
+        let mut session = MeritSession::load(&tiny(), cpu()).unwrap();
+        let signal = reference_input(16_000 * 6);
+        let params = AnalysisParams {
+            window_s: 2.0,
+            hop_s: 1.0,
+            ..AnalysisParams::default()
+        };
+        let analysis = analyze_signal(&mut session, &signal, &params, None).unwrap();
+        assert_eq!(analysis.trajectory.times_s, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        // The last window, run on its own, gives the last row.
+        let last = session.run(signal[4 * 16_000..].to_vec(), 1).unwrap();
+        let max = last.emotion_logits.iter().copied().fold(f32::MIN, f32::max);
+        let exps: Vec<f32> = last
+            .emotion_logits
+            .iter()
+            .map(|l| (l - max).exp())
+            .collect();
+        let sum: f32 = exps.iter().sum();
+        for (p, e) in analysis.trajectory.probs[4].iter().zip(&exps) {
+            assert!((p - e / sum).abs() < 1e-5);
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
-"""PyTorch eager baseline for `merit-studio bench`: the same analysis (30 s chunks with 2 s overlap
-for enhancement and routing, 3 s windows every 0.5 s for the trajectory, batches of 16) on the same
-synthetic signal, with the same number of threads.
+"""PyTorch eager baseline for `merit-studio bench`: the same analysis (30 s chunks overlapping by the
+3 s trajectory window, one per run, each giving enhancement, routing and the one-pass trajectory) on
+the same synthetic signal, with the same number of threads.
 
     .venv/bin/python bench_torch.py --model work/runs/sparse_merit/model.pt --seconds 600 --threads 2
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from merit.export import TRAJECTORY_WINDOW_S
 from merit.train import load_trained
 
 
@@ -40,16 +41,14 @@ def starts(total: int, length: int, step: int) -> list[int]:
 
 
 @torch.no_grad()
-def analyse(model, signal: np.ndarray, batch: int = 16) -> int:
+def analyse(model, signal: np.ndarray) -> int:
     x = torch.from_numpy(signal)
-    runs = 0
-    for length, step in ((30 * 16000, 28 * 16000), (3 * 16000, 8000)):
-        length = min(length, len(signal))
-        pieces = starts(len(signal), length, step)
-        for i in range(0, len(pieces), batch):
-            model(torch.stack([x[s : s + length] for s in pieces[i : i + batch]]))
-            runs += 1
-    return runs
+    window = model.trajectory_window_frames(TRAJECTORY_WINDOW_S)
+    length = min(30 * 16000, len(signal))
+    pieces = starts(len(signal), length, length - int(TRAJECTORY_WINDOW_S * 16000))
+    for start in pieces:
+        model(x[None, start : start + length], trajectory_window=window)
+    return len(pieces)
 
 
 def main() -> None:

@@ -1,13 +1,13 @@
 //! Analysing one recording of any length with Sparse MERIT: enhanced audio of exactly the input's
 //! length, router probabilities on one frame grid, the utterance-level prediction and an emotion
-//! trajectory from sliding windows.
+//! trajectory over sliding windows (from the same pass when the model supports it).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::chunks::{overlap_add, plan_chunks, stitch_frames, window_starts};
+use super::chunks::{OverlapAdd, chunk_for_window, plan_chunks, stitch_frames, window_starts};
 use super::session::{MeritSession, ModelError, Provider};
 use crate::audio::ANALYSIS_RATE_HZ;
 
@@ -139,9 +139,22 @@ struct PieceOutput {
     enhanced: Vec<f32>,
     ser_gate: Vec<f32>,
     se_gate: Vec<f32>,
+    /// `frames × classes`, when the model has the one-pass trajectory output.
+    trajectory: Option<Vec<f32>>,
 }
 
-/// Runs equal-length pieces of `signal` (given by start sample) in batches.
+/// Appends `signal[start..start + len]` to `input`, zeros past the signal's end (the padding that
+/// brings short clips to the model's minimum and long ones to whole frames, never materialised).
+fn extend_padded(input: &mut Vec<f32>, signal: &[f32], start: usize, len: usize) {
+    let available = signal.len().saturating_sub(start).min(len);
+    if available > 0 {
+        input.extend_from_slice(&signal[start..start + available]);
+    }
+    input.resize(input.len() + len - available, 0.0);
+}
+
+/// Runs equal-length pieces of `signal` (given by start sample) in batches, handing each piece's
+/// outputs to `take` in order so they can be joined and dropped at once.
 fn run_pieces(
     session: &mut MeritSession,
     signal: &[f32],
@@ -149,31 +162,45 @@ fn run_pieces(
     len: usize,
     batch: usize,
     cancel: Option<&AtomicBool>,
-) -> Result<Vec<PieceOutput>, ModelError> {
+    mut take: impl FnMut(usize, PieceOutput),
+) -> Result<(), ModelError> {
     let classes = session.card().classes.len();
     let experts = session.card().n_experts;
-    let mut pieces = Vec::with_capacity(starts.len());
+    let mut index = 0;
     for group in starts.chunks(batch.max(1)) {
         cancelled(cancel)?;
         let mut input = Vec::with_capacity(group.len() * len);
         for &start in group {
-            input.extend_from_slice(&signal[start..start + len]);
+            extend_padded(&mut input, signal, start, len);
         }
         let out = session.run(input, group.len())?;
         let per_gate = out.frames * experts;
-        for index in 0..group.len() {
-            pieces.push(PieceOutput {
-                logits: out.emotion_logits[index * classes..(index + 1) * classes].to_vec(),
-                enhanced: out.enhanced[index * len..(index + 1) * len].to_vec(),
-                ser_gate: out.ser_gate[index * per_gate..(index + 1) * per_gate].to_vec(),
-                se_gate: out.se_gate[index * per_gate..(index + 1) * per_gate].to_vec(),
-            });
+        let per_trajectory = out.frames * classes;
+        for row in 0..group.len() {
+            take(
+                index,
+                PieceOutput {
+                    logits: out.emotion_logits[row * classes..(row + 1) * classes].to_vec(),
+                    enhanced: out.enhanced[row * len..(row + 1) * len].to_vec(),
+                    ser_gate: out.ser_gate[row * per_gate..(row + 1) * per_gate].to_vec(),
+                    se_gate: out.se_gate[row * per_gate..(row + 1) * per_gate].to_vec(),
+                    trajectory: out
+                        .trajectory
+                        .as_ref()
+                        .map(|t| t[row * per_trajectory..(row + 1) * per_trajectory].to_vec()),
+                },
+            );
+            index += 1;
         }
     }
-    Ok(pieces)
+    Ok(())
 }
 
 /// Analyses a 16 kHz mono signal.
+///
+/// The trajectory comes from the chunk pass itself when the model has the one-pass trajectory
+/// output for `params.window_s` (chunks then overlap by at least a window, so every window lies
+/// whole in one chunk); otherwise from a second pass over sliding windows.
 ///
 /// # Errors
 /// [`ModelError`] from inference, or `Inference("cancelled")` when `cancel` is set.
@@ -189,34 +216,47 @@ pub fn analyze_signal(
     let classes = session.card().classes.clone();
     // Pad to the model's minimum, then to whole router frames so chunks align with the frame grid.
     let padded_from_s = (signal.len() < MIN_SAMPLES).then_some(duration_s);
-    let mut padded = signal.to_vec();
-    padded.resize(
-        signal.len().max(MIN_SAMPLES).div_ceil(FRAME_HOP_SAMPLES) * FRAME_HOP_SAMPLES,
-        0.0,
-    );
-    let total = padded.len();
+    let total = signal.len().max(MIN_SAMPLES).div_ceil(FRAME_HOP_SAMPLES) * FRAME_HOP_SAMPLES;
 
+    let window_len = samples_of(params.window_s, 1).max(MIN_SAMPLES);
+    let one_pass = session
+        .trajectory_window_s()
+        .is_some_and(|w| (w - params.window_s).abs() < 1e-6);
     let chunk_len = samples_of(params.chunk_s, FRAME_HOP_SAMPLES).max(MIN_SAMPLES);
-    let overlap = samples_of(params.overlap_s, FRAME_HOP_SAMPLES).min(chunk_len / 2);
-    let chunks = plan_chunks(total, chunk_len, overlap);
+    let mut overlap = samples_of(params.overlap_s, FRAME_HOP_SAMPLES);
+    if one_pass {
+        overlap = overlap.max(samples_of(params.window_s, FRAME_HOP_SAMPLES));
+    }
+    let chunks = plan_chunks(total, chunk_len, overlap.min(chunk_len / 2));
     let len = chunks[0].range.len();
     let starts: Vec<usize> = chunks.iter().map(|c| c.range.start).collect();
     // As much audio per run for chunks as for trajectory windows: memory stays bounded by the batch,
     // not by the chunk length.
-    let window_len = samples_of(params.window_s, 1).max(MIN_SAMPLES);
     let chunk_batch = (params.batch * window_len / len.max(1)).max(1);
-    let pieces = run_pieces(session, &padded, &starts, len, chunk_batch, cancel)?;
-    let enhanced_parts: Vec<Vec<f32>> = pieces.iter().map(|p| p.enhanced.clone()).collect();
-    let mut enhanced = overlap_add(&chunks, &enhanced_parts, total);
+    let mut enhanced = OverlapAdd::new(&chunks, total);
+    let (mut logits, mut ser_parts, mut se_parts, mut trajectory_parts) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    run_pieces(
+        session,
+        signal,
+        &starts,
+        len,
+        chunk_batch,
+        cancel,
+        |index, piece| {
+            enhanced.add(index, &piece.enhanced);
+            logits.push(piece.logits);
+            ser_parts.push(piece.ser_gate);
+            se_parts.push(piece.se_gate);
+            trajectory_parts.push(piece.trajectory);
+        },
+    )?;
+    let mut enhanced = enhanced.finish();
     enhanced.truncate(signal.len());
-    let total_frames = pieces.last().map_or(0, |p| {
-        chunks
-            .last()
-            .map_or(0, |c| c.range.start / FRAME_HOP_SAMPLES)
-            + p.ser_gate.len() / experts.max(1)
-    });
-    let ser_parts: Vec<Vec<f32>> = pieces.iter().map(|p| p.ser_gate.clone()).collect();
-    let se_parts: Vec<Vec<f32>> = pieces.iter().map(|p| p.se_gate.clone()).collect();
+    let total_frames = chunks
+        .last()
+        .map_or(0, |c| c.range.start / FRAME_HOP_SAMPLES)
+        + ser_parts.last().map_or(0, |p| p.len() / experts.max(1));
     let ser_gate = stitch_frames(
         &chunks,
         &ser_parts,
@@ -228,12 +268,12 @@ pub fn analyze_signal(
     // Utterance level: one pass for a single chunk; else chunk probabilities weighted by the new
     // audio each chunk contributes.
     let mut probs = vec![0.0_f32; classes.len()];
-    for (index, (piece, chunk)) in pieces.iter().zip(&chunks).enumerate() {
+    for (index, (chunk_logits, chunk)) in logits.iter().zip(&chunks).enumerate() {
         let fresh = chunk.range.end
             - index
                 .checked_sub(1)
                 .map_or(0, |p| chunks[p].range.end.min(chunk.range.end));
-        for (sum, p) in probs.iter_mut().zip(softmax(&piece.logits)) {
+        for (sum, p) in probs.iter_mut().zip(softmax(chunk_logits)) {
             *sum += p * fresh as f32 / total as f32;
         }
     }
@@ -241,20 +281,32 @@ pub fn analyze_signal(
     let window = window_len.min(total);
     let hop = samples_of(params.hop_s, 1);
     let window_starts = window_starts(total, window, hop);
-    let trajectory_pieces = if window_starts.len() == 1 && window == len {
-        vec![pieces[0].logits.clone()]
+    let trajectory_logits: Vec<Vec<f32>> = if window_starts.len() == 1 && window == len {
+        vec![logits[0].clone()]
+    } else if one_pass {
+        window_starts
+            .iter()
+            .map(|&start| {
+                let index = chunk_for_window(&chunks, start, window).unwrap_or(0);
+                let rows = trajectory_parts[index].as_deref().unwrap_or_default();
+                let frames = rows.len() / classes.len().max(1);
+                let frame = ((start - chunks[index].range.start) / FRAME_HOP_SAMPLES)
+                    .min(frames.saturating_sub(1));
+                rows[frame * classes.len()..(frame + 1) * classes.len()].to_vec()
+            })
+            .collect()
     } else {
+        let mut windows = Vec::with_capacity(window_starts.len());
         run_pieces(
             session,
-            &padded,
+            signal,
             &window_starts,
             window,
             params.batch,
             cancel,
-        )?
-        .into_iter()
-        .map(|p| p.logits)
-        .collect()
+            |_, piece| windows.push(piece.logits),
+        )?;
+        windows
     };
     let trajectory = Trajectory {
         times_s: window_starts
@@ -264,10 +316,7 @@ pub fn analyze_signal(
                     / f64::from(ANALYSIS_RATE_HZ)
             })
             .collect(),
-        probs: trajectory_pieces
-            .iter()
-            .map(|logits| softmax(logits))
-            .collect(),
+        probs: trajectory_logits.iter().map(|l| softmax(l)).collect(),
     };
     Ok(SignalAnalysis {
         duration_s,

@@ -1,6 +1,7 @@
 //! Splitting a long 16 kHz signal into overlapping chunks for the model and joining the results:
 //! enhanced audio cross-faded (overlap-add with weights that sum to one), router frames taken from
-//! whichever chunk sees them farther from its edges. Pure arithmetic, no ONNX Runtime.
+//! whichever chunk sees them farther from its edges, trajectory windows from a chunk that holds
+//! them whole. Pure arithmetic, no ONNX Runtime.
 
 use std::ops::Range;
 
@@ -37,40 +38,100 @@ pub fn plan_chunks(total: usize, chunk_len: usize, overlap: usize) -> Vec<Chunk>
     chunks
 }
 
-/// Joins per-chunk signals into one of `total` samples. In each overlap the earlier chunk fades
-/// out and the later one fades in along a raised cosine, so the weights sum to one everywhere.
-#[must_use]
-pub fn overlap_add(chunks: &[Chunk], outputs: &[Vec<f32>], total: usize) -> Vec<f32> {
-    let mut joined = vec![0.0_f32; total];
-    let mut weights = vec![0.0_f32; total];
-    for (index, (chunk, output)) in chunks.iter().zip(outputs).enumerate() {
+/// Joins per-chunk signals into one of `total` samples, one chunk at a time, so a chunk's output
+/// can be dropped as soon as it is added. In each overlap the earlier chunk fades out and the later
+/// one fades in along a raised cosine; where the last chunk (moved back to end at `total`) overlaps
+/// two others, the weights are normalised to sum to one.
+pub struct OverlapAdd<'a> {
+    chunks: &'a [Chunk],
+    joined: Vec<f32>,
+}
+
+impl<'a> OverlapAdd<'a> {
+    #[must_use]
+    pub fn new(chunks: &'a [Chunk], total: usize) -> Self {
+        Self {
+            chunks,
+            joined: vec![0.0; total],
+        }
+    }
+
+    /// Adds the output of chunk `index` (its first `range.len()` values).
+    pub fn add(&mut self, index: usize, output: &[f32]) {
+        let chunk = &self.chunks[index];
+        let span = chunk.range.len().min(output.len());
+        for (offset, &value) in output[..span].iter().enumerate() {
+            self.joined[chunk.range.start + offset] += self.weight(index, offset) * value;
+        }
+    }
+
+    /// The joined signal; samples that no chunk covered are zero.
+    #[must_use]
+    pub fn finish(mut self) -> Vec<f32> {
+        // Weights are one outside overlaps and f(x) + f(1 - x) = 1 within a two-chunk overlap, so
+        // only samples under three chunks need normalising; check every overlap to be exact.
+        let mut normalised_to = 0;
+        for index in 1..self.chunks.len() {
+            let from = self.chunks[index].range.start.max(normalised_to);
+            let to = self.chunks[index - 1].range.end.min(self.joined.len());
+            for at in from..to {
+                let sum: f32 = (index.saturating_sub(2)..self.chunks.len())
+                    .take_while(|&j| self.chunks[j].range.start <= at)
+                    .filter(|&j| self.chunks[j].range.contains(&at))
+                    .map(|j| self.weight(j, at - self.chunks[j].range.start))
+                    .sum();
+                if sum > 0.0 {
+                    self.joined[at] /= sum;
+                }
+            }
+            normalised_to = normalised_to.max(to);
+        }
+        self.joined
+    }
+
+    /// Weight of chunk `index` at `offset` samples from its start.
+    fn weight(&self, index: usize, offset: usize) -> f32 {
+        let chunk = &self.chunks[index];
         let fade_in = index.checked_sub(1).map_or(0, |previous| {
-            chunks[previous].range.end.saturating_sub(chunk.range.start)
+            self.chunks[previous]
+                .range
+                .end
+                .saturating_sub(chunk.range.start)
         });
-        let fade_out = chunks
+        let fade_out = self
+            .chunks
             .get(index + 1)
             .map_or(0, |next| chunk.range.end.saturating_sub(next.range.start));
-        let len = chunk.range.len();
-        for (offset, &value) in output.iter().take(len).enumerate() {
-            let mut weight = 1.0_f32;
-            if offset < fade_in {
-                weight *= raised_cosine((offset as f32 + 0.5) / fade_in as f32);
-            }
-            let from_end = len - offset;
-            if from_end <= fade_out {
-                weight *= raised_cosine((from_end as f32 - 0.5) / fade_out as f32);
-            }
-            let at = chunk.range.start + offset;
-            joined[at] += weight * value;
-            weights[at] += weight;
+        let mut weight = 1.0_f32;
+        if offset < fade_in {
+            weight *= raised_cosine((offset as f32 + 0.5) / fade_in as f32);
         }
-    }
-    for (value, weight) in joined.iter_mut().zip(&weights) {
-        if *weight > 0.0 {
-            *value /= weight;
+        let from_end = chunk.range.len() - offset;
+        if from_end <= fade_out {
+            weight *= raised_cosine((from_end as f32 - 0.5) / fade_out as f32);
         }
+        weight
     }
-    joined
+}
+
+/// The chunk to read the trajectory window `[start, start + window)` from: among the chunks that hold
+/// the whole window, the one where it sits farthest from an edge; failing that, the last chunk
+/// that holds its start (the window is then cut at that chunk's end).
+#[must_use]
+pub fn chunk_for_window(chunks: &[Chunk], start: usize, window: usize) -> Option<usize> {
+    let end = start + window;
+    chunks
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.range.start <= start && end <= c.range.end)
+        .max_by_key(|(_, c)| (start - c.range.start).min(c.range.end - end))
+        .or_else(|| {
+            chunks
+                .iter()
+                .enumerate()
+                .rfind(|(_, c)| c.range.contains(&start))
+        })
+        .map(|(index, _)| index)
 }
 
 /// 0 at x = 0 rising to 1 at x = 1, with f(x) + f(1 - x) = 1.
@@ -141,22 +202,50 @@ mod tests {
     #[test]
     fn overlap_add_of_identical_chunks_restores_the_signal() {
         let signal: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.1).sin()).collect();
-        let chunks = plan_chunks(signal.len(), 300, 80);
-        let outputs: Vec<Vec<f32>> = chunks
-            .iter()
-            .map(|c| signal[c.range.clone()].to_vec())
-            .collect();
-        let joined = overlap_add(&chunks, &outputs, signal.len());
-        for (a, b) in joined.iter().zip(&signal) {
-            assert!((a - b).abs() < 1e-5);
+        for chunks in [
+            plan_chunks(signal.len(), 300, 80),
+            plan_chunks(signal.len(), 300, 20),
+        ] {
+            let mut joiner = OverlapAdd::new(&chunks, signal.len());
+            for (index, chunk) in chunks.iter().enumerate() {
+                joiner.add(index, &signal[chunk.range.clone()]);
+            }
+            for (a, b) in joiner.finish().iter().zip(&signal) {
+                assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+            }
         }
+    }
+
+    #[test]
+    fn three_chunks_over_one_sample_still_sum_to_one() {
+        // 0..300, 280..580, 290..590: the last chunk overlaps both others.
+        let chunks = plan_chunks(590, 300, 20);
+        assert_eq!(chunks.len(), 3);
+        assert!(chunks[2].range.start < chunks[0].range.end);
+        let mut joiner = OverlapAdd::new(&chunks, 590);
+        for index in 0..chunks.len() {
+            joiner.add(index, &[2.0; 300]);
+        }
+        assert!(joiner.finish().iter().all(|v| (v - 2.0).abs() < 1e-5));
+    }
+
+    #[test]
+    fn windows_are_read_from_a_chunk_that_holds_them() {
+        let chunks = plan_chunks(100, 40, 15); // 0..40, 25..65, 50..90, 60..100
+        assert_eq!(chunk_for_window(&chunks, 0, 10), Some(0));
+        assert_eq!(chunk_for_window(&chunks, 28, 10), Some(1)); // central in 25..65
+        assert_eq!(chunk_for_window(&chunks, 90, 10), Some(3));
+        // Longer than the overlap allows: cut in the last chunk that holds the start.
+        assert_eq!(chunk_for_window(&chunks, 30, 38), Some(1));
     }
 
     #[test]
     fn overlap_add_cross_fades_between_different_chunks() {
         let chunks = plan_chunks(200, 120, 40);
-        let outputs = vec![vec![1.0; 120], vec![3.0; 120]];
-        let joined = overlap_add(&chunks, &outputs, 200);
+        let mut joiner = OverlapAdd::new(&chunks, 200);
+        joiner.add(0, &[1.0; 120]);
+        joiner.add(1, &[3.0; 120]);
+        let joined = joiner.finish();
         assert_eq!(joined[0], 1.0);
         assert_eq!(joined[199], 3.0);
         // Monotonic fade from 1 to 3 across the overlap 80..120.

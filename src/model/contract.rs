@@ -6,14 +6,18 @@ use serde::{Deserialize, Serialize};
 
 pub const INPUT_NAME: &str = "waveform";
 pub const OUTPUT_NAMES: [&str; 4] = ["emotion_logits", "enhanced", "ser_gate", "se_gate"];
+/// Optional fifth output, `[batch, frames, classes]`: logits of the `trajectory_window_s` window
+/// starting at each frame, so a whole trajectory comes from one pass.
+pub const TRAJECTORY_OUTPUT: &str = "emotion_trajectory";
 pub const METADATA_KEY: &str = "merit";
 /// Ranks of the input and each output, in contract order.
-const RANKS: [(&str, usize); 5] = [
+const RANKS: [(&str, usize); 6] = [
     (INPUT_NAME, 2),
     ("emotion_logits", 2),
     ("enhanced", 2),
     ("ser_gate", 3),
     ("se_gate", 3),
+    (TRAJECTORY_OUTPUT, 3),
 ];
 
 /// What the `merit` metadata says about a model.
@@ -29,6 +33,9 @@ pub struct ModelCard {
     /// Model name, e.g. `sparse-merit-compact`.
     pub model: String,
     pub version: String,
+    /// Window of the `emotion_trajectory` output, when the model has one.
+    #[serde(default)]
+    pub trajectory_window_s: Option<f64>,
     #[serde(default)]
     pub trained_on: String,
     /// Evaluation figures, as the pipeline wrote them.
@@ -55,7 +62,7 @@ pub enum ContractError {
     #[error("inputs are [{found}], the contract needs [waveform]")]
     Inputs { found: String },
     #[error(
-        "outputs are [{found}], the contract needs [emotion_logits, enhanced, ser_gate, se_gate]"
+        "outputs are [{found}], the contract needs [emotion_logits, enhanced, ser_gate, se_gate] and optionally emotion_trajectory"
     )]
     Outputs { found: String },
     #[error("`{name}` has rank {found}, the contract needs {expected}")]
@@ -66,8 +73,12 @@ pub enum ContractError {
     },
     #[error("`{name}` holds {found}, the contract needs f32")]
     ElementType { name: String, found: String },
-    #[error("`emotion_logits` has {outputs} classes but the metadata names {named}")]
-    ClassCount { outputs: i64, named: usize },
+    #[error("`{name}` has {outputs} classes but the metadata names {named}")]
+    ClassCount {
+        name: String,
+        outputs: i64,
+        named: usize,
+    },
     #[error("`{name}` has {outputs} experts but the metadata says {named}")]
     ExpertCount {
         name: String,
@@ -99,6 +110,14 @@ pub fn parse_card(json: &str) -> Result<ModelCard, ContractError> {
             "frame_hop_s must be positive".into(),
         ));
     }
+    if card
+        .trajectory_window_s
+        .is_some_and(|w| w.is_nan() || w <= 0.0)
+    {
+        return Err(ContractError::BadMetadata(
+            "trajectory_window_s must be positive".into(),
+        ));
+    }
     if card.sample_rate != crate::audio::ANALYSIS_RATE_HZ {
         return Err(ContractError::SampleRate(card.sample_rate));
     }
@@ -113,7 +132,8 @@ fn names(specs: &[TensorSpec]) -> String {
         .join(", ")
 }
 
-/// Checks the session's inputs and outputs against the contract and the card.
+/// Checks the session's inputs and outputs against the contract and the card; returns whether the
+/// model has the optional one-pass trajectory output.
 ///
 /// # Errors
 /// The first [`ContractError`] found.
@@ -121,13 +141,15 @@ pub fn check_contract(
     inputs: &[TensorSpec],
     outputs: &[TensorSpec],
     card: &ModelCard,
-) -> Result<(), ContractError> {
+) -> Result<bool, ContractError> {
     if inputs.len() != 1 || inputs[0].name != INPUT_NAME {
         return Err(ContractError::Inputs {
             found: names(inputs),
         });
     }
-    if outputs.len() != OUTPUT_NAMES.len()
+    let has_trajectory = outputs.len() == OUTPUT_NAMES.len() + 1
+        && outputs[OUTPUT_NAMES.len()].name == TRAJECTORY_OUTPUT;
+    if (outputs.len() != OUTPUT_NAMES.len() && !has_trajectory)
         || outputs.iter().zip(OUTPUT_NAMES).any(|(o, n)| o.name != n)
     {
         return Err(ContractError::Outputs {
@@ -153,14 +175,25 @@ pub fn check_contract(
             });
         }
     }
-    let classes = outputs[0].shape[1];
-    if classes >= 0 && usize::try_from(classes).ok() != Some(card.classes.len()) {
-        return Err(ContractError::ClassCount {
-            outputs: classes,
-            named: card.classes.len(),
-        });
+    let class_outputs = [(&outputs[0], 1)]
+        .into_iter()
+        .chain(outputs.get(OUTPUT_NAMES.len()).map(|t| (t, 2)));
+    for (output, axis) in class_outputs {
+        let classes = output.shape[axis];
+        if classes >= 0 && usize::try_from(classes).ok() != Some(card.classes.len()) {
+            return Err(ContractError::ClassCount {
+                name: output.name.clone(),
+                outputs: classes,
+                named: card.classes.len(),
+            });
+        }
     }
-    for gate in &outputs[2..] {
+    if has_trajectory && card.trajectory_window_s.is_none() {
+        return Err(ContractError::BadMetadata(
+            "the model has an emotion_trajectory output but no trajectory_window_s".into(),
+        ));
+    }
+    for gate in &outputs[2..OUTPUT_NAMES.len()] {
         let experts = gate.shape[2];
         if experts >= 0 && usize::try_from(experts).ok() != Some(card.n_experts) {
             return Err(ContractError::ExpertCount {
@@ -170,7 +203,7 @@ pub fn check_contract(
             });
         }
     }
-    Ok(())
+    Ok(has_trajectory)
 }
 
 #[cfg(test)]
@@ -208,7 +241,30 @@ mod tests {
     #[test]
     fn a_conforming_model_passes() {
         let (inputs, outputs) = good();
-        assert_eq!(check_contract(&inputs, &outputs, &card()), Ok(()));
+        assert_eq!(check_contract(&inputs, &outputs, &card()), Ok(false));
+    }
+
+    #[test]
+    fn the_trajectory_output_is_optional_and_checked() {
+        let (inputs, mut outputs) = good();
+        outputs.push(spec(TRAJECTORY_OUTPUT, &[-1, -1, 4]));
+        assert!(matches!(
+            check_contract(&inputs, &outputs, &card()),
+            Err(ContractError::BadMetadata(_))
+        ));
+        let mut with_window = card();
+        with_window.trajectory_window_s = Some(3.0);
+        assert_eq!(check_contract(&inputs, &outputs, &with_window), Ok(true));
+        outputs[4].shape = vec![-1, -1, 5];
+        assert!(matches!(
+            check_contract(&inputs, &outputs, &with_window),
+            Err(ContractError::ClassCount { name, .. }) if name == TRAJECTORY_OUTPUT
+        ));
+        outputs[4].name = "extra".into();
+        assert!(matches!(
+            check_contract(&inputs, &outputs, &with_window),
+            Err(ContractError::Outputs { .. })
+        ));
     }
 
     #[test]
@@ -223,6 +279,7 @@ mod tests {
         assert_eq!(
             check_contract(&inputs, &outputs, &card()),
             Err(ContractError::ClassCount {
+                name: "emotion_logits".into(),
                 outputs: 8,
                 named: 4
             })

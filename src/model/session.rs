@@ -87,6 +87,8 @@ pub struct BatchOutputs {
     /// `[batch, frames, experts]`
     pub ser_gate: Vec<f32>,
     pub se_gate: Vec<f32>,
+    /// `[batch, frames, classes]`, when the model has the one-pass trajectory output.
+    pub trajectory: Option<Vec<f32>>,
 }
 
 pub struct MeritSession {
@@ -94,6 +96,7 @@ pub struct MeritSession {
     card: ModelCard,
     provider: Provider,
     path: PathBuf,
+    has_trajectory: bool,
     /// blake3 of the model file: results cached under one model are never reused for another.
     model_hash: String,
 }
@@ -185,12 +188,14 @@ impl MeritSession {
             .iter()
             .map(|o| describe(o.name(), o.dtype()))
             .collect();
-        contract::check_contract(&inputs, &outputs, &card).map_err(contract_error)?;
+        let has_trajectory =
+            contract::check_contract(&inputs, &outputs, &card).map_err(contract_error)?;
         Ok(Self {
             session,
             card,
             provider,
             path: path.to_path_buf(),
+            has_trajectory,
             model_hash: blake3::hash(&bytes).to_hex().to_string(),
         })
     }
@@ -208,6 +213,14 @@ impl MeritSession {
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The window of the model's one-pass trajectory output, if it has one.
+    #[must_use]
+    pub fn trajectory_window_s(&self) -> Option<f64> {
+        self.card
+            .trajectory_window_s
+            .filter(|_| self.has_trajectory)
     }
 
     /// blake3 hex digest of the model file.
@@ -260,6 +273,11 @@ impl MeritSession {
             )));
         }
         let (_, se_gate) = extract("se_gate", Some(gate_len))?;
+        let trajectory = if self.has_trajectory {
+            Some(extract(contract::TRAJECTORY_OUTPUT, Some(batch * frames * classes))?.1)
+        } else {
+            None
+        };
         Ok(BatchOutputs {
             batch,
             samples,
@@ -268,6 +286,7 @@ impl MeritSession {
             enhanced,
             ser_gate,
             se_gate,
+            trajectory,
         })
     }
 }

@@ -6,8 +6,10 @@ Contract:
   output enhanced        float32 [batch, samples]   same length as the input
   output ser_gate        float32 [batch, frames, experts]  router probabilities before top-k
   output se_gate         float32 [batch, frames, experts]
+  output emotion_trajectory float32 [batch, frames, classes]  logits of the trajectory window starting
+                          at each frame (cut at the end): a whole trajectory from one pass
   metadata_props["merit"] JSON: sample_rate, classes, frame_hop_s, n_experts, top_k, model, version,
-                          trained_on, evaluation, config
+                          trajectory_window_s, trained_on, evaluation, config
 """
 
 from __future__ import annotations
@@ -23,10 +25,23 @@ from . import SAMPLE_RATE
 from .model import MeritModel
 
 INPUT_NAME = "waveform"
-OUTPUT_NAMES = ("emotion_logits", "enhanced", "ser_gate", "se_gate")
+OUTPUT_NAMES = ("emotion_logits", "enhanced", "ser_gate", "se_gate", "emotion_trajectory")
+TRAJECTORY_WINDOW_S = 3.0
+# Attention scores beyond this bound could make a window's softmax weights underflow (see
+# AttentiveStatsPooling.windowed).
+MAX_SCORE_BOUND = 80.0
 MIN_SAMPLES = SAMPLE_RATE // 2
 METADATA_KEY = "merit"
-REQUIRED_METADATA = ("sample_rate", "classes", "frame_hop_s", "n_experts", "top_k", "model", "version")
+REQUIRED_METADATA = (
+    "sample_rate",
+    "classes",
+    "frame_hop_s",
+    "n_experts",
+    "top_k",
+    "model",
+    "version",
+    "trajectory_window_s",
+)
 
 
 class ContractError(ValueError):
@@ -34,17 +49,21 @@ class ContractError(ValueError):
 
 
 class ContractWrapper(nn.Module):
-    """Maps MeritModel's outputs onto the contract's four named outputs."""
+    """Maps MeritModel's outputs onto the contract's named outputs."""
 
-    def __init__(self, model: MeritModel):
+    def __init__(self, model: MeritModel, trajectory_window_s: float = TRAJECTORY_WINDOW_S):
         super().__init__()
         if model.variant != "sparse_merit":
             raise ContractError(f"only the sparse_merit variant has routers to export, not {model.variant!r}")
+        bound = model.ser_head.pooling.score_bound()
+        if bound > MAX_SCORE_BOUND:
+            raise ContractError(f"attention scores may reach {bound:.0f}: the one-pass trajectory could underflow")
         self.model = model
+        self.trajectory_window = model.trajectory_window_frames(trajectory_window_s)
 
     def forward(self, waveform: torch.Tensor):
-        out = self.model(waveform)
-        return out.emotion_logits, out.enhanced, out.ser_probs, out.se_probs
+        out = self.model(waveform, trajectory_window=self.trajectory_window)
+        return out.emotion_logits, out.enhanced, out.ser_probs, out.se_probs, out.emotion_trajectory
 
 
 def metadata_for(model: MeritModel, version: str, trained_on: str, evaluation: dict | None = None, **extra) -> dict:
@@ -57,6 +76,7 @@ def metadata_for(model: MeritModel, version: str, trained_on: str, evaluation: d
         "top_k": config.top_k,
         "model": config.name,
         "version": version,
+        "trajectory_window_s": TRAJECTORY_WINDOW_S,
         "trained_on": trained_on,
         "evaluation": evaluation or {},
         "config": json.loads(config.to_json()),
@@ -68,15 +88,17 @@ def check_model_contract(model: MeritModel, samples: int = SAMPLE_RATE) -> None:
     """Runs the PyTorch model once and checks output shapes against the contract."""
     wrapper = ContractWrapper(model).eval()
     with torch.no_grad():
-        logits, enhanced, ser_gate, se_gate = wrapper(torch.zeros(2, samples))
+        outputs = wrapper(torch.zeros(2, samples))
     frames = model.frame_count(samples)
+    classes = len(model.config.classes)
     expected = {
-        "emotion_logits": (2, len(model.config.classes)),
+        "emotion_logits": (2, classes),
         "enhanced": (2, samples),
         "ser_gate": (2, frames, model.config.num_experts),
         "se_gate": (2, frames, model.config.num_experts),
+        "emotion_trajectory": (2, frames, classes),
     }
-    for name, tensor in zip(OUTPUT_NAMES, (logits, enhanced, ser_gate, se_gate), strict=True):
+    for name, tensor in zip(OUTPUT_NAMES, outputs, strict=True):
         if tuple(tensor.shape) != expected[name]:
             raise ContractError(f"output {name} has shape {tuple(tensor.shape)}, the contract needs {expected[name]}")
 
@@ -128,7 +150,7 @@ def verify_onnx_contract(path: Path) -> dict:
     inputs = [i for i in graph.input if i.name not in {init.name for init in graph.initializer}]
     if [i.name for i in inputs] != [INPUT_NAME]:
         raise ContractError(f"{path}: inputs are {[i.name for i in inputs]}, the contract needs ['{INPUT_NAME}']")
-    ranks = {INPUT_NAME: 2, "emotion_logits": 2, "enhanced": 2, "ser_gate": 3, "se_gate": 3}
+    ranks = {INPUT_NAME: 2, "emotion_logits": 2, "enhanced": 2, "ser_gate": 3, "se_gate": 3, "emotion_trajectory": 3}
     outputs = [o.name for o in graph.output]
     if outputs != list(OUTPUT_NAMES):
         raise ContractError(f"{path}: outputs are {outputs}, the contract needs {list(OUTPUT_NAMES)}")

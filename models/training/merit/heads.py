@@ -23,6 +23,32 @@ class AttentiveStatsPooling(nn.Module):
         variance = (w * x * x).sum(dim=1) - mean * mean
         return torch.cat([mean, variance.clamp(min=1e-6).sqrt()], dim=-1)
 
+    def windowed(self, x: torch.Tensor, window: int) -> torch.Tensor:
+        """The same pooling over the `window` frames starting at every frame (windows running past the
+        end are cut there): (batch, frames, 2 * size), in one pass for a trajectory.
+
+        Softmax within a window = exp(score - c) summed over the window, normalised, for any constant c:
+        box sums (average pooling) of exp(score - max) * x and of exp(score - max) give it exactly. The
+        scores are bounded (a linear layer over tanh), so the exponentials cannot all underflow unless
+        that bound exceeds ~80, which `score_bound` lets the exporter check."""
+        scores = self.attention(x)  # (batch, frames, 1)
+        weights = torch.exp(scores - scores.amax(dim=1, keepdim=True))
+
+        def box_sum(values: torch.Tensor) -> torch.Tensor:
+            # (batch, frames, channels) -> sums over [t, t + window), zero beyond the last frame.
+            padded = F.pad(values.transpose(1, 2), (0, window - 1))
+            return F.avg_pool1d(padded, kernel_size=window, stride=1).transpose(1, 2) * window
+
+        total = box_sum(weights)
+        mean = box_sum(weights * x) / total
+        variance = box_sum(weights * x * x) / total - mean * mean
+        return torch.cat([mean, variance.clamp(min=1e-6).sqrt()], dim=-1)
+
+    def score_bound(self) -> float:
+        """Largest possible |score|: |w|_1 + |b| of the last layer (tanh outputs lie in [-1, 1])."""
+        last = self.attention[-1]
+        return float(last.weight.detach().abs().sum() + last.bias.detach().abs().sum())
+
 
 class EmotionHead(nn.Module):
     def __init__(self, size: int, attention_hidden: int, hidden: int, classes: int, dropout: float = 0.5):
@@ -34,6 +60,10 @@ class EmotionHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pooling(x))
+
+    def trajectory(self, x: torch.Tensor, window: int) -> torch.Tensor:
+        """Class logits of the `window` frames starting at each frame: (batch, frames, classes)."""
+        return self.classifier(self.pooling.windowed(x, window))
 
 
 class EnhancementHead(nn.Module):

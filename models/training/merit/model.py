@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import SAMPLE_RATE
 from .backbone import WavLMBackbone
 from .config import MeritConfig
 from .heads import EmotionHead, EnhancementHead
@@ -33,6 +34,8 @@ class MeritOutput:
     se_chosen: torch.Tensor | None
     ser_chosen: torch.Tensor | None
     balance_loss: torch.Tensor
+    # (batch, frames, classes): logits of the window starting at each frame, when asked for.
+    emotion_trajectory: torch.Tensor | None = None
 
 
 def normalise_waveform(waveform: torch.Tensor) -> torch.Tensor:
@@ -78,7 +81,12 @@ class MeritModel(nn.Module):
             count = (count - kernel) // stride + 1
         return count
 
-    def forward(self, waveform: torch.Tensor) -> MeritOutput:
+    def trajectory_window_frames(self, window_s: float) -> int:
+        """Frames the backbone gives for a clip of `window_s` seconds: a trajectory window this long
+        pools exactly what a standalone clip of that length would."""
+        return self.frame_count(round(window_s * SAMPLE_RATE))
+
+    def forward(self, waveform: torch.Tensor, trajectory_window: int | None = None) -> MeritOutput:
         hidden_states = self.backbone(normalise_waveform(waveform))
         features = self.aggregator(hidden_states)
         se_probs = ser_probs = se_chosen = ser_chosen = None
@@ -92,6 +100,11 @@ class MeritModel(nn.Module):
         else:
             se_features = ser_features = features
         logits = self.ser_head(ser_features) if self.ser_head is not None else None
+        trajectory = (
+            self.ser_head.trajectory(ser_features, trajectory_window)
+            if self.ser_head is not None and trajectory_window is not None
+            else None
+        )
         enhanced = enhanced_log_magnitude = None
         if self.se_head is not None:
             real, imag = self.stft(waveform)
@@ -101,7 +114,9 @@ class MeritModel(nn.Module):
             # Keep the noisy phase: scale the complex spectrum by the magnitude ratio.
             ratio = torch.expm1(enhanced_log_magnitude) / magnitude
             enhanced = self.stft.inverse(real * ratio, imag * ratio, waveform.shape[-1])
-        return MeritOutput(logits, enhanced, enhanced_log_magnitude, se_probs, ser_probs, se_chosen, ser_chosen, balance)
+        return MeritOutput(
+            logits, enhanced, enhanced_log_magnitude, se_probs, ser_probs, se_chosen, ser_chosen, balance, trajectory
+        )
 
     def clean_log_magnitude(self, clean: torch.Tensor) -> torch.Tensor:
         real, imag = self.stft(clean)

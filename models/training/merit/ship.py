@@ -16,24 +16,24 @@ import onnxruntime as ort
 import torch
 
 from .data import read_audio, read_manifest
-from .export import export_onnx, metadata_for
+from .export import OUTPUT_NAMES, ContractWrapper, export_onnx, metadata_for
 from .train import load_trained
 
 
 def parity(model, onnx_path: Path, clips: list[np.ndarray]) -> dict:
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    worst = {"emotion_logits": 0.0, "enhanced": 0.0, "ser_gate": 0.0, "se_gate": 0.0}
+    worst = dict.fromkeys(OUTPUT_NAMES, 0.0)
     gate_agreement = []
+    wrapper = ContractWrapper(model).eval()
     for clip in clips:
         x = clip[None].astype(np.float32)
         with torch.no_grad():
-            out = model(torch.from_numpy(x))
-        reference = [out.emotion_logits, out.enhanced, out.ser_probs, out.se_probs]
+            reference = wrapper(torch.from_numpy(x))
         results = session.run(None, {"waveform": x})
-        for name, a, b in zip(worst, results, reference):
+        for name, a, b in zip(OUTPUT_NAMES, results, reference, strict=True):
             b = b.numpy()
             worst[name] = max(worst[name], float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-6)))
-        gate_agreement.append(float(np.mean(results[2].argmax(-1) == out.ser_probs.numpy().argmax(-1))))
+        gate_agreement.append(float(np.mean(results[2].argmax(-1) == reference[2].numpy().argmax(-1))))
     return {"max_relative_difference": worst, "top1_gate_agreement": float(np.mean(gate_agreement)), "clips": len(clips)}
 
 

@@ -11,7 +11,7 @@ import torch
 
 from conftest import REPO
 from make_tiny import build_tiny
-from merit.export import ContractError, export_onnx, metadata_for, verify_onnx_contract
+from merit.export import TRAJECTORY_WINDOW_S, ContractError, ContractWrapper, export_onnx, metadata_for, verify_onnx_contract
 from merit.model import MeritModel
 
 SHIPPED_TINY = REPO / "models" / "sparse-merit-tiny.onnx"
@@ -29,11 +29,14 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-6))
 
 
+OUTPUTS = ("logits", "enhanced", "ser_gate", "se_gate", "trajectory")
+
+
 def run_both(model, session, waveform: np.ndarray):
     with torch.no_grad():
-        out = model(torch.from_numpy(waveform))
+        out = ContractWrapper(model)(torch.from_numpy(waveform))
     onnx_out = session.run(None, {"waveform": waveform})
-    return onnx_out, [t.numpy() for t in (out.emotion_logits, out.enhanced, out.ser_probs, out.se_probs)]
+    return onnx_out, [t.numpy() for t in out]
 
 
 @pytest.mark.parametrize("seconds", [0.5, 1.0, 3.7, 30.0])
@@ -43,9 +46,9 @@ def test_parity_on_random_input_at_any_length(exported, seconds):
     waveform = (np.random.default_rng(samples).standard_normal((2, samples)) * 0.1).astype(np.float32)
     onnx_out, torch_out = run_both(model, session, waveform)
     frames = model.frame_count(samples)
-    expected = [(2, 4), (2, samples), (2, frames, 3), (2, frames, 3)]
+    expected = [(2, 4), (2, samples), (2, frames, 3), (2, frames, 3), (2, frames, 4)]
     assert [o.shape for o in onnx_out] == expected
-    for name, a, b in zip(("logits", "enhanced", "ser_gate", "se_gate"), onnx_out, torch_out):
+    for name, a, b in zip(OUTPUTS, onnx_out, torch_out, strict=True):
         assert relative_difference(a, b) < 1e-4, name
 
 
@@ -60,6 +63,22 @@ def test_parity_on_real_speech_from_the_demo(exported):
     np.testing.assert_allclose(onnx_out[2].sum(-1), 1.0, atol=1e-5)
 
 
+def test_trajectory_windows_pool_like_the_utterance_head(exported):
+    """The window starting at a frame pools the same frames with the same attention as the utterance
+    head does on those frames, and a clip no longer than the window gets its utterance logits."""
+    model, _, session = exported
+    window = model.trajectory_window_frames(TRAJECTORY_WINDOW_S)
+    features = torch.randn(1, 400, model.config.expert_out)
+    with torch.no_grad():
+        trajectory = model.ser_head.trajectory(features, window)
+        for start in (0, 37, 250, 399):
+            direct = model.ser_head(features[:, start : start + window])
+            torch.testing.assert_close(trajectory[:, start], direct, rtol=1e-4, atol=1e-5)
+    waveform = (np.random.default_rng(3).standard_normal((1, 32000)) * 0.1).astype(np.float32)
+    logits, *_, trajectory = session.run(None, {"waveform": waveform})
+    np.testing.assert_allclose(trajectory[:, 0], logits, rtol=1e-4, atol=1e-5)
+
+
 def test_metadata_is_embedded(exported):
     _, path, session = exported
     metadata = json.loads(session.get_modelmeta().custom_metadata_map["merit"])
@@ -67,6 +86,7 @@ def test_metadata_is_embedded(exported):
     assert metadata["sample_rate"] == 16000
     assert metadata["frame_hop_s"] == 0.02
     assert metadata["n_experts"] == 3 and metadata["top_k"] == 1
+    assert metadata["trajectory_window_s"] == TRAJECTORY_WINDOW_S
     assert verify_onnx_contract(path) == metadata
 
 
@@ -75,7 +95,7 @@ def test_the_shipped_tiny_model_follows_the_contract():
     assert metadata["model"] == "sparse-merit-tiny"
     session = ort.InferenceSession(str(SHIPPED_TINY), providers=["CPUExecutionProvider"])
     outputs = session.run(None, {"waveform": np.zeros((3, 8000), np.float32)})
-    assert [o.shape for o in outputs] == [(3, 4), (3, 8000), (3, 24, 3), (3, 24, 3)]
+    assert [o.shape for o in outputs] == [(3, 4), (3, 8000), (3, 24, 3), (3, 24, 3), (3, 24, 4)]
 
 
 def test_exporter_refuses_models_that_break_the_contract(tmp_path):
