@@ -4,12 +4,20 @@
 # provider actually used, the largest CUDA-vs-CPU differences, and the throughput of each.
 #
 #   scripts/gpu-check.sh [MODEL] [INPUT...]     (default: the compact model on projects/demo)
+#
+# By default it installs onnxruntime-gpu into .runtime/gpu and builds the release binary; on a machine
+# without PyPI or cargo, set ORT_DYLIB_PATH (a libonnxruntime.so.1.31.x next to its CUDA provider)
+# and MERIT_BIN (a built merit-studio) instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-models/sparse-merit-compact.onnx}
 shift || true
 inputs=("${@:-projects/demo}")
-MERIT_GPU=1 bash scripts/setup-runtime.sh
+if [[ -z "${ORT_DYLIB_PATH:-}" ]]; then
+  MERIT_GPU=1 bash scripts/setup-runtime.sh
+  ORT_DYLIB_PATH=$(ls .runtime/gpu/onnxruntime/capi/libonnxruntime.so.* | head -n 1)
+fi
+export ORT_DYLIB_PATH
 # The CUDA provider needs cuBLAS, cuDNN, cuFFT, cuRAND and the CUDA runtime: take them from the
 # Python environment's nvidia-* packages when they are there.
 nvidia_libs=$(python3 - <<'PY' 2>/dev/null || true
@@ -18,36 +26,55 @@ print(":".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in sorte
 PY
 )
 export LD_LIBRARY_PATH="${nvidia_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-export ORT_DYLIB_PATH=$(ls .runtime/gpu/onnxruntime/capi/libonnxruntime.so.* | head -n 1)
-cargo build --release --quiet
-bin=target/release/merit-studio
+bin=${MERIT_BIN:-}
+if [[ -z "$bin" ]]; then
+  cargo build --release --quiet
+  bin=target/release/merit-studio
+fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 work=$(mktemp -d)
 for device in cuda cpu; do
-  start=$(date +%s.%N)
-  $bin analyze "${inputs[@]}" --model "$model" --device "$device" --out "$work/$device"
-  end=$(date +%s.%N)
-  echo "$device: analyze took $(echo "$end - $start" | bc) s"
+  start=$(date +%s%N)
+  "$bin" analyze "${inputs[@]}" --model "$model" --device "$device" --out "$work/$device" --no-cache
+  echo "$device: analyze took $(( ($(date +%s%N) - start) / 1000000 )) ms"
 done
 python3 - "$work" <<'PY'
-import json, sys, wave, struct, pathlib
+import json, sys, pathlib
+import numpy as np
+
+def wav_floats(path):
+    """The enhanced files are 32-bit float WAVs (hound): read the data chunk with numpy."""
+    data = pathlib.Path(path).read_bytes()
+    at = 12
+    while at < len(data):
+        tag, size = data[at:at + 4], int.from_bytes(data[at + 4:at + 8], "little")
+        if tag == b"data":
+            return np.frombuffer(data[at + 8:at + 8 + size], dtype="<f4")
+        at += 8 + size + (size & 1)
+    raise ValueError(f"{path}: no data chunk")
+
 work = pathlib.Path(sys.argv[1])
 rows = {d: [json.loads(l) for l in open(work / d / "results.jsonl")] for d in ("cuda", "cpu")}
 print("providers:", {d: sorted({r.get("provider") for r in rows[d]}) for d in rows})
-def floats(path):
-    import numpy as np, soundfile as sf
-    return sf.read(path, dtype="float32")[0]
-worst_prob = worst_enh = 0.0
+worst_prob = worst_traj = worst_enh = 0.0
+same_top = 0
 for a, b in zip(rows["cuda"], rows["cpu"]):
     if a.get("error") or b.get("error"):
+        print("error:", a.get("file"), a.get("error") or b.get("error"))
         continue
     worst_prob = max(worst_prob, max(abs(a["probs"][k] - b["probs"][k]) for k in a["probs"]))
-    ea, eb = floats(work / "cuda" / a["enhanced"]), floats(work / "cpu" / b["enhanced"])
-    worst_enh = max(worst_enh, float(abs(ea - eb).max()))
-print(f"max |probability difference| CUDA vs CPU: {worst_prob:.2e}")
+    worst_traj = max(worst_traj, float(np.abs(np.array(a["trajectory"]["probs"]) - np.array(b["trajectory"]["probs"])).max()))
+    same_top += a["emotion"] == b["emotion"]
+    ea, eb = wav_floats(work / "cuda" / a["enhanced"]), wav_floats(work / "cpu" / b["enhanced"])
+    worst_enh = max(worst_enh, float(np.abs(ea - eb).max()))
+print(f"files: {len(rows['cpu'])}, same top class on CUDA and CPU: {same_top}")
+print(f"max |utterance probability difference| CUDA vs CPU: {worst_prob:.2e}")
+print(f"max |trajectory probability difference| CUDA vs CPU: {worst_traj:.2e}")
 print(f"max |enhanced sample difference| CUDA vs CPU: {worst_enh:.2e}")
 PY
-for device in cuda cpu; do
-  echo "== bench on $device"
-  $bin bench --model "$model" --device "$device" --seconds 600
+for batch in 16 160; do
+  echo "== bench on cuda, batch $batch"
+  "$bin" bench --model "$model" --device cuda --seconds 3600 --batch "$batch"
 done
+echo "== bench on cpu (all cores)"
+"$bin" bench --model "$model" --device cpu --seconds 600

@@ -104,6 +104,10 @@ pub enum Command {
         /// ONNX Runtime threads (default: let it choose).
         #[arg(long, default_value_t = 0)]
         jobs: usize,
+        /// Audio per model run, in trajectory windows (chunks get as much audio); larger batches
+        /// keep a GPU busy.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
     },
     /// Join the output folders of `analyze --shard` runs into one.
     Merge {
@@ -172,7 +176,8 @@ pub fn run(command: Command) -> ExitCode {
             device,
             seconds,
             jobs,
-        } => bench::run(model.as_deref(), device, seconds, jobs),
+            batch,
+        } => bench::run(model.as_deref(), device, seconds, jobs, batch),
         Command::Rnnoise {
             inputs,
             list,
