@@ -72,9 +72,10 @@ print(f"max |utterance probability difference| CUDA vs CPU: {worst_prob:.2e}")
 print(f"max |trajectory probability difference| CUDA vs CPU: {worst_traj:.2e}")
 print(f"max |enhanced sample difference| CUDA vs CPU: {worst_enh:.2e}")
 PY
+seconds=${BENCH_SECONDS:-1800}
 for batch in 16 160; do
   echo "== bench on cuda, batch $batch"
-  "$bin" bench --model "$model" --device cuda --seconds 3600 --batch "$batch"
+  timeout 240 "$bin" bench --model "$model" --device cuda --seconds "$seconds" --batch "$batch" || echo "(bench failed or ran past 240 s)"
 done
 echo "== bench on cpu (all cores)"
-"$bin" bench --model "$model" --device cpu --seconds 600
+timeout 240 "$bin" bench --model "$model" --device cpu --seconds 600 || echo "(bench failed or ran past 240 s)"
