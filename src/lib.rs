@@ -9,5 +9,6 @@ pub mod cli;
 pub mod fsio;
 pub mod jobs;
 pub mod model;
+pub mod playback;
 pub mod project;
 pub mod ui;

@@ -16,6 +16,11 @@ fn main() -> ExitCode {
     let args = Cli::parse();
     match args.command {
         Some(command) => cli::run(command),
-        None => merit_studio::ui::run(args.path),
+        None => merit_studio::ui::run(merit_studio::ui::WindowOptions {
+            path: args.path,
+            model: args.model,
+            select: args.select,
+            screenshot: args.screenshot,
+        }),
     }
 }

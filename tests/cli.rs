@@ -212,10 +212,7 @@ fn a_library_that_is_not_onnx_runtime_is_refused_clearly() {
 }
 
 fn tiny_model() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models/sparse-merit-tiny.onnx")
-        .to_string_lossy()
-        .into_owned()
+    common::tiny_model().to_string_lossy().into_owned()
 }
 
 /// `merit-studio analyze INPUT --model <tiny> --device cpu EXTRA... --out OUT`.

@@ -2,13 +2,11 @@
 //! PyTorch's reference outputs, and clear errors for bad models and missing CUDA.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-
 use merit_studio::model::{DeviceChoice, MeritSession, ModelError, Provider, SessionOptions};
 
-fn tiny() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sparse-merit-tiny.onnx")
-}
+mod common;
+
+use common::tiny_model as tiny;
 
 fn cpu() -> SessionOptions {
     SessionOptions {
@@ -281,7 +279,7 @@ fn batch_analysis_runs_as_a_cancellable_job() {
     use merit_studio::model::analysis::AnalysisParams;
     use std::sync::mpsc;
 
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/demo");
+    let demo = common::demo_project();
     let (inputs, problems) = collect_inputs(&[demo]).unwrap();
     assert!(problems.is_empty() && inputs.len() == 6);
     let out = tempfile::tempdir().unwrap();
@@ -323,7 +321,7 @@ fn batch_analysis_runs_as_a_cancellable_job() {
 
 #[test]
 fn the_shipped_compact_model_follows_the_contract() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sparse-merit-compact.onnx");
+    let path = merit_studio::model::shipped_model_path();
     let mut session = MeritSession::load(&path, cpu()).unwrap();
     let card = session.card().clone();
     assert_eq!(card.model, "sparse-merit-compact");

@@ -38,9 +38,7 @@ fn choose_model(args: &AnalyzeArgs<'_>) -> PathBuf {
         .iter()
         .filter_map(|input| Project::open(input).ok()?.model_path())
         .next()
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sparse-merit-compact.onnx")
-        })
+        .unwrap_or_else(crate::model::shipped_model_path)
 }
 
 pub fn run(args: &AnalyzeArgs<'_>) -> anyhow::Result<ExitCode> {

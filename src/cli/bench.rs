@@ -28,10 +28,7 @@ pub fn run(
         batch: batch.max(1),
         ..AnalysisParams::default()
     };
-    let model: PathBuf = model.map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sparse-merit-compact.onnx"),
-        Path::to_path_buf,
-    );
+    let model: PathBuf = model.map_or_else(crate::model::shipped_model_path, Path::to_path_buf);
     let mut session = MeritSession::load(
         &model,
         SessionOptions {

@@ -30,6 +30,16 @@ pub struct Cli {
     /// Project folder, project.json, folder of audio or manifest to open in the studio
     /// (default: the bundled demo project).
     pub path: Option<PathBuf>,
+    /// Model for the studio window (default: the project's, else the shipped compact model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Open this recording at start (its path as listed, or its file name).
+    #[arg(long)]
+    pub select: Option<String>,
+    /// Render the window once everything has loaded, write this PNG and quit (needs a display,
+    /// e.g. Xvfb).
+    #[arg(long, value_name = "OUT.png")]
+    pub screenshot: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -125,6 +125,45 @@ fn write_gate(path: &Path, gate: &[f32], experts: usize) -> Result<(), String> {
     ndarray_npy::write_npy(path, &array).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Decodes and analyses one file, or takes its analysis from `cache` (keyed by the file's content,
+/// the model and the parameters); returns it and whether it came from the cache.
+///
+/// # Errors
+/// A message naming the file: unreadable, undecodable, or inference failed.
+pub fn analyze_path(
+    session: &mut MeritSession,
+    path: &Path,
+    params: &AnalysisParams,
+    cache: Option<&AnalysisCache>,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<(SignalAnalysis, bool), String> {
+    let audio_hash = cache
+        .map(|_| {
+            file_hash(path).map_err(|e| format!("{}: cannot read the file: {e}", path.display()))
+        })
+        .transpose()?;
+    if let Some(hit) = cache
+        .zip(audio_hash.as_deref())
+        .and_then(|(cache, hash)| cache.load(hash, session.model_hash(), params))
+    {
+        return Ok((hit, true));
+    }
+    let decoded = decode_file(
+        path,
+        DecodeOptions {
+            keep_original: false,
+            cancel,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let analysis = analyze_signal(session, &decoded.analysis, params, cancel)
+        .map_err(|e: ModelError| format!("{}: {e}", path.display()))?;
+    if let (Some(cache), Some(hash)) = (cache, audio_hash.as_deref()) {
+        cache.store(hash, session.model_hash(), params, &analysis);
+    }
+    Ok((analysis, false))
+}
+
 /// Decodes, analyses and writes one file's outputs under `out`.
 pub fn analyze_file(
     session: &mut MeritSession,
@@ -135,29 +174,8 @@ pub fn analyze_file(
 ) -> FileOutcome {
     let mut cached = false;
     let result = (|| {
-        let audio_hash = cache
-            .map(|_| {
-                file_hash(&input.path)
-                    .map_err(|e| format!("{}: cannot read the file: {e}", input.path.display()))
-            })
-            .transpose()?;
-        let hit = cache
-            .zip(audio_hash.as_deref())
-            .and_then(|(cache, hash)| cache.load(hash, session.model_hash(), params));
-        cached = hit.is_some();
-        let analysis = match hit {
-            Some(analysis) => analysis,
-            None => {
-                let decoded = decode_file(&input.path, DecodeOptions::default())
-                    .map_err(|e| e.to_string())?;
-                let analysis = analyze_signal(session, &decoded.analysis, params, None)
-                    .map_err(|e: ModelError| format!("{}: {e}", input.path.display()))?;
-                if let (Some(cache), Some(hash)) = (cache, audio_hash.as_deref()) {
-                    cache.store(hash, session.model_hash(), params, &analysis);
-                }
-                analysis
-            }
-        };
+        let (analysis, from_cache) = analyze_path(session, &input.path, params, cache, None)?;
+        cached = from_cache;
         let stem = output_stem(&input.listed);
         let enhanced = Path::new("enhanced").join(&stem).with_extension("wav");
         let ser_gate = Path::new("gates").join(&stem).with_extension("ser.npy");

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-type Notify = Arc<dyn Fn() + Send + Sync>;
+/// Called when a job makes progress or ends (the window uses it to repaint).
+pub type Notify = Arc<dyn Fn() + Send + Sync>;
 
 /// Worker threads to use by default: the machine's cores.
 #[must_use]

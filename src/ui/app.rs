@@ -3,15 +3,32 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::jobs::Job;
 use crate::jobs::scan::{CheckDepth, FileCheck, check_files};
+use crate::jobs::{Job, Notify};
 use crate::model::runtime::{self, RuntimeLibrary};
+use crate::playback::{AudioSink, PlaybackSource, Tracks, Transport};
 use crate::project::{Collection, Project};
 
+use super::commands::{self, Command};
+use super::engine::Engine;
 use super::panels;
+use super::recording::RecordingState;
 
 /// Header check of one recording: pending, done, or the reason it is broken.
 pub type HeaderCheck = Option<Result<FileCheck, String>>;
+
+/// What a file dialog (run on its own thread, as dialogs block) was opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialog {
+    OpenProject,
+    ChooseModel,
+}
+
+/// Where the studio plays sound: the sound card, a test's sink, or nowhere (with the reason).
+pub enum Playback {
+    Sink(Box<dyn AudioSink>),
+    Unavailable(String),
+}
 
 pub struct StudioApp {
     pub(super) project: Option<Project>,
@@ -21,12 +38,29 @@ pub struct StudioApp {
     check_job: Option<Job<Vec<HeaderCheck>>>,
     pub(super) runtime: Result<RuntimeLibrary, String>,
     pub(super) selected: Option<usize>,
+    pub(super) recording: Option<RecordingState>,
+    pub(super) engine: Engine,
+    pub(super) transport: Arc<Transport>,
+    pub(super) playback: Playback,
+    pub(super) palette: Option<String>,
+    pub(super) show_model_card: bool,
+    pub(super) search: String,
+    notify: Option<Notify>,
+    /// The model chosen on the command line or in the window, over the project's.
+    model_override: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+    dialog: Option<(Dialog, Job<Option<PathBuf>>)>,
+    /// Analyse each recording when it is opened (instant when cached).
+    auto_analyse: bool,
 }
 
 impl StudioApp {
-    /// Opens a project, folder or manifest; headers are read in the background.
+    /// Opens a project, folder or manifest; headers are read in the background. Sound goes to
+    /// `playback`; the model is the project's, else the shipped compact model.
     #[must_use]
-    pub fn open(path: &Path, repaint: Option<egui::Context>) -> Self {
+    pub fn open(path: &Path, repaint: Option<egui::Context>, playback: Playback) -> Self {
+        let notify = repaint
+            .map(|ctx| Arc::new(move || ctx.request_repaint()) as Arc<dyn Fn() + Send + Sync>);
         let mut app = Self {
             project: None,
             collection: Collection::default(),
@@ -35,19 +69,74 @@ impl StudioApp {
             check_job: None,
             runtime: runtime::locate().map_err(|e| e.to_string()),
             selected: None,
+            recording: None,
+            engine: Engine::new(
+                crate::model::shipped_model_path(),
+                0,
+                Engine::default_cache(),
+            ),
+            transport: Arc::new(Transport::default()),
+            playback,
+            palette: None,
+            show_model_card: false,
+            search: String::new(),
+            notify,
+            model_override: None,
+            cache_dir: Engine::default_cache(),
+            dialog: None,
+            auto_analyse: true,
         };
-        match Project::open(path) {
-            Ok(project) => {
-                app.collection = Collection::load(&project);
-                app.project = Some(project);
-                app.start_header_check(repaint);
-            }
-            Err(error) => app.open_error = Some(error.to_string()),
-        }
+        app.open_path(path);
         app
     }
 
-    fn start_header_check(&mut self, repaint: Option<egui::Context>) {
+    /// Uses `model` instead of the project's or the shipped one.
+    #[must_use]
+    pub fn with_model(mut self, model: PathBuf) -> Self {
+        self.model_override = Some(model);
+        self.engine = self.new_engine();
+        self
+    }
+
+    /// Keeps analyses in `folder` (`None`: no cache) instead of the user's cache folder.
+    #[must_use]
+    pub fn with_cache_dir(mut self, folder: Option<PathBuf>) -> Self {
+        self.cache_dir = folder;
+        self.engine = self.new_engine();
+        self
+    }
+
+    fn new_engine(&self) -> Engine {
+        let model = self
+            .model_override
+            .clone()
+            .or_else(|| self.project.as_ref()?.model_path())
+            .unwrap_or_else(crate::model::shipped_model_path);
+        Engine::new(
+            model,
+            self.collection.recordings.len(),
+            self.cache_dir.clone(),
+        )
+    }
+
+    /// Replaces the open project with the one at `path`.
+    pub fn open_path(&mut self, path: &Path) {
+        self.recording = None;
+        self.selected = None;
+        self.transport.set_playing(false);
+        match Project::open(path) {
+            Ok(project) => {
+                self.collection = Collection::load(&project);
+                self.project = Some(project);
+                self.engine = self.new_engine();
+                self.open_error = None;
+                self.start_header_check();
+            }
+            Err(error) => self.open_error = Some(error.to_string()),
+        }
+    }
+
+    fn start_header_check(&mut self) {
         let paths: Vec<PathBuf> = self
             .collection
             .recordings
@@ -60,9 +149,7 @@ impl StudioApp {
             .iter()
             .map(|r| r.missing.then(|| Err("file not found".to_owned())))
             .collect();
-        let notify = repaint
-            .map(|ctx| Arc::new(move || ctx.request_repaint()) as Arc<dyn Fn() + Send + Sync>);
-        let job = Job::spawn("header-check", notify, move |context| {
+        let job = Job::spawn("header-check", self.notify.clone(), move |context| {
             let threads = crate::jobs::available_cores();
             check_files(&paths, CheckDepth::Headers, threads, context)
                 .into_iter()
@@ -75,38 +162,266 @@ impl StudioApp {
         }
     }
 
+    /// Opens recording `index` in the view.
+    pub fn select(&mut self, index: usize) {
+        if self.selected == Some(index) || index >= self.collection.recordings.len() {
+            return;
+        }
+        self.transport.set_playing(false);
+        self.selected = Some(index);
+        let path = self.collection.recordings[index].path.clone();
+        self.recording = Some(RecordingState::open(index, path, self.notify.clone()));
+    }
+
     /// Collects finished background work; called once per frame.
     pub fn poll_jobs(&mut self) {
-        let Some(job) = self.check_job.as_mut() else {
-            return;
-        };
-        match job.try_take() {
-            Some(Ok(results)) => {
-                for (slot, result) in self.checks.iter_mut().zip(results) {
-                    if slot.is_none() {
-                        *slot = result;
+        self.poll_dialog();
+        if let Some(job) = self.check_job.as_mut()
+            && let Some(result) = job.try_take()
+        {
+            match result {
+                Ok(results) => {
+                    for (slot, result) in self.checks.iter_mut().zip(results) {
+                        if slot.is_none() {
+                            *slot = result;
+                        }
                     }
                 }
-                self.check_job = None;
+                Err(error) => self.open_error = Some(error.to_string()),
             }
-            Some(Err(error)) => {
-                self.open_error = Some(error.to_string());
-                self.check_job = None;
+            self.check_job = None;
+        }
+        let mut decoded = false;
+        if let Some(recording) = self.recording.as_mut() {
+            decoded = recording.poll();
+            if let Some(error) = &recording.error
+                && let Some(slot) = self.checks.get_mut(recording.index)
+                && !matches!(slot, Some(Err(_)))
+            {
+                *slot = Some(Err(error.clone()));
             }
-            None => {}
+        }
+        if decoded {
+            self.attach_playback(false);
+            if self.auto_analyse {
+                self.run(Command::AnalyseRecording);
+            }
+        }
+        if let Some((index, result)) = self.engine.poll()
+            && let Some(recording) = self.recording.as_mut()
+            && recording.index == index
+        {
+            match result {
+                Ok(analysis) => {
+                    recording.set_analysis(analysis);
+                    self.attach_playback(true);
+                }
+                Err(error) => tracing::warn!("analysis failed: {error}"),
+            }
         }
     }
 
-    /// Whether background work is still running (tests wait on this).
+    /// Hands the open recording's tracks to the audio sink (keeping the position when only the
+    /// enhanced track is new).
+    fn attach_playback(&mut self, keep_position: bool) {
+        let Some(recording) = &self.recording else {
+            return;
+        };
+        let Some(original) = &recording.original else {
+            return;
+        };
+        let position = self.transport.position_samples();
+        let source = PlaybackSource::new(
+            Tracks {
+                original: original.samples.clone(),
+                enhanced: recording
+                    .analysis
+                    .as_ref()
+                    .map(|a| a.enhanced.samples.clone()),
+            },
+            self.transport.clone(),
+        );
+        if keep_position {
+            self.transport.seek_samples(position);
+        }
+        if let Playback::Sink(sink) = &mut self.playback {
+            sink.play(source);
+        }
+    }
+
+    /// Carries out one command (from a key, a button or the palette).
+    pub fn run(&mut self, command: Command) {
+        let recordings = self.collection.recordings.len();
+        let playhead = self.transport.position_s();
+        match command {
+            Command::PlayPause => self.transport.toggle_playing(),
+            Command::SwitchAb => self.transport.toggle_track(),
+            Command::ToggleLoop => {
+                let selection = self.recording.as_ref().and_then(|r| r.selection);
+                if self.transport.loop_range().is_some() || selection.is_none() {
+                    self.transport.set_loop_s(None);
+                } else {
+                    self.transport.set_loop_s(selection);
+                    if let Some((start, _)) = selection {
+                        self.transport.seek_s(start);
+                    }
+                }
+            }
+            Command::NextRecording if recordings > 0 => {
+                self.select(self.selected.map_or(0, |i| (i + 1).min(recordings - 1)));
+            }
+            Command::PreviousRecording if recordings > 0 => {
+                self.select(self.selected.map_or(0, |i| i.saturating_sub(1)));
+            }
+            Command::NextRecording | Command::PreviousRecording => {}
+            Command::ZoomIn | Command::ZoomOut | Command::ZoomToSelection | Command::Fit => {
+                if let Some(recording) = self.recording.as_mut() {
+                    let timeline = &mut recording.timeline;
+                    let anchor = if (timeline.start_s..=timeline.end_s()).contains(&playhead) {
+                        playhead
+                    } else {
+                        timeline.start_s + timeline.span_s / 2.0
+                    };
+                    match command {
+                        Command::ZoomIn => timeline.zoom(0.5, anchor),
+                        Command::ZoomOut => timeline.zoom(2.0, anchor),
+                        Command::ZoomToSelection => {
+                            if let Some((from, to)) = recording.selection {
+                                timeline.show(from, to);
+                            }
+                        }
+                        _ => timeline.fit(),
+                    }
+                }
+            }
+            Command::ScrollBack | Command::ScrollForward => {
+                if let Some(recording) = self.recording.as_mut() {
+                    let step = if command == Command::ScrollBack {
+                        -0.25
+                    } else {
+                        0.25
+                    };
+                    recording.timeline.scroll(step);
+                }
+            }
+            Command::Slower => self.transport.step_speed(false),
+            Command::Faster => self.transport.step_speed(true),
+            Command::ToggleSpectrogram => {
+                if let Some(recording) = self.recording.as_mut() {
+                    recording.show_enhanced_spectrogram = !recording.show_enhanced_spectrogram;
+                }
+            }
+            Command::AnalyseRecording => {
+                if let Some(recording) = &self.recording
+                    && self.engine.analysing() != Some(recording.index)
+                {
+                    self.engine.analyze_one(
+                        recording.index,
+                        recording.path.clone(),
+                        self.notify.clone(),
+                    );
+                }
+            }
+            Command::AnalyseCollection => {
+                if self.engine.collection_progress().is_none() {
+                    let paths = self
+                        .collection
+                        .recordings
+                        .iter()
+                        .map(|r| r.path.clone())
+                        .collect();
+                    self.engine.analyze_all(paths, self.notify.clone());
+                }
+            }
+            Command::CancelAnalysis => {
+                if self.palette.take().is_none() {
+                    self.engine.cancel();
+                }
+            }
+            Command::OpenProject => self.start_dialog(Dialog::OpenProject),
+            Command::ChooseModel => self.start_dialog(Dialog::ChooseModel),
+            Command::ShowModelCard => self.show_model_card = !self.show_model_card,
+            Command::Palette => {
+                self.palette = if self.palette.is_some() {
+                    None
+                } else {
+                    Some(String::new())
+                };
+            }
+        }
+    }
+
+    fn start_dialog(&mut self, dialog: Dialog) {
+        if self.dialog.is_some() {
+            return;
+        }
+        let job = Job::spawn("file-dialog", self.notify.clone(), move |_| match dialog {
+            // A folder is a project or a plain audio folder; project.json and manifests are files.
+            Dialog::OpenProject => rfd::FileDialog::new()
+                .set_title("Open a project or audio folder")
+                .pick_folder(),
+            Dialog::ChooseModel => rfd::FileDialog::new()
+                .set_title("Choose a Sparse MERIT model")
+                .add_filter("ONNX model", &["onnx"])
+                .pick_file(),
+        });
+        if let Ok(job) = job {
+            self.dialog = Some((dialog, job));
+        }
+    }
+
+    fn poll_dialog(&mut self) {
+        let Some((dialog, job)) = self.dialog.as_mut() else {
+            return;
+        };
+        let dialog = *dialog;
+        let Some(result) = job.try_take() else {
+            return;
+        };
+        self.dialog = None;
+        match (dialog, result) {
+            (Dialog::OpenProject, Ok(Some(path))) => self.open_path(&path),
+            (Dialog::ChooseModel, Ok(Some(model))) => {
+                self.model_override = Some(model);
+                self.engine = self.new_engine();
+                self.run(Command::AnalyseRecording);
+            }
+            (_, Ok(None)) => {}
+            (_, Err(error)) => self.open_error = Some(error.to_string()),
+        }
+    }
+
+    /// Whether background work is still running (tests and screenshots wait on this).
     #[must_use]
     pub fn is_busy(&self) -> bool {
         self.check_job.is_some()
+            || self.engine.is_busy()
+            || self.recording.as_ref().is_some_and(RecordingState::is_busy)
     }
 
     /// The recording selected in the browser.
     #[must_use]
     pub fn selected(&self) -> Option<usize> {
         self.selected
+    }
+
+    /// The playback transport (tests drive and read it).
+    #[must_use]
+    pub fn transport(&self) -> &Arc<Transport> {
+        &self.transport
+    }
+
+    /// Selects the recording whose listed path (or file name) is `listed` (for `--select`).
+    pub fn select_when_listed(&mut self, listed: &str) {
+        let found = self
+            .collection
+            .recordings
+            .iter()
+            .position(|r| r.listed_path == listed || r.path.ends_with(listed));
+        match found {
+            Some(index) => self.select(index),
+            None => self.open_error = Some(format!("no recording {listed} in this collection")),
+        }
     }
 
     /// Progress of the header check as (done, total), while it runs.
@@ -120,9 +435,32 @@ impl StudioApp {
     /// Draws the whole window into `ui` (also what UI tests drive).
     pub fn studio_ui(&mut self, ui: &mut egui::Ui) {
         self.poll_jobs();
+        for command in commands::pressed(ui.ctx()) {
+            self.run(command);
+        }
+        if let Some(dropped) = ui.ctx().input(|i| {
+            i.raw
+                .dropped_files
+                .first()
+                .map(|file| file.path().to_path_buf())
+        }) {
+            self.open_path(&dropped);
+        }
         egui::Panel::top("header").show(ui, |ui| panels::header_ui(ui, self));
         egui::Panel::bottom("footer").show(ui, |ui| panels::footer_ui(ui, self));
-        egui::CentralPanel::default().show(ui, |ui| panels::browser_ui(ui, self));
+        egui::Panel::left("browser")
+            .resizable(true)
+            .default_size(480.0)
+            .show(ui, |ui| panels::browser_ui(ui, self));
+        egui::CentralPanel::default().show(ui, |ui| panels::recording_ui(ui, self));
+        panels::palette_ui(ui.ctx(), self);
+        panels::model_card_ui(ui.ctx(), self);
+        if self.transport.is_playing() {
+            if let Some(recording) = self.recording.as_mut() {
+                recording.timeline.follow(self.transport.position_s());
+            }
+            ui.ctx().request_repaint();
+        }
     }
 }
 

@@ -1,12 +1,18 @@
 //! The studio window: the only module that uses egui/eframe.
 
 mod app;
+mod commands;
+mod engine;
 mod panels;
+mod recording;
+mod screenshot;
+mod theme;
+mod timeline;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub use app::StudioApp;
+pub use app::{Playback, StudioApp};
 
 /// The bundled demo project, opened when nothing else is named.
 #[must_use]
@@ -19,33 +25,76 @@ pub fn demo_project_path() -> PathBuf {
     }
 }
 
-/// Opens the studio window on `path` (or the demo project) and runs until it is closed.
+/// How the window is started from the command line.
+#[derive(Debug, Default, Clone)]
+pub struct WindowOptions {
+    /// Project, folder or manifest (default: the demo project).
+    pub path: Option<PathBuf>,
+    /// Another model than the project's or the shipped one.
+    pub model: Option<PathBuf>,
+    /// Open this recording (its listed path or file name) at start.
+    pub select: Option<String>,
+    /// Render the window once everything has loaded, write this PNG and quit.
+    pub screenshot: Option<PathBuf>,
+}
+
+/// Opens the studio window and runs until it is closed.
 #[must_use]
-pub fn run(path: Option<PathBuf>) -> ExitCode {
-    let path = path.unwrap_or_else(demo_project_path);
-    let options = eframe::NativeOptions {
+pub fn run(options: WindowOptions) -> ExitCode {
+    let path = options.path.clone().unwrap_or_else(demo_project_path);
+    let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("MERIT Studio")
             .with_inner_size([1280.0, 800.0])
             .with_min_inner_size([900.0, 560.0]),
         ..Default::default()
     };
+    let outcome = std::sync::Arc::new(std::sync::Mutex::new(Ok(())));
+    let screenshot_outcome = outcome.clone();
     let result = eframe::run_native(
         "MERIT Studio",
-        options,
+        native,
         Box::new(move |creation| {
-            Ok(Box::new(StudioApp::open(
-                &path,
-                Some(creation.egui_ctx.clone()),
-            )))
+            let playback = if options.screenshot.is_some() {
+                Playback::Unavailable("screenshot mode".into())
+            } else {
+                match crate::playback::AudioOutput::open() {
+                    Ok(output) => Playback::Sink(Box::new(output)),
+                    Err(error) => {
+                        tracing::warn!("{error}");
+                        Playback::Unavailable(error.to_string())
+                    }
+                }
+            };
+            let mut app = StudioApp::open(&path, Some(creation.egui_ctx.clone()), playback);
+            if let Some(model) = &options.model {
+                app = app.with_model(model.clone());
+            }
+            if let Some(listed) = &options.select {
+                app.select_when_listed(listed);
+            }
+            Ok(match options.screenshot {
+                Some(out) => Box::new(screenshot::ScreenshotApp::new(app, out, screenshot_outcome))
+                    as Box<dyn eframe::App>,
+                None => Box::new(app),
+            })
         }),
     );
-    match result {
+    if let Err(error) = result {
+        eprintln!(
+            "error: cannot open the studio window: {error}\n(no display? the headless commands `merit-studio info` and `merit-studio scan` work without one)"
+        );
+        return ExitCode::from(crate::cli::EXIT_FAILED);
+    }
+    match std::mem::replace(
+        &mut *outcome
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        Ok(()),
+    ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!(
-                "error: cannot open the studio window: {error}\n(no display? the headless commands `merit-studio info` and `merit-studio scan` work without one)"
-            );
+            eprintln!("error: {error}");
             ExitCode::from(crate::cli::EXIT_FAILED)
         }
     }

@@ -95,6 +95,11 @@ pub fn sine(freq_hz: f32, sample_rate_hz: u32, frames: usize, channels: usize) -
         .collect()
 }
 
+/// The random test model with the Sparse MERIT contract.
+pub fn tiny_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sparse-merit-tiny.onnx")
+}
+
 /// The bundled demo project.
 pub fn demo_project() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/demo")

@@ -1,29 +1,68 @@
-//! The collection browser: one row per recording, virtualised so 100,000 rows scroll smoothly.
+//! The collection browser: one row per recording, virtualised so 100,000 rows scroll smoothly,
+//! with a search box over file, speaker and labels.
 
 use egui_extras::{Column, TableBuilder};
 
-use crate::cli::format_duration;
 use crate::ui::app::StudioApp;
+use crate::ui::engine::Prediction;
+use crate::ui::theme;
+use crate::ui::timeline::format_time;
 
-const TITLES: [&str; 6] = ["File", "Duration", "Format", "Speaker", "Label", "Status"];
+const TITLES: [&str; 6] = [
+    "File",
+    "Duration",
+    "Speaker",
+    "Label",
+    "Prediction",
+    "Status",
+];
 
 pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
+    ui.horizontal(|ui| {
+        ui.label("Search");
+        ui.add(
+            egui::TextEdit::singleline(&mut app.search)
+                .hint_text("search file, speaker, label")
+                .desired_width(f32::INFINITY),
+        );
+    });
+    let needle = app.search.to_lowercase();
+    let rows: Vec<usize> = if needle.is_empty() {
+        (0..app.collection.recordings.len()).collect()
+    } else {
+        app.collection
+            .recordings
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.listed_path.to_lowercase().contains(&needle)
+                    || r.speaker
+                        .as_deref()
+                        .is_some_and(|s| s.to_lowercase().contains(&needle))
+                    || r.reference
+                        .as_ref()
+                        .and_then(|l| l.class.as_deref())
+                        .is_some_and(|c| c.to_lowercase().contains(&needle))
+            })
+            .map(|(index, _)| index)
+            .collect()
+    };
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
     let mut clicked = None;
     TableBuilder::new(ui)
         .striped(true)
         .sense(egui::Sense::click())
         .column(
-            Column::initial(260.0)
-                .at_least(120.0)
+            Column::initial(140.0)
+                .at_least(80.0)
                 .resizable(true)
                 .clip(true),
         )
-        .column(Column::initial(100.0).resizable(true))
-        .column(Column::initial(200.0).resizable(true).clip(true))
-        .column(Column::initial(80.0).resizable(true))
-        .column(Column::initial(90.0).resizable(true))
-        .column(Column::remainder())
+        .column(Column::initial(62.0).resizable(true))
+        .column(Column::initial(46.0).resizable(true).clip(true))
+        .column(Column::initial(56.0).resizable(true).clip(true))
+        .column(Column::initial(80.0).resizable(true).clip(true))
+        .column(Column::remainder().clip(true))
         .header(row_height, |mut header| {
             for title in TITLES {
                 header.col(|ui| {
@@ -32,16 +71,24 @@ pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
             }
         })
         .body(|body| {
-            body.rows(row_height, app.collection.recordings.len(), |mut row| {
-                let index = row.index();
+            body.rows(row_height, rows.len(), |mut row| {
+                let index = rows[row.index()];
                 let recording = &app.collection.recordings[index];
                 let check = app.checks.get(index).and_then(Option::as_ref);
+                let prediction = app.engine.prediction(index);
                 let selected = app.selected == Some(index);
                 row.set_selected(selected);
                 row.col(|ui| {
+                    let mut hover = recording.path.display().to_string();
+                    if let Some(Ok(check)) = check {
+                        hover += &format!(
+                            "\n{} · {} Hz · {} ch",
+                            check.info.codec, check.info.sample_rate_hz, check.info.channels
+                        );
+                    }
                     if ui
                         .selectable_label(selected, &recording.listed_path)
-                        .on_hover_text(recording.path.display().to_string())
+                        .on_hover_text(hover)
                         .clicked()
                     {
                         clicked = Some(index);
@@ -49,15 +96,7 @@ pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 });
                 row.col(|ui| {
                     let duration = check.and_then(|c| c.as_ref().ok()?.duration_secs());
-                    ui.label(duration.map_or_else(|| "–".to_owned(), format_duration));
-                });
-                row.col(|ui| {
-                    if let Some(Ok(check)) = check {
-                        ui.label(format!(
-                            "{} · {} Hz · {} ch",
-                            check.info.codec, check.info.sample_rate_hz, check.info.channels
-                        ));
-                    }
+                    ui.label(duration.map_or_else(|| "–".to_owned(), format_time));
                 });
                 row.col(|ui| {
                     ui.label(recording.speaker.as_deref().unwrap_or("–"));
@@ -67,15 +106,31 @@ pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                         .reference
                         .as_ref()
                         .and_then(|r| r.class.as_deref());
-                    ui.label(label.unwrap_or("–"));
+                    ui.label(label.unwrap_or("–"))
+                        .on_hover_text("reference label from the manifest");
+                });
+                row.col(|ui| match &prediction {
+                    Some(Prediction::Analysed { class, confidence }) => {
+                        ui.colored_label(
+                            theme::class_colour_by_name(class),
+                            format!("{class} {:.0}%", confidence * 100.0),
+                        );
+                    }
+                    _ => {
+                        ui.weak("–");
+                    }
                 });
                 row.col(|ui| {
-                    match check {
-                        Some(Ok(_)) => ui.label("unanalysed"),
-                        Some(Err(error)) => ui
+                    match (check, &prediction) {
+                        (Some(Err(error)), _) => ui
                             .colored_label(ui.visuals().error_fg_color, "broken")
                             .on_hover_text(error),
-                        None => ui.weak("reading…"),
+                        (_, Some(Prediction::Failed(error))) => ui
+                            .colored_label(ui.visuals().error_fg_color, "failed")
+                            .on_hover_text(error),
+                        (_, Some(Prediction::Analysed { .. })) => ui.label("analysed"),
+                        (Some(Ok(_)), None) => ui.weak("unanalysed"),
+                        (None, _) => ui.weak("reading…"),
                     };
                 });
                 if row.response().clicked() {
@@ -83,7 +138,7 @@ pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 }
             });
         });
-    if clicked.is_some() {
-        app.selected = clicked;
+    if let Some(index) = clicked {
+        app.select(index);
     }
 }

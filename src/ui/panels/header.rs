@@ -1,9 +1,12 @@
-//! Title bar with the project and runtime status, and the footer with collection counts.
+//! Title bar with the project, model and runtime status, and the footer with collection counts
+//! and background progress.
 
 use crate::cli::format_duration;
-use crate::ui::app::StudioApp;
+use crate::ui::app::{Playback, StudioApp};
+use crate::ui::commands::{Command, tooltip};
 
-pub fn header_ui(ui: &mut egui::Ui, app: &StudioApp) {
+pub fn header_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
+    let mut command = None;
     ui.horizontal(|ui| {
         ui.heading("MERIT Studio");
         ui.separator();
@@ -16,32 +19,64 @@ pub fn header_ui(ui: &mut egui::Ui, app: &StudioApp) {
                 ui.label("no project open");
             }
         }
-        ui.with_layout(
-            egui::Layout::right_to_left(egui::Align::Center),
-            |ui| match &app.runtime {
+        if ui
+            .button("Open…")
+            .on_hover_text(tooltip(ui.ctx(), Command::OpenProject))
+            .clicked()
+        {
+            command = Some(Command::OpenProject);
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            match &app.runtime {
                 Ok(library) => {
                     let version = library.version.as_deref().unwrap_or("?");
-                    let flavour = if library.has_cuda_provider {
-                        "CUDA + CPU"
-                    } else {
-                        "CPU"
-                    };
-                    ui.label(format!("ONNX Runtime {version} ({flavour})"))
+                    ui.weak(format!("ONNX Runtime {version}"))
                         .on_hover_text(library.path.display().to_string());
                 }
                 Err(error) => {
                     ui.colored_label(ui.visuals().warn_fg_color, "ONNX Runtime not found")
-                        .on_hover_text(error);
+                        .on_hover_text(format!(
+                            "{error}\nRun scripts/studio.sh (it installs it) or set ORT_DYLIB_PATH."
+                        ));
                 }
-            },
-        );
+            }
+            ui.separator();
+            let model_text = match (&app.engine.status, &app.engine.model_error) {
+                (Some(status), _) => format!(
+                    "{} · {}",
+                    status.card.model,
+                    status.provider.to_string().to_uppercase()
+                ),
+                (None, Some(_)) => "model failed to load".to_owned(),
+                (None, None) => app
+                    .engine
+                    .model_path
+                    .file_stem()
+                    .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+            };
+            if ui
+                .button(model_text)
+                .on_hover_text(tooltip(ui.ctx(), Command::ShowModelCard))
+                .clicked()
+            {
+                command = Some(Command::ShowModelCard);
+            }
+            if let Playback::Unavailable(reason) = &app.playback {
+                ui.colored_label(ui.visuals().warn_fg_color, "no audio output")
+                    .on_hover_text(reason);
+            }
+        });
     });
     if let Some(error) = &app.open_error {
         ui.colored_label(ui.visuals().error_fg_color, error);
     }
+    if let Some(command) = command {
+        app.run(command);
+    }
 }
 
-pub fn footer_ui(ui: &mut egui::Ui, app: &StudioApp) {
+pub fn footer_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
+    let mut command = None;
     ui.horizontal(|ui| {
         let checked: Vec<_> = app.checks.iter().flatten().collect();
         let broken = checked.iter().filter(|c| c.is_err()).count();
@@ -49,9 +84,13 @@ pub fn footer_ui(ui: &mut egui::Ui, app: &StudioApp) {
             .iter()
             .filter_map(|c| c.as_ref().ok()?.duration_secs())
             .sum();
+        let analysed = (0..app.collection.recordings.len())
+            .filter(|&i| app.engine.prediction(i).is_some())
+            .count();
         ui.label(format!(
-            "{} recordings · {} broken · {} of audio",
+            "{} recordings · {} analysed · {} broken · {} of audio",
             app.collection.recordings.len(),
+            analysed,
             broken,
             format_duration(total_secs)
         ));
@@ -74,8 +113,40 @@ pub fn footer_ui(ui: &mut egui::Ui, app: &StudioApp) {
             ui.separator();
             ui.add(
                 egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                    .desired_width(200.0)
                     .text(format!("reading headers {done}/{total}")),
             );
         }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if let Some(progress) = app.engine.collection_progress() {
+                if ui
+                    .button("Cancel")
+                    .on_hover_text(tooltip(ui.ctx(), Command::CancelAnalysis))
+                    .clicked()
+                {
+                    command = Some(Command::CancelAnalysis);
+                }
+                let eta = progress.eta().map_or_else(String::new, |eta| {
+                    format!(", {} left", format_duration(eta.as_secs_f64()))
+                });
+                ui.add(
+                    egui::ProgressBar::new(progress.fraction())
+                        .desired_width(260.0)
+                        .text(format!(
+                            "analysing {}/{}{eta}",
+                            progress.done, progress.total
+                        )),
+                );
+            } else if ui
+                .button("Analyse all")
+                .on_hover_text(tooltip(ui.ctx(), Command::AnalyseCollection))
+                .clicked()
+            {
+                command = Some(Command::AnalyseCollection);
+            }
+        });
     });
+    if let Some(command) = command {
+        app.run(command);
+    }
 }

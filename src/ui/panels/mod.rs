@@ -1,7 +1,13 @@
-//! The panels of the studio window, each a function drawing into a `Ui`.
+//! The window's panels; each draws part of [`crate::ui::StudioApp`] and reports the user's actions
+//! back to it.
 
 mod browser;
 mod header;
+mod lanes;
+mod palette;
+mod recording;
 
 pub use browser::browser_ui;
 pub use header::{footer_ui, header_ui};
+pub use palette::{model_card_ui, palette_ui};
+pub use recording::recording_ui;

@@ -1,0 +1,244 @@
+//! The window's side of the analysis engine: one model session shared by background jobs that
+//! analyse the open recording or the whole collection, through the analysis cache.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::jobs::batch::analyze_path;
+use crate::jobs::cache::{AnalysisCache, default_folder};
+use crate::jobs::{Job, JobContext, Notify, Progress};
+use crate::model::analysis::{AnalysisParams, SignalAnalysis};
+use crate::model::{MeritSession, ModelCard, Provider, SessionOptions};
+
+/// The model's verdict on one recording, as the browser shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prediction {
+    Analysed { class: String, confidence: f32 },
+    Failed(String),
+}
+
+impl Prediction {
+    fn of(result: &Result<SignalAnalysis, String>) -> Self {
+        match result {
+            Ok(analysis) => Self::Analysed {
+                class: analysis.top_class().to_owned(),
+                confidence: analysis.probs.iter().copied().fold(0.0, f32::max),
+            },
+            Err(error) => Self::Failed(error.clone()),
+        }
+    }
+}
+
+/// What the window knows about the loaded model.
+#[derive(Debug, Clone)]
+pub struct ModelStatus {
+    pub card: ModelCard,
+    pub provider: Provider,
+    pub hash: String,
+}
+
+type SharedSession = Arc<Mutex<Option<MeritSession>>>;
+
+pub struct Engine {
+    pub model_path: PathBuf,
+    session: SharedSession,
+    pub status: Option<ModelStatus>,
+    pub model_error: Option<String>,
+    params: AnalysisParams,
+    cache: Option<Arc<AnalysisCache>>,
+    /// Analysis of one recording (by collection index).
+    current: Option<(usize, Job<Result<SignalAnalysis, String>>)>,
+    collection: Option<Job<()>>,
+    /// Per-recording predictions, filled in as the collection job goes.
+    predictions: Arc<Mutex<Vec<Option<Prediction>>>>,
+}
+
+/// Runs `work` with the session, loading the model first if needed.
+fn with_session<T>(
+    session: &SharedSession,
+    model: &Path,
+    work: impl FnOnce(&mut MeritSession) -> Result<T, String>,
+) -> Result<T, String> {
+    let mut guard = session.lock().unwrap_or_else(PoisonError::into_inner);
+    if guard.is_none() {
+        *guard =
+            Some(MeritSession::load(model, SessionOptions::default()).map_err(|e| e.to_string())?);
+    }
+    match guard.as_mut() {
+        Some(session) => work(session),
+        None => Err("no model session".into()),
+    }
+}
+
+impl Engine {
+    #[must_use]
+    pub fn new(model_path: PathBuf, recordings: usize, cache: Option<PathBuf>) -> Self {
+        Self {
+            model_path,
+            session: Arc::default(),
+            status: None,
+            model_error: None,
+            params: AnalysisParams::default(),
+            cache: cache.map(|folder| Arc::new(AnalysisCache::new(folder))),
+            current: None,
+            collection: None,
+            predictions: Arc::new(Mutex::new(vec![None; recordings])),
+        }
+    }
+
+    /// The default analysis cache folder, shared with `merit-studio analyze`.
+    #[must_use]
+    pub fn default_cache() -> Option<PathBuf> {
+        Some(default_folder())
+    }
+
+    /// Analyses recording `index` at `path` in the background (instant when cached).
+    pub fn analyze_one(&mut self, index: usize, path: PathBuf, notify: Option<Notify>) {
+        let (session, model, params, cache) = self.job_parts();
+        let predictions = self.predictions.clone();
+        let job = Job::spawn("analyse-recording", notify, move |context: &JobContext| {
+            let result = with_session(&session, &model, |session| {
+                analyze_path(
+                    session,
+                    &path,
+                    &params,
+                    cache.as_deref(),
+                    Some(context.cancel_flag()),
+                )
+                .map(|(analysis, _)| analysis)
+            });
+            if let Some(slot) = predictions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_mut(index)
+            {
+                *slot = Some(Prediction::of(&result));
+            }
+            result
+        });
+        match job {
+            Ok(job) => self.current = Some((index, job)),
+            Err(error) => self.model_error = Some(format!("cannot start the analysis: {error}")),
+        }
+    }
+
+    /// Analyses every recording in `paths` (collection order) in the background.
+    pub fn analyze_all(&mut self, paths: Vec<PathBuf>, notify: Option<Notify>) {
+        let (session, model, params, cache) = self.job_parts();
+        let predictions = self.predictions.clone();
+        let job = Job::spawn("analyse-collection", notify, move |context: &JobContext| {
+            context.set_total(paths.len() as u64);
+            for (index, path) in paths.iter().enumerate() {
+                if context.is_cancelled() {
+                    break;
+                }
+                let result = with_session(&session, &model, |session| {
+                    analyze_path(
+                        session,
+                        path,
+                        &params,
+                        cache.as_deref(),
+                        Some(context.cancel_flag()),
+                    )
+                    .map(|(analysis, _)| analysis)
+                });
+                if let Some(slot) = predictions
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_mut(index)
+                {
+                    *slot = Some(Prediction::of(&result));
+                }
+                context.advance(1);
+            }
+        });
+        match job {
+            Ok(job) => self.collection = Some(job),
+            Err(error) => self.model_error = Some(format!("cannot start the analysis: {error}")),
+        }
+    }
+
+    fn job_parts(
+        &self,
+    ) -> (
+        SharedSession,
+        PathBuf,
+        AnalysisParams,
+        Option<Arc<AnalysisCache>>,
+    ) {
+        (
+            self.session.clone(),
+            self.model_path.clone(),
+            self.params,
+            self.cache.clone(),
+        )
+    }
+
+    pub fn cancel(&mut self) {
+        if let Some((_, job)) = &self.current {
+            job.cancel();
+        }
+        if let Some(job) = &self.collection {
+            job.cancel();
+        }
+    }
+
+    /// Takes a finished analysis of one recording: `(index, result)`.
+    pub fn poll(&mut self) -> Option<(usize, Result<SignalAnalysis, String>)> {
+        if self.collection.as_ref().is_some_and(Job::is_finished) {
+            self.collection = None;
+            self.refresh_status();
+        }
+        let (_, job) = self.current.as_mut()?;
+        let result = job.try_take()?;
+        let index = self.current.take().map_or(0, |(index, _)| index);
+        self.refresh_status();
+        let result = result.unwrap_or_else(|panicked| Err(panicked.to_string()));
+        if let Err(error) = &result {
+            if self.status.is_none() {
+                self.model_error = Some(error.clone());
+            }
+        }
+        Some((index, result))
+    }
+
+    fn refresh_status(&mut self) {
+        if let Ok(guard) = self.session.try_lock()
+            && let Some(session) = guard.as_ref()
+        {
+            self.status = Some(ModelStatus {
+                card: session.card().clone(),
+                provider: session.provider(),
+                hash: session.model_hash().to_owned(),
+            });
+            self.model_error = None;
+        }
+    }
+
+    #[must_use]
+    pub fn prediction(&self, index: usize) -> Option<Prediction> {
+        self.predictions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(index)
+            .cloned()
+            .flatten()
+    }
+
+    /// Whether recording `index` is being analysed on its own.
+    #[must_use]
+    pub fn analysing(&self) -> Option<usize> {
+        self.current.as_ref().map(|(index, _)| *index)
+    }
+
+    /// Progress of the whole-collection analysis, while it runs.
+    #[must_use]
+    pub fn collection_progress(&self) -> Option<Progress> {
+        self.collection.as_ref().map(Job::progress)
+    }
+
+    #[must_use]
+    pub fn is_busy(&self) -> bool {
+        self.current.is_some() || self.collection.is_some()
+    }
+}

@@ -1,0 +1,188 @@
+//! The recording view: transport bar, then every pane on one time axis with one playhead.
+
+use egui::Color32;
+
+use crate::playback::Track;
+use crate::ui::app::{Playback, StudioApp};
+use crate::ui::commands::{Command, tooltip};
+use crate::ui::timeline::format_time;
+
+use super::lanes::{self, TimeGesture};
+
+fn command_button(
+    ui: &mut egui::Ui,
+    text: &str,
+    selected: bool,
+    command: Command,
+    out: &mut Option<Command>,
+) {
+    if ui
+        .selectable_label(selected, text)
+        .on_hover_text(tooltip(ui.ctx(), command))
+        .clicked()
+    {
+        *out = Some(command);
+    }
+}
+
+fn transport_bar(ui: &mut egui::Ui, app: &mut StudioApp) -> Option<Command> {
+    let mut command = None;
+    let transport = app.transport.clone();
+    ui.horizontal_wrapped(|ui| {
+        let playing = transport.is_playing();
+        command_button(
+            ui,
+            if playing { "Pause" } else { "Play" },
+            playing,
+            Command::PlayPause,
+            &mut command,
+        );
+        let has_enhanced = app.recording.as_ref().is_some_and(|r| r.analysis.is_some());
+        ui.add_enabled_ui(has_enhanced, |ui| {
+            let enhanced = transport.track() == Track::Enhanced;
+            command_button(ui, "A original", !enhanced, Command::SwitchAb, &mut command);
+            command_button(ui, "B enhanced", enhanced, Command::SwitchAb, &mut command);
+        });
+        command_button(
+            ui,
+            "Loop",
+            transport.loop_range().is_some(),
+            Command::ToggleLoop,
+            &mut command,
+        );
+        command_button(ui, "-", false, Command::Slower, &mut command);
+        ui.monospace(format!("{:.2}×", transport.speed()));
+        command_button(ui, "+", false, Command::Faster, &mut command);
+        ui.separator();
+        if let Some(recording) = &app.recording {
+            ui.monospace(format!(
+                "{} / {}",
+                format_time(transport.position_s()),
+                format_time(recording.timeline.duration_s)
+            ));
+        }
+        ui.separator();
+        command_button(ui, "Zoom in", false, Command::ZoomIn, &mut command);
+        command_button(ui, "Zoom out", false, Command::ZoomOut, &mut command);
+        command_button(ui, "Fit", false, Command::Fit, &mut command);
+        ui.separator();
+        let current = app.recording.as_ref().map(|r| r.index);
+        if current.is_some() && app.engine.analysing() == current {
+            ui.spinner();
+            command_button(ui, "Cancel", false, Command::CancelAnalysis, &mut command);
+        } else {
+            command_button(
+                ui,
+                "Analyse",
+                false,
+                Command::AnalyseRecording,
+                &mut command,
+            );
+        }
+        if let Playback::Unavailable(_) = app.playback {
+            ui.weak("no audio device: playback is silent");
+        }
+    });
+    command
+}
+
+pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
+    let command = transport_bar(ui, app);
+    ui.separator();
+    let playhead = app.transport.position_s();
+    let Some(recording) = app.recording.as_mut() else {
+        ui.centered_and_justified(|ui| {
+            ui.weak("Select a recording (Up/Down keys or click). Ctrl+K lists every command.");
+        });
+        if let Some(command) = command {
+            app.run(command);
+        }
+        return;
+    };
+    ui.strong(
+        recording
+            .path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+    )
+    .on_hover_text(recording.path.display().to_string());
+    if let Some(error) = &recording.error {
+        ui.colored_label(
+            ui.visuals().error_fg_color,
+            format!("cannot open this recording: {error}"),
+        );
+        if let Some(command) = command {
+            app.run(command);
+        }
+        return;
+    }
+    let Some(original) = &recording.original else {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("decoding…");
+        });
+        if let Some(command) = command {
+            app.run(command);
+        }
+        return;
+    };
+    let mut gestures = Vec::new();
+    let mut rects = Vec::new();
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        let width = ui.available_width();
+        let timeline = recording.timeline;
+        let (rect, g) = lanes::ruler(ui, width, &timeline);
+        rects.push(rect);
+        gestures.extend(g);
+        let (rect, g) = lanes::waveform(ui, width, &timeline, &original.pyramid, "Original", Color32::from_rgb(0x56, 0xB4, 0xE9));
+        rects.push(rect);
+        gestures.extend(g);
+        match &recording.analysis {
+            Some(analysis) => {
+                let (rect, g) = lanes::waveform(ui, width, &timeline, &analysis.enhanced.pyramid, "Enhanced (Sparse MERIT)", Color32::from_rgb(0x00, 0x9E, 0x73));
+                rects.push(rect);
+                gestures.extend(g);
+            }
+            None => {
+                ui.weak("Enhanced audio, trajectory and routing appear once the recording is analysed (A).");
+            }
+        }
+        let slot = usize::from(recording.show_enhanced_spectrogram && recording.analysis.is_some());
+        let title = if slot == 1 { "Spectrogram, enhanced (S: original)" } else { "Spectrogram, original (S: enhanced)" };
+        let (rect, g) = lanes::spectrogram(ui, width, &timeline, recording.spectrograms[slot].as_deref(), title);
+        rects.push(rect);
+        gestures.extend(g);
+        if let Some(analysis) = &recording.analysis {
+            let result = &analysis.result;
+            if let Some(padded) = result.padded_from_s {
+                ui.weak(format!("clip of {padded:.2} s padded to the model's 0.5 s minimum"));
+            }
+            let (rect, g) = lanes::trajectory(ui, width, &timeline, result);
+            rects.push(rect);
+            gestures.extend(g);
+            let (rect, g) = lanes::heatmap(ui, width, &timeline, result, &result.ser_gate, &result.ser_usage, "SER router");
+            rects.push(rect);
+            gestures.extend(g);
+            let (rect, g) = lanes::heatmap(ui, width, &timeline, result, &result.se_gate, &result.se_usage, "SE router");
+            rects.push(rect);
+            gestures.extend(g);
+        }
+        for rect in &rects {
+            lanes::overlay(ui, *rect, &timeline, playhead, recording.selection);
+        }
+    });
+    for gesture in gestures {
+        match gesture {
+            TimeGesture::Seek(t) => {
+                recording.selection = None;
+                app.transport.seek_s(t);
+            }
+            TimeGesture::Select(a, b) => recording.selection = Some((a.min(b), a.max(b))),
+            TimeGesture::Zoom { factor, anchor_s } => recording.timeline.zoom(factor, anchor_s),
+            TimeGesture::Scroll(fraction) => recording.timeline.scroll(fraction),
+        }
+    }
+    if let Some(command) = command {
+        app.run(command);
+    }
+}

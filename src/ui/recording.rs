@@ -1,0 +1,189 @@
+//! The recording open in the view: its decoded signal and waveform pyramid, spectrogram images and
+//! analysis, each produced by a background job so the window never waits.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::audio::pyramid::WaveformPyramid;
+use crate::audio::spectrogram::{FrequencyScale, SpectrogramParams, spectrogram};
+use crate::audio::{ANALYSIS_RATE_HZ, DecodeOptions, decode_file};
+use crate::jobs::{Job, Notify};
+use crate::model::analysis::SignalAnalysis;
+
+use super::timeline::Timeline;
+
+/// A signal and its min/max pyramid, drawn as a waveform.
+pub struct Signal {
+    pub samples: Arc<[f32]>,
+    pub pyramid: WaveformPyramid,
+}
+
+impl Signal {
+    fn new(samples: Arc<[f32]>) -> Self {
+        let pyramid = WaveformPyramid::new(samples.clone(), ANALYSIS_RATE_HZ);
+        Self { samples, pyramid }
+    }
+}
+
+/// A mel spectrogram scaled to bytes (0 = floor, 255 = loudest), frame by frame.
+pub struct SpectrogramImage {
+    pub frames: usize,
+    pub bands: usize,
+    pub hop_s: f64,
+    pub values: Vec<u8>,
+}
+
+const SPECTROGRAM_BANDS: usize = 80;
+const SPECTROGRAM_RANGE_DB: f32 = 80.0;
+
+impl SpectrogramImage {
+    #[must_use]
+    pub fn of(samples: &[f32]) -> Self {
+        let params = SpectrogramParams {
+            scale: FrequencyScale::Mel {
+                bands: SPECTROGRAM_BANDS,
+                min_hz: 50.0,
+                max_hz: 8_000.0,
+            },
+            ..SpectrogramParams::default()
+        };
+        let spectrogram = spectrogram(samples, ANALYSIS_RATE_HZ, &params);
+        let loudest = spectrogram
+            .values_db
+            .iter()
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max);
+        let floor = loudest - SPECTROGRAM_RANGE_DB;
+        Self {
+            frames: spectrogram.frames,
+            bands: spectrogram.rows,
+            hop_s: params.hop_len as f64 / f64::from(ANALYSIS_RATE_HZ),
+            values: spectrogram
+                .values_db
+                .iter()
+                .map(|&db| ((db - floor) / SPECTROGRAM_RANGE_DB * 255.0).clamp(0.0, 255.0) as u8)
+                .collect(),
+        }
+    }
+}
+
+/// Sparse MERIT's outputs for the open recording, with the enhanced signal ready to draw and play.
+pub struct RecordingAnalysis {
+    pub result: SignalAnalysis,
+    pub enhanced: Signal,
+}
+
+impl RecordingAnalysis {
+    #[must_use]
+    pub fn new(mut result: SignalAnalysis) -> Self {
+        let enhanced = Signal::new(std::mem::take(&mut result.enhanced).into());
+        Self { result, enhanced }
+    }
+}
+
+pub struct RecordingState {
+    pub index: usize,
+    pub path: PathBuf,
+    pub timeline: Timeline,
+    pub original: Option<Signal>,
+    pub error: Option<String>,
+    pub analysis: Option<RecordingAnalysis>,
+    /// Original and enhanced spectrograms, as they arrive.
+    pub spectrograms: [Option<Arc<SpectrogramImage>>; 2],
+    pub show_enhanced_spectrogram: bool,
+    /// A dragged time range (for looping and zooming).
+    pub selection: Option<(f64, f64)>,
+    load: Option<Job<Result<Signal, String>>>,
+    spectrogram_jobs: [Option<Job<SpectrogramImage>>; 2],
+    notify: Option<Notify>,
+}
+
+impl RecordingState {
+    /// Starts decoding `path` in the background.
+    #[must_use]
+    pub fn open(index: usize, path: PathBuf, notify: Option<Notify>) -> Self {
+        let job_path = path.clone();
+        let load = Job::spawn("decode", notify.clone(), move |context| {
+            decode_file(
+                &job_path,
+                DecodeOptions {
+                    keep_original: false,
+                    cancel: Some(context.cancel_flag()),
+                },
+            )
+            .map(|decoded| Signal::new(decoded.analysis.into()))
+            .map_err(|e| e.to_string())
+        });
+        let mut state = Self {
+            index,
+            path,
+            timeline: Timeline::new(1.0),
+            original: None,
+            error: None,
+            analysis: None,
+            spectrograms: [None, None],
+            show_enhanced_spectrogram: false,
+            selection: None,
+            load: None,
+            spectrogram_jobs: [None, None],
+            notify,
+        };
+        match load {
+            Ok(job) => state.load = Some(job),
+            Err(error) => state.error = Some(format!("cannot start decoding: {error}")),
+        }
+        state
+    }
+
+    fn start_spectrogram(&mut self, slot: usize, samples: Arc<[f32]>) {
+        if let Ok(job) = Job::spawn("spectrogram", self.notify.clone(), move |_| {
+            SpectrogramImage::of(&samples)
+        }) {
+            self.spectrogram_jobs[slot] = Some(job);
+        }
+    }
+
+    /// Takes finished work; returns true when the decoded signal just arrived.
+    pub fn poll(&mut self) -> bool {
+        let mut arrived = false;
+        if let Some(job) = self.load.as_mut()
+            && let Some(result) = job.try_take()
+        {
+            self.load = None;
+            match result {
+                Ok(Ok(signal)) => {
+                    self.timeline =
+                        Timeline::new(signal.samples.len() as f64 / f64::from(ANALYSIS_RATE_HZ));
+                    self.start_spectrogram(0, signal.samples.clone());
+                    self.original = Some(signal);
+                    arrived = true;
+                }
+                Ok(Err(error)) => self.error = Some(error),
+                Err(panicked) => self.error = Some(panicked.to_string()),
+            }
+        }
+        for (slot, job) in self.spectrogram_jobs.iter_mut().enumerate() {
+            if let Some(running) = job.as_mut()
+                && let Some(result) = running.try_take()
+            {
+                *job = None;
+                if let Ok(image) = result {
+                    self.spectrograms[slot] = Some(Arc::new(image));
+                }
+            }
+        }
+        arrived
+    }
+
+    /// Takes a finished analysis of this recording.
+    pub fn set_analysis(&mut self, result: SignalAnalysis) {
+        let analysis = RecordingAnalysis::new(result);
+        self.start_spectrogram(1, analysis.enhanced.samples.clone());
+        self.analysis = Some(analysis);
+    }
+
+    #[must_use]
+    pub fn is_busy(&self) -> bool {
+        self.load.is_some() || self.spectrogram_jobs.iter().any(Option::is_some)
+    }
+}
