@@ -5,6 +5,7 @@ mod collection;
 mod file;
 mod label_scheme;
 pub mod manifest;
+pub mod recent;
 
 use std::path::{Path, PathBuf};
 

@@ -7,6 +7,7 @@ use crate::jobs::scan::{CheckDepth, FileCheck, check_files};
 use crate::jobs::{Job, Notify};
 use crate::model::runtime::{self, RuntimeLibrary};
 use crate::playback::{AudioSink, PlaybackSource, Tracks, Transport};
+use crate::project::recent::{RecentProjects, folder_is_writable};
 use crate::project::{Collection, Project};
 
 use super::commands::{self, Command};
@@ -45,6 +46,9 @@ pub struct StudioApp {
     pub(super) palette: Option<String>,
     pub(super) show_model_card: bool,
     pub(super) search: String,
+    pub(super) recent: RecentProjects,
+    /// The project folder cannot be written (annotations and exports need another place).
+    pub(super) read_only: bool,
     notify: Option<Notify>,
     /// The model chosen on the command line or in the window, over the project's.
     model_override: Option<PathBuf>,
@@ -80,6 +84,8 @@ impl StudioApp {
             palette: None,
             show_model_card: false,
             search: String::new(),
+            recent: RecentProjects::default(),
+            read_only: false,
             notify,
             model_override: None,
             cache_dir: Engine::default_cache(),
@@ -95,6 +101,18 @@ impl StudioApp {
     pub fn with_model(mut self, model: PathBuf) -> Self {
         self.model_override = Some(model);
         self.engine = self.new_engine();
+        self
+    }
+
+    /// Keeps the recent-projects list in `recent` (and adds the open project to it).
+    #[must_use]
+    pub fn with_recent(mut self, mut recent: RecentProjects) -> Self {
+        if let Some(project) = &self.project
+            && let Err(error) = recent.add(&project.root)
+        {
+            tracing::warn!("cannot save the recent-projects list: {error}");
+        }
+        self.recent = recent;
         self
     }
 
@@ -127,6 +145,10 @@ impl StudioApp {
         match Project::open(path) {
             Ok(project) => {
                 self.collection = Collection::load(&project);
+                self.read_only = !folder_is_writable(&project.root);
+                if let Err(error) = self.recent.add(&project.root) {
+                    tracing::warn!("cannot save the recent-projects list: {error}");
+                }
                 self.project = Some(project);
                 self.engine = self.new_engine();
                 self.open_error = None;
@@ -397,6 +419,14 @@ impl StudioApp {
         self.check_job.is_some()
             || self.engine.is_busy()
             || self.recording.as_ref().is_some_and(RecordingState::is_busy)
+    }
+
+    /// Whether the open recording's waveform can be drawn (its signal is decoded).
+    #[must_use]
+    pub fn has_waveform(&self) -> bool {
+        self.recording
+            .as_ref()
+            .is_some_and(|r| r.original.is_some())
     }
 
     /// The recording selected in the browser.

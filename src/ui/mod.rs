@@ -41,7 +41,13 @@ pub struct WindowOptions {
 /// Opens the studio window and runs until it is closed.
 #[must_use]
 pub fn run(options: WindowOptions) -> ExitCode {
-    let path = options.path.clone().unwrap_or_else(demo_project_path);
+    let recent =
+        crate::project::recent::RecentProjects::load(crate::project::recent::default_file());
+    let path = options
+        .path
+        .clone()
+        .or_else(|| recent.last_existing().map(Path::to_path_buf))
+        .unwrap_or_else(demo_project_path);
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("MERIT Studio")
@@ -66,7 +72,8 @@ pub fn run(options: WindowOptions) -> ExitCode {
                     }
                 }
             };
-            let mut app = StudioApp::open(&path, Some(creation.egui_ctx.clone()), playback);
+            let mut app = StudioApp::open(&path, Some(creation.egui_ctx.clone()), playback)
+                .with_recent(recent);
             if let Some(model) = &options.model {
                 app = app.with_model(model.clone());
             }

@@ -25,16 +25,19 @@ impl Signal {
     }
 }
 
-/// A mel spectrogram scaled to bytes (0 = floor, 255 = loudest), frame by frame.
+/// A mel spectrogram scaled to bytes (0 = floor, 255 = loudest), frame by frame, with coarser
+/// levels (each the maximum over 4 frames of the one below) so a zoomed-out view reads a few
+/// values per pixel column, not thousands.
 pub struct SpectrogramImage {
-    pub frames: usize,
     pub bands: usize,
     pub hop_s: f64,
-    pub values: Vec<u8>,
+    /// Level 0 is the spectrogram itself; level k holds `4^k` frames per bin.
+    levels: Vec<Vec<u8>>,
 }
 
 const SPECTROGRAM_BANDS: usize = 80;
 const SPECTROGRAM_RANGE_DB: f32 = 80.0;
+const LEVEL_FACTOR: usize = 4;
 
 impl SpectrogramImage {
     #[must_use]
@@ -54,16 +57,63 @@ impl SpectrogramImage {
             .copied()
             .fold(f32::NEG_INFINITY, f32::max);
         let floor = loudest - SPECTROGRAM_RANGE_DB;
-        Self {
-            frames: spectrogram.frames,
-            bands: spectrogram.rows,
-            hop_s: params.hop_len as f64 / f64::from(ANALYSIS_RATE_HZ),
-            values: spectrogram
+        let bands = spectrogram.rows.max(1);
+        let mut levels = vec![
+            spectrogram
                 .values_db
                 .iter()
                 .map(|&db| ((db - floor) / SPECTROGRAM_RANGE_DB * 255.0).clamp(0.0, 255.0) as u8)
-                .collect(),
+                .collect::<Vec<u8>>(),
+        ];
+        while let Some(below) = levels.last()
+            && below.len() / bands > 1
+        {
+            let coarser: Vec<u8> = below
+                .chunks(bands * LEVEL_FACTOR)
+                .flat_map(|group| {
+                    (0..bands).map(move |band| {
+                        group
+                            .chunks(bands)
+                            .map(|frame| frame[band])
+                            .max()
+                            .unwrap_or(0)
+                    })
+                })
+                .collect();
+            levels.push(coarser);
         }
+        Self {
+            bands,
+            hop_s: params.hop_len as f64 / f64::from(ANALYSIS_RATE_HZ),
+            levels,
+        }
+    }
+
+    /// Frames of the full-resolution spectrogram.
+    #[must_use]
+    pub fn frames(&self) -> usize {
+        self.levels
+            .first()
+            .map_or(0, |level| level.len() / self.bands)
+    }
+
+    /// The loudest value of `band` over frames `first..last`, read from the coarsest level whose
+    /// bins still fit in that span (so the cost does not grow with the span).
+    #[must_use]
+    pub fn max_over(&self, first: usize, last: usize, band: usize) -> u8 {
+        let span = last.saturating_sub(first).max(1);
+        let mut level = 0;
+        let mut per_bin = 1;
+        while level + 1 < self.levels.len() && per_bin * LEVEL_FACTOR <= span {
+            level += 1;
+            per_bin *= LEVEL_FACTOR;
+        }
+        let values = &self.levels[level];
+        let bins = values.len() / self.bands;
+        (first / per_bin..last.div_ceil(per_bin).min(bins))
+            .map(|bin| values[bin * self.bands + band])
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -185,5 +235,31 @@ impl RecordingState {
     #[must_use]
     pub fn is_busy(&self) -> bool {
         self.load.is_some() || self.spectrogram_jobs.iter().any(Option::is_some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coarse_levels_keep_the_loudest_value() {
+        let samples = crate::audio::test_signal::speech_like(20.0, ANALYSIS_RATE_HZ);
+        let image = SpectrogramImage::of(&samples);
+        assert_eq!(image.frames(), 2_000);
+        for (first, last) in [(0, 1), (10, 17), (0, 2_000), (333, 1_555)] {
+            for band in [0, 40, 79] {
+                let direct = (first..last)
+                    .map(|f| image.levels[0][f * image.bands + band])
+                    .max()
+                    .unwrap();
+                // A coarse bin may reach a little past the span, never miss a peak inside it.
+                assert!(image.max_over(first, last, band) >= direct);
+            }
+        }
+        assert_eq!(
+            image.max_over(5, 6, 3),
+            image.levels[0][5 * image.bands + 3]
+        );
     }
 }

@@ -62,6 +62,14 @@ pub fn viridis(value: f32) -> Color32 {
     Color32::from_rgb(mix(0), mix(1), mix(2))
 }
 
+/// Viridis for a byte level (a table, for drawing spectrograms fast).
+#[must_use]
+pub fn viridis_level(level: u8) -> Color32 {
+    static TABLE: std::sync::LazyLock<[Color32; 256]> =
+        std::sync::LazyLock::new(|| std::array::from_fn(|i| viridis(i as f32 / 255.0)));
+    TABLE[usize::from(level)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +79,7 @@ mod tests {
         assert_eq!(viridis(0.0), Color32::from_rgb(68, 1, 84));
         assert_eq!(viridis(1.0), Color32::from_rgb(253, 231, 37));
         assert_eq!(viridis(2.0), viridis(1.0));
+        assert_eq!(viridis_level(255), viridis(1.0));
     }
 
     #[test]

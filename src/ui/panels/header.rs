@@ -19,12 +19,29 @@ pub fn header_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 ui.label("no project open");
             }
         }
+        if app.read_only {
+            ui.colored_label(ui.visuals().warn_fg_color, "read-only")
+                .on_hover_text("This project folder cannot be written: it opens read-only.");
+        }
         if ui
             .button("Open…")
             .on_hover_text(tooltip(ui.ctx(), Command::OpenProject))
             .clicked()
         {
             command = Some(Command::OpenProject);
+        }
+        let mut reopen = None;
+        ui.add_enabled_ui(app.recent.paths.len() > 1, |ui| {
+            ui.menu_button("Recent", |ui| {
+                for path in app.recent.paths.iter().skip(1) {
+                    if ui.button(path.display().to_string()).clicked() {
+                        reopen = Some(path.clone());
+                    }
+                }
+            });
+        });
+        if let Some(path) = reopen {
+            app.open_path(&path);
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             match &app.runtime {

@@ -216,25 +216,22 @@ pub fn spectrogram(
         let texture = cached_texture(
             ui,
             ui.scope_id().with(("spectrogram", title)),
-            view_key(timeline, columns, image.values.as_ptr() as u64),
+            view_key(timeline, columns, std::ptr::from_ref(image) as u64),
             || {
                 // Each pixel column shows the loudest of the frames under it.
+                let frames = image.frames();
                 let mut pixels = vec![Color32::BLACK; columns * image.bands];
                 for column in 0..columns {
                     let t0 = timeline.start_s + timeline.span_s * column as f64 / columns as f64;
                     let t1 =
                         timeline.start_s + timeline.span_s * (column + 1) as f64 / columns as f64;
-                    let first = ((t0 / image.hop_s) as usize).min(image.frames.saturating_sub(1));
+                    let first = ((t0 / image.hop_s) as usize).min(frames.saturating_sub(1));
                     let last =
-                        ((t1 / image.hop_s) as usize).clamp(first + 1, image.frames.max(first + 1));
+                        ((t1 / image.hop_s) as usize).clamp(first + 1, frames.max(first + 1));
                     for band in 0..image.bands {
-                        let loudest = (first..last.min(image.frames))
-                            .map(|frame| image.values[frame * image.bands + band])
-                            .max()
-                            .unwrap_or(0);
                         // Low frequencies at the bottom.
                         pixels[(image.bands - 1 - band) * columns + column] =
-                            theme::viridis(f32::from(loudest) / 255.0);
+                            theme::viridis_level(image.max_over(first, last, band));
                     }
                 }
                 ColorImage::new([columns, image.bands], pixels)
@@ -291,11 +288,20 @@ pub fn trajectory(
                 [timeline.start_s, 0.0],
                 [timeline.end_s(), 1.02],
             ));
+            // Only the windows in view (and one either side, so lines reach the edges).
+            let first = trajectory
+                .times_s
+                .partition_point(|&t| t < timeline.start_s)
+                .saturating_sub(1);
+            let last = (trajectory
+                .times_s
+                .partition_point(|&t| t <= timeline.end_s())
+                + 1)
+            .min(trajectory.times_s.len());
             for (class_index, class) in analysis.classes.iter().enumerate() {
-                let points: PlotPoints = trajectory
-                    .times_s
+                let points: PlotPoints = trajectory.times_s[first..last]
                     .iter()
-                    .zip(&trajectory.probs)
+                    .zip(&trajectory.probs[first..last])
                     .map(|(&t, row)| [t, f64::from(row.get(class_index).copied().unwrap_or(0.0))])
                     .collect();
                 plot_ui.line(

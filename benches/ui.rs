@@ -1,0 +1,116 @@
+//! Frame time of the studio window with a 1-hour recording open and every pane visible (headless,
+//! through egui_kittest: layout and tessellation, no GPU rasterisation), and how long the view of
+//! a 1-hour file takes to show its first waveform. Prints figures; asserts nothing.
+//!
+//!     cargo bench --bench ui [-- --model PATH] [-- --seconds 3600]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use egui::Key;
+use egui_kittest::Harness;
+use merit_studio::audio::test_signal::speech_like;
+use merit_studio::audio::wav::write_mono_f32;
+use merit_studio::ui::{Playback, StudioApp};
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn wait_idle(harness: &mut Harness<'static, StudioApp>, what: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        harness.step();
+        if !harness.state().is_busy() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1800),
+            "{what} did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    started.elapsed()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let seconds: f64 = arg("--seconds").map_or(3600.0, |s| s.parse().unwrap());
+    let model = arg("--model").map_or_else(merit_studio::model::shipped_model_path, Into::into);
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("long.wav");
+    write_mono_f32(&wav, &speech_like(seconds, 16_000), 16_000).unwrap();
+    let app = StudioApp::open(dir.path(), None, Playback::Unavailable("bench".into()))
+        .with_model(model.clone())
+        .with_cache_dir(None);
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app);
+    wait_idle(&mut harness, "header reading");
+
+    // First waveform: from selecting the recording until its decoded signal is drawn.
+    let started = Instant::now();
+    harness.state_mut().select(0);
+    while !harness.state().has_waveform() {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let first_waveform = started.elapsed();
+    let analysed = wait_idle(&mut harness, "analysis");
+
+    // Frames with every pane visible: zooming in and out and scrolling (new textures each time),
+    // and frames where nothing changes.
+    let keys = [
+        Key::Equals,
+        Key::Equals,
+        Key::ArrowRight,
+        Key::Minus,
+        Key::ArrowLeft,
+        Key::F,
+    ];
+    let mut changing = Vec::new();
+    let mut still = Vec::new();
+    for frame in 0..300 {
+        if frame % 2 == 0 {
+            harness.key_press(keys[(frame / 2) % keys.len()]);
+        }
+        let started = Instant::now();
+        harness.step();
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if frame % 2 == 0 {
+            changing.push(ms);
+        } else {
+            still.push(ms);
+        }
+    }
+    for samples in [&mut changing, &mut still] {
+        samples.sort_by(f64::total_cmp);
+    }
+    println!(
+        "recording      {seconds:.0} s of 16 kHz audio, model {}",
+        model.display()
+    );
+    println!(
+        "first waveform {:.0} ms after selecting it (decode + pyramid)",
+        first_waveform.as_secs_f64() * 1000.0
+    );
+    println!(
+        "analysis       {:.1} s until every pane was ready",
+        analysed.as_secs_f64()
+    );
+    for (name, samples) in [("zoom/scroll", &changing), ("still", &still)] {
+        println!(
+            "frame time, {name:<11} p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms ({} frames)",
+            percentile(samples, 0.5),
+            percentile(samples, 0.95),
+            samples[samples.len() - 1],
+            samples.len()
+        );
+    }
+}
