@@ -139,6 +139,32 @@ fn the_whole_collection_is_analysed_from_the_footer() {
 }
 
 #[test]
+fn search_and_sort_reorder_the_browser() {
+    let Studio { mut harness, .. } = studio(&demo_project());
+    settle(&mut harness);
+    harness.get_by_label("Duration").click();
+    harness.run();
+    let top =
+        |harness: &Harness<'static, StudioApp>, name: &str| harness.get_by_label(name).rect().top();
+    // Shortest first: happy_m2 (3.20 s), neutral_m3 (3.25 s) ... sad_f1 (5.63 s).
+    assert!(top(&harness, "audio/happy_m2.mp3") < top(&harness, "audio/neutral_m3.wav"));
+    assert!(top(&harness, "audio/neutral_m3.wav") < top(&harness, "audio/sad_f1.flac"));
+    harness.get_by_label("Duration ^").click();
+    harness.run();
+    assert!(top(&harness, "audio/sad_f1.flac") < top(&harness, "audio/happy_m2.mp3"));
+    harness
+        .get_by_role(egui::accesskit::Role::TextInput)
+        .click();
+    harness.run();
+    harness
+        .get_by_role(egui::accesskit::Role::TextInput)
+        .type_text("sad");
+    harness.run();
+    assert!(harness.query_by_label("audio/happy_m2.mp3").is_none());
+    harness.get_by_label("audio/sad_f1.flac");
+}
+
+#[test]
 fn the_palette_lists_commands_with_their_shortcuts() {
     let Studio { mut harness, .. } = studio(&demo_project());
     settle(&mut harness);

@@ -45,7 +45,9 @@ pub struct StudioApp {
     pub(super) playback: Playback,
     pub(super) palette: Option<String>,
     pub(super) show_model_card: bool,
-    pub(super) search: String,
+    pub(super) browser: panels::BrowserView,
+    /// The browser's rows in order, with what they were computed from.
+    pub(super) browser_rows: Option<(panels::BrowserKey, Vec<usize>)>,
     pub(super) recent: RecentProjects,
     /// The project folder cannot be written (annotations and exports need another place).
     pub(super) read_only: bool,
@@ -83,7 +85,8 @@ impl StudioApp {
             playback,
             palette: None,
             show_model_card: false,
-            search: String::new(),
+            browser: panels::BrowserView::default(),
+            browser_rows: None,
             recent: RecentProjects::default(),
             read_only: false,
             notify,
@@ -238,7 +241,10 @@ impl StudioApp {
                     recording.set_analysis(analysis);
                     self.attach_playback(true);
                 }
-                Err(error) => tracing::warn!("analysis failed: {error}"),
+                Err(error) => {
+                    tracing::warn!("analysis failed: {error}");
+                    recording.analysis_error = Some(error);
+                }
             }
         }
     }
@@ -480,7 +486,7 @@ impl StudioApp {
         egui::Panel::bottom("footer").show(ui, |ui| panels::footer_ui(ui, self));
         egui::Panel::left("browser")
             .resizable(true)
-            .default_size(480.0)
+            .default_size(540.0)
             .show(ui, |ui| panels::browser_ui(ui, self));
         egui::CentralPanel::default().show(ui, |ui| panels::recording_ui(ui, self));
         panels::palette_ui(ui.ctx(), self);

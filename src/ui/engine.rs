@@ -50,7 +50,28 @@ pub struct Engine {
     current: Option<(usize, Job<Result<SignalAnalysis, String>>)>,
     collection: Option<Job<()>>,
     /// Per-recording predictions, filled in as the collection job goes.
-    predictions: Arc<Mutex<Vec<Option<Prediction>>>>,
+    predictions: Arc<Mutex<Predictions>>,
+}
+
+/// Predictions by collection index, with a counter that changes whenever one does (so views that
+/// sort by them know when to sort again).
+#[derive(Debug, Default)]
+struct Predictions {
+    by_index: Vec<Option<Prediction>>,
+    generation: u64,
+    analysed: usize,
+}
+
+impl Predictions {
+    fn set(&mut self, index: usize, prediction: Prediction) {
+        if let Some(slot) = self.by_index.get_mut(index) {
+            if slot.is_none() {
+                self.analysed += 1;
+            }
+            *slot = Some(prediction);
+            self.generation += 1;
+        }
+    }
 }
 
 /// Runs `work` with the session, loading the model first if needed.
@@ -82,7 +103,10 @@ impl Engine {
             cache: cache.map(|folder| Arc::new(AnalysisCache::new(folder))),
             current: None,
             collection: None,
-            predictions: Arc::new(Mutex::new(vec![None; recordings])),
+            predictions: Arc::new(Mutex::new(Predictions {
+                by_index: vec![None; recordings],
+                ..Predictions::default()
+            })),
         }
     }
 
@@ -107,13 +131,10 @@ impl Engine {
                 )
                 .map(|(analysis, _)| analysis)
             });
-            if let Some(slot) = predictions
+            predictions
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .get_mut(index)
-            {
-                *slot = Some(Prediction::of(&result));
-            }
+                .set(index, Prediction::of(&result));
             result
         });
         match job {
@@ -142,13 +163,10 @@ impl Engine {
                     )
                     .map(|(analysis, _)| analysis)
                 });
-                if let Some(slot) = predictions
+                predictions
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .get_mut(index)
-                {
-                    *slot = Some(Prediction::of(&result));
-                }
+                    .set(index, Prediction::of(&result));
                 context.advance(1);
             }
         });
@@ -220,9 +238,38 @@ impl Engine {
         self.predictions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .by_index
             .get(index)
             .cloned()
             .flatten()
+    }
+
+    /// All predictions, in collection order.
+    #[must_use]
+    pub fn predictions(&self) -> Vec<Option<Prediction>> {
+        self.predictions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_index
+            .clone()
+    }
+
+    /// Changes whenever a prediction does.
+    #[must_use]
+    pub fn predictions_generation(&self) -> u64 {
+        self.predictions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .generation
+    }
+
+    /// How many recordings have a prediction (or a failure).
+    #[must_use]
+    pub fn analysed_count(&self) -> usize {
+        self.predictions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .analysed
     }
 
     /// Whether recording `index` is being analysed on its own.

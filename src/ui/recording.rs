@@ -138,6 +138,8 @@ pub struct RecordingState {
     pub original: Option<Signal>,
     pub error: Option<String>,
     pub analysis: Option<RecordingAnalysis>,
+    /// Why the last analysis of this recording failed.
+    pub analysis_error: Option<String>,
     /// Original and enhanced spectrograms, as they arrive.
     pub spectrograms: [Option<Arc<SpectrogramImage>>; 2],
     pub show_enhanced_spectrogram: bool,
@@ -171,6 +173,7 @@ impl RecordingState {
             original: None,
             error: None,
             analysis: None,
+            analysis_error: None,
             spectrograms: [None, None],
             show_enhanced_spectrogram: false,
             selection: None,
@@ -230,6 +233,7 @@ impl RecordingState {
         let analysis = RecordingAnalysis::new(result);
         self.start_spectrogram(1, analysis.enhanced.samples.clone());
         self.analysis = Some(analysis);
+        self.analysis_error = None;
     }
 
     #[must_use]

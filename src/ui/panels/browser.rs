@@ -1,5 +1,5 @@
 //! The collection browser: one row per recording, virtualised so 100,000 rows scroll smoothly,
-//! with a search box over file, speaker and labels.
+//! with search over file, speaker and labels, a status filter, and sorting by any column.
 
 use egui_extras::{Column, TableBuilder};
 
@@ -17,43 +17,179 @@ const TITLES: [&str; 6] = [
     "Status",
 ];
 
+/// What the status column says about a recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Reading,
+    Unanalysed,
+    Analysed,
+    Failed,
+    Broken,
+}
+
+impl Status {
+    const ALL: [Self; 5] = [
+        Self::Reading,
+        Self::Unanalysed,
+        Self::Analysed,
+        Self::Failed,
+        Self::Broken,
+    ];
+
+    fn of(
+        check: Option<&Result<crate::jobs::scan::FileCheck, String>>,
+        prediction: Option<&Prediction>,
+    ) -> Self {
+        match (check, prediction) {
+            (Some(Err(_)), _) => Self::Broken,
+            (_, Some(Prediction::Failed(_))) => Self::Failed,
+            (_, Some(Prediction::Analysed { .. })) => Self::Analysed,
+            (Some(Ok(_)), None) => Self::Unanalysed,
+            (None, _) => Self::Reading,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Reading => "reading…",
+            Self::Unanalysed => "unanalysed",
+            Self::Analysed => "analysed",
+            Self::Failed => "failed",
+            Self::Broken => "broken",
+        }
+    }
+}
+
+/// The column the browser is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortColumn {
+    #[default]
+    Listed,
+    Duration,
+    Speaker,
+    Label,
+    Prediction,
+    Status,
+}
+
+const COLUMNS: [SortColumn; 6] = [
+    SortColumn::Listed,
+    SortColumn::Duration,
+    SortColumn::Speaker,
+    SortColumn::Label,
+    SortColumn::Prediction,
+    SortColumn::Status,
+];
+
+/// How the browser shows the collection: search text, status filter, sort column and direction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BrowserView {
+    pub search: String,
+    pub status: Option<Status>,
+    pub sort: SortColumn,
+    pub descending: bool,
+}
+
+/// What the browser's row order depends on.
+pub type BrowserKey = (BrowserView, u64, usize, usize);
+
+/// The rows to show, in order.
+fn visible_rows(app: &StudioApp) -> Vec<usize> {
+    let view = &app.browser;
+    let needle = view.search.to_lowercase();
+    let recordings = &app.collection.recordings;
+    let predictions = app.engine.predictions();
+    let check = |i: usize| app.checks.get(i).and_then(Option::as_ref);
+    let mut rows: Vec<usize> = (0..recordings.len())
+        .filter(|&i| {
+            let r = &recordings[i];
+            needle.is_empty()
+                || r.listed_path.to_lowercase().contains(&needle)
+                || r.speaker
+                    .as_deref()
+                    .is_some_and(|s| s.to_lowercase().contains(&needle))
+                || r.reference
+                    .as_ref()
+                    .and_then(|l| l.class.as_deref())
+                    .is_some_and(|c| c.to_lowercase().contains(&needle))
+        })
+        .filter(|&i| {
+            view.status
+                .is_none_or(|s| Status::of(check(i), predictions[i].as_ref()) == s)
+        })
+        .collect();
+    let duration = |i: usize| {
+        check(i)
+            .and_then(|c| c.as_ref().ok()?.duration_secs())
+            .unwrap_or(-1.0)
+    };
+    let confidence = |i: usize| match &predictions[i] {
+        Some(Prediction::Analysed { class, confidence }) => (class.clone(), *confidence),
+        _ => (String::new(), -1.0),
+    };
+    match view.sort {
+        SortColumn::Listed => {}
+        SortColumn::Duration => rows.sort_by(|&a, &b| duration(a).total_cmp(&duration(b))),
+        SortColumn::Speaker => rows.sort_by_key(|&i| recordings[i].speaker.clone()),
+        SortColumn::Label => {
+            rows.sort_by_key(|&i| {
+                recordings[i]
+                    .reference
+                    .as_ref()
+                    .and_then(|l| l.class.clone())
+            });
+        }
+        SortColumn::Prediction => rows.sort_by(|&a, &b| {
+            let ((ca, pa), (cb, pb)) = (confidence(a), confidence(b));
+            ca.cmp(&cb).then(pa.total_cmp(&pb))
+        }),
+        SortColumn::Status => {
+            rows.sort_by_key(|&i| Status::of(check(i), predictions[i].as_ref()));
+        }
+    }
+    if view.descending {
+        rows.reverse();
+    }
+    rows
+}
+
 pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
     ui.horizontal(|ui| {
         ui.label("Search");
         ui.add(
-            egui::TextEdit::singleline(&mut app.search)
-                .hint_text("search file, speaker, label")
-                .desired_width(f32::INFINITY),
+            egui::TextEdit::singleline(&mut app.browser.search)
+                .hint_text("file, speaker, label")
+                .desired_width(ui.available_width() - 165.0),
         );
+        egui::ComboBox::from_label("Status")
+            .width(100.0)
+            .selected_text(app.browser.status.map_or("every status", Status::name))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut app.browser.status, None, "every status");
+                for status in Status::ALL {
+                    ui.selectable_value(&mut app.browser.status, Some(status), status.name());
+                }
+            });
     });
-    let needle = app.search.to_lowercase();
-    let rows: Vec<usize> = if needle.is_empty() {
-        (0..app.collection.recordings.len()).collect()
-    } else {
-        app.collection
-            .recordings
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                r.listed_path.to_lowercase().contains(&needle)
-                    || r.speaker
-                        .as_deref()
-                        .is_some_and(|s| s.to_lowercase().contains(&needle))
-                    || r.reference
-                        .as_ref()
-                        .and_then(|l| l.class.as_deref())
-                        .is_some_and(|c| c.to_lowercase().contains(&needle))
-            })
-            .map(|(index, _)| index)
-            .collect()
+    // Filtering and sorting 100,000 rows is too slow for every frame: only when something changed.
+    let key = (
+        app.browser.clone(),
+        app.engine.predictions_generation(),
+        app.checks.iter().filter(|c| c.is_some()).count(),
+        app.collection.recordings.len(),
+    );
+    let rows = match app.browser_rows.take() {
+        Some((cached_key, rows)) if cached_key == key => rows,
+        _ => visible_rows(app),
     };
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
     let mut clicked = None;
+    let mut sort_clicked = None;
     TableBuilder::new(ui)
         .striped(true)
         .sense(egui::Sense::click())
         .column(
-            Column::initial(140.0)
+            Column::initial(150.0)
                 .at_least(80.0)
                 .resizable(true)
                 .clip(true),
@@ -64,9 +200,24 @@ pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
         .column(Column::initial(80.0).resizable(true).clip(true))
         .column(Column::remainder().clip(true))
         .header(row_height, |mut header| {
-            for title in TITLES {
+            for (title, column) in TITLES.into_iter().zip(COLUMNS) {
                 header.col(|ui| {
-                    ui.strong(title);
+                    let sorted = app.browser.sort == column;
+                    let arrow = match (sorted, app.browser.descending) {
+                        (false, _) => "",
+                        (true, false) => " ^",
+                        (true, true) => " v",
+                    };
+                    if ui
+                        .selectable_label(
+                            sorted,
+                            egui::RichText::new(format!("{title}{arrow}")).strong(),
+                        )
+                        .on_hover_text("sort by this column (again: reverse)")
+                        .clicked()
+                    {
+                        sort_clicked = Some(column);
+                    }
                 });
             }
         })
@@ -111,33 +262,48 @@ pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 });
                 row.col(|ui| match &prediction {
                     Some(Prediction::Analysed { class, confidence }) => {
-                        ui.colored_label(
-                            theme::class_colour_by_name(class),
-                            format!("{class} {:.0}%", confidence * 100.0),
-                        );
+                        let text = format!("{class} {:.0}%", confidence * 100.0);
+                        // The selected row's background is blue: class colours would vanish.
+                        if selected {
+                            ui.label(text);
+                        } else {
+                            ui.colored_label(theme::class_colour_by_name(class), text);
+                        }
                     }
                     _ => {
                         ui.weak("–");
                     }
                 });
                 row.col(|ui| {
-                    match (check, &prediction) {
-                        (Some(Err(error)), _) => ui
-                            .colored_label(ui.visuals().error_fg_color, "broken")
-                            .on_hover_text(error),
-                        (_, Some(Prediction::Failed(error))) => ui
-                            .colored_label(ui.visuals().error_fg_color, "failed")
-                            .on_hover_text(error),
-                        (_, Some(Prediction::Analysed { .. })) => ui.label("analysed"),
-                        (Some(Ok(_)), None) => ui.weak("unanalysed"),
-                        (None, _) => ui.weak("reading…"),
+                    let status = Status::of(check, prediction.as_ref());
+                    let error = match (check, &prediction) {
+                        (Some(Err(error)), _) | (_, Some(Prediction::Failed(error))) => Some(error),
+                        _ => None,
                     };
+                    match (status, error) {
+                        (Status::Broken | Status::Failed, Some(error)) => {
+                            ui.colored_label(ui.visuals().error_fg_color, status.name())
+                                .on_hover_text(error);
+                        }
+                        (Status::Analysed, _) => {
+                            ui.label(status.name());
+                        }
+                        _ => {
+                            ui.weak(status.name());
+                        }
+                    }
                 });
                 if row.response().clicked() {
                     clicked = Some(index);
                 }
             });
         });
+    app.browser_rows = Some((key, rows));
+    if let Some(column) = sort_clicked {
+        let view = &mut app.browser;
+        view.descending = view.sort == column && !view.descending;
+        view.sort = column;
+    }
     if let Some(index) = clicked {
         app.select(index);
     }

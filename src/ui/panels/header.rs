@@ -101,9 +101,7 @@ pub fn footer_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
             .iter()
             .filter_map(|c| c.as_ref().ok()?.duration_secs())
             .sum();
-        let analysed = (0..app.collection.recordings.len())
-            .filter(|&i| app.engine.prediction(i).is_some())
-            .count();
+        let analysed = app.engine.analysed_count();
         ui.label(format!(
             "{} recordings · {} analysed · {} broken · {} of audio",
             app.collection.recordings.len(),

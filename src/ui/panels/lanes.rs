@@ -82,6 +82,36 @@ fn pane_title(painter: &egui::Painter, rect: Rect, text: &str, ui: &egui::Ui) {
     );
 }
 
+/// A small viridis bar at the top right of `rect`, with its two end labels.
+fn colour_scale(painter: &egui::Painter, rect: Rect, (low, high): (&str, &str), text: Color32) {
+    let scale = Rect::from_min_size(
+        rect.right_top() + Vec2::new(-150.0, 3.0),
+        Vec2::new(80.0, 9.0),
+    );
+    for step in 0..80 {
+        let x = scale.left() + step as f32;
+        painter.line_segment(
+            [Pos2::new(x, scale.top()), Pos2::new(x, scale.bottom())],
+            Stroke::new(1.0, theme::viridis(step as f32 / 79.0)),
+        );
+    }
+    let font = egui::FontId::proportional(10.0);
+    painter.text(
+        scale.left_center() - Vec2::new(3.0, 0.0),
+        egui::Align2::RIGHT_CENTER,
+        low,
+        font.clone(),
+        text,
+    );
+    painter.text(
+        scale.right_center() + Vec2::new(3.0, 0.0),
+        egui::Align2::LEFT_CENTER,
+        high,
+        font,
+        text,
+    );
+}
+
 /// Playhead and selection over a pane.
 pub fn overlay(
     ui: &egui::Ui,
@@ -255,10 +285,11 @@ pub fn spectrogram(
     painter.text(
         rect.left_top() + Vec2::new(4.0, 2.0),
         egui::Align2::LEFT_TOP,
-        format!("{title} · mel 50 Hz–8 kHz · 80 dB range"),
+        format!("{title} · mel 50 Hz–8 kHz"),
         egui::FontId::proportional(11.0),
         Color32::WHITE,
     );
+    colour_scale(&painter, rect, ("-80 dB", "max"), Color32::WHITE);
     let gestures = gestures(ui, &response, timeline, title);
     (rect, gestures)
 }
@@ -414,32 +445,7 @@ pub fn heatmap(
         egui::FontId::proportional(11.0),
         ui.visuals().weak_text_color(),
     );
-    // Colour scale.
-    let scale = Rect::from_min_size(
-        rect.right_top() + Vec2::new(-120.0, 3.0),
-        Vec2::new(80.0, 9.0),
-    );
-    for step in 0..80 {
-        let x = scale.left() + step as f32;
-        painter.line_segment(
-            [Pos2::new(x, scale.top()), Pos2::new(x, scale.bottom())],
-            Stroke::new(1.0, theme::viridis(step as f32 / 79.0)),
-        );
-    }
-    painter.text(
-        scale.left_center() - Vec2::new(3.0, 0.0),
-        egui::Align2::RIGHT_CENTER,
-        "0",
-        egui::FontId::proportional(10.0),
-        ui.visuals().text_color(),
-    );
-    painter.text(
-        scale.right_center() + Vec2::new(3.0, 0.0),
-        egui::Align2::LEFT_CENTER,
-        "1",
-        egui::FontId::proportional(10.0),
-        ui.visuals().text_color(),
-    );
+    colour_scale(&painter, rect, ("0", "1"), ui.visuals().text_color());
     if let Some(pos) = response.hover_pos()
         && map.contains(pos)
     {

@@ -7,7 +7,7 @@ mod lanes;
 mod palette;
 mod recording;
 
-pub use browser::browser_ui;
+pub use browser::{BrowserKey, BrowserView, browser_ui};
 pub use header::{footer_ui, header_ui};
 pub use palette::{model_card_ui, palette_ui};
 pub use recording::recording_ui;

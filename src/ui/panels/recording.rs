@@ -143,9 +143,15 @@ pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 rects.push(rect);
                 gestures.extend(g);
             }
-            None => {
-                ui.weak("Enhanced audio, trajectory and routing appear once the recording is analysed (A).");
-            }
+            None => match &recording.analysis_error {
+                Some(error) => {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("analysis failed: {error}"))
+                        .on_hover_text("Press I for the model card; Ctrl+M chooses another model.");
+                }
+                None => {
+                    ui.weak("Enhanced audio, trajectory and routing appear once the recording is analysed (A).");
+                }
+            },
         }
         let slot = usize::from(recording.show_enhanced_spectrogram && recording.analysis.is_some());
         let title = if slot == 1 { "Spectrogram, enhanced (S: original)" } else { "Spectrogram, original (S: enhanced)" };
