@@ -4,6 +4,7 @@
 //! user of ONNX Runtime; `jobs` runs background work; `ui` is the only user of egui; `cli` holds
 //! the headless commands.
 
+pub mod annotation;
 pub mod audio;
 pub mod cli;
 pub mod fsio;

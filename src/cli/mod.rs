@@ -6,6 +6,7 @@
 mod analyze;
 mod bench;
 mod info;
+mod label;
 mod rnnoise;
 mod runtime;
 mod scan;
@@ -119,6 +120,14 @@ pub enum Command {
         #[arg(long, default_value_t = 16)]
         batch: usize,
     },
+    /// Label recordings without the window: edits as JSON Lines on standard input (see README),
+    /// one acknowledgement line per edit on standard output once it is safely on disk.
+    Label {
+        project: PathBuf,
+        /// Whose journal the edits go to.
+        #[arg(long)]
+        annotator: String,
+    },
     /// Join the output folders of `analyze --shard` runs into one.
     Merge {
         #[arg(required = true)]
@@ -181,6 +190,7 @@ pub fn run(command: Command) -> ExitCode {
                 .then(|| cache_dir.unwrap_or_else(crate::jobs::cache::default_folder)),
         }),
         Command::Merge { shards, out } => analyze::merge(&shards, &out),
+        Command::Label { project, annotator } => label::run(&project, &annotator),
         Command::Bench {
             model,
             device,

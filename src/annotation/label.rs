@@ -1,0 +1,270 @@
+//! One annotator's label for one recording, and the edits that change it. Every edit returns its
+//! inverse, so undo is just another edit in the journal.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// Things an annotator can flag about a recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    BadAudio,
+    OverlappingSpeech,
+    NotSpeech,
+}
+
+impl Flag {
+    pub const ALL: [Self; 3] = [Self::BadAudio, Self::OverlappingSpeech, Self::NotSpeech];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::BadAudio => "bad audio",
+            Self::OverlappingSpeech => "overlapping speech",
+            Self::NotSpeech => "not speech",
+        }
+    }
+}
+
+/// A stretch of a recording with its own class, for recordings whose emotion changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Unique within the annotator's labels (the journal sequence number that created it).
+    pub id: u64,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub class: String,
+}
+
+/// Where the categorical label came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassSource {
+    /// Chosen by the annotator.
+    #[default]
+    Human,
+    /// The model's prediction, accepted by the annotator.
+    AcceptedModel,
+}
+
+/// One edit of one label.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    SetClass {
+        class: Option<String>,
+        #[serde(default)]
+        source: ClassSource,
+    },
+    /// Sets the named attributes (`None` clears one); others are left alone.
+    SetAttributes {
+        values: BTreeMap<String, Option<f64>>,
+    },
+    /// Adds a segment, or replaces the one with the same id.
+    PutSegment {
+        segment: Segment,
+    },
+    RemoveSegment {
+        id: u64,
+    },
+    SetNote {
+        note: String,
+    },
+    SetFlag {
+        flag: Flag,
+        on: bool,
+    },
+    SetConfidence {
+        confidence: Option<f64>,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Label {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    #[serde(default)]
+    pub source: ClassSource,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub flags: BTreeSet<Flag>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// When the label last changed (milliseconds since the Unix epoch).
+    #[serde(default)]
+    pub updated_ms: u64,
+}
+
+impl Label {
+    /// Applies `op`; returns the edit that undoes it.
+    pub fn apply(&mut self, op: &Op) -> Op {
+        match op {
+            Op::SetClass { class, source } => {
+                let inverse = Op::SetClass {
+                    class: self.class.clone(),
+                    source: self.source,
+                };
+                self.class.clone_from(class);
+                self.source = *source;
+                inverse
+            }
+            Op::SetAttributes { values } => {
+                let mut previous = BTreeMap::new();
+                for (name, value) in values {
+                    previous.insert(name.clone(), self.attributes.get(name).copied());
+                    match value {
+                        Some(value) => {
+                            self.attributes.insert(name.clone(), *value);
+                        }
+                        None => {
+                            self.attributes.remove(name);
+                        }
+                    }
+                }
+                Op::SetAttributes { values: previous }
+            }
+            Op::PutSegment { segment } => {
+                let previous = self.segments.iter().position(|s| s.id == segment.id);
+                let inverse = match previous {
+                    Some(index) => Op::PutSegment {
+                        segment: std::mem::replace(&mut self.segments[index], segment.clone()),
+                    },
+                    None => {
+                        self.segments.push(segment.clone());
+                        Op::RemoveSegment { id: segment.id }
+                    }
+                };
+                self.segments
+                    .sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+                inverse
+            }
+            Op::RemoveSegment { id } => match self.segments.iter().position(|s| s.id == *id) {
+                Some(index) => Op::PutSegment {
+                    segment: self.segments.remove(index),
+                },
+                None => Op::RemoveSegment { id: *id },
+            },
+            Op::SetNote { note } => Op::SetNote {
+                note: std::mem::replace(&mut self.note, note.clone()),
+            },
+            Op::SetFlag { flag, on } => {
+                let was = if *on {
+                    !self.flags.insert(*flag)
+                } else {
+                    self.flags.remove(flag)
+                };
+                Op::SetFlag {
+                    flag: *flag,
+                    on: was,
+                }
+            }
+            Op::SetConfidence { confidence } => Op::SetConfidence {
+                confidence: std::mem::replace(&mut self.confidence, *confidence),
+            },
+        }
+    }
+
+    /// Whether the label says anything at all.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.class.is_none()
+            && self.attributes.is_empty()
+            && self.segments.is_empty()
+            && self.note.is_empty()
+            && self.flags.is_empty()
+            && self.confidence.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops() -> Vec<Op> {
+        vec![
+            Op::SetClass {
+                class: Some("angry".into()),
+                source: ClassSource::Human,
+            },
+            Op::SetAttributes {
+                values: [
+                    ("arousal".to_owned(), Some(6.0)),
+                    ("valence".to_owned(), Some(2.0)),
+                ]
+                .into(),
+            },
+            Op::PutSegment {
+                segment: Segment {
+                    id: 7,
+                    start_s: 1.0,
+                    end_s: 2.5,
+                    class: "sad".into(),
+                },
+            },
+            Op::SetNote {
+                note: "laughs at the end".into(),
+            },
+            Op::SetFlag {
+                flag: Flag::BadAudio,
+                on: true,
+            },
+            Op::SetConfidence {
+                confidence: Some(0.8),
+            },
+            Op::SetClass {
+                class: Some("sad".into()),
+                source: ClassSource::AcceptedModel,
+            },
+            Op::SetAttributes {
+                values: [("arousal".to_owned(), None)].into(),
+            },
+            Op::RemoveSegment { id: 7 },
+        ]
+    }
+
+    #[test]
+    fn every_edit_is_undone_by_its_inverse() {
+        let mut label = Label::default();
+        let mut states = vec![label.clone()];
+        let mut inverses = Vec::new();
+        for op in ops() {
+            inverses.push(label.apply(&op));
+            states.push(label.clone());
+        }
+        assert_eq!(label.class.as_deref(), Some("sad"));
+        assert_eq!(label.source, ClassSource::AcceptedModel);
+        assert_eq!(label.attributes, [("valence".to_owned(), 2.0)].into());
+        assert!(label.segments.is_empty());
+        states.pop();
+        while let Some(inverse) = inverses.pop() {
+            label.apply(&inverse);
+            assert_eq!(Some(&label), states.last());
+            states.pop();
+        }
+        assert!(label.is_empty());
+    }
+
+    #[test]
+    fn edits_read_as_the_journal_writes_them() {
+        let json = serde_json::to_string(&ops()[0]).unwrap();
+        assert_eq!(
+            json,
+            r#"{"op":"set_class","class":"angry","source":"human"}"#
+        );
+        let back: Op =
+            serde_json::from_str(r#"{"op":"set_flag","flag":"not_speech","on":true}"#).unwrap();
+        assert_eq!(
+            back,
+            Op::SetFlag {
+                flag: Flag::NotSpeech,
+                on: true
+            }
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! Annotation: labels per recording and annotator, kept in crash-proof per-annotator journals,
+//! with undo/redo, consensus, agreement and a review queue. No UI here; the window and the
+//! `label` command both drive [`AnnotationStore`].
+
+pub mod agreement;
+pub mod consensus;
+pub mod journal;
+pub mod label;
+pub mod queue;
+pub mod request;
+mod store;
+
+use std::path::PathBuf;
+
+pub use label::{ClassSource, Flag, Label, Op, Segment};
+pub use store::{AnnotationStore, Applied};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnnotationError {
+    #[error("{}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "annotator {annotator:?} is already being written by another studio (process {pid}, lock {}); close it first, or annotate under another name",
+        lock.display()
+    )]
+    Locked {
+        annotator: String,
+        lock: PathBuf,
+        pid: u32,
+    },
+    #[error("{0:?} is not a usable annotator name (letters, digits, '-', '_' and '.', at most 64)")]
+    BadAnnotator(String),
+    #[error("no annotator is writing: choose one first")]
+    NoAnnotator,
+    #[error("{0}")]
+    Invalid(String),
+}

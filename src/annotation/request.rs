@@ -1,0 +1,277 @@
+//! The headless edit format of `merit-studio label` (one JSON object per line) and the checks
+//! every edit passes against the project's label scheme, whether it comes from a line or the window.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::label::{ClassSource, Flag, Op, Segment};
+use crate::project::LabelScheme;
+
+/// What one input line asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    Edit {
+        file: String,
+        op: Op,
+    },
+    /// Set the class to the model's prediction for `file`.
+    AcceptModel {
+        file: String,
+    },
+    Undo,
+    Redo,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    file: Option<String>,
+    class: Option<String>,
+    attributes: Option<BTreeMap<String, Option<f64>>>,
+    accept_model: Option<bool>,
+    segment: Option<SegmentLine>,
+    remove_segment: Option<u64>,
+    note: Option<String>,
+    flag: Option<Flag>,
+    unflag: Option<Flag>,
+    confidence: Option<f64>,
+    undo: Option<bool>,
+    redo: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SegmentLine {
+    id: Option<u64>,
+    start_s: f64,
+    end_s: f64,
+    class: String,
+}
+
+/// Parses one line; `next_id` numbers new segments.
+///
+/// # Errors
+/// A message saying what is wrong with the line (nothing is changed for such a line).
+pub fn parse_request(text: &str, scheme: &LabelScheme, next_id: u64) -> Result<Request, String> {
+    let line: Line = serde_json::from_str(text).map_err(|e| format!("not a valid edit: {e}"))?;
+    if line.undo == Some(true) {
+        return Ok(Request::Undo);
+    }
+    if line.redo == Some(true) {
+        return Ok(Request::Redo);
+    }
+    let file = line
+        .file
+        .clone()
+        .ok_or("an edit needs \"file\" (the recording as the project lists it)")?;
+    let mut requests = Vec::new();
+    if let Some(class) = line.class {
+        requests.push(Request::Edit {
+            file: file.clone(),
+            op: Op::SetClass {
+                class: Some(class),
+                source: ClassSource::Human,
+            },
+        });
+    }
+    if let Some(values) = line.attributes {
+        requests.push(Request::Edit {
+            file: file.clone(),
+            op: Op::SetAttributes { values },
+        });
+    }
+    if line.accept_model == Some(true) {
+        requests.push(Request::AcceptModel { file: file.clone() });
+    }
+    if let Some(s) = line.segment {
+        requests.push(Request::Edit {
+            file: file.clone(),
+            op: Op::PutSegment {
+                segment: Segment {
+                    id: s.id.unwrap_or(next_id),
+                    start_s: s.start_s,
+                    end_s: s.end_s,
+                    class: s.class,
+                },
+            },
+        });
+    }
+    if let Some(id) = line.remove_segment {
+        requests.push(Request::Edit {
+            file: file.clone(),
+            op: Op::RemoveSegment { id },
+        });
+    }
+    if let Some(note) = line.note {
+        requests.push(Request::Edit {
+            file: file.clone(),
+            op: Op::SetNote { note },
+        });
+    }
+    for (flag, on) in [(line.flag, true), (line.unflag, false)] {
+        if let Some(flag) = flag {
+            requests.push(Request::Edit {
+                file: file.clone(),
+                op: Op::SetFlag { flag, on },
+            });
+        }
+    }
+    if let Some(confidence) = line.confidence {
+        requests.push(Request::Edit {
+            file: file.clone(),
+            op: Op::SetConfidence {
+                confidence: Some(confidence),
+            },
+        });
+    }
+    let request = match requests.len() {
+        0 => return Err("the line asks for no edit".into()),
+        1 => requests.remove(0),
+        _ => return Err("one edit per line, please".into()),
+    };
+    match request {
+        Request::Edit { file, op } => Ok(Request::Edit {
+            op: check_op(op, scheme)?,
+            file,
+        }),
+        other => Ok(other),
+    }
+}
+
+/// Checks `op` against the label scheme and writes classes as their ids.
+///
+/// # Errors
+/// Which class, attribute or value the scheme does not allow.
+pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, String> {
+    let class_id = |name: &str| {
+        scheme
+            .resolve_class(name)
+            .map(|c| c.id.clone())
+            .ok_or_else(|| {
+                let known: Vec<&str> = scheme.classes.iter().map(|c| c.id.as_str()).collect();
+                format!("unknown class {name:?}; the project's classes are {known:?}")
+            })
+    };
+    Ok(match op {
+        Op::SetClass {
+            class: Some(class),
+            source,
+        } => Op::SetClass {
+            class: Some(class_id(&class)?),
+            source,
+        },
+        Op::SetAttributes { values } => {
+            for (name, value) in &values {
+                let scale = scheme
+                    .attributes
+                    .iter()
+                    .find(|a| a.id == *name)
+                    .ok_or_else(|| format!("unknown attribute {name:?}"))?;
+                if let Some(value) = value
+                    && !(scale.min..=scale.max).contains(value)
+                {
+                    return Err(format!(
+                        "{name} {value} is outside its scale {}..{}",
+                        scale.min, scale.max
+                    ));
+                }
+            }
+            Op::SetAttributes { values }
+        }
+        Op::PutSegment { mut segment } => {
+            if !(segment.start_s >= 0.0 && segment.end_s > segment.start_s) {
+                return Err(format!(
+                    "a segment needs 0 <= start_s < end_s, not {}..{}",
+                    segment.start_s, segment.end_s
+                ));
+            }
+            segment.class = class_id(&segment.class)?;
+            Op::PutSegment { segment }
+        }
+        Op::SetConfidence {
+            confidence: Some(c),
+        } if !(0.0..=1.0).contains(&c) => {
+            return Err(format!("confidence {c} is outside 0..1"));
+        }
+        other => other,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Request, String> {
+        parse_request(text, &LabelScheme::sparse_merit(), 10)
+    }
+
+    #[test]
+    fn the_documented_line_forms_parse() {
+        assert_eq!(
+            parse(r#"{"file": "a.wav", "class": "Angry"}"#),
+            Ok(Request::Edit {
+                file: "a.wav".into(),
+                op: Op::SetClass {
+                    class: Some("angry".into()),
+                    source: ClassSource::Human
+                }
+            })
+        );
+        assert!(matches!(
+            parse(r#"{"file": "a.wav", "attributes": {"arousal": 5, "valence": 2}}"#),
+            Ok(Request::Edit {
+                op: Op::SetAttributes { .. },
+                ..
+            })
+        ));
+        assert_eq!(
+            parse(r#"{"file": "a.wav", "accept_model": true}"#),
+            Ok(Request::AcceptModel {
+                file: "a.wav".into()
+            })
+        );
+        let Ok(Request::Edit {
+            op: Op::PutSegment { segment },
+            ..
+        }) = parse(
+            r#"{"file": "a.wav", "segment": {"start_s": 1.2, "end_s": 3.4, "class": "sad"}}"#,
+        )
+        else {
+            panic!("segment")
+        };
+        assert_eq!((segment.id, segment.class.as_str()), (10, "sad"));
+        assert!(parse(r#"{"file": "a.wav", "note": "laughs"}"#).is_ok());
+        assert_eq!(parse(r#"{"undo": true}"#), Ok(Request::Undo));
+    }
+
+    #[test]
+    fn bad_lines_say_why() {
+        for (line, expected) in [
+            ("{", "not a valid edit"),
+            (r#"{"class": "sad"}"#, "needs \"file\""),
+            (r#"{"file": "a.wav", "class": "bored"}"#, "unknown class"),
+            (
+                r#"{"file": "a.wav", "attributes": {"arousal": 9}}"#,
+                "outside its scale",
+            ),
+            (
+                r#"{"file": "a.wav", "attributes": {"pitch": 3}}"#,
+                "unknown attribute",
+            ),
+            (
+                r#"{"file": "a.wav", "segment": {"start_s": 3, "end_s": 1, "class": "sad"}}"#,
+                "start_s < end_s",
+            ),
+            (
+                r#"{"file": "a.wav", "class": "sad", "note": "x"}"#,
+                "one edit per line",
+            ),
+            (r#"{"file": "a.wav"}"#, "no edit"),
+            (r#"{"file": "a.wav", "colour": "red"}"#, "unknown field"),
+        ] {
+            let error = parse(line).unwrap_err();
+            assert!(error.contains(expected), "{line}: {error}");
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! The project's annotations: the replay of every annotator's snapshot and journal, one writer
+//! (the current annotator), and undo/redo as edits in that writer's journal.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::AnnotationError;
+use super::journal::{self, Entry, JournalContents, JournalWarning, JournalWriter, read_journal};
+use super::label::{Label, Op};
+
+/// An edit that is on disk (fsynced) and applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub entry: Entry,
+}
+
+/// An edit to replay for undo or redo: apply `op` to `file`'s label; it reverts edit `seq`.
+#[derive(Debug, Clone)]
+struct Step {
+    file: String,
+    op: Op,
+    seq: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct AnnotationStore {
+    folder: PathBuf,
+    /// Recording (as listed) → annotator → label.
+    labels: HashMap<String, BTreeMap<String, Label>>,
+    warnings: Vec<JournalWarning>,
+    writer: Option<JournalWriter>,
+    undo: Vec<Step>,
+    redo: Vec<Step>,
+    lines: usize,
+}
+
+impl AnnotationStore {
+    /// Loads every annotator's journal under `project_root/annotations` (a missing folder is an
+    /// empty store).
+    ///
+    /// # Errors
+    /// A journal exists but cannot be read at all; damaged lines only add warnings.
+    pub fn load(project_root: &Path) -> Result<Self, AnnotationError> {
+        let folder = project_root.join(journal::FOLDER);
+        let mut store = Self {
+            folder: folder.clone(),
+            ..Self::default()
+        };
+        for annotator in journal::annotators_in(&folder) {
+            let contents = read_journal(&folder, &annotator)?;
+            store.absorb(&annotator, contents);
+        }
+        Ok(store)
+    }
+
+    fn absorb(&mut self, annotator: &str, contents: JournalContents) {
+        if let Some(snapshot) = contents.snapshot {
+            for (file, label) in snapshot.labels {
+                self.labels
+                    .entry(file)
+                    .or_default()
+                    .insert(annotator.to_owned(), label);
+            }
+        }
+        self.lines += contents.entries.len();
+        for entry in contents.entries {
+            if entry.annotator == annotator {
+                self.apply(&entry);
+            } else {
+                self.warnings.push(JournalWarning {
+                    path: journal::journal_path(&self.folder, annotator),
+                    line: None,
+                    message: format!(
+                        "edit {} names annotator {:?}; ignored",
+                        entry.seq, entry.annotator
+                    ),
+                });
+            }
+        }
+        self.warnings.extend(contents.warnings);
+    }
+
+    fn apply(&mut self, entry: &Entry) -> Op {
+        let label = self
+            .labels
+            .entry(entry.file.clone())
+            .or_default()
+            .entry(entry.annotator.clone())
+            .or_default();
+        label.updated_ms = entry.time_ms;
+        label.apply(&entry.op)
+    }
+
+    /// Makes `annotator` the one whose edits are written (taking their journal's lock).
+    ///
+    /// # Errors
+    /// A bad name, the journal locked by another studio, or a folder that cannot be written.
+    pub fn set_annotator(&mut self, annotator: &str) -> Result<(), AnnotationError> {
+        journal::check_annotator(annotator)?;
+        self.writer = None;
+        self.undo.clear();
+        self.redo.clear();
+        let contents = read_journal(&self.folder, annotator)?;
+        self.writer = Some(JournalWriter::open(&self.folder, annotator, &contents)?);
+        Ok(())
+    }
+
+    /// Sequence number of the current annotator's next edit.
+    #[must_use]
+    pub fn next_seq(&self) -> Option<u64> {
+        self.writer.as_ref().map(JournalWriter::next_seq)
+    }
+
+    /// The annotator whose edits are written, if any.
+    #[must_use]
+    pub fn annotator(&self) -> Option<&str> {
+        self.writer.as_ref().map(JournalWriter::annotator)
+    }
+
+    /// Writes `op` on `file` to the current annotator's journal (durably), then applies it.
+    ///
+    /// # Errors
+    /// No annotator chosen, or the journal cannot be written (nothing changes then).
+    pub fn edit(&mut self, file: &str, op: Op) -> Result<Applied, AnnotationError> {
+        let writer = self.writer.as_mut().ok_or(AnnotationError::NoAnnotator)?;
+        let entry = writer.append(file, op, None)?;
+        let inverse = self.apply(&entry);
+        self.undo.push(Step {
+            file: entry.file.clone(),
+            op: inverse,
+            seq: entry.seq,
+        });
+        self.redo.clear();
+        Ok(Applied { entry })
+    }
+
+    fn replay(&mut self, redo: bool) -> Result<Option<Applied>, AnnotationError> {
+        let stack = if redo { &mut self.redo } else { &mut self.undo };
+        let Some(step) = stack.pop() else {
+            return Ok(None);
+        };
+        let Some(writer) = self.writer.as_mut() else {
+            stack.push(step);
+            return Err(AnnotationError::NoAnnotator);
+        };
+        let entry = match writer.append(&step.file, step.op.clone(), Some(step.seq)) {
+            Ok(entry) => entry,
+            Err(error) => {
+                stack.push(step);
+                return Err(error);
+            }
+        };
+        let inverse = self.apply(&entry);
+        let back = Step {
+            file: entry.file.clone(),
+            op: inverse,
+            seq: entry.seq,
+        };
+        if redo {
+            self.undo.push(back);
+        } else {
+            self.redo.push(back);
+        }
+        Ok(Some(Applied { entry }))
+    }
+
+    /// Reverts the current annotator's last edit (in any recording), as a new journal edit.
+    ///
+    /// # Errors
+    /// As [`AnnotationStore::edit`].
+    pub fn undo(&mut self) -> Result<Option<Applied>, AnnotationError> {
+        self.replay(false)
+    }
+
+    /// Re-applies the last undone edit.
+    ///
+    /// # Errors
+    /// As [`AnnotationStore::edit`].
+    pub fn redo(&mut self) -> Result<Option<Applied>, AnnotationError> {
+        self.replay(true)
+    }
+
+    #[must_use]
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    #[must_use]
+    pub fn can_redo(&self) -> bool {
+        !self.redo.is_empty()
+    }
+
+    /// Writes the current annotator's labels as a snapshot and empties their journal.
+    ///
+    /// # Errors
+    /// No annotator chosen, or the files cannot be written.
+    pub fn compact(&mut self) -> Result<(), AnnotationError> {
+        let annotator = self
+            .annotator()
+            .ok_or(AnnotationError::NoAnnotator)?
+            .to_owned();
+        let labels: BTreeMap<String, Label> = self
+            .labels
+            .iter()
+            .filter_map(|(file, by)| Some((file.clone(), by.get(&annotator)?.clone())))
+            .collect();
+        if let Some(writer) = self.writer.as_mut() {
+            writer.compact(labels)?;
+        }
+        Ok(())
+    }
+
+    /// Every annotator's label for `file`.
+    #[must_use]
+    pub fn labels_of(&self, file: &str) -> Option<&BTreeMap<String, Label>> {
+        self.labels.get(file)
+    }
+
+    #[must_use]
+    pub fn label(&self, file: &str, annotator: &str) -> Option<&Label> {
+        self.labels.get(file)?.get(annotator)
+    }
+
+    /// Everyone who has labelled something, and the current annotator.
+    #[must_use]
+    pub fn annotators(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .labels
+            .values()
+            .flat_map(|by| by.keys().cloned())
+            .chain(self.annotator().map(str::to_owned))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Recordings with labels that the collection no longer lists: kept, never dropped.
+    #[must_use]
+    pub fn orphans<'a>(&self, listed: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let listed: HashSet<&str> = listed.into_iter().collect();
+        let mut orphans: Vec<String> = self
+            .labels
+            .keys()
+            .filter(|file| !listed.contains(file.as_str()))
+            .cloned()
+            .collect();
+        orphans.sort();
+        orphans
+    }
+
+    /// Problems found while loading (with file and line).
+    #[must_use]
+    pub fn warnings(&self) -> &[JournalWarning] {
+        &self.warnings
+    }
+
+    /// Journal lines replayed at load.
+    #[must_use]
+    pub fn lines_loaded(&self) -> usize {
+        self.lines
+    }
+
+    /// The folder the journals live in.
+    #[must_use]
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// Every recording with labels, and its labels by annotator.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &BTreeMap<String, Label>)> {
+        self.labels.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::annotation::label::{ClassSource, Segment};
+    use std::io::Write;
+
+    fn class(name: &str) -> Op {
+        Op::SetClass {
+            class: Some(name.into()),
+            source: ClassSource::Human,
+        }
+    }
+
+    #[test]
+    fn edits_survive_a_reload_and_undo_redo_are_journaled() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AnnotationStore::load(dir.path()).unwrap();
+        assert!(matches!(
+            store.edit("a.wav", class("sad")),
+            Err(AnnotationError::NoAnnotator)
+        ));
+        store.set_annotator("alice").unwrap();
+        store.edit("a.wav", class("angry")).unwrap();
+        store.edit("b.wav", class("happy")).unwrap();
+        store
+            .edit(
+                "a.wav",
+                Op::PutSegment {
+                    segment: Segment {
+                        id: 1,
+                        start_s: 0.5,
+                        end_s: 1.0,
+                        class: "sad".into(),
+                    },
+                },
+            )
+            .unwrap();
+        // Undo works across recordings, newest first.
+        store.undo().unwrap();
+        store.undo().unwrap();
+        assert!(store.label("b.wav", "alice").unwrap().class.is_none());
+        store.redo().unwrap();
+        assert_eq!(
+            store.label("b.wav", "alice").unwrap().class.as_deref(),
+            Some("happy")
+        );
+        assert!(store.can_redo());
+        store.edit("a.wav", class("neutral")).unwrap();
+        assert!(!store.can_redo(), "a new edit clears redo");
+        drop(store);
+
+        let reloaded = AnnotationStore::load(dir.path()).unwrap();
+        let a = reloaded.label("a.wav", "alice").unwrap();
+        assert_eq!(a.class.as_deref(), Some("neutral"));
+        assert!(a.segments.is_empty());
+        assert_eq!(
+            reloaded.label("b.wav", "alice").unwrap().class.as_deref(),
+            Some("happy")
+        );
+        assert_eq!(reloaded.lines_loaded(), 7);
+        assert!(reloaded.warnings().is_empty());
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored_and_cut_before_the_next_edit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AnnotationStore::load(dir.path()).unwrap();
+        store.set_annotator("bob").unwrap();
+        store.edit("a.wav", class("sad")).unwrap();
+        drop(store);
+        let journal = dir.path().join("annotations/bob.jsonl");
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .unwrap();
+        file.write_all(br#"{"v":1,"seq":2,"annotator":"bob","time_ms":1,"fi"#)
+            .unwrap();
+        drop(file);
+        let mut store = AnnotationStore::load(dir.path()).unwrap();
+        assert_eq!(store.warnings().len(), 1);
+        assert!(
+            store.warnings()[0]
+                .to_string()
+                .contains("bob.jsonl:2: torn")
+        );
+        store.set_annotator("bob").unwrap();
+        store.edit("a.wav", class("happy")).unwrap();
+        drop(store);
+        let reloaded = AnnotationStore::load(dir.path()).unwrap();
+        assert!(reloaded.warnings().is_empty());
+        assert_eq!(
+            reloaded.label("a.wav", "bob").unwrap().class.as_deref(),
+            Some("happy")
+        );
+    }
+
+    #[test]
+    fn malformed_lines_are_reported_and_the_rest_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("annotations");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(
+            folder.join("carol.jsonl"),
+            concat!(
+                r#"{"v":1,"seq":1,"annotator":"carol","time_ms":5,"file":"a.wav","op":"set_class","class":"sad"}"#,
+                "\nnot json\n",
+                r#"{"v":9,"seq":2,"annotator":"carol","time_ms":6,"file":"a.wav","op":"set_note","note":"x"}"#,
+                "\n",
+                r#"{"v":1,"seq":3,"annotator":"carol","time_ms":7,"file":"gone.wav","op":"set_note","note":"kept"}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let store = AnnotationStore::load(dir.path()).unwrap();
+        let messages: Vec<String> = store.warnings().iter().map(ToString::to_string).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("carol.jsonl:2: not a valid edit"));
+        assert!(messages[1].contains("carol.jsonl:3: unknown schema version 9"));
+        assert_eq!(
+            store.label("a.wav", "carol").unwrap().class.as_deref(),
+            Some("sad")
+        );
+        assert_eq!(store.orphans(["a.wav"]), vec!["gone.wav".to_owned()]);
+    }
+
+    #[test]
+    fn a_second_writer_of_the_same_journal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = AnnotationStore::load(dir.path()).unwrap();
+        first.set_annotator("dana").unwrap();
+        // A lock held by a live process (here: pid 1, always alive) refuses a second writer.
+        std::fs::write(dir.path().join("annotations/erin.lock"), "1").unwrap();
+        let mut second = AnnotationStore::load(dir.path()).unwrap();
+        let error = second.set_annotator("erin").unwrap_err();
+        assert!(
+            error.to_string().contains("already being written"),
+            "{error}"
+        );
+        // A stale lock (a process that is gone) is taken over.
+        std::fs::write(dir.path().join("annotations/erin.lock"), "4000000000").unwrap();
+        second.set_annotator("erin").unwrap();
+        assert!(matches!(
+            second.set_annotator("no/slashes"),
+            Err(AnnotationError::BadAnnotator(_))
+        ));
+        drop(first);
+        assert!(!dir.path().join("annotations/dana.lock").exists());
+    }
+
+    #[test]
+    fn journals_of_two_annotators_merge_and_compaction_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AnnotationStore::load(dir.path()).unwrap();
+        store.set_annotator("alice").unwrap();
+        store.edit("a.wav", class("angry")).unwrap();
+        store.set_annotator("bob").unwrap();
+        store.edit("a.wav", class("sad")).unwrap();
+        store.compact().unwrap();
+        store.edit("b.wav", class("happy")).unwrap();
+        drop(store);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("annotations/bob.jsonl"))
+                .unwrap()
+                .lines()
+                .count(),
+            1
+        );
+        let store = AnnotationStore::load(dir.path()).unwrap();
+        assert_eq!(store.annotators(), vec!["alice", "bob"]);
+        let a = store.labels_of("a.wav").unwrap();
+        assert_eq!(a["alice"].class.as_deref(), Some("angry"));
+        assert_eq!(a["bob"].class.as_deref(), Some("sad"));
+        assert_eq!(
+            store.label("b.wav", "bob").unwrap().class.as_deref(),
+            Some("happy")
+        );
+        // Sequence numbers go on after the snapshot.
+        let mut store = store;
+        store.set_annotator("bob").unwrap();
+        let applied = store.edit("c.wav", class("sad")).unwrap();
+        assert_eq!(applied.entry.seq, 3);
+    }
+}

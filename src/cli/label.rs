@@ -1,0 +1,132 @@
+//! `merit-studio label PROJECT --annotator NAME`: edits as JSON Lines on standard input, one
+//! acknowledgement per edit on standard output, printed only once the edit is on disk (fsynced).
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::annotation::request::{Request, parse_request};
+use crate::annotation::{AnnotationStore, ClassSource, Op};
+use crate::jobs::batch::analyze_path;
+use crate::jobs::cache::{AnalysisCache, default_folder};
+use crate::model::analysis::AnalysisParams;
+use crate::model::{MeritSession, SessionOptions};
+use crate::project::{Collection, Project};
+
+/// One acknowledgement line: `{"ok": true, "seq": N, "file": ...}` or `{"ok": false, "error": ...}`.
+#[derive(serde::Serialize)]
+struct Ack {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The model's top class for `file`, loading the model on first use (the cache makes repeats instant).
+fn model_class(
+    session: &mut Option<MeritSession>,
+    project: &Project,
+    path: &Path,
+    cache: &AnalysisCache,
+) -> Result<String, String> {
+    if session.is_none() {
+        let model = project
+            .model_path()
+            .unwrap_or_else(crate::model::shipped_model_path);
+        *session =
+            Some(MeritSession::load(&model, SessionOptions::default()).map_err(|e| e.to_string())?);
+    }
+    let session = session.as_mut().ok_or("no model")?;
+    let (analysis, _) = analyze_path(session, path, &AnalysisParams::default(), Some(cache), None)?;
+    Ok(analysis.top_class().to_owned())
+}
+
+pub fn run(project_path: &Path, annotator: &str) -> anyhow::Result<ExitCode> {
+    let project = Project::open(project_path)?;
+    let collection = Collection::load(&project);
+    let mut store = AnnotationStore::load(&project.root)?;
+    for warning in store.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    store
+        .set_annotator(annotator)
+        .with_context(|| format!("cannot write as {annotator}"))?;
+    let scheme = &project.file.label_scheme;
+    let cache = AnalysisCache::new(default_folder());
+    let mut session = None;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failed = 0_usize;
+    for line in std::io::stdin().lock().lines() {
+        let line = line.context("cannot read standard input")?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let next_id = store.next_seq().unwrap_or(1);
+        let outcome = parse_request(&line, scheme, next_id).and_then(|request| {
+            let recording = |file: &str| {
+                collection
+                    .recordings
+                    .iter()
+                    .find(|r| r.listed_path == file)
+                    .ok_or_else(|| format!("{file:?} is not a recording of this project"))
+            };
+            let applied = match request {
+                Request::Edit { file, op } => {
+                    recording(&file)?;
+                    store.edit(&file, op)
+                }
+                Request::AcceptModel { file } => {
+                    let path = &recording(&file)?.path;
+                    let class = model_class(&mut session, &project, path, &cache)?;
+                    store.edit(
+                        &file,
+                        Op::SetClass {
+                            class: Some(class),
+                            source: ClassSource::AcceptedModel,
+                        },
+                    )
+                }
+                Request::Undo => store.undo().and_then(|a| {
+                    a.ok_or(crate::annotation::AnnotationError::Invalid(
+                        "nothing to undo".into(),
+                    ))
+                }),
+                Request::Redo => store.redo().and_then(|a| {
+                    a.ok_or(crate::annotation::AnnotationError::Invalid(
+                        "nothing to redo".into(),
+                    ))
+                }),
+            };
+            applied.map_err(|e| e.to_string())
+        });
+        let ack = match outcome {
+            Ok(applied) => Ack {
+                ok: true,
+                seq: Some(applied.entry.seq),
+                file: Some(applied.entry.file),
+                error: None,
+            },
+            Err(error) => {
+                failed += 1;
+                Ack {
+                    ok: false,
+                    seq: None,
+                    file: None,
+                    error: Some(error),
+                }
+            }
+        };
+        writeln!(out, "{}", serde_json::to_string(&ack)?).and_then(|()| out.flush())?;
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_FOUND_PROBLEMS)
+    })
+}
