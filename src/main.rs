@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             path: args.path,
             model: args.model,
             select: args.select,
+            annotator: args.annotator,
             screenshot: args.screenshot,
         }),
     }

@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use merit_studio::annotation::AnnotationStore;
@@ -22,19 +21,6 @@ const FILES: [&str; 6] = [
     "audio/neutral_m3.wav",
 ];
 const CLASSES: [&str; 4] = ["angry", "sad", "happy", "neutral"];
-
-fn copy_demo(to: &Path) {
-    let from = common::demo_project();
-    for entry in walkdir::WalkDir::new(&from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(&from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
 
 fn random_edit(rng: &mut fastrand::Rng) -> String {
     let file = FILES[rng.usize(..FILES.len())];
@@ -70,8 +56,7 @@ fn random_edit(rng: &mut fastrand::Rng) -> String {
 #[test]
 fn acknowledged_edits_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("demo");
-    copy_demo(&project);
+    let project = common::copy_demo(dir.path());
     let mut rng = fastrand::Rng::with_seed(20_261_126);
     // seq -> (file, op as JSON) for every acknowledged edit.
     let mut acknowledged: BTreeMap<u64, String> = BTreeMap::new();

@@ -11,6 +11,7 @@ use common::{Wav, broken_files, demo_project, sine, tiny_model};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use merit_studio::annotation::ClassSource;
 use merit_studio::playback::{AudioSink, PlaybackSource, Track};
 use merit_studio::ui::{Playback, StudioApp};
 
@@ -152,16 +153,89 @@ fn search_and_sort_reorder_the_browser() {
     harness.get_by_label("Duration ^").click();
     harness.run();
     assert!(top(&harness, "audio/sad_f1.flac") < top(&harness, "audio/happy_m2.mp3"));
-    harness
-        .get_by_role(egui::accesskit::Role::TextInput)
-        .click();
+    let search = egui::accesskit::Role::TextInput;
+    harness.get_by_role_and_label(search, "Search").click();
     harness.run();
     harness
-        .get_by_role(egui::accesskit::Role::TextInput)
+        .get_by_role_and_label(search, "Search")
         .type_text("sad");
     harness.run();
     assert!(harness.query_by_label("audio/happy_m2.mp3").is_none());
     harness.get_by_label("audio/sad_f1.flac");
+}
+
+#[test]
+fn labelling_with_the_keyboard_alone_is_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(dir.path());
+    let Studio { mut harness, .. } = studio(&project);
+    harness.state_mut().set_annotator("alice");
+    settle(&mut harness);
+    harness.key_press(Key::ArrowDown);
+    settle(&mut harness);
+    let file = "audio/angry_m1.wav";
+    let class_of = |harness: &Harness<'static, StudioApp>, who: &str| {
+        let label = harness.state().annotations().label(file, who).cloned();
+        label.map(|l| (l.class.unwrap_or_default(), l.source))
+    };
+    harness.key_press(Key::Num2);
+    harness.run();
+    assert_eq!(
+        class_of(&harness, "alice"),
+        Some(("sad".into(), ClassSource::Human))
+    );
+    harness.key_press(Key::Y);
+    harness.run();
+    let (accepted, source) = class_of(&harness, "alice").unwrap();
+    assert_eq!(source, ClassSource::AcceptedModel);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert_eq!(
+        class_of(&harness, "alice"),
+        Some(("sad".into(), ClassSource::Human))
+    );
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    harness.run();
+    assert_eq!(
+        class_of(&harness, "alice"),
+        Some((accepted, ClassSource::AcceptedModel))
+    );
+    // Enter opens the next recording in the review queue (an unreviewed one).
+    harness.key_press(Key::Enter);
+    settle(&mut harness);
+    let next = harness.state().selected().unwrap();
+    assert_ne!(next, 0);
+    // Another annotator, typed into the header; their labels go to their own journal.
+    let field = egui::accesskit::Role::TextInput;
+    harness.get_by_role_and_label(field, "Annotator").click();
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness
+        .get_by_role_and_label(field, "Annotator")
+        .type_text("bob");
+    harness.key_press(Key::Tab);
+    harness.run();
+    assert_eq!(harness.state().annotations().annotator(), Some("bob"));
+    harness.get_by_label(file).click();
+    settle(&mut harness);
+    harness.key_press(Key::Num1);
+    harness.run();
+    assert_eq!(
+        class_of(&harness, "bob"),
+        Some(("angry".into(), ClassSource::Human))
+    );
+    drop(harness);
+    // All of it is on disk, in two journals.
+    let store = merit_studio::annotation::AnnotationStore::load(&project).unwrap();
+    assert_eq!(store.annotators(), vec!["alice", "bob"]);
+    assert_eq!(
+        store.label(file, "bob").and_then(|l| l.class.as_deref()),
+        Some("angry")
+    );
+    assert_eq!(
+        store.label(file, "alice").map(|l| l.source),
+        Some(ClassSource::AcceptedModel)
+    );
 }
 
 #[test]

@@ -34,6 +34,9 @@ pub struct Cli {
     /// Model for the studio window (default: the project's, else the shipped compact model).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Label as this annotator in the window (default: $USER).
+    #[arg(long)]
+    pub annotator: Option<String>,
     /// Open this recording at start (its path as listed, or its file name).
     #[arg(long)]
     pub select: Option<String>,

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::annotation::AnnotationStore;
 use crate::jobs::scan::{CheckDepth, FileCheck, check_files};
 use crate::jobs::{Job, Notify};
 use crate::model::runtime::{self, RuntimeLibrary};
@@ -49,6 +50,12 @@ pub struct StudioApp {
     /// The browser's rows in order, with what they were computed from.
     pub(super) browser_rows: Option<(panels::BrowserKey, Vec<usize>)>,
     pub(super) recent: RecentProjects,
+    pub(super) annotations: AnnotationStore,
+    /// Why the last label edit was refused (shown until the next one succeeds).
+    pub(super) annotation_error: Option<String>,
+    /// The annotator name field in the header.
+    pub(super) annotator_input: String,
+    pub(super) label_drafts: panels::LabelDrafts,
     /// The project folder cannot be written (annotations and exports need another place).
     pub(super) read_only: bool,
     notify: Option<Notify>,
@@ -88,6 +95,10 @@ impl StudioApp {
             browser: panels::BrowserView::default(),
             browser_rows: None,
             recent: RecentProjects::default(),
+            annotations: AnnotationStore::default(),
+            annotation_error: None,
+            annotator_input: String::new(),
+            label_drafts: panels::LabelDrafts::default(),
             read_only: false,
             notify,
             model_override: None,
@@ -119,6 +130,13 @@ impl StudioApp {
         self
     }
 
+    /// Writes labels as `annotator` from the start.
+    #[must_use]
+    pub fn with_annotator(mut self, annotator: &str) -> Self {
+        self.set_annotator(annotator);
+        self
+    }
+
     /// Keeps analyses in `folder` (`None`: no cache) instead of the user's cache folder.
     #[must_use]
     pub fn with_cache_dir(mut self, folder: Option<PathBuf>) -> Self {
@@ -128,11 +146,20 @@ impl StudioApp {
     }
 
     fn new_engine(&self) -> Engine {
-        let model = self
-            .model_override
-            .clone()
-            .or_else(|| self.project.as_ref()?.model_path())
-            .unwrap_or_else(crate::model::shipped_model_path);
+        let project_model = self.project.as_ref().and_then(Project::model_path);
+        let model = match (&self.model_override, project_model) {
+            (Some(chosen), _) => chosen.clone(),
+            (None, Some(named)) if named.is_file() => named,
+            (None, Some(named)) => {
+                // A project copied elsewhere often loses its relative model path.
+                tracing::warn!(
+                    "the project's model {} is missing; using the shipped model",
+                    named.display()
+                );
+                crate::model::shipped_model_path()
+            }
+            (None, None) => crate::model::shipped_model_path(),
+        };
         Engine::new(
             model,
             self.collection.recordings.len(),
@@ -148,6 +175,20 @@ impl StudioApp {
         match Project::open(path) {
             Ok(project) => {
                 self.collection = Collection::load(&project);
+                let annotator = self.annotations.annotator().map(str::to_owned);
+                match AnnotationStore::load(&project.root) {
+                    Ok(store) => self.annotations = store,
+                    Err(error) => {
+                        self.annotations = AnnotationStore::default();
+                        self.annotation_error = Some(format!("annotations not loaded: {error}"));
+                    }
+                }
+                for warning in self.annotations.warnings() {
+                    tracing::warn!("{warning}");
+                }
+                if let Some(annotator) = annotator {
+                    self.set_annotator(&annotator);
+                }
                 self.read_only = !folder_is_writable(&project.root);
                 if let Err(error) = self.recent.add(&project.root) {
                     tracing::warn!("cannot save the recent-projects list: {error}");
@@ -282,6 +323,13 @@ impl StudioApp {
         let recordings = self.collection.recordings.len();
         let playhead = self.transport.position_s();
         match command {
+            Command::SetClass(index) => self.set_class(index),
+            Command::AcceptModel => self.accept_model(),
+            Command::NextInQueue => self.next_in_queue(),
+            Command::Undo => self.undo_or_redo(false),
+            Command::Redo => self.undo_or_redo(true),
+            Command::AddSegment => self.add_segment(),
+            Command::RemoveSegment => self.remove_segment_at_playhead(),
             Command::PlayPause => self.transport.toggle_playing(),
             Command::SwitchAb => self.transport.toggle_track(),
             Command::ToggleLoop => {
@@ -471,7 +519,13 @@ impl StudioApp {
     /// Draws the whole window into `ui` (also what UI tests drive).
     pub fn studio_ui(&mut self, ui: &mut egui::Ui) {
         self.poll_jobs();
-        for command in commands::pressed(ui.ctx()) {
+        let class_keys: Vec<_> = self
+            .scheme()
+            .classes
+            .iter()
+            .map(|c| c.hotkey.as_deref().and_then(commands::hotkey))
+            .collect();
+        for command in commands::pressed(ui.ctx(), &class_keys) {
             self.run(command);
         }
         if let Some(dropped) = ui.ctx().input(|i| {

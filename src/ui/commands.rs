@@ -5,6 +5,14 @@ use egui::{Key, KeyboardShortcut, Modifiers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
+    /// Set the class with this index in the project's label scheme (keys from the scheme).
+    SetClass(usize),
+    AcceptModel,
+    NextInQueue,
+    Undo,
+    Redo,
+    AddSegment,
+    RemoveSegment,
     PlayPause,
     SwitchAb,
     ToggleLoop,
@@ -41,7 +49,33 @@ const fn shift(key: Key) -> KeyboardShortcut {
 }
 
 /// (command, name, shortcut), in the order the palette lists them.
-pub const COMMANDS: [(Command, &str, KeyboardShortcut); 21] = [
+pub const COMMANDS: [(Command, &str, KeyboardShortcut); 27] = [
+    (
+        Command::AcceptModel,
+        "Accept the model's prediction as the label",
+        key(Key::Y),
+    ),
+    (
+        Command::NextInQueue,
+        "Next in the review queue",
+        key(Key::Enter),
+    ),
+    (Command::Undo, "Undo the last label edit", ctrl(Key::Z)),
+    (
+        Command::Redo,
+        "Redo",
+        KeyboardShortcut::new(Modifiers::COMMAND.plus(Modifiers::SHIFT), Key::Z),
+    ),
+    (
+        Command::AddSegment,
+        "Segment from the selection (label's class)",
+        key(Key::G),
+    ),
+    (
+        Command::RemoveSegment,
+        "Remove the segment at the playhead",
+        key(Key::Delete),
+    ),
     (Command::PlayPause, "Play / pause", key(Key::Space)),
     (
         Command::SwitchAb,
@@ -109,6 +143,12 @@ pub const COMMANDS: [(Command, &str, KeyboardShortcut); 21] = [
     (Command::Palette, "Command palette", ctrl(Key::K)),
 ];
 
+/// The key for a label scheme hotkey ("1".."9", "0", or a letter).
+#[must_use]
+pub fn hotkey(text: &str) -> Option<KeyboardShortcut> {
+    Key::from_name(text.trim()).map(key)
+}
+
 /// The name of `command` with its shortcut, for tooltips.
 #[must_use]
 pub fn tooltip(ctx: &egui::Context, command: Command) -> String {
@@ -120,20 +160,35 @@ pub fn tooltip(ctx: &egui::Context, command: Command) -> String {
         })
 }
 
+fn modifier_count(modifiers: Modifiers) -> u8 {
+    u8::from(modifiers.shift)
+        + u8::from(modifiers.command || modifiers.ctrl)
+        + u8::from(modifiers.alt)
+}
+
 /// Commands whose shortcut was pressed this frame (none while a text field has focus, so typing
 /// in the search box or palette does not trigger them).
-pub fn pressed(ctx: &egui::Context) -> Vec<Command> {
+pub fn pressed(ctx: &egui::Context, class_keys: &[Option<KeyboardShortcut>]) -> Vec<Command> {
     if ctx.egui_wants_keyboard_input() {
         return Vec::new();
     }
     ctx.input_mut(|input| {
-        // Shift+A before A: consume_shortcut matches modifiers exactly, so the order only avoids
-        // surprises if that ever changes.
-        COMMANDS
-            .iter()
-            .rev()
+        // Ctrl+Shift+Z before Ctrl+Z and Shift+A before A: consume_shortcut lets extra modifiers
+        // through, so the more specific shortcut must take the key first.
+        let mut ordered: Vec<_> = COMMANDS.iter().collect();
+        ordered.sort_by_key(|(_, _, s)| std::cmp::Reverse(modifier_count(s.modifiers)));
+        let mut commands: Vec<Command> = ordered
+            .into_iter()
             .filter(|(_, _, shortcut)| input.consume_shortcut(shortcut))
             .map(|(command, _, _)| *command)
-            .collect()
+            .collect();
+        commands.extend(
+            class_keys
+                .iter()
+                .enumerate()
+                .filter(|(_, shortcut)| shortcut.is_some_and(|s| input.consume_shortcut(&s)))
+                .map(|(index, _)| Command::SetClass(index)),
+        );
+        commands
     })
 }

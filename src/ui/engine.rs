@@ -13,7 +13,13 @@ use crate::model::{MeritSession, ModelCard, Provider, SessionOptions};
 /// The model's verdict on one recording, as the browser shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prediction {
-    Analysed { class: String, confidence: f32 },
+    Analysed {
+        class: String,
+        confidence: f32,
+        /// Class probabilities in the model's class order.
+        probs: Vec<f32>,
+        classes: Vec<String>,
+    },
     Failed(String),
 }
 
@@ -23,6 +29,8 @@ impl Prediction {
             Ok(analysis) => Self::Analysed {
                 class: analysis.top_class().to_owned(),
                 confidence: analysis.probs.iter().copied().fold(0.0, f32::max),
+                probs: analysis.probs.clone(),
+                classes: analysis.classes.clone(),
             },
             Err(error) => Self::Failed(error.clone()),
         }

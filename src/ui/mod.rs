@@ -3,6 +3,7 @@
 mod app;
 mod commands;
 mod engine;
+mod labelling;
 mod panels;
 mod recording;
 mod screenshot;
@@ -32,6 +33,8 @@ pub struct WindowOptions {
     pub path: Option<PathBuf>,
     /// Another model than the project's or the shipped one.
     pub model: Option<PathBuf>,
+    /// Whose journal labels go to (default: the `USER` environment variable).
+    pub annotator: Option<String>,
     /// Open this recording (its listed path or file name) at start.
     pub select: Option<String>,
     /// Render the window once everything has loaded, write this PNG and quit.
@@ -76,6 +79,20 @@ pub fn run(options: WindowOptions) -> ExitCode {
                 .with_recent(recent);
             if let Some(model) = &options.model {
                 app = app.with_model(model.clone());
+            }
+            // Screenshots take no journal lock unless an annotator is named.
+            let default_user = options
+                .screenshot
+                .is_none()
+                .then(|| std::env::var("USER").ok())
+                .flatten();
+            let annotator = options
+                .annotator
+                .clone()
+                .or(default_user)
+                .filter(|name| crate::annotation::journal::check_annotator(name).is_ok());
+            if let Some(annotator) = annotator {
+                app = app.with_annotator(&annotator);
             }
             if let Some(listed) = &options.select {
                 app.select_when_listed(listed);

@@ -100,6 +100,22 @@ pub fn tiny_model() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sparse-merit-tiny.onnx")
 }
 
+/// A copy of the demo project under `dir` (for tests that write annotations); returns its folder.
+pub fn copy_demo(dir: &Path) -> PathBuf {
+    let from = demo_project();
+    let to = dir.join("demo");
+    for entry in walkdir::WalkDir::new(&from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(&from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    to
+}
+
 /// The bundled demo project.
 pub fn demo_project() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/demo")

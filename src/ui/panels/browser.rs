@@ -3,6 +3,8 @@
 
 use egui_extras::{Column, TableBuilder};
 
+use crate::annotation::consensus::consensus;
+use crate::annotation::queue::review_order;
 use crate::ui::app::StudioApp;
 use crate::ui::engine::Prediction;
 use crate::ui::theme;
@@ -25,6 +27,8 @@ pub enum Status {
     Analysed,
     Failed,
     Broken,
+    /// Labelled by the current annotator.
+    Reviewed,
 }
 
 impl Status {
@@ -39,9 +43,11 @@ impl Status {
     fn of(
         check: Option<&Result<crate::jobs::scan::FileCheck, String>>,
         prediction: Option<&Prediction>,
+        reviewed: bool,
     ) -> Self {
         match (check, prediction) {
             (Some(Err(_)), _) => Self::Broken,
+            _ if reviewed => Self::Reviewed,
             (_, Some(Prediction::Failed(_))) => Self::Failed,
             (_, Some(Prediction::Analysed { .. })) => Self::Analysed,
             (Some(Ok(_)), None) => Self::Unanalysed,
@@ -56,6 +62,7 @@ impl Status {
             Self::Analysed => "analysed",
             Self::Failed => "failed",
             Self::Broken => "broken",
+            Self::Reviewed => "reviewed",
         }
     }
 }
@@ -70,6 +77,8 @@ pub enum SortColumn {
     Label,
     Prediction,
     Status,
+    /// Most worth a human look first (the review queue).
+    Queue,
 }
 
 const COLUMNS: [SortColumn; 6] = [
@@ -90,6 +99,18 @@ pub struct BrowserView {
     pub descending: bool,
 }
 
+/// Whether the current annotator has labelled recording `index`.
+fn is_reviewed(app: &StudioApp, index: usize) -> bool {
+    let Some(me) = app.annotations.annotator() else {
+        return false;
+    };
+    app.collection
+        .recordings
+        .get(index)
+        .and_then(|r| app.annotations.label(&r.listed_path, me))
+        .is_some_and(|l| !l.is_empty())
+}
+
 /// What the browser's row order depends on.
 pub type BrowserKey = (BrowserView, u64, usize, usize);
 
@@ -100,6 +121,7 @@ fn visible_rows(app: &StudioApp) -> Vec<usize> {
     let recordings = &app.collection.recordings;
     let predictions = app.engine.predictions();
     let check = |i: usize| app.checks.get(i).and_then(Option::as_ref);
+    let reviewed = |i: usize| is_reviewed(app, i);
     let mut rows: Vec<usize> = (0..recordings.len())
         .filter(|&i| {
             let r = &recordings[i];
@@ -115,7 +137,7 @@ fn visible_rows(app: &StudioApp) -> Vec<usize> {
         })
         .filter(|&i| {
             view.status
-                .is_none_or(|s| Status::of(check(i), predictions[i].as_ref()) == s)
+                .is_none_or(|s| Status::of(check(i), predictions[i].as_ref(), reviewed(i)) == s)
         })
         .collect();
     let duration = |i: usize| {
@@ -124,7 +146,9 @@ fn visible_rows(app: &StudioApp) -> Vec<usize> {
             .unwrap_or(-1.0)
     };
     let confidence = |i: usize| match &predictions[i] {
-        Some(Prediction::Analysed { class, confidence }) => (class.clone(), *confidence),
+        Some(Prediction::Analysed {
+            class, confidence, ..
+        }) => (class.clone(), *confidence),
         _ => (String::new(), -1.0),
     };
     match view.sort {
@@ -144,7 +168,15 @@ fn visible_rows(app: &StudioApp) -> Vec<usize> {
             ca.cmp(&cb).then(pa.total_cmp(&pb))
         }),
         SortColumn::Status => {
-            rows.sort_by_key(|&i| Status::of(check(i), predictions[i].as_ref()));
+            rows.sort_by_key(|&i| Status::of(check(i), predictions[i].as_ref(), reviewed(i)));
+        }
+        SortColumn::Queue => {
+            let order = review_order(&app.queue_items());
+            let mut rank = vec![0; recordings.len()];
+            for (position, &index) in order.iter().enumerate() {
+                rank[index] = position;
+            }
+            rows.sort_by_key(|&i| rank[i]);
         }
     }
     if view.descending {
@@ -155,17 +187,39 @@ fn visible_rows(app: &StudioApp) -> Vec<usize> {
 
 pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
     ui.horizontal(|ui| {
-        ui.label("Search");
+        let label = ui.label("Search");
         ui.add(
             egui::TextEdit::singleline(&mut app.browser.search)
                 .hint_text("file, speaker, label")
-                .desired_width(ui.available_width() - 165.0),
-        );
+                .desired_width(ui.available_width() - 225.0),
+        )
+        .labelled_by(label.id);
+        let queue = app.browser.sort == SortColumn::Queue;
+        if ui
+            .selectable_label(queue, "Queue")
+            .on_hover_text(
+                "review queue order: unreviewed, uncertain and disputed recordings first \
+                 (Enter opens the next one)",
+            )
+            .clicked()
+        {
+            app.browser.sort = if queue {
+                SortColumn::Listed
+            } else {
+                SortColumn::Queue
+            };
+            app.browser.descending = false;
+        }
         egui::ComboBox::from_label("Status")
             .width(100.0)
             .selected_text(app.browser.status.map_or("every status", Status::name))
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut app.browser.status, None, "every status");
+                ui.selectable_value(
+                    &mut app.browser.status,
+                    Some(Status::Reviewed),
+                    "reviewed by me",
+                );
                 for status in Status::ALL {
                     ui.selectable_value(&mut app.browser.status, Some(status), status.name());
                 }
@@ -253,15 +307,51 @@ pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                     ui.label(recording.speaker.as_deref().unwrap_or("–"));
                 });
                 row.col(|ui| {
-                    let label = recording
-                        .reference
+                    // The annotators' consensus (or the manifest's reference label).
+                    let labels = app.annotations.labels_of(&recording.listed_path);
+                    let summary = labels.map(|by| consensus(by.values()));
+                    match summary
                         .as_ref()
-                        .and_then(|r| r.class.as_deref());
-                    ui.label(label.unwrap_or("–"))
-                        .on_hover_text("reference label from the manifest");
+                        .and_then(|s| Some((s.class.as_deref()?, s)))
+                    {
+                        Some((class, summary)) => {
+                            let who = labels.map_or_else(String::new, |by| {
+                                by.iter()
+                                    .map(|(name, l)| {
+                                        format!(
+                                            "{name}: {}{}",
+                                            l.class.as_deref().unwrap_or("–"),
+                                            match l.source {
+                                                crate::annotation::ClassSource::AcceptedModel => {
+                                                    " (accepted model)"
+                                                }
+                                                crate::annotation::ClassSource::Human => "",
+                                            }
+                                        )
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join("\n")
+                            });
+                            ui.label(format!(
+                                "{class} ({})",
+                                summary.votes.values().sum::<usize>()
+                            ))
+                            .on_hover_text(who);
+                        }
+                        None => {
+                            let reference = recording
+                                .reference
+                                .as_ref()
+                                .and_then(|r| r.class.as_deref());
+                            ui.weak(reference.unwrap_or("–"))
+                                .on_hover_text("reference label from the manifest");
+                        }
+                    }
                 });
                 row.col(|ui| match &prediction {
-                    Some(Prediction::Analysed { class, confidence }) => {
+                    Some(Prediction::Analysed {
+                        class, confidence, ..
+                    }) => {
                         let text = format!("{class} {:.0}%", confidence * 100.0);
                         // The selected row's background is blue: class colours would vanish.
                         if selected {
@@ -275,7 +365,7 @@ pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                     }
                 });
                 row.col(|ui| {
-                    let status = Status::of(check, prediction.as_ref());
+                    let status = Status::of(check, prediction.as_ref(), is_reviewed(app, index));
                     let error = match (check, &prediction) {
                         (Some(Err(error)), _) | (_, Some(Prediction::Failed(error))) => Some(error),
                         _ => None,

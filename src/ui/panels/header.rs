@@ -43,6 +43,22 @@ pub fn header_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
         if let Some(path) = reopen {
             app.open_path(&path);
         }
+        ui.separator();
+        let label = ui.label("Annotator");
+        let field = ui
+            .add(
+                egui::TextEdit::singleline(&mut app.annotator_input)
+                    .hint_text("your name")
+                    .desired_width(90.0),
+            )
+            .labelled_by(label.id);
+        if field.lost_focus()
+            && !app.annotator_input.is_empty()
+            && app.annotations.annotator() != Some(app.annotator_input.as_str())
+        {
+            let name = app.annotator_input.clone();
+            app.set_annotator(&name);
+        }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             match &app.runtime {
                 Ok(library) => {
@@ -109,6 +125,41 @@ pub fn footer_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
             broken,
             format_duration(total_secs)
         ));
+        let orphans = app.annotations.orphans(
+            app.collection
+                .recordings
+                .iter()
+                .map(|r| r.listed_path.as_str()),
+        );
+        if !orphans.is_empty() {
+            ui.separator();
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "{} labelled recordings not in the collection",
+                    orphans.len()
+                ),
+            )
+            .on_hover_text(format!(
+                "Their labels are kept in the journals:\n{}",
+                orphans.join("\n")
+            ));
+        }
+        if !app.annotations.warnings().is_empty() {
+            ui.separator();
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("{} journal problems", app.annotations.warnings().len()),
+            )
+            .on_hover_text(
+                app.annotations
+                    .warnings()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+        }
         if !app.collection.issues.is_empty() {
             ui.separator();
             ui.colored_label(

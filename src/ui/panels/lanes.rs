@@ -367,6 +367,49 @@ pub fn trajectory(
     (rect, gestures)
 }
 
+/// Each annotator's label as a band along the top of `rect`: the recording's class faint across
+/// the whole width, segments solid where they are.
+pub fn labels_over(
+    ui: &egui::Ui,
+    rect: Rect,
+    timeline: &Timeline,
+    labels: &std::collections::BTreeMap<String, crate::annotation::Label>,
+) {
+    let painter = ui.painter_at(rect);
+    let row = 12.0;
+    for (index, (annotator, label)) in labels.iter().enumerate() {
+        let top = rect.top() + 16.0 + index as f32 * (row + 2.0);
+        let band = |from: f64, to: f64| {
+            Rect::from_x_y_ranges(
+                timeline.x_of(from, rect.left(), rect.width())
+                    ..=timeline.x_of(to, rect.left(), rect.width()),
+                top..=top + row,
+            )
+        };
+        if let Some(class) = &label.class {
+            painter.rect_filled(
+                band(0.0, timeline.duration_s),
+                0.0,
+                theme::class_colour_by_name(class).gamma_multiply(0.35),
+            );
+        }
+        for segment in &label.segments {
+            painter.rect_filled(
+                band(segment.start_s, segment.end_s),
+                2.0,
+                theme::class_colour_by_name(&segment.class),
+            );
+        }
+        painter.text(
+            Pos2::new(rect.left() + 4.0, top + row / 2.0),
+            egui::Align2::LEFT_CENTER,
+            format!("{annotator}: {}", label.class.as_deref().unwrap_or("–")),
+            egui::FontId::proportional(10.0),
+            ui.visuals().strong_text_color(),
+        );
+    }
+}
+
 /// Experts × frames of one router: probability as viridis, the chosen (top) expert outlined.
 pub fn heatmap(
     ui: &mut egui::Ui,

@@ -87,6 +87,8 @@ fn transport_bar(ui: &mut egui::Ui, app: &mut StudioApp) -> Option<Command> {
 }
 
 pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
+    // Panes use the panel's own width even if a strip above them asks for more.
+    let panel_width = ui.available_width();
     let command = transport_bar(ui, app);
     ui.separator();
     let playhead = app.transport.position_s();
@@ -116,7 +118,7 @@ pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
         }
         return;
     }
-    let Some(original) = &recording.original else {
+    if recording.original.is_none() {
         ui.horizontal(|ui| {
             ui.spinner();
             ui.label("decoding…");
@@ -125,11 +127,25 @@ pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
             app.run(command);
         }
         return;
+    }
+    super::label_ui(ui, app);
+    ui.separator();
+    let Some(recording) = app.recording.as_mut() else {
+        return;
     };
+    let Some(original) = &recording.original else {
+        return;
+    };
+    let listed = app
+        .collection
+        .recordings
+        .get(recording.index)
+        .map(|r| r.listed_path.as_str());
+    let labels = listed.and_then(|file| app.annotations.labels_of(file));
     let mut gestures = Vec::new();
     let mut rects = Vec::new();
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        let width = ui.available_width();
+        let width = ui.available_width().min(panel_width);
         let timeline = recording.timeline;
         let (rect, g) = lanes::ruler(ui, width, &timeline);
         rects.push(rect);
@@ -164,6 +180,9 @@ pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 ui.weak(format!("clip of {padded:.2} s padded to the model's 0.5 s minimum"));
             }
             let (rect, g) = lanes::trajectory(ui, width, &timeline, result);
+            if let Some(labels) = labels {
+                lanes::labels_over(ui, rect, &timeline, labels);
+            }
             rects.push(rect);
             gestures.extend(g);
             let (rect, g) = lanes::heatmap(ui, width, &timeline, result, &result.ser_gate, &result.ser_usage, "SER router");

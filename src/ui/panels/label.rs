@@ -1,0 +1,200 @@
+//! The label strip of the recording view: class (number keys), accepting the model's prediction,
+//! attributes, confidence, flags, note and segments for the current annotator. Each change is one
+//! journal edit (a slider drag is one edit, when it ends), written to disk before it shows.
+
+use std::collections::BTreeMap;
+
+use crate::annotation::{ClassSource, Flag, Op};
+use crate::ui::app::StudioApp;
+use crate::ui::commands::{Command, tooltip};
+use crate::ui::theme;
+
+/// Work in progress in the strip's fields, committed as one edit when finished.
+#[derive(Debug, Default)]
+pub struct LabelDrafts {
+    attributes: BTreeMap<String, f64>,
+    confidence: Option<f64>,
+    /// (recording, text) of a note being typed.
+    note: Option<(String, String)>,
+}
+
+pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
+    let Some(file) = app.current_file() else {
+        return;
+    };
+    let scheme = app.scheme();
+    let label = app.current_label().cloned().unwrap_or_default();
+    let mut command = None;
+    let mut ops: Vec<Op> = Vec::new();
+    ui.horizontal_wrapped(|ui| {
+        match app.annotations.annotator() {
+            Some(name) => ui.label(format!("Label by {name}:")),
+            None => ui.colored_label(
+                ui.visuals().warn_fg_color,
+                "Choose an annotator (header) to label:",
+            ),
+        };
+        for (index, class) in scheme.classes.iter().enumerate() {
+            let text = match &class.hotkey {
+                Some(key) => format!("{key} {}", class.name),
+                None => class.name.clone(),
+            };
+            let chosen = label.class.as_deref() == Some(class.id.as_str());
+            let button = egui::Button::selectable(
+                chosen,
+                egui::RichText::new(text).color(if chosen {
+                    ui.visuals().strong_text_color()
+                } else {
+                    theme::class_colour_by_name(&class.id)
+                }),
+            );
+            if ui
+                .add(button)
+                .on_hover_text(format!("set the class to {}", class.name))
+                .clicked()
+            {
+                command = Some(Command::SetClass(index));
+            }
+        }
+        let prediction = app
+            .recording
+            .as_ref()
+            .and_then(|r| r.analysis.as_ref())
+            .map(|a| {
+                let p = a.result.probs.iter().copied().fold(0.0, f32::max);
+                format!("Y accept {} {:.0}%", a.result.top_class(), p * 100.0)
+            });
+        if let Some(text) = prediction
+            && ui
+                .button(text)
+                .on_hover_text(tooltip(ui.ctx(), Command::AcceptModel))
+                .clicked()
+        {
+            command = Some(Command::AcceptModel);
+        }
+        if label.class.is_some() {
+            ui.weak(match label.source {
+                ClassSource::Human => "(human)",
+                ClassSource::AcceptedModel => "(accepted model)",
+            });
+        }
+        ui.separator();
+        for (cmd, text, enabled) in [
+            (Command::Undo, "Undo", app.annotations.can_undo()),
+            (Command::Redo, "Redo", app.annotations.can_redo()),
+            (Command::NextInQueue, "Next in queue", true),
+        ] {
+            if ui
+                .add_enabled(enabled, egui::Button::new(text))
+                .on_hover_text(tooltip(ui.ctx(), cmd))
+                .clicked()
+            {
+                command = Some(cmd);
+            }
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().slider_width = 60.0;
+        for scale in &scheme.attributes {
+            let current = label.attributes.get(&scale.id).copied();
+            let draft = app
+                .label_drafts
+                .attributes
+                .entry(scale.id.clone())
+                .or_insert_with(|| current.unwrap_or((scale.min + scale.max) / 2.0));
+            if !ui.ctx().is_being_dragged(ui.next_auto_id()) && current.is_some() {
+                *draft = current.unwrap_or(*draft);
+            }
+            let response = ui
+                .add(
+                    egui::Slider::new(draft, scale.min..=scale.max)
+                        .step_by(scale.step)
+                        .text(scale.name.clone())
+                        .text_color(if current.is_some() {
+                            ui.visuals().text_color()
+                        } else {
+                            ui.visuals().weak_text_color()
+                        }),
+                )
+                .on_hover_text(if current.is_some() {
+                    "drag to change (one edit when you let go)"
+                } else {
+                    "not rated yet: drag to rate"
+                });
+            if response.drag_stopped() || (response.changed() && !response.dragged()) {
+                ops.push(Op::SetAttributes {
+                    values: [(scale.id.clone(), Some(*draft))].into(),
+                });
+            }
+        }
+    });
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().slider_width = 60.0;
+        let confidence = app
+            .label_drafts
+            .confidence
+            .get_or_insert(label.confidence.unwrap_or(1.0));
+        if !ui.ctx().is_being_dragged(ui.next_auto_id())
+            && let Some(value) = label.confidence
+        {
+            *confidence = value;
+        }
+        let response = ui.add(
+            egui::Slider::new(confidence, 0.0..=1.0)
+                .step_by(0.1)
+                .text("my confidence"),
+        );
+        if response.drag_stopped() || (response.changed() && !response.dragged()) {
+            ops.push(Op::SetConfidence {
+                confidence: Some(*confidence),
+            });
+        }
+        for flag in Flag::ALL {
+            let mut on = label.flags.contains(&flag);
+            if ui.checkbox(&mut on, flag.name()).changed() {
+                ops.push(Op::SetFlag { flag, on });
+            }
+        }
+        let note = match &mut app.label_drafts.note {
+            Some((for_file, text)) if *for_file == file => text,
+            slot => &mut slot.insert((file.clone(), label.note.clone())).1,
+        };
+        let response = ui.add(
+            egui::TextEdit::singleline(note)
+                .hint_text("note")
+                .desired_width(160.0),
+        );
+        if response.lost_focus() && *note != label.note {
+            ops.push(Op::SetNote { note: note.clone() });
+        }
+        if !response.has_focus() && !response.lost_focus() && *note != label.note {
+            note.clone_from(&label.note);
+        }
+        if !label.segments.is_empty() {
+            ui.separator();
+            ui.label("Segments:");
+            for segment in &label.segments {
+                ui.weak(format!(
+                    "{:.2}–{:.2} s {}",
+                    segment.start_s, segment.end_s, segment.class
+                ));
+            }
+        }
+        if ui
+            .button("Segment")
+            .on_hover_text(tooltip(ui.ctx(), Command::AddSegment))
+            .clicked()
+        {
+            command = Some(Command::AddSegment);
+        }
+    });
+    if let Some(error) = &app.annotation_error {
+        ui.colored_label(ui.visuals().error_fg_color, error);
+    }
+    for op in ops {
+        app.edit_current(op);
+    }
+    if let Some(command) = command {
+        app.run(command);
+    }
+}
