@@ -428,3 +428,69 @@ fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// Runs `merit-studio label` with `lines` on standard input; returns the acknowledgements.
+fn label(project: &Path, annotator: &str, lines: &[&str]) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_merit-studio"))
+        .args(["label", path_str(project), "--annotator", annotator])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in lines {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    stdout(&output)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn label_acknowledges_each_edit_and_agreement_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(dir.path());
+    let files = [
+        "audio/angry_m1.wav",
+        "audio/sad_f1.flac",
+        "audio/happy_m2.mp3",
+        "audio/neutral_f2.ogg",
+    ];
+    let edits = |classes: [&str; 4]| -> Vec<String> {
+        files
+            .iter()
+            .zip(classes)
+            .map(|(file, class)| format!(r#"{{"file": "{file}", "class": "{class}"}}"#))
+            .collect()
+    };
+    let alice = edits(["angry", "sad", "happy", "neutral"]);
+    let bob = edits(["angry", "sad", "neutral", "neutral"]);
+    let mut alice_lines: Vec<&str> = alice.iter().map(String::as_str).collect();
+    alice_lines.push(r#"{"file": "audio/angry_m1.wav", "class": "bored"}"#);
+    let acks = label(&project, "alice", &alice_lines);
+    assert_eq!(acks.len(), 5);
+    assert_eq!(acks[0]["ok"], true);
+    assert_eq!(acks[3]["seq"], 4);
+    assert_eq!(acks[4]["ok"], false);
+    assert!(acks[4]["error"].as_str().unwrap().contains("unknown class"));
+    let bob_lines: Vec<&str> = bob.iter().map(String::as_str).collect();
+    assert!(
+        label(&project, "bob", &bob_lines)
+            .iter()
+            .all(|a| a["ok"] == true)
+    );
+
+    let output = studio(&["agreement", path_str(&project), "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["annotators"], serde_json::json!(["alice", "bob"]));
+    assert_eq!(report["recordings"], 4);
+    // Two raters on every recording: Fleiss' kappa is defined; 3 of 4 agree.
+    assert!(report["fleiss_kappa"].as_f64().unwrap() > 0.0);
+    let alpha = report["classes"]["alpha"].as_f64().unwrap();
+    assert!(alpha > 0.5 && alpha < 1.0, "{alpha}");
+}

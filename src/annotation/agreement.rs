@@ -105,6 +105,120 @@ pub fn fleiss_kappa(counts: &[Vec<usize>]) -> Option<f64> {
     (expected < 1.0).then(|| (observed - expected) / (1.0 - expected))
 }
 
+/// Alpha and its bootstrap interval, over how many recordings.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Estimate {
+    pub alpha: f64,
+    pub low: f64,
+    pub high: f64,
+    /// Recordings with two or more ratings.
+    pub units: usize,
+}
+
+/// Agreement of a project's annotators.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AgreementReport {
+    pub annotators: Vec<String>,
+    /// Recordings with at least one label.
+    pub recordings: usize,
+    /// Classes, nominal alpha.
+    pub classes: Option<Estimate>,
+    /// Fleiss' kappa of the classes, when every recording has the same number (≥ 2) of them.
+    pub fleiss_kappa: Option<f64>,
+    /// Each attribute, interval alpha.
+    pub attributes: BTreeMap<String, Option<Estimate>>,
+    /// Class alpha for each pair of annotators, over the recordings both labelled.
+    pub pairs: Vec<(String, String, Option<Estimate>)>,
+}
+
+const BOOTSTRAP_ROUNDS: usize = 1000;
+const SEED: u64 = 1;
+
+fn estimate(units: &[Unit], level: Level) -> Option<Estimate> {
+    let (alpha, low, high) = alpha_with_interval(units, level, BOOTSTRAP_ROUNDS, SEED)?;
+    Some(Estimate {
+        alpha,
+        low,
+        high,
+        units: units.iter().filter(|u| u.len() >= 2).count(),
+    })
+}
+
+/// Agreement over `recordings`, each given as its labels by annotator.
+#[must_use]
+pub fn report<'a>(
+    recordings: impl IntoIterator<Item = &'a BTreeMap<String, super::Label>>,
+    attributes: &[String],
+) -> AgreementReport {
+    let recordings: Vec<&BTreeMap<String, super::Label>> = recordings.into_iter().collect();
+    let mut annotators: Vec<String> = recordings
+        .iter()
+        .flat_map(|by| by.keys().cloned())
+        .collect();
+    annotators.sort();
+    annotators.dedup();
+    let mut class_ids: Vec<&str> = recordings
+        .iter()
+        .flat_map(|by| by.values().filter_map(|l| l.class.as_deref()))
+        .collect();
+    class_ids.sort_unstable();
+    class_ids.dedup();
+    let code = |class: &str| class_ids.iter().position(|c| *c == class).unwrap_or(0) as f64;
+    let class_units = |who: &dyn Fn(&str) -> bool| -> Vec<Unit> {
+        recordings
+            .iter()
+            .map(|by| {
+                by.iter()
+                    .filter(|(name, _)| who(name))
+                    .filter_map(|(_, l)| l.class.as_deref().map(code))
+                    .collect()
+            })
+            .collect()
+    };
+    let units = class_units(&|_| true);
+    let voted: Vec<&Unit> = units.iter().filter(|u| !u.is_empty()).collect();
+    let counts: Vec<Vec<usize>> = voted
+        .iter()
+        .map(|unit| {
+            let mut row = vec![0; class_ids.len()];
+            for &value in *unit {
+                row[value as usize] += 1;
+            }
+            row
+        })
+        .collect();
+    let pairs = annotators
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| annotators[i + 1..].iter().map(move |b| (a, b)))
+        .map(|(a, b)| {
+            let units = class_units(&|name| name == a || name == b);
+            (a.clone(), b.clone(), estimate(&units, Level::Nominal))
+        })
+        .collect();
+    AgreementReport {
+        recordings: recordings.iter().filter(|by| !by.is_empty()).count(),
+        classes: estimate(&units, Level::Nominal),
+        fleiss_kappa: fleiss_kappa(&counts),
+        attributes: attributes
+            .iter()
+            .map(|name| {
+                let units: Vec<Unit> = recordings
+                    .iter()
+                    .map(|by| {
+                        by.values()
+                            .filter_map(|l| l.attributes.get(name).copied())
+                            .collect()
+                    })
+                    .collect();
+                (name.clone(), estimate(&units, Level::Interval))
+            })
+            .collect(),
+        pairs,
+        annotators,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +284,43 @@ mod tests {
             krippendorff_alpha(&[vec![1.0, 1.0], vec![1.0, 1.0]], Level::Nominal),
             None
         );
+    }
+
+    #[test]
+    fn project_report_from_labels() {
+        use crate::annotation::Label;
+        let classes = ["angry", "sad", "happy", "neutral"];
+        let recordings: Vec<BTreeMap<String, Label>> = (0..NOMINAL[0].len())
+            .map(|unit| {
+                NOMINAL
+                    .iter()
+                    .zip(&INTERVAL)
+                    .enumerate()
+                    .filter(|(_, (n, _))| !n[unit].is_nan())
+                    .map(|(coder, (n, i))| {
+                        let label = Label {
+                            class: Some(classes[n[unit] as usize].to_owned()),
+                            attributes: (!i[unit].is_nan())
+                                .then(|| ("arousal".to_owned(), i[unit]))
+                                .into_iter()
+                                .collect(),
+                            ..Label::default()
+                        };
+                        (format!("coder{coder}"), label)
+                    })
+                    .collect()
+            })
+            .collect();
+        let report = report(&recordings, &["arousal".to_owned()]);
+        assert_eq!(report.annotators.len(), 3);
+        let classes = report.classes.unwrap();
+        assert!((classes.alpha - 0.674_540_682_414_698_2).abs() < 1e-12);
+        assert_eq!(classes.units, 12);
+        assert_eq!(report.fleiss_kappa, None, "raters per recording vary");
+        assert_eq!(report.pairs.len(), 3);
+        let pair = report.pairs[0].2.unwrap();
+        assert!((pair.alpha - 0.739_726_027_397_260_3).abs() < 1e-12);
+        assert!(report.attributes["arousal"].is_some());
     }
 
     #[test]

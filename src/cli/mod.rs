@@ -3,6 +3,7 @@
 //! Exit codes: 0 everything fine; 1 the command ran but some files are broken or missing;
 //! 2 the command could not run (bad arguments, unreadable project, no runtime).
 
+mod agreement;
 mod analyze;
 mod bench;
 mod info;
@@ -131,6 +132,13 @@ pub enum Command {
         #[arg(long)]
         annotator: String,
     },
+    /// How well the project's annotators agree: Krippendorff's alpha (classes nominal, attributes
+    /// interval) with bootstrap intervals, Fleiss' kappa, and each pair of annotators.
+    Agreement {
+        project: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Join the output folders of `analyze --shard` runs into one.
     Merge {
         #[arg(required = true)]
@@ -194,6 +202,7 @@ pub fn run(command: Command) -> ExitCode {
         }),
         Command::Merge { shards, out } => analyze::merge(&shards, &out),
         Command::Label { project, annotator } => label::run(&project, &annotator),
+        Command::Agreement { project, json } => agreement::run(&project, json),
         Command::Bench {
             model,
             device,
