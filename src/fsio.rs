@@ -35,6 +35,19 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// A listed path made safe to join under an output folder: only its normal components (no `..`,
+/// no root, no drive), so outputs can never land outside the folder.
+#[must_use]
+pub fn safe_relative(listed: &str) -> std::path::PathBuf {
+    Path::new(listed)
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(part) => Some(part),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Makes a rename or file creation in `folder` durable.
 ///
 /// # Errors

@@ -7,6 +7,7 @@
 pub mod annotation;
 pub mod audio;
 pub mod cli;
+pub mod export;
 pub mod fsio;
 pub mod jobs;
 pub mod model;

@@ -6,6 +6,7 @@
 mod agreement;
 mod analyze;
 mod bench;
+mod export;
 mod info;
 mod label;
 mod rnnoise;
@@ -139,6 +140,45 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Export labels: msp (folder), audiofolder (folder), jsonl (file), textgrid, eaf, audacity
+    /// (folders, one file per recording). Provenance goes beside them.
+    Export {
+        project: PathBuf,
+        #[arg(long, value_enum)]
+        format: crate::export::Format,
+        #[arg(long)]
+        out: PathBuf,
+        /// One annotator's labels (default: the consensus of all).
+        #[arg(long)]
+        annotator: Option<String>,
+        /// Also list recordings nobody has labelled.
+        #[arg(long)]
+        include_unlabelled: bool,
+        /// Speaker-disjoint splits: fractions for dev and test, e.g. 0.1,0.1 (default: keep the
+        /// collection's split column).
+        #[arg(long, value_parser = parse_split)]
+        split: Option<(f64, f64)>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Import labels into an annotator's journal (never touching anyone else's).
+    Import {
+        project: PathBuf,
+        #[arg(long, value_enum)]
+        format: export::ImportFormat,
+        input: PathBuf,
+        #[arg(long)]
+        annotator: String,
+        /// The recording a per-recording file (Audacity, TextGrid) describes.
+        #[arg(long)]
+        file: Option<String>,
+        /// TextGrid tier to read (default: consensus).
+        #[arg(long)]
+        tier: Option<String>,
+        /// Detailed MSP CSV: only this annotator's rows.
+        #[arg(long)]
+        from_annotator: Option<String>,
+    },
     /// Join the output folders of `analyze --shard` runs into one.
     Merge {
         #[arg(required = true)]
@@ -203,6 +243,40 @@ pub fn run(command: Command) -> ExitCode {
         Command::Merge { shards, out } => analyze::merge(&shards, &out),
         Command::Label { project, annotator } => label::run(&project, &annotator),
         Command::Agreement { project, json } => agreement::run(&project, json),
+        Command::Export {
+            project,
+            format,
+            out,
+            annotator,
+            include_unlabelled,
+            split,
+            seed,
+        } => export::run_export(&export::ExportArgs {
+            project: &project,
+            format,
+            out: &out,
+            annotator: annotator.as_deref(),
+            include_unlabelled,
+            split,
+            seed,
+        }),
+        Command::Import {
+            project,
+            format,
+            input,
+            annotator,
+            file,
+            tier,
+            from_annotator,
+        } => export::run_import(&export::ImportArgs {
+            project: &project,
+            format,
+            input: &input,
+            annotator: &annotator,
+            file: file.as_deref(),
+            tier: tier.as_deref(),
+            from_annotator: from_annotator.as_deref(),
+        }),
         Command::Bench {
             model,
             device,
@@ -233,6 +307,25 @@ pub fn format_duration(secs: f64) -> String {
     let (hours, rest) = (millis_total / 3_600_000, millis_total % 3_600_000);
     let (minutes, rest) = (rest / 60_000, rest % 60_000);
     format!("{hours}:{minutes:02}:{:02}.{:03}", rest / 1000, rest % 1000)
+}
+
+/// `0.1,0.1` -> (dev, test).
+fn parse_split(text: &str) -> Result<(f64, f64), String> {
+    let (dev, test) = text
+        .split_once(',')
+        .ok_or("expected DEV,TEST fractions, e.g. 0.1,0.1")?;
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| (0.0..1.0).contains(v))
+            .ok_or_else(|| format!("{s:?} is not a fraction between 0 and 1"))
+    };
+    let (dev, test) = (parse(dev)?, parse(test)?);
+    if dev + test >= 1.0 {
+        return Err("dev + test must leave something to train on".into());
+    }
+    Ok((dev, test))
 }
 
 #[cfg(test)]

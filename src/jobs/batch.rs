@@ -97,19 +97,6 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     Ok((k, n))
 }
 
-/// Where a file's outputs go under the output folder, mirroring its listed path safely (no `..`,
-/// no absolute paths escaping the folder).
-#[must_use]
-pub fn output_stem(listed: &str) -> PathBuf {
-    Path::new(listed)
-        .components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(part) => Some(part),
-            _ => None,
-        })
-        .collect()
-}
-
 /// What analysing one file produced.
 pub struct FileOutcome {
     pub input: BatchInput,
@@ -176,7 +163,7 @@ pub fn analyze_file(
     let result = (|| {
         let (analysis, from_cache) = analyze_path(session, &input.path, params, cache, None)?;
         cached = from_cache;
-        let stem = output_stem(&input.listed);
+        let stem = crate::fsio::safe_relative(&input.listed);
         let enhanced = Path::new("enhanced").join(&stem).with_extension("wav");
         let ser_gate = Path::new("gates").join(&stem).with_extension("ser.npy");
         let se_gate = Path::new("gates").join(&stem).with_extension("se.npy");
@@ -313,8 +300,17 @@ mod tests {
 
     #[test]
     fn outputs_never_escape_the_folder() {
-        assert_eq!(output_stem("a/b.wav"), PathBuf::from("a/b.wav"));
-        assert_eq!(output_stem("/abs/x.wav"), PathBuf::from("abs/x.wav"));
-        assert_eq!(output_stem("../../etc/x.wav"), PathBuf::from("etc/x.wav"));
+        assert_eq!(
+            crate::fsio::safe_relative("a/b.wav"),
+            PathBuf::from("a/b.wav")
+        );
+        assert_eq!(
+            crate::fsio::safe_relative("/abs/x.wav"),
+            PathBuf::from("abs/x.wav")
+        );
+        assert_eq!(
+            crate::fsio::safe_relative("../../etc/x.wav"),
+            PathBuf::from("etc/x.wav")
+        );
     }
 }

@@ -1,0 +1,139 @@
+//! `merit-studio export` and `merit-studio import`: labels out to the formats training code and
+//! annotation tools read, and back in from them into a named annotator's journal.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::annotation::AnnotationStore;
+use crate::export::import::{self, Imported};
+use crate::export::{ExportOptions, Format, Selection, SplitPlan, export, provenance, rows};
+use crate::project::{Collection, Project};
+
+pub struct ExportArgs<'a> {
+    pub project: &'a Path,
+    pub format: Format,
+    pub out: &'a Path,
+    pub annotator: Option<&'a str>,
+    pub include_unlabelled: bool,
+    pub split: Option<(f64, f64)>,
+    pub seed: u64,
+}
+
+pub fn run_export(args: &ExportArgs<'_>) -> anyhow::Result<ExitCode> {
+    let project = Project::open(args.project)?;
+    let collection = Collection::load(&project);
+    let store = AnnotationStore::load(&project.root)?;
+    for warning in store.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let selection = args.annotator.map_or(Selection::Consensus, |name| {
+        Selection::Annotator(name.to_owned())
+    });
+    let options = ExportOptions {
+        format: Some(args.format),
+        selection: selection.clone(),
+        include_unlabelled: args.include_unlabelled,
+        splits: args.split.map(|(dev, test)| SplitPlan {
+            dev,
+            test,
+            seed: args.seed,
+        }),
+    };
+    let rows = rows(&collection, &store, &options);
+    let record = provenance(&project, &rows, args.format, &selection, None);
+    let written = export(&project, &rows, args.format, args.out, &record)?;
+    println!(
+        "exported {} recordings to {} ({} files)",
+        rows.len(),
+        args.out.display(),
+        written.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What an import reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// MSP-Podcast labels_consensus.csv, or a detailed CSV with an Annotator column.
+    Msp,
+    /// Our JSONL manifest.
+    Jsonl,
+    /// An Audacity label track for one recording (--file).
+    Audacity,
+    /// A Praat TextGrid for one recording (--file), one tier (--tier).
+    Textgrid,
+}
+
+pub struct ImportArgs<'a> {
+    pub project: &'a Path,
+    pub format: ImportFormat,
+    pub input: &'a Path,
+    pub annotator: &'a str,
+    /// The recording (as listed) a per-recording file describes.
+    pub file: Option<&'a str>,
+    pub tier: Option<&'a str>,
+    /// For a detailed MSP CSV: import only this annotator's rows.
+    pub from_annotator: Option<&'a str>,
+}
+
+pub fn run_import(args: &ImportArgs<'_>) -> anyhow::Result<ExitCode> {
+    let project = Project::open(args.project)?;
+    let collection = Collection::load(&project);
+    let mut store = AnnotationStore::load(&project.root)?;
+    let scheme = &project.file.label_scheme;
+    let file = || {
+        args.file
+            .context("--file names the recording (as the project lists it) this file describes")
+    };
+    let first_id = store.next_seq().unwrap_or(1) + 1_000_000;
+    let read = match args.format {
+        ImportFormat::Msp => import::msp_csv(args.input, scheme, args.from_annotator),
+        ImportFormat::Jsonl => import::jsonl(args.input),
+        ImportFormat::Audacity => import::audacity(args.input, file()?, first_id),
+        ImportFormat::Textgrid => import::textgrid(
+            args.input,
+            file()?,
+            args.tier.unwrap_or("consensus"),
+            first_id,
+        ),
+    }
+    .with_context(|| format!("cannot read {}", args.input.display()))?;
+    let listed: std::collections::HashSet<&str> = collection
+        .recordings
+        .iter()
+        .map(|r| r.listed_path.as_str())
+        .collect();
+    let (known, unknown): (Vec<_>, Vec<_>) = read
+        .edits
+        .into_iter()
+        .partition(|(file, _)| listed.contains(file.as_str()));
+    let mut problems = read.problems;
+    for (file, _) in &unknown {
+        problems.push(import::ImportProblem {
+            path: args.input.to_path_buf(),
+            line: 0,
+            message: format!("{file:?} is not a recording of this project"),
+        });
+    }
+    let (written, more) = Imported {
+        edits: known,
+        problems: Vec::new(),
+    }
+    .apply(&mut store, args.annotator, scheme, args.input)?;
+    problems.extend(more);
+    for problem in &problems {
+        eprintln!("PROBLEM {problem}");
+    }
+    println!(
+        "imported {written} edits as {} ({} problems)",
+        args.annotator,
+        problems.len()
+    );
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_FOUND_PROBLEMS)
+    })
+}

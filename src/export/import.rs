@@ -1,0 +1,340 @@
+//! Imports into a named annotator's journal: MSP-Podcast CSV (consensus or detailed), our JSONL
+//! manifest, Audacity label tracks and Praat TextGrids. Each malformed row is reported with file,
+//! line and reason, and the rest is imported; only the named annotator's journal is written, so
+//! nobody else's labels are ever overwritten.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::annotation::request::check_op;
+use crate::annotation::{AnnotationStore, ClassSource, Op, Segment};
+use crate::project::LabelScheme;
+
+/// A row that could not be imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportProblem {
+    pub path: PathBuf,
+    pub line: u64,
+    pub message: String,
+}
+
+impl std::fmt::Display for ImportProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+    }
+}
+
+/// The edits an import makes, per recording (as listed), in file order.
+#[derive(Debug, Default)]
+pub struct Imported {
+    pub edits: Vec<(String, Op)>,
+    pub problems: Vec<ImportProblem>,
+}
+
+impl Imported {
+    fn problem(&mut self, path: &Path, line: u64, message: impl Into<String>) {
+        self.problems.push(ImportProblem {
+            path: path.to_path_buf(),
+            line,
+            message: message.into(),
+        });
+    }
+
+    /// Checks every edit against the scheme and writes the good ones as `annotator`; returns how
+    /// many were written.
+    ///
+    /// # Errors
+    /// The annotator's journal cannot be taken or written.
+    pub fn apply(
+        mut self,
+        store: &mut AnnotationStore,
+        annotator: &str,
+        scheme: &LabelScheme,
+        source: &Path,
+    ) -> Result<(usize, Vec<ImportProblem>), crate::annotation::AnnotationError> {
+        store.set_annotator(annotator)?;
+        let mut written = 0;
+        for (file, op) in std::mem::take(&mut self.edits) {
+            match check_op(op, scheme) {
+                Ok(op) => {
+                    store.edit(&file, op)?;
+                    written += 1;
+                }
+                Err(message) => self.problem(source, 0, format!("{file}: {message}")),
+            }
+        }
+        Ok((written, self.problems))
+    }
+}
+
+fn class_from_msp(scheme: &LabelScheme, code: &str) -> Option<String> {
+    scheme
+        .resolve_class(crate::export::unsafe_cell(code))
+        .map(|c| c.id.clone())
+}
+
+/// MSP-Podcast `labels_consensus.csv` or our `labels_detailed.csv` (an `Annotator` column, whose
+/// rows for other annotators are skipped unless `only_annotator` is `None`).
+///
+/// # Errors
+/// The file cannot be read at all.
+pub fn msp_csv(
+    path: &Path,
+    scheme: &LabelScheme,
+    only_annotator: Option<&str>,
+) -> std::io::Result<Imported> {
+    let mut imported = Imported::default();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .map_err(std::io::Error::other)?;
+    let headers = reader.headers().map_err(std::io::Error::other)?.clone();
+    let column = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let (Some(file_column), Some(class_column)) = (column("FileName"), column("EmoClass")) else {
+        imported.problem(path, 1, "needs the columns FileName and EmoClass");
+        return Ok(imported);
+    };
+    let annotator_column = column("Annotator");
+    let attribute_columns = [
+        ("arousal", column("EmoAct")),
+        ("valence", column("EmoVal")),
+        ("dominance", column("EmoDom")),
+    ];
+    for (index, record) in reader.records().enumerate() {
+        let line = index as u64 + 2;
+        let record = match record {
+            Ok(record) => record,
+            Err(error) => {
+                imported.problem(path, line, error.to_string());
+                continue;
+            }
+        };
+        if let (Some(wanted), Some(column)) = (only_annotator, annotator_column)
+            && record.get(column).map(crate::export::unsafe_cell) != Some(wanted)
+        {
+            continue;
+        }
+        let Some(file) = record
+            .get(file_column)
+            .map(crate::export::unsafe_cell)
+            .filter(|f| !f.is_empty())
+        else {
+            imported.problem(path, line, "no FileName");
+            continue;
+        };
+        let code = record.get(class_column).unwrap_or("").trim();
+        if !code.is_empty() {
+            match class_from_msp(scheme, code) {
+                Some(class) => imported.edits.push((
+                    file.to_owned(),
+                    Op::SetClass {
+                        class: Some(class),
+                        source: ClassSource::Human,
+                    },
+                )),
+                None => imported.problem(path, line, format!("unknown class {code:?}")),
+            }
+        }
+        let mut values = BTreeMap::new();
+        for (name, column) in attribute_columns {
+            let Some(text) = column
+                .and_then(|c| record.get(c))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+            else {
+                continue;
+            };
+            match text.parse::<f64>() {
+                Ok(value) => {
+                    values.insert(name.to_owned(), Some(value));
+                }
+                Err(_) => imported.problem(path, line, format!("{name} {text:?} is not a number")),
+            }
+        }
+        if !values.is_empty() {
+            imported
+                .edits
+                .push((file.to_owned(), Op::SetAttributes { values }));
+        }
+    }
+    Ok(imported)
+}
+
+/// Our JSONL manifest (`file`, `label`, `attributes`).
+///
+/// # Errors
+/// The file cannot be read.
+pub fn jsonl(path: &Path) -> std::io::Result<Imported> {
+    let mut imported = Imported::default();
+    for (index, line) in std::fs::read_to_string(path)?.lines().enumerate() {
+        let number = index as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = match serde_json::from_str(line) {
+            Ok(value) => value,
+            Err(error) => {
+                imported.problem(path, number, format!("not JSON: {error}"));
+                continue;
+            }
+        };
+        let Some(file) = value["file"].as_str() else {
+            imported.problem(path, number, "no \"file\"");
+            continue;
+        };
+        if let Some(class) = value["label"].as_str() {
+            imported.edits.push((
+                file.to_owned(),
+                Op::SetClass {
+                    class: Some(class.to_owned()),
+                    source: ClassSource::Human,
+                },
+            ));
+        }
+        if let Some(attributes) = value["attributes"].as_object()
+            && !attributes.is_empty()
+        {
+            let values = attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_f64()))
+                .collect();
+            imported
+                .edits
+                .push((file.to_owned(), Op::SetAttributes { values }));
+        }
+    }
+    Ok(imported)
+}
+
+/// An Audacity label track for recording `file`: a label spanning (nearly) the whole recording
+/// sets its class, the others become segments.
+///
+/// # Errors
+/// The file cannot be read.
+pub fn audacity(path: &Path, file: &str, first_segment_id: u64) -> std::io::Result<Imported> {
+    let mut imported = Imported::default();
+    let mut rows = Vec::new();
+    for (index, line) in std::fs::read_to_string(path)?.lines().enumerate() {
+        let number = index as u64 + 1;
+        // Audacity writes frequency-range lines starting with '\' under spectral labels.
+        if line.trim().is_empty() || line.starts_with('\\') {
+            continue;
+        }
+        let parts: Vec<&str> = line.splitn(3, '\t').collect();
+        let parsed = match parts.as_slice() {
+            [start, end, text] => start
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .zip(end.trim().parse::<f64>().ok())
+                .map(|(s, e)| (s, e, text.trim().to_owned())),
+            _ => None,
+        };
+        match parsed {
+            Some(row) => rows.push(row),
+            None => imported.problem(path, number, "expected start<TAB>end<TAB>label"),
+        }
+    }
+    let whole = rows
+        .iter()
+        .position(|(start, _, _)| *start <= 1e-3)
+        .filter(|&i| {
+            rows.len() == 1 || rows[i].1 >= rows.iter().map(|r| r.1).fold(0.0, f64::max) - 1e-3
+        });
+    for (index, (start, end, text)) in rows.into_iter().enumerate() {
+        if Some(index) == whole {
+            imported.edits.push((
+                file.to_owned(),
+                Op::SetClass {
+                    class: Some(text),
+                    source: ClassSource::Human,
+                },
+            ));
+        } else {
+            imported.edits.push((
+                file.to_owned(),
+                Op::PutSegment {
+                    segment: Segment {
+                        id: first_segment_id + index as u64,
+                        start_s: start,
+                        end_s: end,
+                        class: text,
+                    },
+                },
+            ));
+        }
+    }
+    Ok(imported)
+}
+
+/// A Praat TextGrid (long text format) for recording `file`: the tier named `tier` — an interval
+/// spanning the whole recording sets the class, the other non-empty intervals become segments.
+///
+/// # Errors
+/// The file cannot be read.
+pub fn textgrid(
+    path: &Path,
+    file: &str,
+    tier: &str,
+    first_segment_id: u64,
+) -> std::io::Result<Imported> {
+    let mut imported = Imported::default();
+    let text = std::fs::read_to_string(path)?;
+    let quoted = |line: &str| -> Option<String> {
+        let value = line.split_once('=')?.1.trim();
+        let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+        Some(inner.replace("\"\"", "\""))
+    };
+    let number = |line: &str| -> Option<f64> { line.split_once('=')?.1.trim().parse().ok() };
+    let mut in_tier = false;
+    let mut tier_end = 0.0;
+    let mut intervals = Vec::new();
+    let (mut start, mut end) = (None, None);
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("name =") {
+            in_tier = quoted(trimmed).as_deref() == Some(tier);
+        } else if in_tier && trimmed.starts_with("xmin =") {
+            start = number(trimmed);
+        } else if in_tier && trimmed.starts_with("xmax =") {
+            end = number(trimmed);
+            if start == Some(0.0) && intervals.is_empty() {
+                tier_end = end.unwrap_or(0.0);
+            }
+        } else if in_tier && trimmed.starts_with("text =") {
+            match (start, end, quoted(trimmed)) {
+                (Some(s), Some(e), Some(t)) => intervals.push((s, e, t)),
+                _ => imported.problem(
+                    path,
+                    0,
+                    format!("an interval of tier {tier:?} is malformed"),
+                ),
+            }
+        }
+    }
+    if intervals.is_empty() {
+        imported.problem(path, 0, format!("no tier {tier:?} with intervals"));
+    }
+    for (index, (start, end, text)) in intervals.into_iter().enumerate() {
+        if text.is_empty() {
+            continue;
+        }
+        let op = if start <= 1e-9 && (end - tier_end).abs() < 1e-6 {
+            Op::SetClass {
+                class: Some(text),
+                source: ClassSource::Human,
+            }
+        } else {
+            Op::PutSegment {
+                segment: Segment {
+                    id: first_segment_id + index as u64,
+                    start_s: start,
+                    end_s: end,
+                    class: text,
+                },
+            }
+        };
+        imported.edits.push((file.to_owned(), op));
+    }
+    Ok(imported)
+}

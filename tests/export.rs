@@ -1,0 +1,229 @@
+//! Exports and imports: every format written from a project whose file names and notes are
+//! awkward (commas, quotes, a leading '=', non-ASCII), and read back into another annotator's
+//! journal with the same labels.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Wav, sine};
+use merit_studio::annotation::{AnnotationStore, ClassSource, Op, Segment};
+
+const NAMES: [&str; 4] = [
+    "plain.wav",
+    "comma, and \"quotes\".wav",
+    "=formula.wav",
+    "ünïcödé ünd ß.wav",
+];
+
+fn studio(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_merit-studio"))
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+/// A folder project of four 2-second clips, labelled by alice (class, attributes, a segment on
+/// two of them) and bob (class).
+fn labelled_project(dir: &Path) -> std::path::PathBuf {
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    for name in NAMES {
+        Wav::pcm16(16_000, 1, &sine(220.0, 16_000, 32_000, 1)).write(&project.join(name));
+    }
+    let mut store = AnnotationStore::load(&project).unwrap();
+    store.set_annotator("alice").unwrap();
+    for (index, name) in NAMES.iter().enumerate() {
+        let class = ["angry", "sad", "happy", "neutral"][index];
+        store
+            .edit(
+                name,
+                Op::SetClass {
+                    class: Some(class.into()),
+                    source: ClassSource::Human,
+                },
+            )
+            .unwrap();
+        store
+            .edit(
+                name,
+                Op::SetAttributes {
+                    values: [
+                        ("arousal".to_owned(), Some(1.0 + index as f64)),
+                        ("valence".to_owned(), Some(7.0 - index as f64)),
+                    ]
+                    .into(),
+                },
+            )
+            .unwrap();
+        if index % 2 == 1 {
+            store
+                .edit(
+                    name,
+                    Op::PutSegment {
+                        segment: Segment {
+                            id: 100 + index as u64,
+                            start_s: 0.25,
+                            end_s: 1.5,
+                            class: "sad".into(),
+                        },
+                    },
+                )
+                .unwrap();
+        }
+    }
+    store.set_annotator("bob").unwrap();
+    store
+        .edit(
+            NAMES[0],
+            Op::SetClass {
+                class: Some("angry".into()),
+                source: ClassSource::AcceptedModel,
+            },
+        )
+        .unwrap();
+    project
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn export(project: &Path, format: &str, out: &Path, extra: &[&str]) {
+    let mut args = vec!["export", p(project), "--format", format, "--out", p(out)];
+    args.extend(extra);
+    let output = studio(&args);
+    assert!(
+        output.status.success(),
+        "{format}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn import(project: &Path, format: &str, input: &Path, annotator: &str, extra: &[&str]) {
+    let mut args = vec![
+        "import",
+        p(project),
+        "--format",
+        format,
+        p(input),
+        "--annotator",
+        annotator,
+    ];
+    args.extend(extra);
+    let output = studio(&args);
+    assert!(
+        output.status.success(),
+        "{format}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn msp_and_jsonl_round_trip_alices_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = labelled_project(dir.path());
+    let msp = dir.path().join("msp");
+    export(&project, "msp", &msp, &["--annotator", "alice"]);
+    let csv = std::fs::read_to_string(msp.join("labels_consensus.csv")).unwrap();
+    assert!(csv.contains("\"comma, and \"\"quotes\"\".wav\""), "{csv}");
+    assert!(csv.contains("'=formula.wav"), "formula neutralised: {csv}");
+    assert!(msp.join("provenance.json").exists());
+    import(
+        &project,
+        "msp",
+        &msp.join("labels_consensus.csv"),
+        "from_msp",
+        &[],
+    );
+    let jsonl = dir.path().join("labels.jsonl");
+    export(&project, "jsonl", &jsonl, &["--annotator", "alice"]);
+    import(&project, "jsonl", &jsonl, "from_jsonl", &[]);
+    let store = AnnotationStore::load(&project).unwrap();
+    for name in NAMES {
+        let alice = store.label(name, "alice").unwrap();
+        for imported in ["from_msp", "from_jsonl"] {
+            let label = store.label(name, imported).unwrap();
+            assert_eq!(label.class, alice.class, "{imported} {name}");
+            assert_eq!(label.attributes, alice.attributes, "{imported} {name}");
+        }
+    }
+    // Nobody else's labels changed.
+    assert_eq!(
+        store.label(NAMES[0], "bob").unwrap().source,
+        ClassSource::AcceptedModel
+    );
+}
+
+#[test]
+fn textgrid_and_audacity_round_trip_classes_and_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = labelled_project(dir.path());
+    let textgrids = dir.path().join("textgrid");
+    export(&project, "textgrid", &textgrids, &[]);
+    let audacity = dir.path().join("audacity");
+    export(&project, "audacity", &audacity, &["--annotator", "alice"]);
+    for (index, name) in NAMES.iter().enumerate() {
+        let grid = textgrids.join(format!("{name}.TextGrid"));
+        import(
+            &project,
+            "textgrid",
+            &grid,
+            "tg",
+            &["--file", name, "--tier", "alice"],
+        );
+        if index % 2 == 1 {
+            import(
+                &project,
+                "textgrid",
+                &grid,
+                "tg",
+                &["--file", name, "--tier", "alice segments"],
+            );
+        }
+        let track = audacity.join(format!("{name}.txt"));
+        import(&project, "audacity", &track, "aud", &["--file", name]);
+    }
+    let store = AnnotationStore::load(&project).unwrap();
+    for name in NAMES {
+        let alice = store.label(name, "alice").unwrap();
+        for imported in ["tg", "aud"] {
+            let label = store.label(name, imported).unwrap();
+            assert_eq!(label.class, alice.class, "{imported} {name}");
+            let spans = |l: &merit_studio::annotation::Label| {
+                l.segments
+                    .iter()
+                    .map(|s| (s.start_s, s.end_s, s.class.clone()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(spans(label), spans(alice), "{imported} {name}");
+        }
+    }
+}
+
+#[test]
+fn every_format_writes_into_an_empty_folder_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = labelled_project(dir.path());
+    for format in ["msp", "audiofolder", "textgrid", "eaf", "audacity"] {
+        let out = dir.path().join(format);
+        export(&project, format, &out, &["--split", "0.25,0.25"]);
+        let again = studio(&["export", p(&project), "--format", format, "--out", p(&out)]);
+        assert_eq!(again.status.code(), Some(2), "{format}");
+        assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+    }
+    let eaf =
+        std::fs::read_to_string(dir.path().join("eaf").join(format!("{}.eaf", NAMES[1]))).unwrap();
+    assert!(eaf.contains("comma, and &quot;quotes&quot;.wav"));
+    assert!(eaf.contains("<CONTROLLED_VOCABULARY CV_ID=\"emotions\">"));
+    let metadata = std::fs::read_to_string(dir.path().join("audiofolder/metadata.jsonl")).unwrap();
+    assert_eq!(metadata.lines().count(), 4);
+    assert!(
+        dir.path().join("audiofolder").join(NAMES[3]).exists(),
+        "audio beside the metadata"
+    );
+}
