@@ -99,6 +99,33 @@ pub struct BrowserView {
     pub descending: bool,
 }
 
+/// What a search can look at in one row.
+struct Fields<'a> {
+    file: &'a str,
+    speaker: Option<&'a str>,
+    split: Option<&'a str>,
+    label: Option<&'a str>,
+    predicted: Option<&'a str>,
+}
+
+/// Every word of the (lower-case) query must match: `speaker:`, `split:`, `label:` and
+/// `predicted:` words match that field; other words match the file, speaker or label.
+fn matches_query(query: &str, fields: &Fields<'_>) -> bool {
+    let has =
+        |value: Option<&str>, word: &str| value.is_some_and(|v| v.to_lowercase().contains(word));
+    query
+        .split_whitespace()
+        .all(|word| match word.split_once(':') {
+            Some(("speaker", value)) => has(fields.speaker, value),
+            Some(("split", value)) => has(fields.split, value),
+            Some(("label" | "class", value)) => has(fields.label, value),
+            Some(("predicted", value)) => has(fields.predicted, value),
+            _ => {
+                has(Some(fields.file), word) || has(fields.speaker, word) || has(fields.label, word)
+            }
+        })
+}
+
 /// Whether the current annotator has labelled recording `index`.
 fn is_reviewed(app: &StudioApp, index: usize) -> bool {
     let Some(me) = app.annotations.annotator() else {
@@ -125,15 +152,27 @@ fn visible_rows(app: &StudioApp) -> Vec<usize> {
     let mut rows: Vec<usize> = (0..recordings.len())
         .filter(|&i| {
             let r = &recordings[i];
-            needle.is_empty()
-                || r.listed_path.to_lowercase().contains(&needle)
-                || r.speaker
-                    .as_deref()
-                    .is_some_and(|s| s.to_lowercase().contains(&needle))
-                || r.reference
-                    .as_ref()
-                    .and_then(|l| l.class.as_deref())
-                    .is_some_and(|c| c.to_lowercase().contains(&needle))
+            if needle.is_empty() {
+                return true;
+            }
+            let predicted = match &predictions[i] {
+                Some(Prediction::Analysed { class, .. }) => Some(class.as_str()),
+                _ => None,
+            };
+            let labels = app.annotations.labels_of(&r.listed_path);
+            let label = labels
+                .and_then(|by| consensus(by.values()).class)
+                .or_else(|| r.reference.as_ref().and_then(|l| l.class.clone()));
+            matches_query(
+                &needle,
+                &Fields {
+                    file: &r.listed_path,
+                    speaker: r.speaker.as_deref(),
+                    split: r.split.as_deref(),
+                    label: label.as_deref(),
+                    predicted,
+                },
+            )
         })
         .filter(|&i| {
             view.status
@@ -190,7 +229,7 @@ pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
         let label = ui.label("Search");
         ui.add(
             egui::TextEdit::singleline(&mut app.browser.search)
-                .hint_text("file, speaker, label")
+                .hint_text("words, or speaker: split: label: predicted:")
                 .desired_width(ui.available_width() - 225.0),
         )
         .labelled_by(label.id);
@@ -396,5 +435,28 @@ pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
     }
     if let Some(index) = clicked {
         app.select(index);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_words_filter_their_field_and_all_words_must_match() {
+        let fields = Fields {
+            file: "audio/sad_f1.flac",
+            speaker: Some("f1"),
+            split: Some("test"),
+            label: Some("sad"),
+            predicted: Some("angry"),
+        };
+        assert!(matches_query("", &fields));
+        assert!(matches_query("sad", &fields));
+        assert!(matches_query("split:test predicted:angry", &fields));
+        assert!(!matches_query("split:train", &fields));
+        assert!(!matches_query("label:angry", &fields));
+        assert!(matches_query("speaker:f1 flac", &fields));
+        assert!(!matches_query("speaker:f1 mp3", &fields));
     }
 }
