@@ -19,6 +19,7 @@ pub struct ExportArgs<'a> {
     pub include_unlabelled: bool,
     pub split: Option<(f64, f64)>,
     pub seed: u64,
+    pub audio16k: bool,
 }
 
 pub fn run_export(args: &ExportArgs<'_>) -> anyhow::Result<ExitCode> {
@@ -40,10 +41,11 @@ pub fn run_export(args: &ExportArgs<'_>) -> anyhow::Result<ExitCode> {
             test,
             seed: args.seed,
         }),
+        audio16k: args.audio16k,
     };
     let rows = rows(&collection, &store, &options);
     let record = provenance(&project, &rows, args.format, &selection, None);
-    let written = export(&project, &rows, args.format, args.out, &record)?;
+    let written = export(&project, &rows, &options, args.out, &record)?;
     println!(
         "exported {} recordings to {} ({} files)",
         rows.len(),

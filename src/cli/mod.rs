@@ -160,6 +160,10 @@ pub enum Command {
         split: Option<(f64, f64)>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// jsonl: also write each recording as a 16 kHz mono WAV (OUT.audio16k/) and point
+        /// `path` at it, for the fine-tuning script.
+        #[arg(long)]
+        audio16k: bool,
     },
     /// Import labels into an annotator's journal (never touching anyone else's).
     Import {
@@ -251,6 +255,7 @@ pub fn run(command: Command) -> ExitCode {
             include_unlabelled,
             split,
             seed,
+            audio16k,
         } => export::run_export(&export::ExportArgs {
             project: &project,
             format,
@@ -259,6 +264,7 @@ pub fn run(command: Command) -> ExitCode {
             include_unlabelled,
             split,
             seed,
+            audio16k,
         }),
         Command::Import {
             project,

@@ -44,11 +44,12 @@ pub(super) fn write(
     rows: &[ExportRow],
     format: Format,
     out: &Path,
+    audio16k: bool,
 ) -> Result<Vec<PathBuf>, ExportError> {
     match format {
         Format::Msp => msp(project, rows, out),
         Format::Audiofolder => audiofolder(rows, out),
-        Format::Jsonl => jsonl(rows, out),
+        Format::Jsonl => jsonl(rows, out, audio16k),
         Format::Textgrid => per_recording(rows, out, "TextGrid", textgrid),
         Format::Eaf => per_recording(rows, out, "eaf", |row, duration| {
             eaf(project, row, duration)
@@ -194,11 +195,44 @@ fn audiofolder(rows: &[ExportRow], out: &Path) -> Result<Vec<PathBuf>, ExportErr
     Ok(vec![csv_path, jsonl_path])
 }
 
-fn jsonl(rows: &[ExportRow], out: &Path) -> Result<Vec<PathBuf>, ExportError> {
+/// The 16 kHz mono WAV of `row` under `folder` (the model's input, for training code that reads
+/// WAV only).
+fn decoded_copy(row: &ExportRow, folder: &Path) -> Result<PathBuf, ExportError> {
+    let mut path = folder.join(safe_relative(&row.file));
+    let name = format!(
+        "{}.wav",
+        path.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    );
+    path.set_file_name(name);
+    let decoded = crate::audio::decode_file(&row.path, crate::audio::DecodeOptions::default())
+        .map_err(|e| ExportError::Invalid(e.to_string()))?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|error| ExportError::Io {
+            path: parent.to_path_buf(),
+            error,
+        })?;
+    }
+    crate::audio::wav::write_mono_f32(&path, &decoded.analysis, crate::audio::ANALYSIS_RATE_HZ)
+        .map_err(|e| ExportError::Invalid(format!("{}: {e}", path.display())))?;
+    Ok(std::path::absolute(&path).unwrap_or(path))
+}
+
+fn jsonl(rows: &[ExportRow], out: &Path, audio16k: bool) -> Result<Vec<PathBuf>, ExportError> {
     let mut text = String::new();
+    let mut written = Vec::new();
+    let audio_folder = out.with_extension("audio16k");
     for row in rows {
+        let audio = if audio16k {
+            let copy = decoded_copy(row, &audio_folder)?;
+            written.push(copy.clone());
+            copy
+        } else {
+            row.path.clone()
+        };
         let object = serde_json::json!({
-            "path": row.path,
+            "path": audio,
+            "original_path": row.path,
             "file": row.file,
             "duration_s": crate::audio::probe(&row.path).ok().and_then(|i| i.duration_secs()),
             "label": row.label,
@@ -212,7 +246,8 @@ fn jsonl(rows: &[ExportRow], out: &Path) -> Result<Vec<PathBuf>, ExportError> {
         let _ = writeln!(text, "{object}");
     }
     write_file(out, text.as_bytes())?;
-    Ok(vec![out.to_path_buf()])
+    written.push(out.to_path_buf());
+    Ok(written)
 }
 
 fn per_recording(

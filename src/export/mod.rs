@@ -58,6 +58,9 @@ pub struct ExportOptions {
     pub include_unlabelled: bool,
     /// Assign splits by speaker; otherwise the collection's own split column is kept.
     pub splits: Option<SplitPlan>,
+    /// JSONL: decode every recording to a 16 kHz mono WAV beside the manifest and point `path`
+    /// at it (what `models/training/merit/finetune.py` reads).
+    pub audio16k: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -276,10 +279,11 @@ pub fn msp_code(project: &Project, class: &str) -> String {
 pub fn export(
     project: &Project,
     rows: &[ExportRow],
-    format: Format,
+    options: &ExportOptions,
     out: &Path,
     provenance: &Provenance,
 ) -> Result<Vec<PathBuf>, ExportError> {
+    let format = options.format.unwrap_or(Format::Jsonl);
     let folder_format = !matches!(format, Format::Jsonl);
     if folder_format {
         let not_empty = std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some());
@@ -291,7 +295,7 @@ pub fn export(
             error,
         })?;
     }
-    let mut written = formats::write(project, rows, format, out)?;
+    let mut written = formats::write(project, rows, format, out, options.audio16k)?;
     let provenance_path = if folder_format {
         out.join("provenance.json")
     } else {

@@ -125,7 +125,9 @@ def export_onnx(model: MeritModel, path: Path, metadata: dict) -> Path:
         output_names=list(OUTPUT_NAMES),
         dynamic_shapes={"waveform": {0: batch, 1: samples}},
         opset_version=18,
-        optimize=True,
+        # Unoptimised: initializers keep the PyTorch parameter names (so merit.finetune can load the
+        # weights back); ONNX Runtime does its own graph optimisation when it loads the model.
+        optimize=False,
         verbose=False,
     )
     proto = program.model_proto

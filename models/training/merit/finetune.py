@@ -1,0 +1,213 @@
+"""Fine-tunes a Sparse MERIT ONNX model on labels exported by the studio, evaluates it before and
+after on a held-out part of the export, and exports an ONNX model with the same contract.
+
+    merit-studio export PROJECT --format jsonl --audio16k --out labels.jsonl [--split 0.1,0.2]
+    .venv/bin/python -m merit.finetune --model ../sparse-merit-compact.onnx \\
+        --manifest labels.jsonl --out ../sparse-merit-finetuned.onnx [--steps 200] [--train routers]
+
+The weights come from the ONNX file itself (the exporter keeps PyTorch's parameter names), so any
+model our pipeline exported can be fine-tuned. By default the SER head and both routers learn
+(`--train routers`); `--train ser-head` keeps the routers, `--train all` unfreezes everything.
+Rows whose split is "test" (else "dev") are held out when others remain to train on; otherwise
+`--holdout` of the rows (seeded). The new model's metadata names its parent (SHA-256) and carries the before/after figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+from onnx import numpy_helper
+
+from . import SAMPLE_RATE
+from .config import MeritConfig
+from .data import CorpusError, read_audio
+from .export import export_onnx, metadata_for, verify_onnx_contract
+from .metrics import macro_f1
+from .model import MeritModel
+from .train_utils import configure_threads
+
+# Parameters the inference graph never uses (pre-training only), so no ONNX file carries them.
+UNUSED_AT_INFERENCE = ("backbone.mask_emb", "backbone.encoder.layer_norm.")
+CROP_SECONDS = 3.0
+
+
+def load_onnx_model(path: Path) -> tuple[MeritModel, dict, str]:
+    """The PyTorch model behind an ONNX file of our contract, its metadata, and its SHA-256."""
+    metadata = verify_onnx_contract(path)
+    if "config" not in metadata:
+        raise CorpusError(f"{path}: the metadata has no model config; only models exported by merit.export can be fine-tuned")
+    proto = onnx.load(str(path))
+    initializers = {init.name: init for init in proto.graph.initializer}
+    model = MeritModel(MeritConfig.from_dict(metadata["config"]))
+    state = model.state_dict()
+    missing = []
+    for name, tensor in state.items():
+        init = initializers.get(f"model.{name}")
+        if init is None:
+            if not name.startswith(UNUSED_AT_INFERENCE):
+                missing.append(name)
+            continue
+        array = numpy_helper.to_array(init)
+        if tuple(array.shape) != tuple(tensor.shape):
+            raise CorpusError(f"{path}: {name} has shape {array.shape}, the model needs {tuple(tensor.shape)}")
+        state[name] = torch.from_numpy(array.copy())
+    if missing:
+        raise CorpusError(
+            f"{path}: {len(missing)} parameters are not in the file (e.g. {missing[:3]}); "
+            "was it exported with graph optimisation, or by another tool?"
+        )
+    model.load_state_dict(state)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return model.eval(), metadata, digest
+
+
+def read_rows(manifest: Path, classes: list[str]) -> list[dict]:
+    """Labelled rows of a studio JSONL export, with their audio (16 kHz mono WAVs: --audio16k)."""
+    if not manifest.is_file():
+        raise CorpusError(f"{manifest}: not found")
+    rows = []
+    for number, line in enumerate(manifest.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CorpusError(f"{manifest}:{number}: not valid JSON ({error.msg})") from None
+        label = row.get("label")
+        if label is None or label == "no_agreement":
+            continue
+        if label not in classes:
+            raise CorpusError(f"{manifest}:{number}: label {label!r} is not one of the model's classes {classes}")
+        audio = read_audio(Path(row["path"]))
+        rows.append({"file": row.get("file", row["path"]), "audio": audio, "label": classes.index(label), "split": row.get("split")})
+    if not rows:
+        raise CorpusError(f"{manifest}: no labelled rows with one of the classes {classes}")
+    return rows
+
+
+def split_rows(rows: list[dict], holdout: float, seed: int) -> tuple[list[dict], list[dict]]:
+    for held in ("test", "dev"):
+        evaluation = [r for r in rows if r["split"] == held]
+        training = [r for r in rows if r["split"] not in ("test", "dev")]
+        if evaluation and training:
+            return training, evaluation
+    shuffled = rows[:]
+    random.Random(seed).shuffle(shuffled)
+    count = int(round(holdout * len(rows)))
+    return shuffled[count:], shuffled[:count]
+
+
+@torch.no_grad()
+def evaluate(model: MeritModel, rows: list[dict], classes: int) -> dict:
+    """Accuracy, macro-F1 and the mean probability of each row's own label."""
+    if not rows:
+        return {"rows": 0}
+    model.eval()
+    predictions, label_probs = [], []
+    for row in rows:
+        audio = row["audio"]
+        if len(audio) < SAMPLE_RATE // 2:
+            audio = np.pad(audio, (0, SAMPLE_RATE // 2 - len(audio)))
+        probs = F.softmax(model(torch.from_numpy(audio)[None]).emotion_logits, dim=-1)[0]
+        predictions.append(int(probs.argmax()))
+        label_probs.append(float(probs[row["label"]]))
+    labels = [r["label"] for r in rows]
+    return {
+        "rows": len(rows),
+        "accuracy": float(np.mean(np.array(predictions) == np.array(labels))),
+        "macro_f1": macro_f1(labels, predictions, classes),
+        "mean_p_label": float(np.mean(label_probs)),
+    }
+
+
+def crop(audio: np.ndarray, length: int, rng: random.Random) -> np.ndarray:
+    if len(audio) >= length:
+        start = rng.randrange(len(audio) - length + 1)
+        return audio[start : start + length]
+    return np.pad(audio, (0, length - len(audio)))
+
+
+def trainable(model: MeritModel, what: str) -> list[torch.nn.Parameter]:
+    for parameter in model.parameters():
+        parameter.requires_grad = what == "all"
+    if what != "all":
+        modules = [model.ser_head] + ([model.moe.gates] if what == "routers" and model.moe is not None else [])
+        for module in modules:
+            for parameter in module.parameters():
+                parameter.requires_grad = True
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def fine_tune(model: MeritModel, rows: list[dict], classes: int, steps: int, lr: float, what: str, seed: int, batch: int = 4) -> list[float]:
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    parameters = trainable(model, what)
+    optimiser = torch.optim.AdamW(parameters, lr=lr)
+    counts = np.bincount([r["label"] for r in rows], minlength=classes)
+    weights = torch.tensor([len(rows) / (classes * c) if c else 0.0 for c in counts], dtype=torch.float32)
+    length = int(CROP_SECONDS * SAMPLE_RATE)
+    losses = []
+    for _ in range(steps):
+        picked = [rows[rng.randrange(len(rows))] for _ in range(batch)]
+        waveform = torch.from_numpy(np.stack([crop(r["audio"], length, rng) for r in picked]))
+        labels = torch.tensor([r["label"] for r in picked])
+        model.train()
+        if what != "all":
+            model.backbone.eval()  # frozen: no dropout noise in its features
+        loss = F.cross_entropy(model(waveform).emotion_logits, labels, weight=weights)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="ONNX model exported by this pipeline")
+    parser.add_argument("--manifest", type=Path, required=True, help="merit-studio export --format jsonl --audio16k")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--train", choices=("ser-head", "routers", "all"), default="routers")
+    parser.add_argument("--holdout", type=float, default=0.2, help="fraction held out when the export has no test/dev split")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    configure_threads(args.threads)
+    model, parent, digest = load_onnx_model(args.model)
+    classes = list(model.config.classes)
+    rows = read_rows(args.manifest, classes)
+    train_rows, eval_rows = split_rows(rows, args.holdout, args.seed)
+    if not train_rows:
+        raise CorpusError(f"{args.manifest}: nothing left to train on after holding out {len(eval_rows)} rows")
+    before = {"held_out": evaluate(model, eval_rows, len(classes)), "train": evaluate(model, train_rows, len(classes))}
+    losses = fine_tune(model, train_rows, len(classes), args.steps, args.lr, args.train, args.seed)
+    after = {"held_out": evaluate(model, eval_rows, len(classes)), "train": evaluate(model, train_rows, len(classes))}
+    evaluation = dict(parent.get("evaluation") or {})
+    evaluation["fine_tuning"] = {"before": before, "after": after, "steps": args.steps, "trained": args.train}
+    metadata = metadata_for(
+        model,
+        version=f"{parent.get('version', '0')}+ft",
+        trained_on=f"{parent.get('trained_on', '')}; fine-tuned on {args.manifest.name} ({len(train_rows)} recordings)",
+        evaluation=evaluation,
+        parent_model_sha256=digest,
+        parent_model=parent.get("model"),
+    )
+    export_onnx(model, args.out, metadata)
+    report = {"parent_sha256": digest, "before": before, "after": after, "loss_first": losses[0], "loss_last": losses[-1], "out": str(args.out)}
+    args.out.with_suffix(".finetune.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
