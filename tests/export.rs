@@ -206,6 +206,105 @@ fn textgrid_and_audacity_round_trip_classes_and_segments() {
 }
 
 #[test]
+fn eaf_and_audiofolder_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = labelled_project(dir.path());
+    let eafs = dir.path().join("eaf");
+    export(&project, "eaf", &eafs, &[]);
+    let folder = dir.path().join("audiofolder");
+    export(&project, "audiofolder", &folder, &["--annotator", "alice"]);
+    import(&project, "audiofolder", &folder, "af", &[]);
+    for (index, name) in NAMES.iter().enumerate() {
+        let eaf = eafs.join(format!("{name}.eaf"));
+        import(
+            &project,
+            "eaf",
+            &eaf,
+            "elan",
+            &["--file", name, "--tier", "alice"],
+        );
+        if index % 2 == 1 {
+            import(
+                &project,
+                "eaf",
+                &eaf,
+                "elan",
+                &["--file", name, "--tier", "alice segments"],
+            );
+        }
+    }
+    let store = AnnotationStore::load(&project).unwrap();
+    for name in NAMES {
+        let alice = store.label(name, "alice").unwrap();
+        let elan = store.label(name, "elan").unwrap();
+        assert_eq!(elan.class, alice.class, "{name}");
+        assert_eq!(
+            elan.segments
+                .iter()
+                .map(|s| (s.start_s, s.end_s))
+                .collect::<Vec<_>>(),
+            alice
+                .segments
+                .iter()
+                .map(|s| (s.start_s, s.end_s))
+                .collect::<Vec<_>>(),
+            "{name}"
+        );
+        let af = store.label(name, "af").unwrap();
+        assert_eq!(af.class, alice.class, "{name}");
+        assert_eq!(af.attributes, alice.attributes, "{name}");
+    }
+}
+
+#[test]
+fn malformed_rows_are_reported_and_the_rest_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = labelled_project(dir.path());
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(
+        &csv,
+        "FileName,EmoClass,EmoAct\nplain.wav,A,3\nmissing.wav,S,2\n=formula.wav,Q,1\n\"comma, and \"\"quotes\"\".wav\",H,x\n",
+    )
+    .unwrap();
+    let output = studio(&[
+        "import",
+        p(&project),
+        "--format",
+        "msp",
+        p(&csv),
+        "--annotator",
+        "carol",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad.csv:4: unknown class \"Q\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bad.csv:5: arousal \"x\" is not a number"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\"missing.wav\" is not a recording"),
+        "{stderr}"
+    );
+    let store = AnnotationStore::load(&project).unwrap();
+    assert_eq!(
+        store
+            .label("plain.wav", "carol")
+            .and_then(|l| l.class.as_deref()),
+        Some("angry")
+    );
+    assert_eq!(
+        store
+            .label(NAMES[1], "carol")
+            .and_then(|l| l.class.as_deref()),
+        Some("happy")
+    );
+}
+
+#[test]
 fn every_format_writes_into_an_empty_folder_only() {
     let dir = tempfile::tempdir().unwrap();
     let project = labelled_project(dir.path());
@@ -222,6 +321,11 @@ fn every_format_writes_into_an_empty_folder_only() {
     assert!(eaf.contains("<CONTROLLED_VOCABULARY CV_ID=\"emotions\">"));
     let metadata = std::fs::read_to_string(dir.path().join("audiofolder/metadata.jsonl")).unwrap();
     assert_eq!(metadata.lines().count(), 4);
+    assert!(!dir.path().join("audiofolder/metadata.csv").exists());
+    let csv_folder = dir.path().join("audiofolder-csv");
+    export(&project, "audiofolder", &csv_folder, &["--metadata-csv"]);
+    let csv = std::fs::read_to_string(csv_folder.join("metadata.csv")).unwrap();
+    assert!(csv.starts_with("file_name,label,"));
     assert!(
         dir.path().join("audiofolder").join(NAMES[3]).exists(),
         "audio beside the metadata"

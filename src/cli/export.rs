@@ -20,6 +20,7 @@ pub struct ExportArgs<'a> {
     pub split: Option<(f64, f64)>,
     pub seed: u64,
     pub audio16k: bool,
+    pub metadata_csv: bool,
 }
 
 pub fn run_export(args: &ExportArgs<'_>) -> anyhow::Result<ExitCode> {
@@ -42,6 +43,7 @@ pub fn run_export(args: &ExportArgs<'_>) -> anyhow::Result<ExitCode> {
             seed: args.seed,
         }),
         audio16k: args.audio16k,
+        metadata_csv: args.metadata_csv,
     };
     let rows = rows(&collection, &store, &options);
     let record = provenance(&project, &rows, args.format, &selection, None);
@@ -66,6 +68,10 @@ pub enum ImportFormat {
     Audacity,
     /// A Praat TextGrid for one recording (--file), one tier (--tier).
     Textgrid,
+    /// An ELAN .eaf for one recording (--file), one tier (--tier).
+    Eaf,
+    /// Hugging Face AudioFolder metadata (the folder, metadata.jsonl or metadata.csv).
+    Audiofolder,
 }
 
 pub struct ImportArgs<'a> {
@@ -100,6 +106,13 @@ pub fn run_import(args: &ImportArgs<'_>) -> anyhow::Result<ExitCode> {
             args.tier.unwrap_or("consensus"),
             first_id,
         ),
+        ImportFormat::Eaf => import::eaf(
+            args.input,
+            file()?,
+            args.tier.unwrap_or("consensus"),
+            first_id,
+        ),
+        ImportFormat::Audiofolder => import::audiofolder(args.input),
     }
     .with_context(|| format!("cannot read {}", args.input.display()))?;
     let listed: std::collections::HashSet<&str> = collection

@@ -164,6 +164,9 @@ pub enum Command {
         /// `path` at it, for the fine-tuning script.
         #[arg(long)]
         audio16k: bool,
+        /// audiofolder: metadata.csv instead of metadata.jsonl.
+        #[arg(long)]
+        metadata_csv: bool,
     },
     /// Import labels into an annotator's journal (never touching anyone else's).
     Import {
@@ -256,6 +259,7 @@ pub fn run(command: Command) -> ExitCode {
             split,
             seed,
             audio16k,
+            metadata_csv,
         } => export::run_export(&export::ExportArgs {
             project: &project,
             format,
@@ -265,6 +269,7 @@ pub fn run(command: Command) -> ExitCode {
             split,
             seed,
             audio16k,
+            metadata_csv,
         }),
         Command::Import {
             project,

@@ -44,12 +44,12 @@ pub(super) fn write(
     rows: &[ExportRow],
     format: Format,
     out: &Path,
-    audio16k: bool,
+    options: &super::ExportOptions,
 ) -> Result<Vec<PathBuf>, ExportError> {
     match format {
         Format::Msp => msp(project, rows, out),
-        Format::Audiofolder => audiofolder(rows, out),
-        Format::Jsonl => jsonl(rows, out, audio16k),
+        Format::Audiofolder => audiofolder(rows, out, options.metadata_csv),
+        Format::Jsonl => jsonl(rows, out, options.audio16k),
         Format::Textgrid => per_recording(rows, out, "TextGrid", textgrid),
         Format::Eaf => per_recording(rows, out, "eaf", |row, duration| {
             eaf(project, row, duration)
@@ -127,7 +127,7 @@ fn msp(project: &Project, rows: &[ExportRow], out: &Path) -> Result<Vec<PathBuf>
 
 /// Hard-links (or copies) each recording into `out`, mirroring its listed path, so the folder is
 /// a complete dataset.
-fn audiofolder(rows: &[ExportRow], out: &Path) -> Result<Vec<PathBuf>, ExportError> {
+fn audiofolder(rows: &[ExportRow], out: &Path, as_csv: bool) -> Result<Vec<PathBuf>, ExportError> {
     let mut csv_rows = vec![
         [
             "file_name",
@@ -188,11 +188,17 @@ fn audiofolder(rows: &[ExportRow], out: &Path) -> Result<Vec<PathBuf>, ExportErr
         });
         let _ = writeln!(jsonl, "{object}");
     }
-    let csv_path = out.join("metadata.csv");
-    let jsonl_path = out.join("metadata.jsonl");
-    write_file(&csv_path, &csv_bytes(csv_rows)?)?;
-    write_file(&jsonl_path, jsonl.as_bytes())?;
-    Ok(vec![csv_path, jsonl_path])
+    // One metadata file only: `datasets` refuses a folder with both.
+    let path = if as_csv {
+        let path = out.join("metadata.csv");
+        write_file(&path, &csv_bytes(csv_rows)?)?;
+        path
+    } else {
+        let path = out.join("metadata.jsonl");
+        write_file(&path, jsonl.as_bytes())?;
+        path
+    };
+    Ok(vec![path])
 }
 
 /// The 16 kHz mono WAV of `row` under `folder` (the model's input, for training code that reads

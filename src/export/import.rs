@@ -1,5 +1,6 @@
 //! Imports into a named annotator's journal: MSP-Podcast CSV (consensus or detailed), our JSONL
-//! manifest, Audacity label tracks and Praat TextGrids. Each malformed row is reported with file,
+//! manifest, Hugging Face AudioFolder metadata, Audacity label tracks, Praat TextGrids and ELAN
+//! EAF files. Each malformed row is reported with file,
 //! line and reason, and the rest is imported; only the named annotator's journal is written, so
 //! nobody else's labels are ever overwritten.
 
@@ -315,26 +316,243 @@ pub fn textgrid(
     if intervals.is_empty() {
         imported.problem(path, 0, format!("no tier {tier:?} with intervals"));
     }
-    for (index, (start, end, text)) in intervals.into_iter().enumerate() {
-        if text.is_empty() {
-            continue;
-        }
-        let op = if start <= 1e-9 && (end - tier_end).abs() < 1e-6 {
-            Op::SetClass {
-                class: Some(text),
-                source: ClassSource::Human,
-            }
-        } else {
-            Op::PutSegment {
-                segment: Segment {
-                    id: first_segment_id + index as u64,
-                    start_s: start,
-                    end_s: end,
-                    class: text,
-                },
+    imported
+        .edits
+        .extend(interval_edits(file, intervals, tier_end, first_segment_id));
+    Ok(imported)
+}
+
+/// Labelled intervals of one tier as edits: one spanning the whole recording (0 to `whole_end`)
+/// sets the class; the others become segments.
+fn interval_edits(
+    file: &str,
+    intervals: Vec<(f64, f64, String)>,
+    whole_end: f64,
+    first_segment_id: u64,
+) -> Vec<(String, Op)> {
+    intervals
+        .into_iter()
+        .enumerate()
+        .filter(|(_, (_, _, text))| !text.is_empty())
+        .map(|(index, (start, end, text))| {
+            let op = if start <= 1e-9 && (end - whole_end).abs() < 1e-3 {
+                Op::SetClass {
+                    class: Some(text),
+                    source: ClassSource::Human,
+                }
+            } else {
+                Op::PutSegment {
+                    segment: Segment {
+                        id: first_segment_id + index as u64,
+                        start_s: start,
+                        end_s: end,
+                        class: text,
+                    },
+                }
+            };
+            (file.to_owned(), op)
+        })
+        .collect()
+}
+
+/// An ELAN `.eaf` for recording `file`: the tier `tier`'s time-aligned annotations (one spanning
+/// the document's whole time line sets the class, the others become segments).
+///
+/// # Errors
+/// The file cannot be read.
+pub fn eaf(
+    path: &Path,
+    file: &str,
+    tier: &str,
+    first_segment_id: u64,
+) -> std::io::Result<Imported> {
+    use quick_xml::events::Event;
+    let mut imported = Imported::default();
+    let text = std::fs::read_to_string(path)?;
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut slots: BTreeMap<String, f64> = BTreeMap::new();
+    let mut spans: Vec<(String, String, String)> = Vec::new();
+    let mut in_tier = false;
+    let mut current: Option<(String, String)> = None;
+    let mut in_value = false;
+    let mut value = String::new();
+    loop {
+        let event = match reader.read_event() {
+            Ok(event) => event,
+            Err(error) => {
+                imported.problem(path, 0, format!("not valid XML: {error}"));
+                return Ok(imported);
             }
         };
-        imported.edits.push((file.to_owned(), op));
+        let attribute = |e: &quick_xml::events::BytesStart<'_>, name: &[u8]| -> Option<String> {
+            e.attributes()
+                .flatten()
+                .find(|a| a.key.as_ref() == name)
+                .and_then(|a| a.normalized_value(quick_xml::XmlVersion::default()).ok())
+                .map(|v| v.into_owned())
+        };
+        match event {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
+                b"TIME_SLOT" => {
+                    if let (Some(id), Some(ms)) = (
+                        attribute(&e, b"TIME_SLOT_ID"),
+                        attribute(&e, b"TIME_VALUE").and_then(|v| v.parse::<f64>().ok()),
+                    ) {
+                        slots.insert(id, ms / 1000.0);
+                    }
+                }
+                b"TIER" => in_tier = attribute(&e, b"TIER_ID").as_deref() == Some(tier),
+                b"ALIGNABLE_ANNOTATION" if in_tier => {
+                    current =
+                        attribute(&e, b"TIME_SLOT_REF1").zip(attribute(&e, b"TIME_SLOT_REF2"));
+                }
+                b"ANNOTATION_VALUE" if current.is_some() => {
+                    in_value = true;
+                    value.clear();
+                }
+                _ => {}
+            },
+            Event::Text(t) if in_value => {
+                value.push_str(&t.xml10_content().map_err(std::io::Error::other)?);
+            }
+            Event::GeneralRef(r) if in_value => {
+                if let Ok(Some(c)) = r.resolve_char_ref() {
+                    value.push(c);
+                } else {
+                    let name = String::from_utf8_lossy(&r).into_owned();
+                    value.push_str(match name.as_str() {
+                        "amp" => "&",
+                        "lt" => "<",
+                        "gt" => ">",
+                        "quot" => "\"",
+                        "apos" => "'",
+                        _ => "",
+                    });
+                }
+            }
+            Event::End(e) => match e.name().as_ref() {
+                b"ANNOTATION_VALUE" if in_value => {
+                    in_value = false;
+                    if let Some((a, b)) = current.take() {
+                        spans.push((a, b, value.trim().to_owned()));
+                    }
+                }
+                b"TIER" => in_tier = false,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    let whole_end = slots.values().copied().fold(0.0, f64::max);
+    let mut intervals = Vec::new();
+    for (a, b, text) in spans {
+        match (slots.get(&a), slots.get(&b)) {
+            (Some(&start), Some(&end)) => intervals.push((start, end, text)),
+            _ => imported.problem(
+                path,
+                0,
+                format!("annotation refers to unknown time slots {a}/{b}"),
+            ),
+        }
+    }
+    if intervals.is_empty() {
+        imported.problem(path, 0, format!("no tier {tier:?} with annotations"));
+    }
+    imported
+        .edits
+        .extend(interval_edits(file, intervals, whole_end, first_segment_id));
+    Ok(imported)
+}
+
+/// Hugging Face AudioFolder metadata (`metadata.jsonl`, else `metadata.csv`, in `folder` or given
+/// directly): `file_name` (the recording as listed), `label`, `arousal`, `valence`, `dominance`.
+///
+/// # Errors
+/// The file cannot be read.
+pub fn audiofolder(path: &Path) -> std::io::Result<Imported> {
+    let path = if path.is_dir() {
+        let jsonl = path.join("metadata.jsonl");
+        if jsonl.exists() {
+            jsonl
+        } else {
+            path.join("metadata.csv")
+        }
+    } else {
+        path.to_path_buf()
+    };
+    let mut imported = Imported::default();
+    let mut rows: Vec<(u64, BTreeMap<String, String>)> = Vec::new();
+    if path.extension().is_some_and(|e| e == "csv") {
+        let mut reader = csv::Reader::from_path(&path).map_err(std::io::Error::other)?;
+        let headers = reader.headers().map_err(std::io::Error::other)?.clone();
+        for (index, record) in reader.records().enumerate() {
+            match record {
+                Ok(record) => rows.push((
+                    index as u64 + 2,
+                    headers
+                        .iter()
+                        .zip(record.iter())
+                        .map(|(h, v)| (h.to_owned(), crate::export::unsafe_cell(v).to_owned()))
+                        .collect(),
+                )),
+                Err(error) => imported.problem(&path, index as u64 + 2, error.to_string()),
+            }
+        }
+    } else {
+        for (index, line) in std::fs::read_to_string(&path)?.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line) {
+                Ok(object) => rows.push((
+                    index as u64 + 1,
+                    object
+                        .into_iter()
+                        .filter_map(|(k, v)| match v {
+                            serde_json::Value::String(s) => Some((k, s)),
+                            serde_json::Value::Number(n) => Some((k, n.to_string())),
+                            _ => None,
+                        })
+                        .collect(),
+                )),
+                Err(error) => {
+                    imported.problem(&path, index as u64 + 1, format!("not JSON: {error}"))
+                }
+            }
+        }
+    }
+    for (line, row) in rows {
+        let Some(file) = row.get("file_name").filter(|f| !f.is_empty()) else {
+            imported.problem(&path, line, "no file_name");
+            continue;
+        };
+        if let Some(label) = row.get("label").filter(|l| !l.is_empty()) {
+            imported.edits.push((
+                file.clone(),
+                Op::SetClass {
+                    class: Some(label.clone()),
+                    source: ClassSource::Human,
+                },
+            ));
+        }
+        let mut values = BTreeMap::new();
+        for name in ["arousal", "valence", "dominance"] {
+            let Some(text) = row.get(name).filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            match text.parse::<f64>() {
+                Ok(value) => {
+                    values.insert(name.to_owned(), Some(value));
+                }
+                Err(_) => imported.problem(&path, line, format!("{name} {text:?} is not a number")),
+            }
+        }
+        if !values.is_empty() {
+            imported
+                .edits
+                .push((file.clone(), Op::SetAttributes { values }));
+        }
     }
     Ok(imported)
 }

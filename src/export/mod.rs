@@ -20,7 +20,7 @@ use crate::project::{Collection, Project};
 pub enum Format {
     /// `labels_consensus.csv` + `labels_detailed.csv` (folder).
     Msp,
-    /// `metadata.csv` + `metadata.jsonl` + the audio, for `datasets.load_dataset("audiofolder")`.
+    /// `metadata.jsonl` (or `metadata.csv`) + the audio, for `datasets.load_dataset("audiofolder")`.
     Audiofolder,
     /// One JSON object per recording: our fine-tuning manifest (file).
     Jsonl,
@@ -61,6 +61,9 @@ pub struct ExportOptions {
     /// JSONL: decode every recording to a 16 kHz mono WAV beside the manifest and point `path`
     /// at it (what `models/training/merit/finetune.py` reads).
     pub audio16k: bool,
+    /// AudioFolder: `metadata.csv` instead of `metadata.jsonl` (`datasets` refuses a folder that
+    /// holds both).
+    pub metadata_csv: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -295,7 +298,7 @@ pub fn export(
             error,
         })?;
     }
-    let mut written = formats::write(project, rows, format, out, options.audio16k)?;
+    let mut written = formats::write(project, rows, format, out, options)?;
     let provenance_path = if folder_format {
         out.join("provenance.json")
     } else {
