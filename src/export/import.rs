@@ -389,7 +389,7 @@ pub fn eaf(
                 .flatten()
                 .find(|a| a.key.as_ref() == name)
                 .and_then(|a| a.normalized_value(quick_xml::XmlVersion::default()).ok())
-                .map(|v| v.into_owned())
+                .map(std::borrow::Cow::into_owned)
         };
         match event {
             Event::Eof => break,
@@ -517,7 +517,7 @@ pub fn audiofolder(path: &Path) -> std::io::Result<Imported> {
                         .collect(),
                 )),
                 Err(error) => {
-                    imported.problem(&path, index as u64 + 1, format!("not JSON: {error}"))
+                    imported.problem(&path, index as u64 + 1, format!("not JSON: {error}"));
                 }
             }
         }
