@@ -305,6 +305,57 @@ fn malformed_rows_are_reported_and_the_rest_imported() {
 }
 
 #[test]
+fn model_labels_and_enhanced_audio_come_with_the_model_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = labelled_project(dir.path());
+    // A recording nobody labelled.
+    Wav::pcm16(16_000, 1, &sine(330.0, 16_000, 24_000, 1)).write(&project.join("unlabelled.wav"));
+    let out = dir.path().join("labels.jsonl");
+    let tiny = common::tiny_model();
+    let output = Command::new(env!("CARGO_BIN_EXE_merit-studio"))
+        .args([
+            "export",
+            p(&project),
+            "--format",
+            "jsonl",
+            "--out",
+            p(&out),
+            "--annotator",
+            "alice",
+            "--model-labels",
+            "--enhanced",
+            "--model",
+            p(&tiny),
+        ])
+        .env("RUST_LOG", "error")
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 5);
+    let unlabelled = rows.iter().find(|r| r["file"] == "unlabelled.wav").unwrap();
+    assert_eq!(unlabelled["source"], "model");
+    assert!(unlabelled["label"].is_string());
+    let provenance: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.with_extension("provenance.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(provenance["model_hash"].as_str().unwrap().len(), 64);
+    let enhanced = out.with_extension("enhanced").join("unlabelled.wav.wav");
+    let reader = hound::WavReader::open(&enhanced).unwrap();
+    assert_eq!((reader.spec().sample_rate, reader.len()), (16_000, 24_000));
+}
+
+#[test]
 fn every_format_writes_into_an_empty_folder_only() {
     let dir = tempfile::tempdir().unwrap();
     let project = labelled_project(dir.path());

@@ -21,6 +21,85 @@ pub struct ExportArgs<'a> {
     pub seed: u64,
     pub audio16k: bool,
     pub metadata_csv: bool,
+    /// Label recordings nobody labelled with the model's prediction (source "model").
+    pub model_labels: bool,
+    /// Write the Sparse MERIT enhanced audio of every exported recording.
+    pub enhanced: bool,
+    pub model: Option<&'a Path>,
+}
+
+/// Runs (or takes from the cache) the analysis of every row: fills unlabelled rows with the
+/// model's prediction when asked, and writes enhanced WAVs under `enhanced_folder` when given.
+/// Returns the model's hash and the files that failed.
+fn add_model_outputs(
+    project: &Project,
+    rows: &mut [crate::export::ExportRow],
+    args: &ExportArgs<'_>,
+    enhanced_folder: Option<&Path>,
+) -> anyhow::Result<(String, Vec<String>)> {
+    use crate::jobs::batch::analyze_path;
+    use crate::jobs::cache::{AnalysisCache, default_folder};
+    use crate::model::analysis::AnalysisParams;
+    use crate::model::{MeritSession, SessionOptions};
+    let model = args.model.map_or_else(
+        || {
+            project
+                .model_path()
+                .filter(|p| p.is_file())
+                .unwrap_or_else(crate::model::shipped_model_path)
+        },
+        Path::to_path_buf,
+    );
+    let mut session = MeritSession::load(&model, SessionOptions::default())?;
+    let cache = AnalysisCache::new(default_folder());
+    let mut failed = Vec::new();
+    for row in rows.iter_mut() {
+        let analysis = match analyze_path(
+            &mut session,
+            &row.path,
+            &AnalysisParams::default(),
+            Some(&cache),
+            None,
+        ) {
+            Ok((analysis, _)) => analysis,
+            Err(error) => {
+                eprintln!("BROKEN {}: {error}", row.file);
+                failed.push(row.file.clone());
+                continue;
+            }
+        };
+        if args.model_labels && row.source == "none" {
+            row.label = Some(analysis.top_class().to_owned());
+            row.soft_label = analysis
+                .classes
+                .iter()
+                .zip(&analysis.probs)
+                .map(|(c, &p)| (c.clone(), f64::from(p)))
+                .collect();
+            row.source = "model";
+        }
+        if let Some(folder) = enhanced_folder {
+            let mut path = folder.join(crate::fsio::safe_relative(&row.file));
+            let name = format!(
+                "{}.wav",
+                path.file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            );
+            path.set_file_name(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            // Whole or not at all: written beside, then renamed into place.
+            let temp = path.with_extension("wav.partial");
+            crate::audio::wav::write_mono_f32(
+                &temp,
+                &analysis.enhanced,
+                crate::audio::ANALYSIS_RATE_HZ,
+            )?;
+            std::fs::rename(&temp, &path)?;
+        }
+    }
+    Ok((session.model_hash().to_owned(), failed))
 }
 
 pub fn run_export(args: &ExportArgs<'_>) -> anyhow::Result<ExitCode> {
@@ -45,16 +124,56 @@ pub fn run_export(args: &ExportArgs<'_>) -> anyhow::Result<ExitCode> {
         audio16k: args.audio16k,
         metadata_csv: args.metadata_csv,
     };
-    let rows = rows(&collection, &store, &options);
-    let record = provenance(&project, &rows, args.format, &selection, None);
+    let mut rows = rows(
+        &collection,
+        &store,
+        &ExportOptions {
+            include_unlabelled: options.include_unlabelled || args.model_labels,
+            ..options.clone()
+        },
+    );
+    let mut model_hash = None;
+    let mut failed = Vec::new();
+    if args.model_labels || args.enhanced {
+        // Beside the output while the export folder must still be empty; moved in afterwards.
+        let folder = args.out.with_extension("enhanced");
+        let (hash, broken) = add_model_outputs(
+            &project,
+            &mut rows,
+            args,
+            args.enhanced.then_some(folder.as_path()),
+        )?;
+        model_hash = Some(hash);
+        failed = broken;
+        if !options.include_unlabelled {
+            rows.retain(|row| row.source != "none");
+        }
+    }
+    let record = provenance(&project, &rows, args.format, &selection, model_hash);
     let written = export(&project, &rows, &options, args.out, &record)?;
+    let enhanced_beside = args.out.with_extension("enhanced");
+    if args.enhanced
+        && !matches!(args.format, crate::export::Format::Jsonl)
+        && enhanced_beside.is_dir()
+    {
+        std::fs::rename(&enhanced_beside, args.out.join("enhanced"))?;
+    }
     println!(
-        "exported {} recordings to {} ({} files)",
+        "exported {} recordings to {} ({} files{})",
         rows.len(),
         args.out.display(),
-        written.len()
+        written.len(),
+        if failed.is_empty() {
+            String::new()
+        } else {
+            format!("; {} could not be analysed", failed.len())
+        }
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_FOUND_PROBLEMS)
+    })
 }
 
 /// What an import reads.

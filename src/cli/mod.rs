@@ -167,6 +167,16 @@ pub enum Command {
         /// audiofolder: metadata.csv instead of metadata.jsonl.
         #[arg(long)]
         metadata_csv: bool,
+        /// Give recordings nobody labelled the model's prediction (source "model").
+        #[arg(long)]
+        model_labels: bool,
+        /// Also write the Sparse MERIT enhanced audio (16 kHz WAV) of every exported recording,
+        /// under OUT/enhanced/ (jsonl: beside it, in OUT with the extension .enhanced).
+        #[arg(long)]
+        enhanced: bool,
+        /// Model for --model-labels and --enhanced (default: the project's, else the shipped one).
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
     /// Import labels into an annotator's journal (never touching anyone else's).
     Import {
@@ -260,6 +270,9 @@ pub fn run(command: Command) -> ExitCode {
             seed,
             audio16k,
             metadata_csv,
+            model_labels,
+            enhanced,
+            model,
         } => export::run_export(&export::ExportArgs {
             project: &project,
             format,
@@ -270,6 +283,9 @@ pub fn run(command: Command) -> ExitCode {
             seed,
             audio16k,
             metadata_csv,
+            model_labels,
+            enhanced,
+            model: model.as_deref(),
         }),
         Command::Import {
             project,
