@@ -239,6 +239,30 @@ fn labelling_with_the_keyboard_alone_is_journaled() {
 }
 
 #[test]
+fn labels_are_exported_from_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(dir.path());
+    let Studio { mut harness, .. } = studio(&project);
+    harness.state_mut().set_annotator("alice");
+    settle(&mut harness);
+    harness.key_press(Key::ArrowDown);
+    settle(&mut harness);
+    harness.key_press(Key::Num3);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::E);
+    harness.run();
+    harness.get_by_label("Choose a folder and export…");
+    let out = dir.path().join("exports");
+    std::fs::create_dir_all(&out).unwrap();
+    harness.state_mut().export_to(&out);
+    settle(&mut harness);
+    harness.get_by_label_contains("exported 1 recordings to");
+    let folders: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().collect();
+    assert_eq!(folders.len(), 1, "one new folder");
+    let csv = std::fs::read_to_string(folders[0].path().join("labels_consensus.csv")).unwrap();
+    assert!(csv.contains("audio/angry_m1.wav,H,"), "{csv}");
+}
+
+#[test]
 fn the_palette_lists_commands_with_their_shortcuts() {
     let Studio { mut harness, .. } = studio(&demo_project());
     settle(&mut harness);

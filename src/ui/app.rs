@@ -24,6 +24,7 @@ pub type HeaderCheck = Option<Result<FileCheck, String>>;
 enum Dialog {
     OpenProject,
     ChooseModel,
+    ExportFolder,
 }
 
 /// Where the studio plays sound: the sound card, a test's sink, or nowhere (with the reason).
@@ -56,9 +57,10 @@ pub struct StudioApp {
     /// The annotator name field in the header.
     pub(super) annotator_input: String,
     pub(super) label_drafts: panels::LabelDrafts,
+    pub(super) export: super::exporting::ExportState,
     /// The project folder cannot be written (annotations and exports need another place).
     pub(super) read_only: bool,
-    notify: Option<Notify>,
+    pub(super) notify: Option<Notify>,
     /// The model chosen on the command line or in the window, over the project's.
     model_override: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
@@ -99,6 +101,7 @@ impl StudioApp {
             annotation_error: None,
             annotator_input: String::new(),
             label_drafts: panels::LabelDrafts::default(),
+            export: super::exporting::ExportState::default(),
             read_only: false,
             notify,
             model_override: None,
@@ -242,6 +245,7 @@ impl StudioApp {
     /// Collects finished background work; called once per frame.
     pub fn poll_jobs(&mut self) {
         self.poll_dialog();
+        self.poll_export();
         if let Some(job) = self.check_job.as_mut()
             && let Some(result) = job.try_take()
         {
@@ -417,6 +421,8 @@ impl StudioApp {
             Command::OpenProject => self.start_dialog(Dialog::OpenProject),
             Command::ChooseModel => self.start_dialog(Dialog::ChooseModel),
             Command::ShowModelCard => self.show_model_card = !self.show_model_card,
+            Command::ExportLabels => self.export.open = !self.export.open,
+            Command::ChooseExportFolder => self.start_dialog(Dialog::ExportFolder),
             Command::Palette => {
                 self.palette = if self.palette.is_some() {
                     None
@@ -440,6 +446,9 @@ impl StudioApp {
                 .set_title("Choose a Sparse MERIT model")
                 .add_filter("ONNX model", &["onnx"])
                 .pick_file(),
+            Dialog::ExportFolder => rfd::FileDialog::new()
+                .set_title("Export into this folder")
+                .pick_folder(),
         });
         if let Ok(job) = job {
             self.dialog = Some((dialog, job));
@@ -462,6 +471,7 @@ impl StudioApp {
                 self.engine = self.new_engine();
                 self.run(Command::AnalyseRecording);
             }
+            (Dialog::ExportFolder, Ok(Some(folder))) => self.export_to(&folder),
             (_, Ok(None)) => {}
             (_, Err(error)) => self.open_error = Some(error.to_string()),
         }
@@ -472,6 +482,7 @@ impl StudioApp {
     pub fn is_busy(&self) -> bool {
         self.check_job.is_some()
             || self.engine.is_busy()
+            || self.export.job.is_some()
             || self.recording.as_ref().is_some_and(RecordingState::is_busy)
     }
 
@@ -545,6 +556,7 @@ impl StudioApp {
         egui::CentralPanel::default().show(ui, |ui| panels::recording_ui(ui, self));
         panels::palette_ui(ui.ctx(), self);
         panels::model_card_ui(ui.ctx(), self);
+        panels::export_ui(ui.ctx(), self);
         if self.transport.is_playing() {
             if let Some(recording) = self.recording.as_mut() {
                 recording.timeline.follow(self.transport.position_s());

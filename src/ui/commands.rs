@@ -33,6 +33,8 @@ pub enum Command {
     OpenProject,
     ChooseModel,
     ShowModelCard,
+    ExportLabels,
+    ChooseExportFolder,
     Palette,
 }
 
@@ -49,7 +51,13 @@ const fn shift(key: Key) -> KeyboardShortcut {
 }
 
 /// (command, name, shortcut), in the order the palette lists them.
-pub const COMMANDS: [(Command, &str, KeyboardShortcut); 27] = [
+pub const COMMANDS: [(Command, &str, KeyboardShortcut); 29] = [
+    (Command::ExportLabels, "Export labels…", ctrl(Key::E)),
+    (
+        Command::ChooseExportFolder,
+        "Export: choose the folder and go",
+        KeyboardShortcut::new(Modifiers::COMMAND.plus(Modifiers::SHIFT), Key::E),
+    ),
     (
         Command::AcceptModel,
         "Accept the model's prediction as the label",

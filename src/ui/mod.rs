@@ -3,6 +3,7 @@
 mod app;
 mod commands;
 mod engine;
+mod exporting;
 mod labelling;
 mod panels;
 mod recording;

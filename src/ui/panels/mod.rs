@@ -11,5 +11,5 @@ mod recording;
 pub use browser::{BrowserKey, BrowserView, browser_ui};
 pub use header::{footer_ui, header_ui};
 pub use label::{LabelDrafts, label_ui};
-pub use palette::{model_card_ui, palette_ui};
+pub use palette::{export_ui, model_card_ui, palette_ui};
 pub use recording::recording_ui;

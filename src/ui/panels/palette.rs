@@ -49,6 +49,75 @@ pub fn palette_ui(ctx: &egui::Context, app: &mut StudioApp) {
     }
 }
 
+pub fn export_ui(ctx: &egui::Context, app: &mut StudioApp) {
+    use crate::export::Format;
+    use crate::ui::commands::{Command, tooltip};
+    if !app.export.open {
+        return;
+    }
+    let mut open = true;
+    let mut go = false;
+    egui::Window::new("Export labels")
+        .open(&mut open)
+        .default_width(380.0)
+        .show(ctx, |ui| {
+            egui::ComboBox::from_label("Format")
+                .selected_text(format!("{:?}", app.export.format).to_lowercase())
+                .show_ui(ui, |ui| {
+                    for format in [
+                        Format::Msp,
+                        Format::Audiofolder,
+                        Format::Jsonl,
+                        Format::Textgrid,
+                        Format::Eaf,
+                        Format::Audacity,
+                    ] {
+                        ui.selectable_value(
+                            &mut app.export.format,
+                            format,
+                            format!("{format:?}").to_lowercase(),
+                        );
+                    }
+                });
+            let me = app.annotations.annotator().map(str::to_owned);
+            ui.add_enabled_ui(me.is_some(), |ui| {
+                ui.checkbox(
+                    &mut app.export.mine_only,
+                    format!(
+                        "only {}'s labels (else the consensus)",
+                        me.as_deref().unwrap_or("my")
+                    ),
+                );
+            });
+            ui.weak("Splits, model labels and enhanced audio: merit-studio export (see README).");
+            if app.export.job.is_some() {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("exporting…");
+                });
+            } else if ui
+                .button("Choose a folder and export…")
+                .on_hover_text(tooltip(ui.ctx(), Command::ChooseExportFolder))
+                .clicked()
+            {
+                go = true;
+            }
+            match &app.export.message {
+                Some(Ok(text)) => {
+                    ui.label(text);
+                }
+                Some(Err(text)) => {
+                    ui.colored_label(ui.visuals().error_fg_color, text);
+                }
+                None => {}
+            }
+        });
+    app.export.open = open;
+    if go {
+        app.run(Command::ChooseExportFolder);
+    }
+}
+
 pub fn model_card_ui(ctx: &egui::Context, app: &mut StudioApp) {
     if !app.show_model_card {
         return;
