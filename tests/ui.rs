@@ -119,6 +119,13 @@ fn selecting_analyses_and_shows_every_pane_and_plays_a_b() {
     assert_eq!(transport.position_samples(), 1_600);
     let enhanced = sink.pull(1_600);
     assert_ne!(original, enhanced);
+    // C: RNNoise, the classic baseline, as a third source at the same position.
+    harness.key_press(Key::C);
+    harness.run_steps(2);
+    assert_eq!(transport.track(), Track::Rnnoise);
+    let rnnoise = sink.pull(1_600);
+    assert_ne!(rnnoise, enhanced);
+    assert_eq!(transport.position_samples(), 4_800);
     harness.key_press(Key::Space);
     harness.run_steps(2);
     assert!(!transport.is_playing());

@@ -16,7 +16,22 @@ use crate::audio::ANALYSIS_RATE_HZ;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Track {
     Original,
+    /// Sparse MERIT's enhanced signal.
     Enhanced,
+    /// RNNoise, the classic enhancement baseline.
+    Rnnoise,
+}
+
+impl Track {
+    const ALL: [Self; 3] = [Self::Original, Self::Enhanced, Self::Rnnoise];
+
+    fn index(self) -> usize {
+        match self {
+            Self::Original => 0,
+            Self::Enhanced => 1,
+            Self::Rnnoise => 2,
+        }
+    }
 }
 
 /// Playback speeds on offer (the rate changes, and with it the pitch, as on a tape machine).
@@ -78,23 +93,29 @@ impl Transport {
 
     #[must_use]
     pub fn track(&self) -> Track {
-        if self.track.load(Ordering::Relaxed) == 0 {
-            Track::Original
-        } else {
-            Track::Enhanced
-        }
+        Track::ALL[usize::from(self.track.load(Ordering::Relaxed)).min(Track::ALL.len() - 1)]
     }
 
     pub fn set_track(&self, track: Track) {
         self.track
-            .store(u8::from(track == Track::Enhanced), Ordering::Relaxed);
+            .store(u8::try_from(track.index()).unwrap_or(0), Ordering::Relaxed);
     }
 
-    /// Switches between original and enhanced at the current position.
+    /// Switches between original and enhanced at the current position (A/B); from RNNoise, back
+    /// to the original.
     pub fn toggle_track(&self) {
         self.set_track(match self.track() {
             Track::Original => Track::Enhanced,
-            Track::Enhanced => Track::Original,
+            Track::Enhanced | Track::Rnnoise => Track::Original,
+        });
+    }
+
+    /// Switches between RNNoise and the original.
+    pub fn toggle_rnnoise(&self) {
+        self.set_track(if self.track() == Track::Rnnoise {
+            Track::Original
+        } else {
+            Track::Rnnoise
         });
     }
 
@@ -178,6 +199,26 @@ impl Transport {
 pub struct Tracks {
     pub original: Arc<[f32]>,
     pub enhanced: Option<Arc<[f32]>>,
+    pub rnnoise: Option<Arc<[f32]>>,
+}
+
+impl Tracks {
+    fn get(&self, track: Track) -> Option<&[f32]> {
+        match track {
+            Track::Original => Some(&self.original),
+            Track::Enhanced => self.enhanced.as_deref(),
+            Track::Rnnoise => self.rnnoise.as_deref(),
+        }
+    }
+
+    /// The track to hear for `wanted`: itself when loaded, else the original.
+    fn audible(&self, wanted: Track) -> Track {
+        if self.get(wanted).is_some() {
+            wanted
+        } else {
+            Track::Original
+        }
+    }
 }
 
 /// An endless mono source reading [`Tracks`] at the transport's position and speed; silent while
@@ -186,8 +227,9 @@ pub struct PlaybackSource {
     tracks: Tracks,
     transport: Arc<Transport>,
     generation: u64,
-    /// Gain of the enhanced track (0 = original heard), moving towards the switch's target.
-    enhanced_gain: f32,
+    /// Gain of each track (original, enhanced, RNNoise), moving towards the switch's target so a
+    /// switch cross-fades instead of clicking.
+    gains: [f32; 3],
 }
 
 impl PlaybackSource {
@@ -199,16 +241,13 @@ impl PlaybackSource {
             .length
             .store(tracks.original.len() as u64, Ordering::Relaxed);
         transport.seek_samples(0);
-        let enhanced_gain = if transport.track() == Track::Enhanced && tracks.enhanced.is_some() {
-            1.0
-        } else {
-            0.0
-        };
+        let mut gains = [0.0; 3];
+        gains[tracks.audible(transport.track()).index()] = 1.0;
         Self {
             tracks,
             transport,
             generation,
-            enhanced_gain,
+            gains,
         }
     }
 
@@ -235,24 +274,22 @@ impl Iterator for PlaybackSource {
         }
         let position = transport.position.load(Ordering::Relaxed);
         let length = self.tracks.original.len() as u64 * FIXED_ONE;
-        let target = if transport.track() == Track::Enhanced && self.tracks.enhanced.is_some() {
-            1.0
-        } else {
-            0.0
-        };
+        let audible = self.tracks.audible(transport.track());
         let step = 1.0 / SWITCH_FADE_SAMPLES as f32;
-        self.enhanced_gain = if self.enhanced_gain < target {
-            (self.enhanced_gain + step).min(target)
-        } else {
-            (self.enhanced_gain - step).max(target)
-        };
-        let original = Self::sample_at(&self.tracks.original, position);
-        let enhanced = self
-            .tracks
-            .enhanced
-            .as_deref()
-            .map_or(original, |e| Self::sample_at(e, position));
-        let value = original * (1.0 - self.enhanced_gain) + enhanced * self.enhanced_gain;
+        let mut value = 0.0;
+        for track in Track::ALL {
+            let gain = &mut self.gains[track.index()];
+            *gain = if track == audible {
+                (*gain + step).min(1.0)
+            } else {
+                (*gain - step).max(0.0)
+            };
+            if *gain > 0.0
+                && let Some(signal) = self.tracks.get(track)
+            {
+                value += *gain * Self::sample_at(signal, position);
+            }
+        }
         let mut next = position + (f64::from(transport.speed()) * FIXED_ONE as f64) as u64;
         if let Some((start, end)) = transport.loop_range()
             && next >= end * FIXED_ONE
@@ -334,6 +371,7 @@ mod tests {
         Tracks {
             original: (0..16_000).map(|i| i as f32).collect(),
             enhanced: Some((0..16_000).map(|i| -(i as f32)).collect()),
+            rnnoise: Some(vec![7.0; 16_000].into()),
         }
     }
 
@@ -358,6 +396,27 @@ mod tests {
         // Sample 100 is still mostly the original; by sample 499 the enhanced track alone.
         assert!(after[0] > 0.0);
         assert_eq!(after[399], -499.0);
+    }
+
+    #[test]
+    fn rnnoise_is_a_third_track_and_a_missing_track_plays_the_original() {
+        let transport = Arc::new(Transport::default());
+        let mut source = PlaybackSource::new(tracks(), transport.clone());
+        transport.set_playing(true);
+        transport.toggle_rnnoise();
+        let played: Vec<f32> = source.by_ref().take(400).collect();
+        assert_eq!(played[399], 7.0);
+        transport.toggle_track();
+        assert_eq!(transport.track(), Track::Original);
+        let without = Tracks {
+            rnnoise: None,
+            ..tracks()
+        };
+        let mut source = PlaybackSource::new(without, transport.clone());
+        transport.set_track(Track::Rnnoise);
+        transport.set_playing(true);
+        assert_eq!(source.next(), Some(0.0));
+        assert_eq!(source.next(), Some(1.0));
     }
 
     #[test]

@@ -261,9 +261,9 @@ impl StudioApp {
             }
             self.check_job = None;
         }
-        let mut decoded = false;
+        let mut arrivals = super::recording::Arrivals::default();
         if let Some(recording) = self.recording.as_mut() {
-            decoded = recording.poll();
+            arrivals = recording.poll();
             if let Some(error) = &recording.error
                 && let Some(slot) = self.checks.get_mut(recording.index)
                 && !matches!(slot, Some(Err(_)))
@@ -271,11 +271,13 @@ impl StudioApp {
                 *slot = Some(Err(error.clone()));
             }
         }
-        if decoded {
+        if arrivals.decoded {
             self.attach_playback(false);
             if self.auto_analyse {
                 self.run(Command::AnalyseRecording);
             }
+        } else if arrivals.rnnoise {
+            self.attach_playback(true);
         }
         if let Some((index, result)) = self.engine.poll()
             && let Some(recording) = self.recording.as_mut()
@@ -311,6 +313,7 @@ impl StudioApp {
                     .analysis
                     .as_ref()
                     .map(|a| a.enhanced.samples.clone()),
+                rnnoise: recording.rnnoise.clone(),
             },
             self.transport.clone(),
         );
@@ -336,6 +339,7 @@ impl StudioApp {
             Command::RemoveSegment => self.remove_segment_at_playhead(),
             Command::PlayPause => self.transport.toggle_playing(),
             Command::SwitchAb => self.transport.toggle_track(),
+            Command::SwitchRnnoise => self.transport.toggle_rnnoise(),
             Command::ToggleLoop => {
                 let selection = self.recording.as_ref().and_then(|r| r.selection);
                 if self.transport.loop_range().is_some() || selection.is_none() {

@@ -15,6 +15,7 @@ pub enum Command {
     RemoveSegment,
     PlayPause,
     SwitchAb,
+    SwitchRnnoise,
     ToggleLoop,
     NextRecording,
     PreviousRecording,
@@ -51,7 +52,12 @@ const fn shift(key: Key) -> KeyboardShortcut {
 }
 
 /// (command, name, shortcut), in the order the palette lists them.
-pub const COMMANDS: [(Command, &str, KeyboardShortcut); 29] = [
+pub const COMMANDS: [(Command, &str, KeyboardShortcut); 30] = [
+    (
+        Command::SwitchRnnoise,
+        "Switch original / RNNoise (the classic baseline)",
+        key(Key::C),
+    ),
     (Command::ExportLabels, "Export labels…", ctrl(Key::E)),
     (
         Command::ChooseExportFolder,

@@ -131,6 +131,13 @@ impl RecordingAnalysis {
     }
 }
 
+/// What [`RecordingState::poll`] found finished.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Arrivals {
+    pub decoded: bool,
+    pub rnnoise: bool,
+}
+
 pub struct RecordingState {
     pub index: usize,
     pub path: PathBuf,
@@ -143,6 +150,9 @@ pub struct RecordingState {
     /// Original and enhanced spectrograms, as they arrive.
     pub spectrograms: [Option<Arc<SpectrogramImage>>; 2],
     pub show_enhanced_spectrogram: bool,
+    /// RNNoise's enhancement of the original (the classic baseline, for a third playback source).
+    pub rnnoise: Option<Arc<[f32]>>,
+    rnnoise_job: Option<Job<Option<Arc<[f32]>>>>,
     /// A dragged time range (for looping and zooming).
     pub selection: Option<(f64, f64)>,
     load: Option<Job<Result<Signal, String>>>,
@@ -176,6 +186,8 @@ impl RecordingState {
             analysis_error: None,
             spectrograms: [None, None],
             show_enhanced_spectrogram: false,
+            rnnoise: None,
+            rnnoise_job: None,
             selection: None,
             load: None,
             spectrogram_jobs: [None, None],
@@ -196,9 +208,17 @@ impl RecordingState {
         }
     }
 
-    /// Takes finished work; returns true when the decoded signal just arrived.
-    pub fn poll(&mut self) -> bool {
+    /// Takes finished work; says whether the decoded signal and the RNNoise track just arrived.
+    pub fn poll(&mut self) -> Arrivals {
         let mut arrived = false;
+        let mut rnnoise = false;
+        if let Some(job) = self.rnnoise_job.as_mut()
+            && let Some(result) = job.try_take()
+        {
+            self.rnnoise_job = None;
+            self.rnnoise = result.ok().flatten();
+            rnnoise = self.rnnoise.is_some();
+        }
         if let Some(job) = self.load.as_mut()
             && let Some(result) = job.try_take()
         {
@@ -208,6 +228,13 @@ impl RecordingState {
                     self.timeline =
                         Timeline::new(signal.samples.len() as f64 / f64::from(ANALYSIS_RATE_HZ));
                     self.start_spectrogram(0, signal.samples.clone());
+                    let samples = signal.samples.clone();
+                    self.rnnoise_job = Job::spawn("rnnoise", self.notify.clone(), move |_| {
+                        crate::audio::rnnoise::denoise_16k(&samples)
+                            .ok()
+                            .map(Into::into)
+                    })
+                    .ok();
                     self.original = Some(signal);
                     arrived = true;
                 }
@@ -225,7 +252,10 @@ impl RecordingState {
                 }
             }
         }
-        arrived
+        Arrivals {
+            decoded: arrived,
+            rnnoise,
+        }
     }
 
     /// Takes a finished analysis of this recording.
@@ -238,7 +268,9 @@ impl RecordingState {
 
     #[must_use]
     pub fn is_busy(&self) -> bool {
-        self.load.is_some() || self.spectrogram_jobs.iter().any(Option::is_some)
+        self.load.is_some()
+            || self.rnnoise_job.is_some()
+            || self.spectrogram_jobs.iter().any(Option::is_some)
     }
 }
 

@@ -39,9 +39,26 @@ fn transport_bar(ui: &mut egui::Ui, app: &mut StudioApp) -> Option<Command> {
         );
         let has_enhanced = app.recording.as_ref().is_some_and(|r| r.analysis.is_some());
         ui.add_enabled_ui(has_enhanced, |ui| {
-            let enhanced = transport.track() == Track::Enhanced;
-            command_button(ui, "A original", !enhanced, Command::SwitchAb, &mut command);
-            command_button(ui, "B enhanced", enhanced, Command::SwitchAb, &mut command);
+            let track = transport.track();
+            command_button(
+                ui,
+                "A original",
+                track == Track::Original,
+                Command::SwitchAb,
+                &mut command,
+            );
+            command_button(
+                ui,
+                "B enhanced",
+                track == Track::Enhanced,
+                Command::SwitchAb,
+                &mut command,
+            );
+        });
+        let has_rnnoise = app.recording.as_ref().is_some_and(|r| r.rnnoise.is_some());
+        ui.add_enabled_ui(has_rnnoise, |ui| {
+            let on = transport.track() == Track::Rnnoise;
+            command_button(ui, "C RNNoise", on, Command::SwitchRnnoise, &mut command);
         });
         command_button(
             ui,
