@@ -65,6 +65,9 @@ class MeritConfig:
     aggregation: str = "concat"
     num_experts: int = 4
     top_k: int = 1
+    # "probability": the chosen expert's output times its router probability (trainable routers);
+    # "one_hot": the chosen expert's output as is (the authors' released model, for its weights).
+    gate: str = "probability"
     expert_hidden: int = 384
     expert_out: int = 192
     ser_hidden: int = 192

@@ -58,7 +58,12 @@ class MeritModel(nn.Module):
         self.aggregator = LayerAggregator(backbone.num_hidden_states, backbone.hidden_size, aggregation)
         if variant == "sparse_merit":
             self.moe = MixtureOfExperts(
-                self.aggregator.output_size, config.num_experts, config.expert_hidden, config.expert_out, config.top_k
+                self.aggregator.output_size,
+                config.num_experts,
+                config.expert_hidden,
+                config.expert_out,
+                config.top_k,
+                config.gate,
             )
             feature_size = config.expert_out
         else:

@@ -57,12 +57,17 @@ class Routing:
     chosen: torch.Tensor  # (batch, frames, experts), 1 for the top-k experts
 
 
-def top_k_gate(probs: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keeps the k most probable experts per frame. The gate is the router probability itself (scaled
-    to sum to 1 when k > 1), as in Switch Transformer, so the routers get a gradient."""
+GATES = ("probability", "one_hot")
+
+
+def top_k_gate(probs: torch.Tensor, k: int, mode: str = "probability") -> tuple[torch.Tensor, torch.Tensor]:
+    """Keeps the k most probable experts per frame. With mode "probability" the gate is the router
+    probability itself (scaled to sum to 1 when k > 1), as in Switch Transformer, so the routers get
+    a gradient; with "one_hot" the chosen experts count fully, as in the authors' released model
+    (inference of converted weights only: the routers get no gradient)."""
     indices = torch.topk(probs, k, dim=-1).indices
     chosen = torch.zeros_like(probs).scatter(-1, indices, 1.0)
-    gate = probs * chosen
+    gate = probs * chosen if mode == "probability" else chosen
     if k > 1:
         gate = gate / gate.sum(dim=-1, keepdim=True).clamp(min=1e-9)
     return gate, chosen
@@ -82,11 +87,16 @@ class MixtureOfExperts(nn.Module):
 
     TASKS = ("se", "ser")
 
-    def __init__(self, input_size: int, num_experts: int, hidden: int, output: int, top_k: int = 1):
+    def __init__(
+        self, input_size: int, num_experts: int, hidden: int, output: int, top_k: int = 1, gate: str = "probability"
+    ):
         super().__init__()
         if not 1 <= top_k <= num_experts:
             raise ValueError(f"top_k must be between 1 and {num_experts}, got {top_k}")
+        if gate not in GATES:
+            raise ValueError(f"gate must be one of {GATES}, got {gate!r}")
         self.top_k = top_k
+        self.gate = gate
         self.experts = nn.ModuleList(Expert(input_size, hidden, output) for _ in range(num_experts))
         self.gates = nn.ModuleList(Router(input_size, num_experts) for _ in self.TASKS)
 
@@ -95,7 +105,7 @@ class MixtureOfExperts(nn.Module):
         routings = {}
         for task, router in zip(self.TASKS, self.gates, strict=True):
             probs = router(x)
-            gate, chosen = top_k_gate(probs, self.top_k)
+            gate, chosen = top_k_gate(probs, self.top_k, self.gate)
             features = (expert_outputs * gate.unsqueeze(2)).sum(dim=-1)
             routings[task] = Routing(features, probs, chosen)
         return routings

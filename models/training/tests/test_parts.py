@@ -5,7 +5,7 @@ import torch
 
 from merit.config import BackboneConfig, tiny
 from merit.model import MeritModel, class_weights, merit_loss
-from merit.moe import LayerAggregator, load_balance_loss, top_k_gate
+from merit.moe import LayerAggregator, MixtureOfExperts, load_balance_loss, top_k_gate
 from merit.stft import ConvStft
 
 
@@ -34,6 +34,16 @@ def test_top_1_gate_keeps_the_best_probability_and_its_gradient():
     assert torch.allclose(gate, torch.tensor([[[0.0, 0.5, 0.0], [0.6, 0.0, 0.0]]]))
     gate.sum().backward()
     assert probs.grad is not None and probs.grad.abs().sum() > 0
+
+
+def test_one_hot_gate_passes_the_chosen_expert_unscaled():
+    """The released checkpoint's hard routing: the chosen expert counts fully."""
+    probs = torch.tensor([[[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]]])
+    gate, chosen = top_k_gate(probs, 1, "one_hot")
+    assert torch.equal(gate, chosen)
+    assert torch.equal(chosen, torch.tensor([[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]]))
+    with pytest.raises(ValueError, match="gate must be one of"):
+        MixtureOfExperts(8, 3, 4, 4, gate="soft")
 
 
 def test_top_2_gate_renormalises():
