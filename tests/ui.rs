@@ -171,15 +171,23 @@ fn search_and_sort_reorder_the_browser() {
     harness.get_by_label("audio/sad_f1.flac");
 }
 
-#[test]
-fn labelling_with_the_keyboard_alone_is_journaled() {
-    let dir = tempfile::tempdir().unwrap();
-    let project = common::copy_demo(dir.path());
+/// A copy of the demo project under `dir`, alice writing, the first recording open.
+fn alice_on_the_first_recording(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, Harness<'static, StudioApp>) {
+    let project = common::copy_demo(dir);
     let Studio { mut harness, .. } = studio(&project);
     harness.state_mut().set_annotator("alice");
     settle(&mut harness);
     harness.key_press(Key::ArrowDown);
     settle(&mut harness);
+    (project, harness)
+}
+
+#[test]
+fn labelling_with_the_keyboard_alone_is_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (project, mut harness) = alice_on_the_first_recording(dir.path());
     let file = "audio/angry_m1.wav";
     let class_of = |harness: &Harness<'static, StudioApp>, who: &str| {
         let label = harness.state().annotations().label(file, who).cloned();
@@ -248,12 +256,7 @@ fn labelling_with_the_keyboard_alone_is_journaled() {
 #[test]
 fn labels_are_exported_from_the_window() {
     let dir = tempfile::tempdir().unwrap();
-    let project = common::copy_demo(dir.path());
-    let Studio { mut harness, .. } = studio(&project);
-    harness.state_mut().set_annotator("alice");
-    settle(&mut harness);
-    harness.key_press(Key::ArrowDown);
-    settle(&mut harness);
+    let (_, mut harness) = alice_on_the_first_recording(dir.path());
     harness.key_press(Key::Num3);
     harness.key_press_modifiers(Modifiers::COMMAND, Key::E);
     harness.run();

@@ -79,24 +79,10 @@ fn add_model_outputs(
             row.source = "model";
         }
         if let Some(folder) = enhanced_folder {
-            let mut path = folder.join(crate::fsio::safe_relative(&row.file));
-            let name = format!(
-                "{}.wav",
-                path.file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-            );
-            path.set_file_name(name);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            // Whole or not at all: written beside, then renamed into place.
-            let temp = path.with_extension("wav.partial");
-            crate::audio::wav::write_mono_f32(
-                &temp,
+            crate::export::write_wav(
+                &crate::export::output_path(folder, &row.file, "wav"),
                 &analysis.enhanced,
-                crate::audio::ANALYSIS_RATE_HZ,
             )?;
-            std::fs::rename(&temp, &path)?;
         }
     }
     Ok((session.model_hash().to_owned(), failed))

@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{ExportError, ExportRow, Format, msp_code, safe_cell, write_file};
+use super::{
+    ExportError, ExportRow, Format, msp_code, output_path, safe_cell, write_file, write_wav,
+};
 use crate::annotation::Label;
 use crate::fsio::safe_relative;
 use crate::project::Project;
@@ -204,23 +206,10 @@ fn audiofolder(rows: &[ExportRow], out: &Path, as_csv: bool) -> Result<Vec<PathB
 /// The 16 kHz mono WAV of `row` under `folder` (the model's input, for training code that reads
 /// WAV only).
 fn decoded_copy(row: &ExportRow, folder: &Path) -> Result<PathBuf, ExportError> {
-    let mut path = folder.join(safe_relative(&row.file));
-    let name = format!(
-        "{}.wav",
-        path.file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-    );
-    path.set_file_name(name);
+    let path = output_path(folder, &row.file, "wav");
     let decoded = crate::audio::decode_file(&row.path, crate::audio::DecodeOptions::default())
         .map_err(|e| ExportError::Invalid(e.to_string()))?;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|error| ExportError::Io {
-            path: parent.to_path_buf(),
-            error,
-        })?;
-    }
-    crate::audio::wav::write_mono_f32(&path, &decoded.analysis, crate::audio::ANALYSIS_RATE_HZ)
-        .map_err(|e| ExportError::Invalid(format!("{}: {e}", path.display())))?;
+    write_wav(&path, &decoded.analysis)?;
     Ok(std::path::absolute(&path).unwrap_or(path))
 }
 
@@ -264,13 +253,7 @@ fn per_recording(
 ) -> Result<Vec<PathBuf>, ExportError> {
     let mut written = Vec::new();
     for row in rows {
-        let mut path = out.join(safe_relative(&row.file));
-        let name = format!(
-            "{}.{extension}",
-            path.file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-        );
-        path.set_file_name(name);
+        let path = output_path(out, &row.file, extension);
         write_file(&path, render(row, duration_s(row)).as_bytes())?;
         written.push(path);
     }

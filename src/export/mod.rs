@@ -159,10 +159,11 @@ pub fn rows(
             if by_annotator.is_empty() && !options.include_unlabelled {
                 return None;
             }
+            let summary = consensus(by_annotator.values());
+            let soft_label = summary.distribution();
             let Consensus {
                 class, attributes, ..
-            } = consensus(by_annotator.values());
-            let soft_label = consensus(by_annotator.values()).distribution();
+            } = summary;
             Some(ExportRow {
                 file: recording.listed_path.clone(),
                 path: recording.path.clone(),
@@ -309,6 +310,40 @@ pub fn export(
     write_file(&provenance_path, &json)?;
     written.push(provenance_path);
     Ok(written)
+}
+
+/// Where the output for recording `listed` goes under `folder`: its listed path without `..` or
+/// roots, with `.extension` added to the file name (so `a.flac` and `a.wav` never collide).
+#[must_use]
+pub fn output_path(folder: &Path, listed: &str, extension: &str) -> PathBuf {
+    let mut path = folder.join(crate::fsio::safe_relative(listed));
+    let name = format!(
+        "{}.{extension}",
+        path.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    );
+    path.set_file_name(name);
+    path
+}
+
+/// Writes a 16 kHz mono float WAV whole or not at all (beside, then renamed into place).
+///
+/// # Errors
+/// [`ExportError`] naming the file.
+pub fn write_wav(path: &Path, samples: &[f32]) -> Result<(), ExportError> {
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder).map_err(|error| ExportError::Io {
+            path: folder.to_path_buf(),
+            error,
+        })?;
+    }
+    let temp = path.with_extension("wav.partial");
+    crate::audio::wav::write_mono_f32(&temp, samples, crate::audio::ANALYSIS_RATE_HZ)
+        .map_err(|e| ExportError::Invalid(format!("{}: {e}", path.display())))?;
+    std::fs::rename(&temp, path).map_err(|error| ExportError::Io {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// Writes one output file atomically, creating its folder.

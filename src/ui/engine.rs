@@ -47,6 +47,42 @@ pub struct ModelStatus {
 
 type SharedSession = Arc<Mutex<Option<MeritSession>>>;
 
+/// What an analysis job needs from the engine: the shared session, the model, the cache, and
+/// where predictions go.
+struct JobWork {
+    session: SharedSession,
+    model: PathBuf,
+    params: AnalysisParams,
+    cache: Option<Arc<AnalysisCache>>,
+    predictions: Arc<Mutex<Predictions>>,
+}
+
+impl JobWork {
+    /// Analyses recording `index` (through the cache) and records its prediction.
+    fn analyze(
+        &self,
+        index: usize,
+        path: &Path,
+        context: &JobContext,
+    ) -> Result<SignalAnalysis, String> {
+        let result = with_session(&self.session, &self.model, |session| {
+            analyze_path(
+                session,
+                path,
+                &self.params,
+                self.cache.as_deref(),
+                Some(context.cancel_flag()),
+            )
+            .map(|(analysis, _)| analysis)
+        });
+        self.predictions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .set(index, Prediction::of(&result));
+        result
+    }
+}
+
 pub struct Engine {
     pub model_path: PathBuf,
     session: SharedSession,
@@ -126,24 +162,9 @@ impl Engine {
 
     /// Analyses recording `index` at `path` in the background (instant when cached).
     pub fn analyze_one(&mut self, index: usize, path: PathBuf, notify: Option<Notify>) {
-        let (session, model, params, cache) = self.job_parts();
-        let predictions = self.predictions.clone();
+        let work = self.job_work();
         let job = Job::spawn("analyse-recording", notify, move |context: &JobContext| {
-            let result = with_session(&session, &model, |session| {
-                analyze_path(
-                    session,
-                    &path,
-                    &params,
-                    cache.as_deref(),
-                    Some(context.cancel_flag()),
-                )
-                .map(|(analysis, _)| analysis)
-            });
-            predictions
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .set(index, Prediction::of(&result));
-            result
+            work.analyze(index, &path, context)
         });
         match job {
             Ok(job) => self.current = Some((index, job)),
@@ -153,28 +174,15 @@ impl Engine {
 
     /// Analyses every recording in `paths` (collection order) in the background.
     pub fn analyze_all(&mut self, paths: Vec<PathBuf>, notify: Option<Notify>) {
-        let (session, model, params, cache) = self.job_parts();
-        let predictions = self.predictions.clone();
+        let work = self.job_work();
         let job = Job::spawn("analyse-collection", notify, move |context: &JobContext| {
             context.set_total(paths.len() as u64);
             for (index, path) in paths.iter().enumerate() {
                 if context.is_cancelled() {
                     break;
                 }
-                let result = with_session(&session, &model, |session| {
-                    analyze_path(
-                        session,
-                        path,
-                        &params,
-                        cache.as_deref(),
-                        Some(context.cancel_flag()),
-                    )
-                    .map(|(analysis, _)| analysis)
-                });
-                predictions
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .set(index, Prediction::of(&result));
+                // The prediction is recorded inside; the full analysis is not kept.
+                let _ = work.analyze(index, path, context);
                 context.advance(1);
             }
         });
@@ -184,20 +192,14 @@ impl Engine {
         }
     }
 
-    fn job_parts(
-        &self,
-    ) -> (
-        SharedSession,
-        PathBuf,
-        AnalysisParams,
-        Option<Arc<AnalysisCache>>,
-    ) {
-        (
-            self.session.clone(),
-            self.model_path.clone(),
-            self.params,
-            self.cache.clone(),
-        )
+    fn job_work(&self) -> JobWork {
+        JobWork {
+            session: self.session.clone(),
+            model: self.model_path.clone(),
+            params: self.params,
+            cache: self.cache.clone(),
+            predictions: self.predictions.clone(),
+        }
     }
 
     pub fn cancel(&mut self) {
