@@ -54,6 +54,9 @@ pub struct StudioApp {
     pub(super) annotations: AnnotationStore,
     /// Why the last label edit was refused (shown until the next one succeeds).
     pub(super) annotation_error: Option<String>,
+    /// Labelled recordings the collection does not list (found when the project opens; edits in
+    /// the window only touch listed recordings, so the list cannot change until the next open).
+    pub(super) orphans: Vec<String>,
     /// The annotator name field in the header.
     pub(super) annotator_input: String,
     pub(super) label_drafts: panels::LabelDrafts,
@@ -99,6 +102,7 @@ impl StudioApp {
             recent: RecentProjects::default(),
             annotations: AnnotationStore::default(),
             annotation_error: None,
+            orphans: Vec::new(),
             annotator_input: String::new(),
             label_drafts: panels::LabelDrafts::default(),
             export: super::exporting::ExportState::default(),
@@ -189,6 +193,12 @@ impl StudioApp {
                 for warning in self.annotations.warnings() {
                     tracing::warn!("{warning}");
                 }
+                self.orphans = self.annotations.orphans(
+                    self.collection
+                        .recordings
+                        .iter()
+                        .map(|r| r.listed_path.as_str()),
+                );
                 if let Some(annotator) = annotator {
                     self.set_annotator(&annotator);
                 }

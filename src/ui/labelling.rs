@@ -21,16 +21,19 @@ impl StudioApp {
         self.annotator_input = name.to_owned();
     }
 
-    /// Labels the recording `name` is known by in the journals (its path as the project lists it).
+    /// The open recording as the journals name it (its path as the project lists it).
     pub(super) fn current_file(&self) -> Option<String> {
         let index = self.recording.as_ref()?.index;
         Some(self.collection.recordings.get(index)?.listed_path.clone())
     }
 
-    pub(super) fn scheme(&self) -> LabelScheme {
+    /// The project's label scheme (the model's four classes before a project is open).
+    pub(super) fn scheme(&self) -> &LabelScheme {
+        static DEFAULT: std::sync::LazyLock<LabelScheme> =
+            std::sync::LazyLock::new(LabelScheme::sparse_merit);
         self.project
             .as_ref()
-            .map_or_else(LabelScheme::sparse_merit, |p| p.file.label_scheme.clone())
+            .map_or(&*DEFAULT, |p| &p.file.label_scheme)
     }
 
     /// The current annotator's label of the open recording.
@@ -45,7 +48,7 @@ impl StudioApp {
         let Some(file) = self.current_file() else {
             return;
         };
-        let result = check_op(op, &self.scheme())
+        let result = check_op(op, self.scheme())
             .and_then(|op| self.annotations.edit(&file, op).map_err(|e| e.to_string()));
         self.annotation_error = result.err();
     }

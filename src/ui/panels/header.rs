@@ -125,12 +125,7 @@ pub fn footer_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
             broken,
             format_duration(total_secs)
         ));
-        let orphans = app.annotations.orphans(
-            app.collection
-                .recordings
-                .iter()
-                .map(|r| r.listed_path.as_str()),
-        );
+        let orphans = &app.orphans;
         if !orphans.is_empty() {
             ui.separator();
             ui.colored_label(

@@ -22,7 +22,8 @@ pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
     let Some(file) = app.current_file() else {
         return;
     };
-    let scheme = app.scheme();
+    // Owned: the strip edits `app` while it walks the scheme.
+    let scheme = app.scheme().clone();
     let label = app.current_label().cloned().unwrap_or_default();
     let mut command = None;
     let mut ops: Vec<Op> = Vec::new();
