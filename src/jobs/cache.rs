@@ -3,7 +3,6 @@
 //! re-analyses. A cache file that is truncated, corrupt or from another format version is ignored
 //! (and rebuilt), never trusted.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::fsio::write_atomically;
@@ -28,15 +27,7 @@ pub fn default_folder() -> PathBuf {
 /// The file cannot be read.
 pub fn file_hash(path: &Path) -> std::io::Result<String> {
     let mut hasher = blake3::Hasher::new();
-    let mut file = std::fs::File::open(path)?;
-    let mut buffer = vec![0_u8; 1 << 20];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
+    hasher.update_reader(std::fs::File::open(path)?)?;
     Ok(hasher.finalize().to_hex().to_string())
 }
 

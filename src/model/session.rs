@@ -97,7 +97,8 @@ pub struct MeritSession {
     provider: Provider,
     path: PathBuf,
     has_trajectory: bool,
-    /// blake3 of the model file: results cached under one model are never reused for another.
+    /// blake3 of the model (and its external weights): results cached under one model are never
+    /// reused for another.
     model_hash: String,
 }
 
@@ -116,6 +117,26 @@ fn describe(name: &str, dtype: &ValueType) -> TensorSpec {
     }
 }
 
+/// Where a model's weights live when they are too large for one ONNX file: `<model>.data`, the name
+/// the model pipeline's exporter gives them.
+#[must_use]
+pub fn external_data_path(model: &Path) -> PathBuf {
+    let mut name = model.file_name().unwrap_or_default().to_os_string();
+    name.push(".data");
+    model.with_file_name(name)
+}
+
+/// blake3 of the model file and of its external weights, if it has them.
+fn model_digest(path: &Path) -> std::io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(std::fs::File::open(path)?)?;
+    let data = external_data_path(path);
+    if data.is_file() {
+        hasher.update_reader(std::fs::File::open(&data)?)?;
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
 impl MeritSession {
     /// Loads and checks a model. With [`DeviceChoice::Auto`], CUDA is tried first and the CPU used if
     /// it does not register; [`MeritSession::provider`] says which one runs.
@@ -124,7 +145,7 @@ impl MeritSession {
     /// [`ModelError`]: no runtime, unreadable or non-ONNX file, contract mismatch, CUDA unavailable.
     pub fn load(path: &Path, options: SessionOptions) -> Result<Self, ModelError> {
         let runtime = runtime::initialise()?;
-        let bytes = std::fs::read(path).map_err(|error| ModelError::Io {
+        let model_hash = model_digest(path).map_err(|error| ModelError::Io {
             path: path.to_path_buf(),
             error,
         })?;
@@ -164,8 +185,10 @@ impl MeritSession {
                 .with_execution_providers([CPU::default().build()])
                 .map_err(|e| not_onnx(e.to_string()))?;
         }
+        // From the file, not from memory: a large model's weights sit in `<model>.data` beside it,
+        // which ONNX Runtime finds relative to the model's path.
         let session = builder
-            .commit_from_memory(&bytes)
+            .commit_from_file(path)
             .map_err(|e| not_onnx(e.to_string()))?;
         let contract_error = |error| ModelError::Contract {
             path: path.to_path_buf(),
@@ -196,7 +219,7 @@ impl MeritSession {
             provider,
             path: path.to_path_buf(),
             has_trajectory,
-            model_hash: blake3::hash(&bytes).to_hex().to_string(),
+            model_hash,
         })
     }
 
@@ -223,7 +246,7 @@ impl MeritSession {
             .filter(|_| self.has_trajectory)
     }
 
-    /// blake3 hex digest of the model file.
+    /// blake3 hex digest of the model file (and its external weights).
     #[must_use]
     pub fn model_hash(&self) -> &str {
         &self.model_hash

@@ -16,15 +16,15 @@ from torch import nn
 from .config import BackboneConfig
 
 
-class _ChannelLayerNorm(nn.Module):
-    """LayerNorm over the channel axis of a (batch, channels, time) tensor."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.norm = nn.LayerNorm(channels)
-
+class _TransposeLast(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(x.transpose(1, 2)).transpose(1, 2)
+        return x.transpose(-2, -1)
+
+
+def _channel_layer_norm(channels: int) -> nn.Module:
+    """LayerNorm over the channel axis of a (batch, channels, time) tensor; laid out as WavLM's
+    (transpose, norm, transpose) so its parameters are `N.2.1.weight` as in the released weights."""
+    return nn.Sequential(_TransposeLast(), nn.LayerNorm(channels), _TransposeLast())
 
 
 class ConvFeatureExtractor(nn.Module):
@@ -36,7 +36,7 @@ class ConvFeatureExtractor(nn.Module):
             conv = nn.Conv1d(in_channels, channels, kernel, stride=stride, bias=config.conv_bias)
             nn.init.kaiming_normal_(conv.weight)
             if config.conv_norm == "layer":
-                norm: nn.Module = _ChannelLayerNorm(channels)
+                norm: nn.Module = _channel_layer_norm(channels)
             elif index == 0:
                 norm = nn.GroupNorm(channels, channels)
             else:
@@ -124,6 +124,13 @@ class EncoderLayer(nn.Module):
         return self.final_layer_norm(x + self.dropout(self.fc2(self.dropout(F.gelu(self.fc1(x))))))
 
 
+# (g, v) names of WavLM's weight-normalised positional convolution, old and new PyTorch API.
+WEIGHT_NORM_KEYS = (
+    ("0.weight_g", "0.weight_v"),
+    ("0.parametrizations.weight.original0", "0.parametrizations.weight.original1"),
+)
+
+
 class PositionalConv(nn.Module):
     def __init__(self, config: BackboneConfig):
         super().__init__()
@@ -140,6 +147,26 @@ class PositionalConv(nn.Module):
         if self.trim:
             y = y[:, :, :-1]
         return F.gelu(y).transpose(1, 2)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # WavLM's layout: Sequential(weight-normalised conv, SamePad, GELU), saved either as
+        # 0.weight_g/0.weight_v (torch.nn.utils.weight_norm) or as
+        # 0.parametrizations.weight.original0/1 (the parametrization API). The weight is g * v / |v|,
+        # |v| taken over all axes but the kernel axis (weight_norm's dim=2); it is folded here once.
+        for g_name, v_name in WEIGHT_NORM_KEYS:
+            g_key, v_key = prefix + g_name, prefix + v_name
+            if g_key in state_dict and v_key in state_dict:
+                state_dict[prefix + "conv.weight"] = fold_weight_norm(state_dict.pop(g_key), state_dict.pop(v_key))
+        if prefix + "0.bias" in state_dict:
+            state_dict[prefix + "conv.bias"] = state_dict.pop(prefix + "0.bias")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def fold_weight_norm(g: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """weight = g * v / |v| with the norm over every axis but 2 (the kernel axis), as WavLM's
+    positional convolution was normalised."""
+    norm = v.pow(2).sum(dim=(0, 1), keepdim=True).sqrt()
+    return g * v / norm
 
 
 class Encoder(nn.Module):

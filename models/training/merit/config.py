@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 
 from . import CLASSES
 
+# The released checkpoint's output order (the authors' eval.py).
+OFFICIAL_CLASSES = ("Angry", "Sad", "Happy", "Neutral")
+INPUT_NORMALISATIONS = ("utterance", "dataset")
+
 
 @dataclass
 class BackboneConfig:
@@ -29,6 +33,9 @@ class BackboneConfig:
     max_distance: int = 200
     layer_norm_first: bool = True
     dropout: float = 0.1
+    # WavLM Large keeps its positional convolution weight-normalised; the loader folds g and v into
+    # one weight, so this only records the layout (see backbone.PositionalConv).
+    pos_conv_weight_norm: bool = False
 
     @property
     def conv_dim(self) -> int:
@@ -78,6 +85,17 @@ class MeritConfig:
     hop_length: int = 160
     balance_weight: float = 0.01
     se_loss_weight: float = 1.0
+    # "utterance": each input z-normalised on its own (our models); "dataset": fixed training-set
+    # statistics (input_mean, input_std), as the authors' model was trained; enhancement then runs on
+    # the normalised waveform and its output is scaled back.
+    input_normalisation: str = "utterance"
+    input_mean: float = 0.0
+    input_std: float = 1.0
+    # The released attentive pooling has no bias on its score layer and floors the variance at 1e-5.
+    pooling_score_bias: bool = True
+    pooling_variance_floor: float = 1e-6
+    # Added to STFT magnitudes before log1p (the released SE head adds 1e-6; ours adds none).
+    se_magnitude_epsilon: float = 0.0
 
     @property
     def frame_hop_s(self) -> float:
@@ -126,9 +144,12 @@ def tiny() -> MeritConfig:
 
 
 def wavlm_large() -> MeritConfig:
-    """The authors' released layout: WavLM Large (25 hidden states of 1024), 3 experts, top-1."""
+    """The authors' released layout: WavLM Large (25 hidden states of 1024), 3 experts, top-1 with a
+    one-hot gate, their pooling and SE head conventions (merit.official fills in the training-set
+    statistics and reads the actual sizes from the checkpoint)."""
     return MeritConfig(
         name="sparse-merit-wavlm-large",
+        classes=OFFICIAL_CLASSES,
         backbone=BackboneConfig(
             conv_layers=[(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512, 2, 2)] * 2,
             conv_norm="layer",
@@ -142,14 +163,20 @@ def wavlm_large() -> MeritConfig:
             num_buckets=320,
             max_distance=800,
             layer_norm_first=True,
+            pos_conv_weight_norm=True,
         ),
         num_experts=3,
+        gate="one_hot",
         expert_hidden=4096,
         expert_out=1024,
         ser_hidden=1024,
         ser_attention_hidden=1024,
         se_proj=256,
         se_lstm_hidden=256,
+        input_normalisation="dataset",
+        pooling_score_bias=False,
+        pooling_variance_floor=1e-5,
+        se_magnitude_epsilon=1e-6,
     )
 
 

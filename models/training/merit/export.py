@@ -15,6 +15,7 @@ Contract:
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import onnx
@@ -27,9 +28,12 @@ from .model import MeritModel
 INPUT_NAME = "waveform"
 OUTPUT_NAMES = ("emotion_logits", "enhanced", "ser_gate", "se_gate", "emotion_trajectory")
 TRAJECTORY_WINDOW_S = 3.0
-# Attention scores beyond this bound could make a window's softmax weights underflow (see
-# AttentiveStatsPooling.windowed).
+# Attention scores beyond this bound could make a window's box-summed softmax weights underflow; such
+# models get the banded trajectory (see AttentiveStatsPooling.windowed).
 MAX_SCORE_BOUND = 80.0
+# Past this many bytes of weights the protobuf limit (2 GiB) is near: the weights go to one
+# external data file, `<model>.onnx.data`, beside the model.
+EXTERNAL_DATA_BYTES = 1_500_000_000
 MIN_SAMPLES = SAMPLE_RATE // 2
 METADATA_KEY = "merit"
 REQUIRED_METADATA = (
@@ -55,14 +59,14 @@ class ContractWrapper(nn.Module):
         super().__init__()
         if model.variant != "sparse_merit":
             raise ContractError(f"only the sparse_merit variant has routers to export, not {model.variant!r}")
-        bound = model.ser_head.pooling.score_bound()
-        if bound > MAX_SCORE_BOUND:
-            raise ContractError(f"attention scores may reach {bound:.0f}: the one-pass trajectory could underflow")
+        # Box sums are exact while the attention scores cannot underflow; past that bound each window's
+        # softmax is computed on its own (AttentiveStatsPooling.windowed).
+        self.banded_trajectory = model.ser_head.pooling.score_bound() > MAX_SCORE_BOUND
         self.model = model
         self.trajectory_window = model.trajectory_window_frames(trajectory_window_s)
 
     def forward(self, waveform: torch.Tensor):
-        out = self.model(waveform, trajectory_window=self.trajectory_window)
+        out = self.model(waveform, trajectory_window=self.trajectory_window, banded_trajectory=self.banded_trajectory)
         return out.emotion_logits, out.enhanced, out.ser_probs, out.se_probs, out.emotion_trajectory
 
 
@@ -130,23 +134,35 @@ def export_onnx(model: MeritModel, path: Path, metadata: dict) -> Path:
         optimize=False,
         verbose=False,
     )
-    proto = program.model_proto
-    del proto.metadata_props[:]
-    entry = proto.metadata_props.add()
-    entry.key = METADATA_KEY
-    entry.value = json.dumps(metadata, sort_keys=True)
-    proto.producer_name = "merit-studio model pipeline"
-    temp = path.with_suffix(".onnx.tmp")
-    onnx.save_model(proto, temp)
-    temp.replace(path)
+    program.model.metadata_props.clear()
+    program.model.metadata_props[METADATA_KEY] = json.dumps(metadata, sort_keys=True)
+    program.model.producer_name = "merit-studio model pipeline"
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    # Written under a temporary folder beside the target, then moved: the external data file's name is
+    # recorded inside the model, so both are written with their final names.
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as staging:
+        staged = Path(staging) / path.name
+        program.save(staged, external_data=weight_bytes > EXTERNAL_DATA_BYTES)
+        data = staged.with_name(staged.name + ".data")
+        if data.exists():
+            data.replace(external_data_path(path))
+        else:
+            external_data_path(path).unlink(missing_ok=True)
+        staged.replace(path)
     verify_onnx_contract(path)
     return path
+
+
+def external_data_path(path: Path) -> Path:
+    """Where a large model's weights live: `<model>.onnx.data` beside it (the studio looks there)."""
+    return path.with_name(path.name + ".data")
 
 
 def verify_onnx_contract(path: Path) -> dict:
     """Checks an ONNX file's names, ranks, dtypes and metadata; returns the metadata."""
     proto = onnx.load(str(path), load_external_data=False)
-    onnx.checker.check_model(proto)
+    # The path form also checks models whose weights live in an external data file.
+    onnx.checker.check_model(str(path))
     graph = proto.graph
     float_type = onnx.TensorProto.FLOAT
     inputs = [i for i in graph.input if i.name not in {init.name for init in graph.initializer}]

@@ -10,9 +10,10 @@ from torch import nn
 class AttentiveStatsPooling(nn.Module):
     """Attention-weighted mean and standard deviation over frames."""
 
-    def __init__(self, size: int, hidden: int):
+    def __init__(self, size: int, hidden: int, score_bias: bool = True, variance_floor: float = 1e-6):
         super().__init__()
-        self.attention = nn.Sequential(nn.Linear(size, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+        self.attention = nn.Sequential(nn.Linear(size, hidden), nn.Tanh(), nn.Linear(hidden, 1, bias=score_bias))
+        self.variance_floor = variance_floor
 
     def weights(self, x: torch.Tensor) -> torch.Tensor:
         return F.softmax(self.attention(x), dim=1)  # (batch, frames, 1)
@@ -21,17 +22,28 @@ class AttentiveStatsPooling(nn.Module):
         w = self.weights(x)
         mean = (w * x).sum(dim=1)
         variance = (w * x * x).sum(dim=1) - mean * mean
-        return torch.cat([mean, variance.clamp(min=1e-6).sqrt()], dim=-1)
+        return torch.cat([mean, variance.clamp(min=self.variance_floor).sqrt()], dim=-1)
 
-    def windowed(self, x: torch.Tensor, window: int) -> torch.Tensor:
+    def windowed(self, x: torch.Tensor, window: int, banded: bool = False) -> torch.Tensor:
         """The same pooling over the `window` frames starting at every frame (windows running past the
         end are cut there): (batch, frames, 2 * size), in one pass for a trajectory.
 
         Softmax within a window = exp(score - c) summed over the window, normalised, for any constant c:
-        box sums (average pooling) of exp(score - max) * x and of exp(score - max) give it exactly. The
-        scores are bounded (a linear layer over tanh), so the exponentials cannot all underflow unless
-        that bound exceeds ~80, which `score_bound` lets the exporter check."""
+        box sums (average pooling) of exp(score - max) * x and of exp(score - max) give it exactly, as
+        long as the exponentials do not all underflow, which `score_bound` lets the exporter check.
+        `banded` computes each window's softmax on its own instead (a frames x frames band of weights,
+        then two matrix products): exact for any scores, at a cost quadratic in frames, like the
+        backbone's own attention."""
         scores = self.attention(x)  # (batch, frames, 1)
+        if banded:
+            frames = torch.arange(x.shape[1], device=x.device)
+            offset = frames[None, :] - frames[:, None]  # (window start, frame)
+            inside = (offset >= 0) & (offset < window)
+            banded_scores = scores.transpose(1, 2).masked_fill(~inside, float("-inf"))  # (batch, starts, frames)
+            weights = F.softmax(banded_scores, dim=-1)
+            mean = torch.matmul(weights, x)
+            variance = torch.matmul(weights, x * x) - mean * mean
+            return torch.cat([mean, variance.clamp(min=self.variance_floor).sqrt()], dim=-1)
         weights = torch.exp(scores - scores.amax(dim=1, keepdim=True))
 
         def box_sum(values: torch.Tensor) -> torch.Tensor:
@@ -42,18 +54,28 @@ class AttentiveStatsPooling(nn.Module):
         total = box_sum(weights)
         mean = box_sum(weights * x) / total
         variance = box_sum(weights * x * x) / total - mean * mean
-        return torch.cat([mean, variance.clamp(min=1e-6).sqrt()], dim=-1)
+        return torch.cat([mean, variance.clamp(min=self.variance_floor).sqrt()], dim=-1)
 
     def score_bound(self) -> float:
         """Largest possible |score|: |w|_1 + |b| of the last layer (tanh outputs lie in [-1, 1])."""
         last = self.attention[-1]
-        return float(last.weight.detach().abs().sum() + last.bias.detach().abs().sum())
+        bias = float(last.bias.detach().abs().sum()) if last.bias is not None else 0.0
+        return float(last.weight.detach().abs().sum()) + bias
 
 
 class EmotionHead(nn.Module):
-    def __init__(self, size: int, attention_hidden: int, hidden: int, classes: int, dropout: float = 0.5):
+    def __init__(
+        self,
+        size: int,
+        attention_hidden: int,
+        hidden: int,
+        classes: int,
+        dropout: float = 0.5,
+        score_bias: bool = True,
+        variance_floor: float = 1e-6,
+    ):
         super().__init__()
-        self.pooling = AttentiveStatsPooling(size, attention_hidden)
+        self.pooling = AttentiveStatsPooling(size, attention_hidden, score_bias, variance_floor)
         self.classifier = nn.Sequential(
             nn.Linear(2 * size, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, classes)
         )
@@ -61,9 +83,9 @@ class EmotionHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pooling(x))
 
-    def trajectory(self, x: torch.Tensor, window: int) -> torch.Tensor:
+    def trajectory(self, x: torch.Tensor, window: int, banded: bool = False) -> torch.Tensor:
         """Class logits of the `window` frames starting at each frame: (batch, frames, classes)."""
-        return self.classifier(self.pooling.windowed(x, window))
+        return self.classifier(self.pooling.windowed(x, window, banded))
 
 
 class EnhancementHead(nn.Module):

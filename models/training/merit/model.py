@@ -16,7 +16,7 @@ from torch import nn
 
 from . import SAMPLE_RATE
 from .backbone import WavLMBackbone
-from .config import MeritConfig
+from .config import INPUT_NORMALISATIONS, MeritConfig
 from .heads import EmotionHead, EnhancementHead
 from .moe import LayerAggregator, MixtureOfExperts, load_balance_loss
 from .stft import ConvStft
@@ -38,6 +38,10 @@ class MeritOutput:
     emotion_trajectory: torch.Tensor | None = None
 
 
+# The authors divide by (std + 1e-8) when they normalise with training-set statistics.
+DATASET_STD_EPSILON = 1e-8
+
+
 def normalise_waveform(waveform: torch.Tensor) -> torch.Tensor:
     """Zero mean, unit variance per utterance, so level is never a cue for the backbone."""
     centred = waveform - waveform.mean(dim=-1, keepdim=True)
@@ -49,6 +53,10 @@ class MeritModel(nn.Module):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
+        if config.input_normalisation not in INPUT_NORMALISATIONS:
+            raise ValueError(
+                f"unknown input_normalisation {config.input_normalisation!r}; expected one of {INPUT_NORMALISATIONS}"
+            )
         self.config = config
         self.variant = variant
         backbone = config.backbone
@@ -72,7 +80,14 @@ class MeritModel(nn.Module):
         self.has_ser = variant in ("sparse_merit", "mtl", "ser_only")
         self.has_se = variant in ("sparse_merit", "mtl", "se_only")
         self.ser_head = (
-            EmotionHead(feature_size, config.ser_attention_hidden, config.ser_hidden, len(config.classes))
+            EmotionHead(
+                feature_size,
+                config.ser_attention_hidden,
+                config.ser_hidden,
+                len(config.classes),
+                score_bias=config.pooling_score_bias,
+                variance_floor=config.pooling_variance_floor,
+            )
             if self.has_ser
             else None
         )
@@ -91,8 +106,22 @@ class MeritModel(nn.Module):
         pools exactly what a standalone clip of that length would."""
         return self.frame_count(round(window_s * SAMPLE_RATE))
 
-    def forward(self, waveform: torch.Tensor, trajectory_window: int | None = None) -> MeritOutput:
-        hidden_states = self.backbone(normalise_waveform(waveform))
+    def normalise_input(self, waveform: torch.Tensor) -> torch.Tensor:
+        config = self.config
+        if config.input_normalisation == "dataset":
+            return (waveform - config.input_mean) / (config.input_std + DATASET_STD_EPSILON)
+        return normalise_waveform(waveform)
+
+    def log_magnitude(self, real: torch.Tensor, imag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Magnitude (plus the configured epsilon) and its log1p."""
+        magnitude = (real * real + imag * imag).clamp(min=1e-12).sqrt() + self.config.se_magnitude_epsilon
+        return magnitude, torch.log1p(magnitude)
+
+    def forward(
+        self, waveform: torch.Tensor, trajectory_window: int | None = None, banded_trajectory: bool = False
+    ) -> MeritOutput:
+        normalised = self.normalise_input(waveform)
+        hidden_states = self.backbone(normalised)
         features = self.aggregator(hidden_states)
         se_probs = ser_probs = se_chosen = ser_chosen = None
         balance = features.new_zeros(())
@@ -106,26 +135,31 @@ class MeritModel(nn.Module):
             se_features = ser_features = features
         logits = self.ser_head(ser_features) if self.ser_head is not None else None
         trajectory = (
-            self.ser_head.trajectory(ser_features, trajectory_window)
+            self.ser_head.trajectory(ser_features, trajectory_window, banded_trajectory)
             if self.ser_head is not None and trajectory_window is not None
             else None
         )
         enhanced = enhanced_log_magnitude = None
         if self.se_head is not None:
-            real, imag = self.stft(waveform)
-            magnitude = (real * real + imag * imag).clamp(min=1e-12).sqrt()
-            noisy_log = torch.log1p(magnitude)
+            # With dataset statistics the SE head was trained on the normalised waveform.
+            dataset_scale = self.config.input_normalisation == "dataset"
+            se_input = normalised if dataset_scale else waveform
+            real, imag = self.stft(se_input)
+            magnitude, noisy_log = self.log_magnitude(real, imag)
             enhanced_log_magnitude = self.se_head(se_features, noisy_log) * noisy_log
             # Keep the noisy phase: scale the complex spectrum by the magnitude ratio.
-            ratio = torch.expm1(enhanced_log_magnitude) / magnitude
+            ratio = (torch.expm1(enhanced_log_magnitude) - self.config.se_magnitude_epsilon) / magnitude
             enhanced = self.stft.inverse(real * ratio, imag * ratio, waveform.shape[-1])
+            if dataset_scale:
+                enhanced = enhanced * (self.config.input_std + DATASET_STD_EPSILON) + self.config.input_mean
         return MeritOutput(
             logits, enhanced, enhanced_log_magnitude, se_probs, ser_probs, se_chosen, ser_chosen, balance, trajectory
         )
 
     def clean_log_magnitude(self, clean: torch.Tensor) -> torch.Tensor:
-        real, imag = self.stft(clean)
-        return torch.log1p((real * real + imag * imag).clamp(min=1e-12).sqrt())
+        if self.config.input_normalisation == "dataset":
+            clean = self.normalise_input(clean)
+        return self.log_magnitude(*self.stft(clean))[1]
 
 
 def class_weights(counts: list[int]) -> torch.Tensor:
