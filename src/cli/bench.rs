@@ -60,11 +60,13 @@ pub fn run(
         analysis.trajectory.times_s.len()
     );
     println!("time         {elapsed:.2} s");
-    println!(
-        "real-time factor {:.4} ({:.0}x faster than real time)",
-        elapsed / seconds,
-        seconds / elapsed
-    );
+    let speed = seconds / elapsed;
+    let relative = if speed >= 1.0 {
+        format!("{speed:.1}x faster than real time")
+    } else {
+        format!("{:.1}x slower than real time", 1.0 / speed)
+    };
+    println!("real-time factor {:.4} ({relative})", elapsed / seconds);
     println!(
         "throughput   {:.2} hours of audio per minute",
         seconds / 3600.0 / (elapsed / 60.0)

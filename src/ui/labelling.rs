@@ -67,7 +67,13 @@ impl StudioApp {
             .recording
             .as_ref()
             .and_then(|r| r.analysis.as_ref())
-            .map(|a| a.result.top_class().to_owned());
+            .map(|a| {
+                // The model's name for the class ("Angry") as the project's scheme spells it ("angry").
+                let top = a.result.top_class();
+                self.scheme()
+                    .resolve_class(top)
+                    .map_or_else(|| top.to_owned(), |c| c.id.clone())
+            });
         match predicted {
             Some(class) => self.edit_current(Op::SetClass {
                 class: Some(class),

@@ -149,17 +149,21 @@ class PositionalConv(nn.Module):
         return F.gelu(y).transpose(1, 2)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # WavLM's layout: Sequential(weight-normalised conv, SamePad, GELU), saved either as
-        # 0.weight_g/0.weight_v (torch.nn.utils.weight_norm) or as
-        # 0.parametrizations.weight.original0/1 (the parametrization API). The weight is g * v / |v|,
-        # |v| taken over all axes but the kernel axis (weight_norm's dim=2); it is folded here once.
-        for g_name, v_name in WEIGHT_NORM_KEYS:
-            g_key, v_key = prefix + g_name, prefix + v_name
-            if g_key in state_dict and v_key in state_dict:
-                state_dict[prefix + "conv.weight"] = fold_weight_norm(state_dict.pop(g_key), state_dict.pop(v_key))
-        if prefix + "0.bias" in state_dict:
-            state_dict[prefix + "conv.bias"] = state_dict.pop(prefix + "0.bias")
+        fold_positional_conv(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def fold_positional_conv(state: dict, prefix: str) -> None:
+    """Rewrites WavLM's positional convolution in `state` into ours, in place: WavLM keeps it as
+    Sequential(weight-normalised conv, SamePad, GELU), saved either as 0.weight_g/0.weight_v
+    (torch.nn.utils.weight_norm) or 0.parametrizations.weight.original0/1 (the parametrization API),
+    plus 0.bias. The weight g * v / |v| is folded once, so the released state dict loads as is."""
+    for g_name, v_name in WEIGHT_NORM_KEYS:
+        g_key, v_key = prefix + g_name, prefix + v_name
+        if g_key in state and v_key in state:
+            state[prefix + "conv.weight"] = fold_weight_norm(state.pop(g_key), state.pop(v_key))
+    if prefix + "0.bias" in state:
+        state[prefix + "conv.bias"] = state.pop(prefix + "0.bias")
 
 
 def fold_weight_norm(g: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from .backbone import WEIGHT_NORM_KEYS, fold_weight_norm
+from .backbone import fold_positional_conv
 from .config import OFFICIAL_CLASSES, BackboneConfig, MeritConfig, wavlm_large
 from .model import MeritModel
 
@@ -340,13 +340,7 @@ def map_state(model: MeritModel, states: dict[str, dict]) -> tuple[dict[str, tor
     for role, state in states.items():
         keys = dict(state)
         if role == "backbone":
-            # WavLM's weight-normalised positional convolution: g and v fold into one weight.
-            for g_name, v_name in WEIGHT_NORM_KEYS:
-                g_key, v_key = f"encoder.pos_conv.{g_name}", f"encoder.pos_conv.{v_name}"
-                if g_key in keys and v_key in keys:
-                    keys["encoder.pos_conv.conv.weight"] = fold_weight_norm(keys.pop(g_key), keys.pop(v_key))
-            if "encoder.pos_conv.0.bias" in keys:
-                keys["encoder.pos_conv.conv.bias"] = keys.pop("encoder.pos_conv.0.bias")
+            fold_positional_conv(keys, "encoder.pos_conv.")  # g and v: one weight, counted as used
         unused_prefixes = UNUSED.get(role)
         unused = [key for key in keys if unused_prefixes and key.startswith(unused_prefixes)]
         strangers = []

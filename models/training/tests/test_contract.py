@@ -1,5 +1,6 @@
 """The ONNX contract the studio relies on, and PyTorch/ONNX Runtime parity."""
 
+import copy
 import json
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 
 from conftest import REPO
 from make_tiny import build_tiny
-from merit.export import TRAJECTORY_WINDOW_S, ContractError, ContractWrapper, export_onnx, metadata_for, verify_onnx_contract
+from merit.export import MAX_SCORE_BOUND, TRAJECTORY_WINDOW_S, ContractError, ContractWrapper, export_onnx, metadata_for, verify_onnx_contract
 from merit.model import MeritModel
 
 SHIPPED_TINY = REPO / "models" / "sparse-merit-tiny.onnx"
@@ -77,6 +78,24 @@ def test_trajectory_windows_pool_like_the_utterance_head(exported):
     waveform = (np.random.default_rng(3).standard_normal((1, 32000)) * 0.1).astype(np.float32)
     logits, *_, trajectory = session.run(None, {"waveform": waveform})
     np.testing.assert_allclose(trajectory[:, 0], logits, rtol=1e-4, atol=1e-5)
+
+
+def test_banded_trajectory_is_exact_where_box_sums_would_underflow(exported):
+    """Attention scores far apart (bound well past MAX_SCORE_BOUND, as in the authors' 1024-wide
+    pooling): the banded windows still pool exactly what the utterance head pools on those frames,
+    and the exporter picks them."""
+    model = copy.deepcopy(exported[0])
+    with torch.no_grad():
+        model.ser_head.pooling.attention[-1].weight.mul_(400.0)
+    assert model.ser_head.pooling.score_bound() > MAX_SCORE_BOUND
+    assert ContractWrapper(model).banded_trajectory
+    window = model.trajectory_window_frames(TRAJECTORY_WINDOW_S)
+    features = torch.randn(1, 300, model.config.expert_out) * 3
+    with torch.no_grad():
+        banded = model.ser_head.trajectory(features, window, banded=True)
+        for start in (0, 41, 200, 299):
+            direct = model.ser_head(features[:, start : start + window])
+            torch.testing.assert_close(banded[:, start], direct, rtol=1e-4, atol=1e-4)
 
 
 def test_metadata_is_embedded(exported):
