@@ -14,6 +14,7 @@ Contract:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -156,6 +157,22 @@ def export_onnx(model: MeritModel, path: Path, metadata: dict) -> Path:
 def external_data_path(path: Path) -> Path:
     """Where a large model's weights live: `<model>.onnx.data` beside it (the studio looks there)."""
     return path.with_name(path.name + ".data")
+
+
+def sha256_of(*paths: Path) -> str:
+    """SHA-256 of the files' bytes, one after the other, streamed."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 22):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def model_sha256(path: Path) -> str:
+    """SHA-256 of a model: the ONNX file, then its external data file if it has one."""
+    data = external_data_path(path)
+    return sha256_of(path, data) if data.exists() else sha256_of(path)
 
 
 def verify_onnx_contract(path: Path) -> dict:

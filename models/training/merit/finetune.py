@@ -15,7 +15,6 @@ Rows whose split is "test" (else "dev") are held out when others remain to train
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 from pathlib import Path
@@ -29,7 +28,7 @@ from onnx import numpy_helper
 from . import SAMPLE_RATE
 from .config import MeritConfig
 from .data import CorpusError, read_audio
-from .export import export_onnx, metadata_for, verify_onnx_contract
+from .export import export_onnx, metadata_for, model_sha256, verify_onnx_contract
 from .metrics import macro_f1
 from .model import MeritModel
 from .train_utils import configure_threads
@@ -65,7 +64,7 @@ def load_onnx_model(path: Path) -> tuple[MeritModel, dict, str]:
             "was it exported with graph optimisation, or by another tool?"
         )
     model.load_state_dict(state)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = model_sha256(path)
     return model.eval(), metadata, digest
 
 

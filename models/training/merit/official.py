@@ -21,7 +21,6 @@ with the same names goes through the same code (merit.official_fixture writes on
 from __future__ import annotations
 
 import ast
-import hashlib
 import math
 import pickle
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import torch
 
 from .backbone import fold_positional_conv
 from .config import OFFICIAL_CLASSES, BackboneConfig, MeritConfig, wavlm_large
+from .export import sha256_of
 from .model import MeritModel
 
 # Role -> file name in the release.
@@ -298,36 +298,29 @@ def merit_config(
     return config
 
 
+# Released name prefix -> ours, per file ("" renames every key of the file).
+RENAMES = {
+    "backbone": (("", "backbone."),),
+    "moe": (("layer_norms.", "aggregator.layer_norms."), ("experts.", "moe.experts."), ("gates.", "moe.gates.")),
+    "pooling": (("sap_linear.", "ser_head.pooling.attention.0."), ("attention", "ser_head.pooling.attention.2.weight")),
+    "ser": (("fc.0.0.", "ser_head.classifier.0."), ("fc.0.1.", "ser_head.classifier.1."), ("out.0.", "ser_head.classifier.4.")),
+    "se": (("lstm_enc.0.", "se_head.input."), ("lstm_enc.1.blstm.", "se_head.blstm."), ("lstm_enc.2.", "se_head.output.")),
+}
+
+
 def _translate(role: str, key: str, tensor: torch.Tensor, bins: int) -> tuple[str, torch.Tensor] | None:
     """Our parameter name (and the tensor, rearranged where the layouts differ) for one released
     tensor; None when no rule covers it."""
-    if role == "backbone":
-        return f"backbone.{key}", tensor
-    if role == "moe":
-        for theirs, ours in (("layer_norms.", "aggregator.layer_norms."), ("experts.", "moe.experts."), ("gates.", "moe.gates.")):
-            if key.startswith(theirs):
-                return ours + key[len(theirs) :], tensor
+    name = next((ours + key[len(theirs) :] for theirs, ours in RENAMES[role] if key.startswith(theirs)), None)
+    if name is None:
         return None
-    if role == "pooling":
-        if key in ("sap_linear.weight", "sap_linear.bias"):
-            return "ser_head.pooling.attention.0." + key.split(".")[1], tensor
-        if key == "attention":  # (hidden, 1) parameter, applied as h @ attention: a bias-free Linear
-            return "ser_head.pooling.attention.2.weight", tensor.t()
-        return None
-    if role == "ser":
-        for theirs, ours in (("fc.0.0.", "ser_head.classifier.0."), ("fc.0.1.", "ser_head.classifier.1."), ("out.0.", "ser_head.classifier.4.")):
-            if key.startswith(theirs):
-                return ours + key[len(theirs) :], tensor
-        return None
-    if role == "se":
-        if key == "lstm_enc.0.weight":
-            # The released head joins [noisy log1p magnitude, features]; ours [features, magnitude].
-            return "se_head.input.weight", torch.cat([tensor[:, bins:], tensor[:, :bins]], dim=1)
-        for theirs, ours in (("lstm_enc.0.", "se_head.input."), ("lstm_enc.1.blstm.", "se_head.blstm."), ("lstm_enc.2.", "se_head.output.")):
-            if key.startswith(theirs):
-                return ours + key[len(theirs) :], tensor
-        return None
-    return None
+    if role == "pooling" and key == "attention":
+        # A (hidden, 1) parameter applied as h @ attention: the weight of a bias-free Linear.
+        tensor = tensor.t()
+    elif role == "se" and key == "lstm_enc.0.weight":
+        # The released head joins [noisy log1p magnitude, features]; ours [features, magnitude].
+        tensor = torch.cat([tensor[:, bins:], tensor[:, :bins]], dim=1)
+    return name, tensor
 
 
 def map_state(model: MeritModel, states: dict[str, dict]) -> tuple[dict[str, torch.Tensor], LoadReport]:
@@ -371,14 +364,6 @@ def map_state(model: MeritModel, states: dict[str, dict]) -> tuple[dict[str, tor
         raise OfficialCheckpointError("the checkpoint does not match the released Sparse MERIT: " + "; ".join(problems))
     report.parameters = sum(t.numel() for t in expected.values())
     return mapped, report
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 22):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_official(weights: Path, classes: tuple[str, ...] | None = None) -> OfficialModel:

@@ -55,6 +55,14 @@ def released_file(folder, name):
     return next(folder.rglob(name))
 
 
+def edit_checkpoint(folder, name, change):
+    """Loads one released file of `folder`, lets `change` alter it, saves it back."""
+    path = released_file(folder, name)
+    checkpoint = torch.load(path, weights_only=True)
+    change(checkpoint)
+    torch.save(checkpoint, path)
+
+
 def test_the_converter_writes_a_contract_model_and_a_card(converted):
     out, stdout = converted
     metadata = verify_onnx_contract(out)
@@ -227,37 +235,25 @@ def test_a_checkpoint_of_another_model_is_refused(release, tmp_path):
         load_official(copy)
     # An extra tensor the released model does not have.
     copy2 = fresh_copy(release, tmp_path / "2")
-    path = released_file(copy2, "final_se.pt")
-    checkpoint = torch.load(path, weights_only=True)
-    checkpoint["model"]["lstm_enc.3.weight"] = torch.zeros(3)
-    torch.save(checkpoint, path)
+    edit_checkpoint(copy2, "final_se.pt", lambda c: c["model"].update({"lstm_enc.3.weight": torch.zeros(3)}))
     with pytest.raises(OfficialCheckpointError, match="final_se.pt holds tensors the released model does not have: lstm_enc.3.weight"):
         load_official(copy2)
 
 
 def test_mismatched_shapes_and_sizes_are_explained(release, tmp_path):
     copy = fresh_copy(release, tmp_path)
-    path = released_file(copy, "final_ssl.pt")
-    checkpoint = torch.load(path, weights_only=True)
-    checkpoint["model"]["encoder.layers.1.fc1.weight"] = torch.zeros(7, 32)
-    torch.save(checkpoint, path)
+    edit_checkpoint(copy, "final_ssl.pt", lambda c: c["model"].update({"encoder.layers.1.fc1.weight": torch.zeros(7, 32)}))
     with pytest.raises(OfficialCheckpointError, match=r"final_ssl.pt: encoder.layers.1.fc1.weight has shape \(7, 32\), the model needs \(64, 32\)"):
         load_official(copy)
     copy2 = fresh_copy(release, tmp_path / "2")
-    path = released_file(copy2, "WavLM-Large.pt")
-    checkpoint = torch.load(path, weights_only=True)
-    checkpoint["cfg"]["encoder_layers"] = 3
-    torch.save(checkpoint, path)
+    edit_checkpoint(copy2, "WavLM-Large.pt", lambda c: c["cfg"].update({"encoder_layers": 3}))
     with pytest.raises(OfficialCheckpointError, match="the MoE normalises 3 layers, WavLM gives 4 hidden states"):
         load_official(copy2)
 
 
 def test_a_wrong_class_count_needs_names(release, tmp_path):
     copy = fresh_copy(release, tmp_path)
-    path = released_file(copy, "final_ser.pt")
-    checkpoint = torch.load(path, weights_only=True)
-    checkpoint["model"] = ser_state(FixtureSize(classes=5), FixtureRandom(3))
-    torch.save(checkpoint, path)
+    edit_checkpoint(copy, "final_ser.pt", lambda c: c.update({"model": ser_state(FixtureSize(classes=5), FixtureRandom(3))}))
     with pytest.raises(OfficialCheckpointError, match="predicts 5 classes; the released model has 4 .*--classes"):
         load_official(copy)
     with pytest.raises(OfficialCheckpointError, match="--classes names 4 classes, final_ser.pt predicts 5"):
@@ -310,3 +306,35 @@ def test_ort_runs_the_converted_model_at_dynamic_lengths(converted):
     for samples in (8000, 16000 * 31):
         outputs = session.run(None, {"waveform": np.zeros((2, samples), np.float32)})
         assert outputs[1].shape == (2, samples)
+
+
+def test_large_models_keep_their_weights_beside_them_and_the_studio_finds_them(tmp_path, monkeypatch):
+    """Past EXTERNAL_DATA_BYTES the exporter writes `<model>.onnx.data`; the pair can move together,
+    the studio's engine loads it, and a missing data file is reported."""
+    from make_tiny import build_tiny
+
+    from merit import export
+
+    monkeypatch.setattr(export, "EXTERNAL_DATA_BYTES", 0)
+    model = build_tiny(seed=2)
+    path = tmp_path / "made" / "big.onnx"
+    export.export_onnx(model, path, export.metadata_for(model, "test", "random"))
+    data = path.with_name("big.onnx.data")
+    assert data.stat().st_size > 1_000_000
+    assert sorted(p.name for p in path.parent.iterdir()) == ["big.onnx", "big.onnx.data"], "no staging left behind"
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    shutil.move(path, moved / path.name)
+    shutil.move(data, moved / data.name)
+    studio = str(studio_binary())
+    demo = str(REPO / "projects/demo/audio/angry_m1.wav")
+    result = subprocess.run([studio, "analyze", "--model", str(moved / "big.onnx"), "--device", "cpu", "--out", str(tmp_path / "run"), demo],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert export.model_sha256(moved / "big.onnx") != export.sha256_of(moved / "big.onnx"), "the hash covers the weights"
+    (moved / "big.onnx.data").unlink()
+    result = subprocess.run([studio, "analyze", "--model", str(moved / "big.onnx"), "--device", "cpu", "--out", str(tmp_path / "run2"), demo],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    print(result.stderr[-600:])
+    assert "big.onnx" in result.stderr and "not a usable ONNX model" in result.stderr
