@@ -371,6 +371,20 @@ fn analyze_refuses_what_it_cannot_run() {
             stderr(&output)
         );
     }
+    // A project whose model file is gone: stop rather than analyse with another model.
+    let copied = out.path().join("copied");
+    std::fs::create_dir(&copied).unwrap();
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(demo.join("project.json")).unwrap()).unwrap();
+    file["model"] = "models/gone.onnx".into();
+    std::fs::write(copied.join("project.json"), file.to_string()).unwrap();
+    let output = studio(&["analyze", path_str(&copied), "--out", path_str(out.path())]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("the project's model") && stderr(&output).contains("gone.onnx"),
+        "{}",
+        stderr(&output)
+    );
     let blocked = out.path().join("file-not-folder");
     std::fs::write(&blocked, "x").unwrap();
     let output = analyze_tiny(path_str(&demo), &blocked.join("sub"), &[]);

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::jobs::JobContext;
 use crate::jobs::batch::{analyze_batch, collect_inputs, parse_shard, result_row, shard};
 use crate::jobs::cache::AnalysisCache;
+use crate::jobs::model_choice::choose_model;
 use crate::model::analysis::AnalysisParams;
 use crate::model::{DeviceChoice, MeritSession, SessionOptions};
 use crate::project::Project;
@@ -29,19 +30,14 @@ pub struct AnalyzeArgs<'a> {
     pub cache_dir: Option<PathBuf>,
 }
 
-/// The model to use: as given, else the first project input's, else the shipped compact model.
-fn choose_model(args: &AnalyzeArgs<'_>) -> PathBuf {
-    if let Some(model) = args.model {
-        return model.to_path_buf();
-    }
-    args.inputs
-        .iter()
-        .filter_map(|input| Project::open(input).ok()?.model_path())
-        .next()
-        .unwrap_or_else(crate::model::shipped_model_path)
-}
-
 pub fn run(args: &AnalyzeArgs<'_>) -> anyhow::Result<ExitCode> {
+    // The model the command line names, else that of the first input that is a project naming one.
+    let project_with_model = args
+        .inputs
+        .iter()
+        .filter_map(|input| Project::open(input).ok())
+        .find(|project| project.file.model.is_some());
+    let model = choose_model(args.model, project_with_model.as_ref())?;
     let (inputs, problems) = collect_inputs(args.inputs)?;
     for problem in &problems {
         eprintln!("warning: {problem}");
@@ -53,7 +49,6 @@ pub fn run(args: &AnalyzeArgs<'_>) -> anyhow::Result<ExitCode> {
         }
         None => inputs,
     };
-    let model = choose_model(args);
     let options = SessionOptions {
         device: args.device,
         threads: args.jobs,

@@ -39,17 +39,10 @@ fn add_model_outputs(
 ) -> anyhow::Result<(String, Vec<String>)> {
     use crate::jobs::batch::analyze_path;
     use crate::jobs::cache::{AnalysisCache, default_folder};
+    use crate::jobs::model_choice::choose_model;
     use crate::model::analysis::AnalysisParams;
     use crate::model::{MeritSession, SessionOptions};
-    let model = args.model.map_or_else(
-        || {
-            project
-                .model_path()
-                .filter(|p| p.is_file())
-                .unwrap_or_else(crate::model::shipped_model_path)
-        },
-        Path::to_path_buf,
-    );
+    let model = choose_model(args.model, Some(project))?;
     let mut session = MeritSession::load(&model, SessionOptions::default())?;
     let cache = AnalysisCache::new(default_folder());
     let mut failed = Vec::new();

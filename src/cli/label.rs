@@ -11,6 +11,7 @@ use crate::annotation::request::{Request, parse_request};
 use crate::annotation::{AnnotationStore, ClassSource, Op};
 use crate::jobs::batch::analyze_path;
 use crate::jobs::cache::{AnalysisCache, default_folder};
+use crate::jobs::model_choice::choose_model;
 use crate::model::analysis::AnalysisParams;
 use crate::model::{MeritSession, SessionOptions};
 use crate::project::{Collection, Project};
@@ -35,9 +36,7 @@ fn model_class(
     cache: &AnalysisCache,
 ) -> Result<String, String> {
     if session.is_none() {
-        let model = project
-            .model_path()
-            .unwrap_or_else(crate::model::shipped_model_path);
+        let model = choose_model(None, Some(project)).map_err(|e| e.to_string())?;
         *session =
             Some(MeritSession::load(&model, SessionOptions::default()).map_err(|e| e.to_string())?);
     }

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod model_choice;
 pub mod scan;
 
 use std::sync::Arc;

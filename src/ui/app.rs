@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::annotation::AnnotationStore;
+use crate::jobs::model_choice::choose_model;
 use crate::jobs::scan::{CheckDepth, FileCheck, check_files};
 use crate::jobs::{Job, Notify};
 use crate::model::runtime::{self, RuntimeLibrary};
@@ -153,20 +154,11 @@ impl StudioApp {
     }
 
     fn new_engine(&self) -> Engine {
-        let project_model = self.project.as_ref().and_then(Project::model_path);
-        let model = match (&self.model_override, project_model) {
-            (Some(chosen), _) => chosen.clone(),
-            (None, Some(named)) if named.is_file() => named,
-            (None, Some(named)) => {
-                // A project copied elsewhere often loses its relative model path.
-                tracing::warn!(
-                    "the project's model {} is missing; using the shipped model",
-                    named.display()
-                );
+        let model = choose_model(self.model_override.as_deref(), self.project.as_ref())
+            .unwrap_or_else(|missing| {
+                tracing::warn!("{missing}; using the shipped model");
                 crate::model::shipped_model_path()
-            }
-            (None, None) => crate::model::shipped_model_path(),
-        };
+            });
         Engine::new(
             model,
             self.collection.recordings.len(),
