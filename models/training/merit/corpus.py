@@ -34,6 +34,8 @@ TRAIN_SNR_RANGE = (-5.0, 20.0)
 LEVEL_RANGE_DBFS = (-35.0, -15.0)
 ESPEAK_DATA = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data")
 VARIANT_PREFIX = "mx"
+# Each worker process speaks with its own copy of espeak-ng's data, in OUT/.espeak-XXXX (see Voice).
+VOICE_COPY_PREFIX = ".espeak-"
 
 # Style recipes relative to the speaker's neutral voice, calibrated so that the *measured* prosody
 # matches corpus-spec.md's table (espeak's mean F0 grows with the pitch range, hence sad's 1.06 base
@@ -153,20 +155,21 @@ def template_sentences(cache: Path, rng: np.random.Generator, count: int) -> lis
 
 
 class Voice:
-    """A private copy of espeak-ng's data for our variant files. espeak-ng lists at most 349 voice
-    files, so each variant exists only while its utterance is spoken."""
+    """A private copy of espeak-ng's data for our variant files, one per process. espeak-ng lists
+    every voice file when it starts; a variant file that another process creates or deletes
+    meanwhile can cut that listing short, and espeak-ng then speaks without the variant, silently
+    (two 2-worker runs of the full corpus differed in 155 of 1,312 utterances that way). espeak-ng
+    also lists at most 349 voice files, so each variant exists only while its utterance is spoken."""
 
-    def __init__(self, work: Path, remove_stale: bool = False):
-        self.root = work / "espeak"
-        data = self.root / "espeak-ng-data"
-        if not (data / "phontab").exists():
-            if not ESPEAK_DATA.exists():
-                raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
-            shutil.copytree(ESPEAK_DATA, data, dirs_exist_ok=True)
+    def __init__(self, root: Path):
+        if not ESPEAK_DATA.exists():
+            raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
+        self.root = root
+        data = root / "espeak-ng-data"
+        shutil.copytree(ESPEAK_DATA, data, dirs_exist_ok=True)
         self.variants = data / "voices" / "!v"
-        if remove_stale:  # left by an interrupted run; only before any worker starts
-            for stale in self.variants.glob(f"{VARIANT_PREFIX}*"):
-                stale.unlink(missing_ok=True)
+        for stale in self.variants.glob(f"{VARIANT_PREFIX}*"):
+            stale.unlink()
 
     def speak(self, voice: str, variant_text: str | None, variant_name: str, words_per_minute: int, text: str) -> np.ndarray:
         variant_file = self.variants / variant_name
@@ -281,7 +284,7 @@ class Worker:
 
     def __init__(self, out: Path, cache: Path, plan: CorpusPlan, babble_texts: list[str]):
         self.out, self.plan = out, plan
-        self.voice = Voice(out)
+        self.voice = Voice(Path(tempfile.mkdtemp(prefix=VOICE_COPY_PREFIX, dir=out)))
         self.babble_bank: list[np.ndarray] = []
         if "babble" in plan.noise_sources:
             for i, text in enumerate(babble_texts[:24]):
@@ -433,6 +436,11 @@ def print_statistics(table: dict) -> None:
 # ----------------------------------------------------------------------------- main
 
 
+def remove_voice_copies(out: Path) -> None:
+    for copy in out.glob(f"{VOICE_COPY_PREFIX}*"):
+        shutil.rmtree(copy, ignore_errors=True)
+
+
 def generate(out: Path, plan: CorpusPlan, seed: int, workers: int, cache: Path | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     cache = cache or out / "debian"
@@ -442,7 +450,7 @@ def generate(out: Path, plan: CorpusPlan, seed: int, workers: int, cache: Path |
         json.dumps({"seed": seed, "plan": asdict(plan), "sentences": sentences, "speakers": list(speakers.values())}, indent=1)
     )
     babble_texts = sentences["train"]
-    Voice(out, remove_stale=True)  # copy espeak's data once, before the workers start
+    remove_voice_copies(out)  # left by an interrupted run
     # Fetch the recorded noise packages here too: workers racing on one download would clash.
     for noise_type in plan.noise_sources:
         if noise_type in RECORDED:
@@ -453,6 +461,7 @@ def generate(out: Path, plan: CorpusPlan, seed: int, workers: int, cache: Path |
             rows += job_rows
             if (index + 1) % 100 == 0:
                 print(f"  {index + 1}/{len(jobs)} utterances", flush=True)
+    remove_voice_copies(out)
     manifest = out / "manifest.jsonl"
     temp = manifest.with_suffix(".tmp")
     temp.write_text("".join(json.dumps(r) + "\n" for r in rows))
