@@ -32,6 +32,7 @@ from .backbone import fold_positional_conv
 from .config import OFFICIAL_CLASSES, BackboneConfig, MeritConfig, wavlm_large
 from .export import sha256_of
 from .model import MeritModel
+from .stft import ConvStft
 
 # Role -> file name in the release.
 RELEASED_FILES = {
@@ -345,6 +346,7 @@ def map_state(model: MeritModel, states: dict[str, dict]) -> tuple[dict[str, tor
                 strangers.append(key)
                 continue
             name, value = translated
+            value = value.float()  # a no-op for float32 files; the model computes in float32
             if name in mapped:
                 problems.append(f"{name} would be filled twice ({RELEASED_FILES[role]}: {key})")
             elif tuple(value.shape) != tuple(expected[name].shape):
@@ -376,8 +378,12 @@ def load_official(weights: Path, classes: tuple[str, ...] | None = None) -> Offi
         raise OfficialCheckpointError(f"{files['config']}: no 'cfg' entry; expected the WavLM-Large.pt checkpoint")
     states = {role: state_dict_of(files[role], read_checkpoint(files[role])) for role in ("backbone", "moe", "pooling", "ser", "se")}
     config = merit_config(cfg, states, norm, classes)
-    model = MeritModel(config)
+    # Built without memory of its own (meta device), then given the released tensors themselves
+    # (memory-mapped from the files): the weights are never held twice.
+    with torch.device("meta"):
+        model = MeritModel(config)
     mapped, report = map_state(model, states)
-    model.load_state_dict(mapped, strict=True)
+    model.load_state_dict(mapped, strict=True, assign=True)
+    model.stft = ConvStft(config.n_fft, config.hop_length)  # computed constants, not weights
     sha256 = {files[role].name: sha256_of(files[role]) for role in RELEASED_FILES}
     return OfficialModel(model.eval(), files, sha256, report)
