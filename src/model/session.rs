@@ -119,8 +119,7 @@ fn describe(name: &str, dtype: &ValueType) -> TensorSpec {
 
 /// Where a model's weights live when they are too large for one ONNX file: `<model>.data`, the name
 /// the model pipeline's exporter gives them.
-#[must_use]
-pub fn external_data_path(model: &Path) -> PathBuf {
+fn external_data_path(model: &Path) -> PathBuf {
     let mut name = model.file_name().unwrap_or_default().to_os_string();
     name.push(".data");
     model.with_file_name(name)

@@ -20,8 +20,11 @@ class AttentiveStatsPooling(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weights(x)
-        mean = (w * x).sum(dim=1)
-        variance = (w * x * x).sum(dim=1) - mean * mean
+        return self.statistics((w * x).sum(dim=1), (w * x * x).sum(dim=1))
+
+    def statistics(self, mean: torch.Tensor, mean_square: torch.Tensor) -> torch.Tensor:
+        """[mean, std] from weighted first and second moments, the variance floored."""
+        variance = mean_square - mean * mean
         return torch.cat([mean, variance.clamp(min=self.variance_floor).sqrt()], dim=-1)
 
     def windowed(self, x: torch.Tensor, window: int, banded: bool = False) -> torch.Tensor:
@@ -41,9 +44,7 @@ class AttentiveStatsPooling(nn.Module):
             inside = (offset >= 0) & (offset < window)
             banded_scores = scores.transpose(1, 2).masked_fill(~inside, float("-inf"))  # (batch, starts, frames)
             weights = F.softmax(banded_scores, dim=-1)
-            mean = torch.matmul(weights, x)
-            variance = torch.matmul(weights, x * x) - mean * mean
-            return torch.cat([mean, variance.clamp(min=self.variance_floor).sqrt()], dim=-1)
+            return self.statistics(torch.matmul(weights, x), torch.matmul(weights, x * x))
         weights = torch.exp(scores - scores.amax(dim=1, keepdim=True))
 
         def box_sum(values: torch.Tensor) -> torch.Tensor:
@@ -52,9 +53,7 @@ class AttentiveStatsPooling(nn.Module):
             return F.avg_pool1d(padded, kernel_size=window, stride=1).transpose(1, 2) * window
 
         total = box_sum(weights)
-        mean = box_sum(weights * x) / total
-        variance = box_sum(weights * x * x) / total - mean * mean
-        return torch.cat([mean, variance.clamp(min=self.variance_floor).sqrt()], dim=-1)
+        return self.statistics(box_sum(weights * x) / total, box_sum(weights * x * x) / total)
 
     def score_bound(self) -> float:
         """Largest possible |score|: |w|_1 + |b| of the last layer (tanh outputs lie in [-1, 1])."""
