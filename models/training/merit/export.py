@@ -25,6 +25,7 @@ from torch import nn
 
 from . import SAMPLE_RATE
 from .model import MeritModel
+from .quantize import pack_int8_weights
 
 INPUT_NAME = "waveform"
 OUTPUT_NAMES = ("emotion_logits", "enhanced", "ser_gate", "se_gate", "emotion_trajectory")
@@ -143,7 +144,17 @@ def export_onnx(model: MeritModel, path: Path, metadata: dict) -> Path:
     # recorded inside the model, so both are written with their final names.
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as staging:
         staged = Path(staging) / path.name
-        program.save(staged, external_data=weight_bytes > EXTERNAL_DATA_BYTES)
+        external = weight_bytes > EXTERNAL_DATA_BYTES
+        program.save(staged, external_data=external)
+        if not external:
+            # Stored compactly: int8 weights where training rounded them (merit.quantize), and without
+            # the exporter's per-node debugging records (source stack traces: 2 MB for the compact model).
+            proto = onnx.load(str(staged))
+            pack_int8_weights(proto)
+            for node in proto.graph.node:
+                del node.metadata_props[:]
+                node.doc_string = ""
+            onnx.save(proto, str(staged))
         data = staged.with_name(staged.name + ".data")
         if data.exists():
             data.replace(external_data_path(path))

@@ -23,7 +23,6 @@ import numpy as np
 import onnx
 import torch
 import torch.nn.functional as F
-from onnx import numpy_helper
 
 from . import SAMPLE_RATE
 from .config import MeritConfig
@@ -31,6 +30,7 @@ from .data import CorpusError, read_audio
 from .export import export_onnx, metadata_for, model_sha256, verify_onnx_contract
 from .metrics import macro_f1
 from .model import MeritModel
+from .quantize import float_initializers, round_weights_int8
 from .train_utils import configure_threads
 
 # Parameters the inference graph never uses (pre-training only), so no ONNX file carries them.
@@ -43,18 +43,16 @@ def load_onnx_model(path: Path) -> tuple[MeritModel, dict, str]:
     metadata = verify_onnx_contract(path)
     if "config" not in metadata:
         raise CorpusError(f"{path}: the metadata has no model config; only models exported by merit.export can be fine-tuned")
-    proto = onnx.load(str(path))
-    initializers = {init.name: init for init in proto.graph.initializer}
+    weights = float_initializers(onnx.load(str(path)))
     model = MeritModel(MeritConfig.from_dict(metadata["config"]))
     state = model.state_dict()
     missing = []
     for name, tensor in state.items():
-        init = initializers.get(f"model.{name}")
-        if init is None:
+        array = weights.get(f"model.{name}")
+        if array is None:
             if not name.startswith(UNUSED_AT_INFERENCE):
                 missing.append(name)
             continue
-        array = numpy_helper.to_array(init)
         if tuple(array.shape) != tuple(tensor.shape):
             raise CorpusError(f"{path}: {name} has shape {array.shape}, the model needs {tuple(tensor.shape)}")
         state[name] = torch.from_numpy(array.copy())
@@ -191,6 +189,8 @@ def main() -> None:
         raise CorpusError(f"{args.manifest}: nothing left to train on after holding out {len(eval_rows)} rows")
     before = {"held_out": evaluate(model, eval_rows, len(classes)), "train": evaluate(model, train_rows, len(classes))}
     losses = fine_tune(model, train_rows, len(classes), args.steps, args.lr, args.train, args.seed)
+    # The "after" figures are those of the model that ships: weights rounded to int8 as in training.
+    round_weights_int8(model)
     after = {"held_out": evaluate(model, eval_rows, len(classes)), "train": evaluate(model, train_rows, len(classes))}
     evaluation = dict(parent.get("evaluation") or {})
     evaluation["fine_tuning"] = {"before": before, "after": after, "steps": args.steps, "trained": args.train}

@@ -1,6 +1,7 @@
 """Training Sparse MERIT and the baselines on a corpus manifest, in the paper's two steps: heads on a
 frozen self-supervised backbone, then fine-tuning (CNN front end frozen, backbone at half the rate).
-Every epoch is checkpointed; a rerun resumes. The checkpoint kept is the best on the dev split.
+Every epoch is checkpointed; a rerun resumes. The checkpoint kept is the best on the dev split, with
+its weights rounded to int8 (merit.quantize).
 
     .venv/bin/python -m merit.train --variant sparse_merit --corpus work/corpus/manifest.jsonl \\
         --backbone work/runs/pretrain/backbone.pt --out work/runs/sparse_merit
@@ -21,6 +22,7 @@ from .config import PRESETS, MeritConfig
 from .data import Batches, Clip, load_split
 from .metrics import macro_f1
 from .model import VARIANTS, MeritModel, class_weights, merit_loss
+from .quantize import round_weights_int8
 from .train_utils import configure_threads, device, load_checkpoint, log_line, save_checkpoint, set_seed
 
 
@@ -175,8 +177,13 @@ def fit(args) -> Path:
         entry["best_epoch"] = best["epoch"]
         log_line(log, entry)
         save_checkpoint(state_path, model, optimiser, schedule, epoch, best=best, finetune=finetune)
+    model.load_state_dict(torch.load(args.out / "best.pt", map_location=on, weights_only=True))
+    # The model that is evaluated and shipped has int8 weights (merit.quantize); the log records what
+    # rounding did to the dev split.
+    rounding = round_weights_int8(model)
+    rounding.update({f"rounded_{k}": v for k, v in evaluate_dev(model, dev, weights).items()})
+    log_line(log, {"step": "int8", **rounding, "best_epoch": best["epoch"], "best_dev_objective": best["dev_objective"]})
     model = model.cpu()
-    model.load_state_dict(torch.load(args.out / "best.pt", map_location="cpu", weights_only=True))
     temp = final.with_suffix(".tmp")
     torch.save(
         {

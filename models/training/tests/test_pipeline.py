@@ -31,10 +31,12 @@ def test_pipeline_end_to_end(manifest, tmp_path):
     run("merit.train", "--variant", "sparse_merit", "--out", str(runs / "sparse_merit"), *common)
     run("merit.train", "--variant", "mtl", "--out", str(runs / "mtl"), *common)
     log = [json.loads(line) for line in (runs / "sparse_merit/log.jsonl").read_text().splitlines()]
-    assert [entry["step"] for entry in log] == ["frozen", "finetune"]
+    assert [entry["step"] for entry in log] == ["frozen", "finetune", "int8"]
+    # The kept checkpoint is rounded to int8, and what that did to the dev split is logged.
+    assert log[-1]["tensors"] > 0 and "rounded_dev_objective" in log[-1]
     # A rerun resumes: nothing is trained again.
     run("merit.train", "--variant", "sparse_merit", "--out", str(runs / "sparse_merit"), *common)
-    assert len((runs / "sparse_merit/log.jsonl").read_text().splitlines()) == 2
+    assert len((runs / "sparse_merit/log.jsonl").read_text().splitlines()) == 3
     run("merit.evaluate", "--corpus", str(manifest), "--runs", str(runs), "--out", str(tmp_path / "eval"), "--perceptual-utterances", "1")
     results = json.loads((tmp_path / "eval/results.json").read_text())
     assert set(results["ser"]) == {"sparse_merit", "naive_mtl"}

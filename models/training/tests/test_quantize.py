@@ -1,0 +1,89 @@
+"""Int8 weights: rounding at the end of training, lossless int8 storage in the ONNX file, and reading
+the weights back."""
+
+import copy
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import soundfile as sf
+import torch
+
+from conftest import REPO
+from make_tiny import build_tiny
+from merit.export import OUTPUT_NAMES, ContractWrapper, export_onnx, metadata_for
+from merit.finetune import UNUSED_AT_INFERENCE, load_onnx_model
+from merit.quantize import INT8_MAX, INT8_SUFFIX, SCALE_SUFFIX, float_initializers, roundable, round_weights_int8
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """The tiny model as initialised and rounded, each exported."""
+    folder = tmp_path_factory.mktemp("int8")
+    plain = build_tiny(seed=3)
+    rounded = copy.deepcopy(plain)
+    report = round_weights_int8(rounded)
+    paths = {}
+    for name, model in (("plain", plain), ("rounded", rounded)):
+        paths[name] = export_onnx(model, folder / f"{name}.onnx", metadata_for(model, "test", "random"))
+    return plain, rounded, report, paths
+
+
+def test_rounding_leaves_each_row_on_a_grid_of_255_steps(models):
+    plain, rounded, report, _ = models
+    before, after = dict(plain.named_parameters()), dict(rounded.named_parameters())
+    assert report["tensors"] == sum(roundable(p) for p in before.values()) > 0
+    for name, parameter in before.items():
+        if not roundable(parameter):
+            assert torch.equal(parameter, after[name]), f"{name} is not a weight matrix and must not change"
+            continue
+        rows, new = parameter.detach().reshape(parameter.shape[0], -1), after[name].detach().reshape(parameter.shape[0], -1)
+        scale = rows.abs().amax(dim=1, keepdim=True) / INT8_MAX
+        steps = new / scale
+        assert torch.allclose(steps, steps.round(), atol=1e-3), name
+        assert steps.abs().max() <= INT8_MAX + 1e-3
+        assert ((new - rows).abs() <= scale / 2 + 1e-7).all(), f"{name}: a value moved by more than half a step"
+    assert 0 < report["max_change_vs_row_max"] <= 0.5 / INT8_MAX + 1e-6
+
+
+def test_rounded_weights_are_stored_as_int8_and_only_those(models):
+    plain, rounded, report, paths = models
+    packed = onnx.load(str(paths["rounded"]))
+    types = {init.name: init.data_type for init in packed.graph.initializer}
+    int8 = [name for name, kind in types.items() if kind == onnx.TensorProto.INT8]
+    assert len(int8) == report["tensors"]
+    assert all(name.endswith(INT8_SUFFIX) and name[: -len(INT8_SUFFIX)] + SCALE_SUFFIX in types for name in int8)
+    # A model that was not rounded keeps every weight in float32: packing never loses anything.
+    plain_types = [init.data_type for init in onnx.load(str(paths["plain"])).graph.initializer]
+    assert onnx.TensorProto.INT8 not in plain_types
+    assert paths["rounded"].stat().st_size < paths["plain"].stat().st_size
+
+
+def test_the_packed_file_computes_what_the_rounded_model_computes(models):
+    _, rounded, _, paths = models
+    session = ort.InferenceSession(str(paths["rounded"]), providers=["CPUExecutionProvider"])
+    audio, _ = sf.read(REPO / "projects/demo/audio/angry_m1.wav", dtype="float32")
+    waveform = audio[None, :]
+    with torch.no_grad():
+        reference = [t.numpy() for t in ContractWrapper(rounded)(torch.from_numpy(waveform))]
+    for name, a, b in zip(OUTPUT_NAMES, session.run(None, {"waveform": waveform}), reference, strict=True):
+        assert np.abs(a - b).max() / max(np.abs(b).max(), 1e-6) < 1e-4, name
+
+
+def test_weights_read_back_from_the_packed_file_are_the_rounded_ones(models):
+    _, rounded, _, paths = models
+    model, _, _ = load_onnx_model(paths["rounded"])
+    for name, parameter in rounded.named_parameters():
+        if name.startswith(UNUSED_AT_INFERENCE):
+            continue
+        back = dict(model.named_parameters())[name].detach()
+        assert torch.allclose(back, parameter.detach(), rtol=1e-6, atol=1e-9), name
+
+
+def test_a_packed_weight_without_its_scales_is_refused(models):
+    proto = onnx.load(str(models[3]["rounded"]))
+    scales = [init for init in proto.graph.initializer if init.name.endswith(SCALE_SUFFIX)]
+    proto.graph.initializer.remove(scales[0])
+    with pytest.raises(ValueError, match="has no .scale initializer"):
+        float_initializers(proto)
