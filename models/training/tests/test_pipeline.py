@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import onnx
 import pytest
 
 from conftest import TRAINING
@@ -47,7 +48,10 @@ def test_pipeline_end_to_end(manifest, tmp_path):
     run("merit.ship", "--model", str(runs / "sparse_merit/model.pt"), "--eval", str(tmp_path / "eval"), "--corpus", str(manifest), "--out", str(onnx_path))
     metadata = verify_onnx_contract(onnx_path)
     assert "unseen/-5dB" in metadata["evaluation"]["ser_macro_f1"]
-    assert (tmp_path / "model.md").read_text().startswith("# sparse-merit-tiny")
+    card = (tmp_path / "model.md").read_text()
+    assert card.startswith("# sparse-merit-tiny")
+    assert "rounded to int8 per row" in card
+    assert any(init.data_type == onnx.TensorProto.INT8 for init in onnx.load(str(onnx_path)).graph.initializer)
 
 
 def test_bad_corpora_fail_clearly(manifest, tmp_path):
