@@ -9,14 +9,13 @@ use std::process::{Command, Output};
 use common::{Wav, broken_files, demo_project, sine};
 
 fn studio(args: &[&str]) -> Output {
+    // Never the user's cache: an empty one per command, removed afterwards (the cache test names
+    // its own with --cache-dir).
+    let cache = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_merit-studio"))
         .args(args)
         .env("RUST_LOG", "error")
-        // Never the user's cache; a separate one per test run.
-        .env(
-            "XDG_CACHE_HOME",
-            std::env::temp_dir().join(format!("merit-test-cache-{}", std::process::id())),
-        )
+        .env("XDG_CACHE_HOME", cache.path())
         .output()
         .unwrap()
 }

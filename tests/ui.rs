@@ -33,6 +33,8 @@ impl FakeSink {
     }
 }
 
+/// The harness, the fake sound card and the app's cache folder. Bind `_cache` when destructuring:
+/// `..` would drop the folder while the app still writes into it.
 struct Studio {
     harness: Harness<'static, StudioApp>,
     sink: FakeSink,
@@ -74,7 +76,11 @@ fn settle(harness: &mut Harness<'static, StudioApp>) {
 
 #[test]
 fn demo_project_lists_its_recordings_and_selects_on_click() {
-    let Studio { mut harness, .. } = studio(&demo_project());
+    let Studio {
+        mut harness,
+        _cache,
+        ..
+    } = studio(&demo_project());
     settle(&mut harness);
     harness.get_by_label_contains("6 recordings · 0 analysed · 0 broken");
     harness.get_by_label("Demo: synthetic noisy emotional speech");
@@ -87,7 +93,9 @@ fn demo_project_lists_its_recordings_and_selects_on_click() {
 #[test]
 fn selecting_analyses_and_shows_every_pane_and_plays_a_b() {
     let Studio {
-        mut harness, sink, ..
+        mut harness,
+        sink,
+        _cache,
     } = studio(&demo_project());
     settle(&mut harness);
     harness.key_press(Key::ArrowDown);
@@ -138,7 +146,11 @@ fn selecting_analyses_and_shows_every_pane_and_plays_a_b() {
 
 #[test]
 fn the_whole_collection_is_analysed_from_the_footer() {
-    let Studio { mut harness, .. } = studio(&demo_project());
+    let Studio {
+        mut harness,
+        _cache,
+        ..
+    } = studio(&demo_project());
     settle(&mut harness);
     harness.get_by_label("Analyse all").click();
     settle(&mut harness);
@@ -148,7 +160,11 @@ fn the_whole_collection_is_analysed_from_the_footer() {
 
 #[test]
 fn search_and_sort_reorder_the_browser() {
-    let Studio { mut harness, .. } = studio(&demo_project());
+    let Studio {
+        mut harness,
+        _cache,
+        ..
+    } = studio(&demo_project());
     settle(&mut harness);
     harness.get_by_label("Duration").click();
     harness.run();
@@ -176,7 +192,11 @@ fn alice_on_the_first_recording(
     dir: &std::path::Path,
 ) -> (std::path::PathBuf, Harness<'static, StudioApp>) {
     let project = common::copy_demo(dir);
-    let Studio { mut harness, .. } = studio(&project);
+    let Studio {
+        mut harness,
+        _cache,
+        ..
+    } = studio(&project);
     harness.state_mut().set_annotator("alice");
     settle(&mut harness);
     harness.key_press(Key::ArrowDown);
@@ -274,7 +294,11 @@ fn labels_are_exported_from_the_window() {
 
 #[test]
 fn the_palette_lists_commands_with_their_shortcuts() {
-    let Studio { mut harness, .. } = studio(&demo_project());
+    let Studio {
+        mut harness,
+        _cache,
+        ..
+    } = studio(&demo_project());
     settle(&mut harness);
     harness.key_press_modifiers(Modifiers::COMMAND, Key::K);
     harness.run();
@@ -290,7 +314,11 @@ fn broken_files_are_marked_and_nothing_panics() {
     let dir = tempfile::tempdir().unwrap();
     let broken = broken_files(dir.path());
     Wav::pcm16(16_000, 1, &sine(300.0, 16_000, 8_000, 1)).write(&dir.path().join("fine.wav"));
-    let Studio { mut harness, .. } = studio(dir.path());
+    let Studio {
+        mut harness,
+        _cache,
+        ..
+    } = studio(dir.path());
     settle(&mut harness);
     // The browser reads headers only; damage deeper in a file shows once it is decoded.
     let broken_in_headers = broken
@@ -317,7 +345,11 @@ fn broken_files_are_marked_and_nothing_panics() {
 #[test]
 fn an_unopenable_path_shows_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let Studio { mut harness, .. } = studio(&dir.path().join("missing-project"));
+    let Studio {
+        mut harness,
+        _cache,
+        ..
+    } = studio(&dir.path().join("missing-project"));
     settle(&mut harness);
     harness.get_by_label_contains("no such file or folder");
     harness.get_by_label("no project open");
