@@ -1,4 +1,5 @@
-//! File writes that are all-or-nothing: readers see the old file or the new one, never half of one.
+//! File writes that are all-or-nothing (readers see the old file or the new one, never half of
+//! one), and content hashes of files.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -35,6 +36,19 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// blake3 of the files' bytes, one after the other, streamed: the identity of a recording, or of a
+/// model together with its external weights.
+///
+/// # Errors
+/// A file cannot be read.
+pub fn blake3_of_files(paths: &[&Path]) -> io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    for path in paths {
+        hasher.update_reader(File::open(path)?)?;
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
 /// A listed path made safe to join under an output folder: only its normal components (no `..`,
 /// no root, no drive), so outputs can never land outside the folder.
 #[must_use]
@@ -59,6 +73,18 @@ pub fn sync_folder(folder: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_files_as_one_stream_and_names_unreadable_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (model, data) = (dir.path().join("m.onnx"), dir.path().join("m.onnx.data"));
+        fs::write(&model, b"graph").unwrap();
+        fs::write(&data, b"weights").unwrap();
+        let both = blake3_of_files(&[&model, &data]).unwrap();
+        assert_eq!(both, blake3::hash(b"graphweights").to_hex().to_string());
+        assert_ne!(both, blake3_of_files(&[&model]).unwrap());
+        assert!(blake3_of_files(&[&dir.path().join("gone")]).is_err());
+    }
 
     #[test]
     fn replaces_the_file_and_leaves_no_temporary() {

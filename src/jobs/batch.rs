@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::cache::{AnalysisCache, file_hash};
+use super::cache::AnalysisCache;
 use crate::audio::{ANALYSIS_RATE_HZ, DecodeOptions, decode_file, wav};
 use crate::model::analysis::{AnalysisParams, SignalAnalysis, analyze_signal};
 use crate::model::{MeritSession, ModelError};
@@ -126,7 +126,8 @@ pub fn analyze_path(
 ) -> Result<(SignalAnalysis, bool), String> {
     let audio_hash = cache
         .map(|_| {
-            file_hash(path).map_err(|e| format!("{}: cannot read the file: {e}", path.display()))
+            crate::fsio::blake3_of_files(&[path])
+                .map_err(|e| format!("{}: cannot read the file: {e}", path.display()))
         })
         .transpose()?;
     if let Some(hit) = cache

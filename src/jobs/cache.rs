@@ -3,7 +3,7 @@
 //! re-analyses. A cache file that is truncated, corrupt or from another format version is ignored
 //! (and rebuilt), never trusted.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::fsio::write_atomically;
 use crate::model::analysis::{AnalysisParams, SignalAnalysis};
@@ -19,16 +19,6 @@ pub fn default_folder() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
         .unwrap_or_else(std::env::temp_dir)
         .join("merit-studio/analysis")
-}
-
-/// blake3 of a file's bytes, streamed.
-///
-/// # Errors
-/// The file cannot be read.
-pub fn file_hash(path: &Path) -> std::io::Result<String> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(std::fs::File::open(path)?)?;
-    Ok(hasher.finalize().to_hex().to_string())
 }
 
 pub struct AnalysisCache {

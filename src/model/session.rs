@@ -127,13 +127,12 @@ fn external_data_path(model: &Path) -> PathBuf {
 
 /// blake3 of the model file and of its external weights, if it has them.
 fn model_digest(path: &Path) -> std::io::Result<String> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(std::fs::File::open(path)?)?;
     let data = external_data_path(path);
     if data.is_file() {
-        hasher.update_reader(std::fs::File::open(&data)?)?;
+        crate::fsio::blake3_of_files(&[path, &data])
+    } else {
+        crate::fsio::blake3_of_files(&[path])
     }
-    Ok(hasher.finalize().to_hex().to_string())
 }
 
 impl MeritSession {
