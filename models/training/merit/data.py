@@ -27,9 +27,11 @@ class Clip:
     label: int
 
 
-def read_manifest(path: Path) -> list[dict]:
+def read_json_lines(path: Path, required: tuple[str, ...], not_found: str) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a JSON-lines file; a line that is not JSON or
+    lacks a required key is a CorpusError naming the file and line."""
     if not path.is_file():
-        raise CorpusError(f"{path}: manifest not found (generate the corpus first: python -m merit.corpus --out ...)")
+        raise CorpusError(f"{path}: {not_found}")
     rows = []
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         if not line.strip():
@@ -38,10 +40,15 @@ def read_manifest(path: Path) -> list[dict]:
             row = json.loads(line)
         except json.JSONDecodeError as error:
             raise CorpusError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-        missing = [key for key in ("path", "split", "label") if key not in row]
+        missing = [key for key in required if key not in row]
         if missing:
             raise CorpusError(f"{path}:{number}: missing {', '.join(missing)}")
-        rows.append(row)
+        rows.append((number, row))
+    return rows
+
+
+def read_manifest(path: Path) -> list[dict]:
+    rows = [row for _, row in read_json_lines(path, ("path", "split", "label"), "manifest not found (generate the corpus first: python -m merit.corpus --out ...)")]
     if not rows:
         raise CorpusError(f"{path}: the manifest is empty")
     return rows

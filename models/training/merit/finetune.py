@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from . import SAMPLE_RATE
 from .config import MeritConfig
-from .data import CorpusError, read_audio
+from .data import CorpusError, read_audio, read_json_lines
 from .export import export_onnx, metadata_for, model_sha256, verify_onnx_contract
 from .metrics import macro_f1
 from .model import MeritModel
@@ -68,16 +68,8 @@ def load_onnx_model(path: Path) -> tuple[MeritModel, dict, str]:
 
 def read_rows(manifest: Path, classes: list[str]) -> list[dict]:
     """Labelled rows of a studio JSONL export, with their audio (16 kHz mono WAVs: --audio16k)."""
-    if not manifest.is_file():
-        raise CorpusError(f"{manifest}: not found")
     rows = []
-    for number, line in enumerate(manifest.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CorpusError(f"{manifest}:{number}: not valid JSON ({error.msg})") from None
+    for number, row in read_json_lines(manifest, ("path",), "not found"):
         label = row.get("label")
         if label is None or label == "no_agreement":
             continue

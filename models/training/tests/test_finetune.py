@@ -85,3 +85,26 @@ def test_corrected_labels_pull_the_fine_tuned_model_toward_them(tmp_path):
     after = mean_probability(tmp_path / "after" / "results.jsonl", CORRECTED)
     print(f"mean P({CORRECTED}) on the {len(files)} corrected recordings: before {before:.3f}, after {after:.3f}")
     assert after > before + 0.05
+
+
+def test_a_bad_label_export_is_refused_with_its_line(tmp_path):
+    from merit.data import CorpusError
+    from merit.finetune import read_rows
+
+    classes = ["angry", "sad", "happy", "neutral"]
+    audio = str(REPO / "projects/demo/audio/angry_m1.wav")
+    export = tmp_path / "labels.jsonl"
+    cases = [
+        ("{not json", "labels.jsonl:1: not valid JSON"),
+        (json.dumps({"label": "sad"}), "labels.jsonl:1: missing path"),
+        (json.dumps({"path": audio, "label": "bored"}), "labels.jsonl:1: label 'bored' is not one of"),
+        (json.dumps({"path": audio, "label": "no_agreement"}), "no labelled rows"),
+    ]
+    for line, message in cases:
+        export.write_text(line + "\n")
+        with pytest.raises(CorpusError, match=message):
+            read_rows(export, classes)
+    with pytest.raises(CorpusError, match="nowhere.jsonl: not found"):
+        read_rows(tmp_path / "nowhere.jsonl", classes)
+    export.write_text("\n" + json.dumps({"path": audio, "label": "angry", "split": "test"}) + "\n")
+    assert [(r["label"], r["split"]) for r in read_rows(export, classes)] == [(0, "test")]
