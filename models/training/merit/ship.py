@@ -104,6 +104,9 @@ def main() -> None:
         "",
         (args.eval / "results.md").read_text(),
     ]
+    by_input = args.eval / "ser_by_input.md"
+    if by_input.exists():
+        lines += [by_input.read_text()]
     if prosody:
         lines += ["### Corpus prosody per style (clean references, measured)", "", "| style | F0 vs neutral | F0 range (st, median) | words/s | level dBFS | F0 male (Hz) | F0 female (Hz) |", "|---|---|---|---|---|---|---|"]
         for style, s in prosody.items():

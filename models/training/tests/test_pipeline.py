@@ -44,6 +44,10 @@ def test_pipeline_end_to_end(manifest, tmp_path):
     assert "unseen/-5dB" in results["ser"]["sparse_merit"]
     assert results["se"]["noisy input"]["seen/-5dB"]["ssnr"] < results["se"]["noisy input"]["seen/+10dB"]["ssnr"]
     assert sum(results["experts"]["sparse_merit"]["se_usage"]) == pytest.approx(1.0, abs=1e-3)
+    run("merit.ser_by_input", "--corpus", str(manifest), "--runs", str(runs), "--out", str(tmp_path / "eval"))
+    by_input = json.loads((tmp_path / "eval/ser_by_input.json").read_text())["macro_f1"]
+    assert set(by_input) == {"sparse_merit", "naive_mtl"}
+    assert set(by_input["sparse_merit"]) == {"noisy", "sparse_merit enhanced", "clean"}
     onnx_path = tmp_path / "model.onnx"
     run("merit.ship", "--model", str(runs / "sparse_merit/model.pt"), "--eval", str(tmp_path / "eval"), "--corpus", str(manifest), "--out", str(onnx_path))
     metadata = verify_onnx_contract(onnx_path)
@@ -51,6 +55,7 @@ def test_pipeline_end_to_end(manifest, tmp_path):
     card = (tmp_path / "model.md").read_text()
     assert card.startswith("# sparse-merit-tiny")
     assert "rounded to int8 per row" in card
+    assert "SER macro-F1 by input" in card
     assert any(init.data_type == onnx.TensorProto.INT8 for init in onnx.load(str(onnx_path)).graph.initializer)
 
 

@@ -1,0 +1,86 @@
+"""Whose input makes the SER difference: each trained SER model scored on the same test clips as
+given (noisy), after each trained enhancer, and clean. Separates "this SER model is better" from "this
+system's SER sees cleaner audio" (SE pre-processing's advantage).
+
+    .venv/bin/python -m merit.ser_by_input --corpus work/corpus/manifest.jsonl --runs work/runs \\
+        --out work/eval [--condition unseen/-5dB]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from . import CLASSES
+from .data import read_audio, read_manifest
+from .evaluate import condition_key
+from .metrics import macro_f1
+from .train import load_trained
+from .train_utils import configure_threads
+
+# Display name -> run folder, for the models that classify and for those that enhance.
+SER_MODELS = {"sparse_merit": "sparse_merit", "naive_mtl": "mtl", "se_preprocessing's SER": "ser_enhanced"}
+ENHANCERS = {"se_only": "se_only", "sparse_merit": "sparse_merit"}
+
+
+def trained(runs: Path, table: dict[str, str]) -> dict:
+    """The models of the table that have been trained, by display name."""
+    return {name: load_trained(runs / run / "model.pt") for name, run in table.items() if (runs / run / "model.pt").exists()}
+
+
+@torch.no_grad()
+def ser_by_input(corpus: Path, runs: Path, condition: str) -> dict:
+    rows = [r for r in read_manifest(corpus) if r["split"] == "test" and condition_key(r) == condition]
+    if not rows:
+        raise SystemExit(f"{corpus}: no test clips in condition {condition!r}")
+    classifiers, enhancers = trained(runs, SER_MODELS), trained(runs, ENHANCERS)
+    if not classifiers:
+        raise SystemExit(f"{runs}: no trained SER model")
+    noisy = [torch.from_numpy(read_audio(corpus.parent / r["path"]))[None] for r in rows]
+    inputs = {"noisy": noisy}
+    inputs.update({f"{name} enhanced": [model(x).enhanced for x in noisy] for name, model in enhancers.items()})
+    inputs["clean"] = [torch.from_numpy(read_audio(corpus.parent / r["clean_path"]))[None] for r in rows]
+    labels = [CLASSES.index(r["label"]) for r in rows]
+    f1 = {
+        name: {given: macro_f1(labels, [int(model(x).emotion_logits.argmax()) for x in clips], len(CLASSES)) for given, clips in inputs.items()}
+        for name, model in classifiers.items()
+    }
+    return {"condition": condition, "clips": len(rows), "macro_f1": f1}
+
+
+def markdown(result: dict) -> str:
+    inputs = list(next(iter(result["macro_f1"].values())))
+    lines = [
+        f"### SER macro-F1 by input ({result['condition']}, {result['clips']} test clips)",
+        "",
+        "Each SER model given the noisy clips, each enhancer's output, and the clean references.",
+        "",
+        "| SER model | " + " | ".join(inputs) + " |",
+        "|---" * (len(inputs) + 1) + "|",
+    ]
+    for name, by_input in result["macro_f1"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{by_input[i]:.3f}" for i in inputs) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--runs", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="folder for ser_by_input.json and .md")
+    parser.add_argument("--condition", default="unseen/-5dB")
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args()
+    configure_threads(args.threads)
+    result = ser_by_input(args.corpus, args.runs, args.condition)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ser_by_input.json").write_text(json.dumps(result, indent=1))
+    (args.out / "ser_by_input.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
