@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The whole model pipeline, end to end and resumable (each step skips what is already done, and
 # training resumes from its last epoch): corpus -> self-supervised pre-training -> Sparse MERIT and
-# the baselines -> RNNoise -> evaluation -> ONNX export of the shipped model with its measured card.
+# the baselines -> RNNoise -> evaluation (and SER by input) -> ONNX export of the shipped model with
+# its measured card.
 #
 #   models/training/run_all.sh [WORK_DIR]        (default WORK_DIR: models/training/work)
 #
-# On 2 CPU cores: about 75 minutes. Trainings run two at a time with one thread each (on a busy CPU,
+# On 2 CPU cores: about 1.5 hours. Trainings run two at a time with one thread each (on a busy CPU,
 # multi-threaded torch stalls on small ops); with a CUDA GPU torch uses it instead.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -45,5 +46,6 @@ if [[ ! -f $work/rnnoise/.done ]]; then
   touch "$work/rnnoise/.done"
 fi
 $py -m merit.evaluate --corpus "$corpus" --runs "$runs" --rnnoise "$work/rnnoise" --out "$work/eval" --threads 2
+$py -m merit.ser_by_input --corpus "$corpus" --runs "$runs" --out "$work/eval" --threads 2
 $py -m merit.ship --model "$runs/sparse_merit/model.pt" --eval "$work/eval" --corpus "$corpus" \
   --out ../sparse-merit-compact.onnx --card ../sparse-merit-compact.md
