@@ -26,8 +26,10 @@ from .quantize import round_weights_int8
 from .train_utils import configure_threads, device, load_checkpoint, log_line, save_checkpoint, set_seed
 
 
-def build_model(preset: str, variant: str, backbone: Path | None) -> MeritModel:
+def build_model(preset: str, variant: str, backbone: Path | None, se_loss_weight: float | None = None) -> MeritModel:
     config: MeritConfig = PRESETS[preset]()
+    if se_loss_weight is not None:
+        config.se_loss_weight = se_loss_weight
     model = MeritModel(config, variant)
     if backbone is not None:
         state = torch.load(backbone, map_location="cpu", weights_only=False)
@@ -111,7 +113,7 @@ def fit(args) -> Path:
         enhancer = load_trained(args.enhancer).to(device())
         train, dev = enhance_clips(enhancer, train), enhance_clips(enhancer, dev)
     on = device()
-    model = build_model(args.preset, args.variant, args.backbone).to(on)
+    model = build_model(args.preset, args.variant, args.backbone, args.se_loss_weight).to(on)
     counts = [sum(c.label == i for c in train) for i in range(len(model.config.classes))]
     weights = class_weights(counts).to(on) if model.has_ser else None
     batches = Batches(train, args.seconds, args.batch_size, args.seed)
@@ -211,6 +213,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--enhancer", type=Path, help="SE model.pt whose output feeds --input enhanced")
     p.add_argument("--frozen-epochs", type=int, default=2)
     p.add_argument("--finetune-epochs", type=int, default=3)
+    p.add_argument("--se-loss-weight", type=float, help="lambda in CE + lambda * L1 (default: the preset's, 1.0 as in the paper)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--lr", type=float, default=1e-3)
