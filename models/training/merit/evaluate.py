@@ -216,6 +216,14 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_report(folder: Path, stem: str, data: dict, text: str) -> None:
+    """STEM.json and STEM.md in the folder, and the markdown on standard output."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.json").write_text(json.dumps(data, indent=1))
+    (folder / f"{stem}.md").write_text(text)
+    print(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, required=True)
@@ -268,10 +276,7 @@ def main() -> None:
             merged[part].update(results[part])
         results = merged
     results["headline"] = headline(results)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=1))
-    (args.out / "results.md").write_text(markdown(results))
-    print(markdown(results))
+    write_report(args.out, "results", results, markdown(results))
 
 
 if __name__ == "__main__":

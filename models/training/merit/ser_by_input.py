@@ -9,14 +9,13 @@ system's SER sees cleaner audio" (SE pre-processing's advantage).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 
 from . import CLASSES
 from .data import read_audio, read_manifest
-from .evaluate import condition_key
+from .evaluate import condition_key, write_report
 from .metrics import macro_f1
 from .train import load_trained
 from .train_utils import configure_threads
@@ -76,10 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     configure_threads(args.threads)
     result = ser_by_input(args.corpus, args.runs, args.condition)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ser_by_input.json").write_text(json.dumps(result, indent=1))
-    (args.out / "ser_by_input.md").write_text(markdown(result))
-    print(markdown(result))
+    write_report(args.out, "ser_by_input", result, markdown(result))
 
 
 if __name__ == "__main__":
