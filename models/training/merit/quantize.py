@@ -31,6 +31,15 @@ def roundable(parameter: torch.Tensor) -> bool:
     return parameter.dim() >= 2 and parameter.numel() >= MIN_ELEMENTS and parameter.is_floating_point()
 
 
+def int8_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per row of a 2-D tensor: the nearest integers in [-127, 127], the float32 scale they are
+    multiplied by (the row's largest magnitude maps to 127; an all-zero row keeps scale 1), and that
+    largest magnitude."""
+    largest = rows.abs().amax(dim=1, keepdim=True)
+    scale = torch.where(largest > 0, largest / INT8_MAX, 1.0)
+    return torch.round(rows / scale).clamp(-INT8_MAX, INT8_MAX), scale, largest
+
+
 @torch.no_grad()
 def round_weights_int8(model: nn.Module) -> dict:
     """Rounds the model's weight matrices (and convolution kernels) in place to int8 x row scale.
@@ -40,10 +49,8 @@ def round_weights_int8(model: nn.Module) -> dict:
         if not roundable(parameter):
             continue
         rows = parameter.reshape(parameter.shape[0], -1)
-        largest = rows.abs().amax(dim=1, keepdim=True)
-        # The row's largest magnitude maps to 127; an all-zero row keeps scale 1.
-        scale = torch.where(largest > 0, largest / INT8_MAX, 1.0)
-        rounded = torch.round(rows / scale).clamp(-INT8_MAX, INT8_MAX) * scale
+        integers, scale, largest = int8_rows(rows)
+        rounded = integers * scale
         worst = max(worst, float(((rounded - rows).abs() / largest.clamp_min(1e-30)).max()))
         parameter.copy_(rounded.reshape(parameter.shape))
         tensors += 1
@@ -53,18 +60,14 @@ def round_weights_int8(model: nn.Module) -> dict:
 
 def _as_int8_rows(array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(int8 values, row scales) that give the array back, or None when it is not int8 x row scale."""
-    rows = array.reshape(array.shape[0], -1).astype(np.float64)
-    largest = np.abs(rows).max(axis=1, keepdims=True)
+    rows = torch.tensor(array).reshape(array.shape[0], -1)
+    integers, scale, largest = int8_rows(rows)
     if not largest.any():
         return None
-    scale = np.where(largest > 0, largest / INT8_MAX, 1.0).astype(np.float32)
-    integers = np.rint(rows / scale)
-    if np.abs(integers).max() > INT8_MAX:
+    error = (integers.double() * scale.double() - rows.double()).abs()
+    if (error > PACK_TOLERANCE * largest.double()).any():
         return None
-    error = np.abs(integers * scale.astype(np.float64) - rows)
-    if (error > PACK_TOLERANCE * np.maximum(largest, 1e-30)).any():
-        return None
-    return integers.astype(np.int8).reshape(array.shape), scale.reshape((array.shape[0],) + (1,) * (array.ndim - 1))
+    return integers.to(torch.int8).reshape(array.shape).numpy(), scale.reshape((array.shape[0],) + (1,) * (array.ndim - 1)).numpy()
 
 
 def pack_int8_weights(proto: onnx.ModelProto) -> int:

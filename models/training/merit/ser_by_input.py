@@ -25,9 +25,11 @@ SER_MODELS = {"sparse_merit": "sparse_merit", "naive_mtl": "mtl", "se_preprocess
 ENHANCERS = {"se_only": "se_only", "sparse_merit": "sparse_merit"}
 
 
-def trained(runs: Path, table: dict[str, str]) -> dict:
-    """The models of the table that have been trained, by display name."""
-    return {name: load_trained(runs / run / "model.pt") for name, run in table.items() if (runs / run / "model.pt").exists()}
+def trained(runs: Path) -> tuple[dict, dict]:
+    """The trained SER models and enhancers by display name, each run loaded once."""
+    folders = {run for run in [*SER_MODELS.values(), *ENHANCERS.values()] if (runs / run / "model.pt").exists()}
+    loaded = {run: load_trained(runs / run / "model.pt") for run in folders}
+    return tuple({name: loaded[run] for name, run in table.items() if run in loaded} for table in (SER_MODELS, ENHANCERS))
 
 
 @torch.no_grad()
@@ -35,7 +37,7 @@ def ser_by_input(corpus: Path, runs: Path, condition: str) -> dict:
     rows = [r for r in read_manifest(corpus) if r["split"] == "test" and condition_key(r) == condition]
     if not rows:
         raise SystemExit(f"{corpus}: no test clips in condition {condition!r}")
-    classifiers, enhancers = trained(runs, SER_MODELS), trained(runs, ENHANCERS)
+    classifiers, enhancers = trained(runs)
     if not classifiers:
         raise SystemExit(f"{runs}: no trained SER model")
     noisy = [torch.from_numpy(read_audio(corpus.parent / r["path"]))[None] for r in rows]
