@@ -1,30 +1,40 @@
 #!/usr/bin/env bash
-# The whole model pipeline, end to end and resumable (each step skips what is already done, and
-# training resumes from its last epoch): corpus -> self-supervised pre-training -> Sparse MERIT and
-# the baselines -> RNNoise -> evaluation (and SER by input) -> ONNX export of the shipped model with
-# its measured card.
+# The whole model pipeline, end to end and resumable (each stage skips what is already done, and
+# training resumes from its last epoch): corpus v2 -> self-supervised pre-training -> Sparse MERIT
+# and the baselines -> RNNoise -> evaluation (and SER by input) -> ONNX export of the shipped model
+# with its measured card. Every invocation of a stage appends its wall and CPU time to
+# WORK_DIR/timings.jsonl, which the card sums per stage.
 #
 #   models/training/run_all.sh [WORK_DIR]        (default WORK_DIR: models/training/work)
 #
-# On 2 CPU cores: about 1.5 hours. Trainings run two at a time with one thread each (on a busy CPU,
-# multi-threaded torch stalls on small ops); with a CUDA GPU torch uses it instead.
+# On 2 CPU cores: about 2 hours (see the card). Trainings run two at a time with one thread each (on
+# a busy CPU, multi-threaded torch stalls on small ops); with a CUDA GPU torch uses it instead. The
+# leave-one-voice-family-out trainings are a separate stage: run_lofo.sh.
 set -euo pipefail
 cd "$(dirname "$0")"
 work=$(realpath -m "${1:-work}")
 bash setup.sh
+bash setup-corpus.sh
 py=.venv/bin/python
 corpus=$work/corpus/manifest.jsonl
 runs=$work/runs
 mkdir -p "$runs"
-[[ -f $work/corpus/prosody.json ]] || $py -m merit.corpus --out "$work/corpus"
-$py -m merit.pretrain --corpus "$corpus" --out "$runs/pretrain" --threads 2
+
+timed() { # STAGE CMD...: runs CMD, appending {"stage", "wall_s", "user_s", "system_s"} to timings.jsonl
+  local stage=$1
+  shift
+  /usr/bin/time -a -o "$work/timings.jsonl" -f "{\"stage\": \"$stage\", \"wall_s\": %e, \"user_s\": %U, \"system_s\": %S, \"exit\": %x}" "$@"
+}
+
+[[ -f $work/corpus/corpus.json && -f $corpus ]] || timed corpus $py -m merit.corpus --out "$work/corpus"
+[[ -f $runs/pretrain/backbone.pt ]] || timed pretrain $py -m merit.pretrain --corpus "$corpus" --out "$runs/pretrain" --threads 2 --epochs 6
 backbone=$runs/pretrain/backbone.pt
 
 train() { # NAME ARGS...: one training, one thread, its output in runs/NAME/stdout.log
   local name=$1
   shift
   mkdir -p "$runs/$name"
-  $py -m merit.train --corpus "$corpus" --threads 1 --out "$runs/$name" "$@" >>"$runs/$name/stdout.log" 2>&1
+  [[ -f $runs/$name/model.pt ]] || timed "train $name" $py -m merit.train --corpus "$corpus" --threads 1 --out "$runs/$name" "$@" >>"$runs/$name/stdout.log" 2>&1
 }
 train sparse_merit --variant sparse_merit --backbone "$backbone" &
 first=$!
@@ -40,12 +50,12 @@ train scratch --variant sparse_merit --train-cnn --frozen-epochs 0 --finetune-ep
 wait $first
 
 if [[ ! -f $work/rnnoise/.done ]]; then
-  (cd ../.. && cargo build --release --quiet)
+  (cd ../.. && timed "build studio" cargo build --release --quiet)
   $py -c "import json; [print('$work/corpus/'+r['path']) for r in map(json.loads, open('$corpus')) if r['split']=='test']" >"$work/test-files.txt"
-  ../../target/release/merit-studio rnnoise --list "$work/test-files.txt" --root "$work/corpus" --out "$work/rnnoise"
+  timed rnnoise ../../target/release/merit-studio rnnoise --list "$work/test-files.txt" --root "$work/corpus" --out "$work/rnnoise"
   touch "$work/rnnoise/.done"
 fi
-$py -m merit.evaluate --corpus "$corpus" --runs "$runs" --rnnoise "$work/rnnoise" --out "$work/eval" --threads 2
-$py -m merit.ser_by_input --corpus "$corpus" --runs "$runs" --out "$work/eval" --threads 2
-$py -m merit.ship --model "$runs/sparse_merit/model.pt" --eval "$work/eval" --corpus "$corpus" \
+[[ -f $work/eval/results.json ]] || timed evaluate $py -m merit.evaluate --corpus "$corpus" --runs "$runs" --rnnoise "$work/rnnoise" --out "$work/eval" --threads 2
+[[ -f $work/eval/ser_by_input.json ]] || timed ser_by_input $py -m merit.ser_by_input --corpus "$corpus" --runs "$runs" --out "$work/eval" --threads 2
+timed ship $py -m merit.ship --model "$runs/sparse_merit/model.pt" --eval "$work/eval" --corpus "$corpus" --work "$work" \
   --out ../sparse-merit-compact.onnx --card ../sparse-merit-compact.md

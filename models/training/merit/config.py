@@ -91,6 +91,9 @@ class MeritConfig:
     input_normalisation: str = "utterance"
     input_mean: float = 0.0
     input_std: float = 1.0
+    # With "utterance" normalisation: whether the SE head also sees the normalised waveform (False
+    # only for models trained before corpus v2; with "dataset" statistics it always does).
+    se_normalised: bool = False
     # The released attentive pooling has no bias on its score layer and floors the variance at 1e-5.
     pooling_score_bias: bool = True
     pooling_variance_floor: float = 1e-6
@@ -115,7 +118,7 @@ class MeritConfig:
 
 def compact() -> MeritConfig:
     """The shipped model: trains on 2 CPU cores (a few million parameters)."""
-    return MeritConfig()
+    return MeritConfig(se_normalised=True)
 
 
 def tiny() -> MeritConfig:

@@ -13,6 +13,7 @@ import soundfile as sf
 import torch
 
 from . import CLASSES, SAMPLE_RATE
+from .mixing import NoisePool, random_mixture
 
 
 class CorpusError(ValueError):
@@ -45,6 +46,18 @@ def read_json_lines(path: Path, required: tuple[str, ...], not_found: str) -> li
             raise CorpusError(f"{path}:{number}: missing {', '.join(missing)}")
         rows.append((number, row))
     return rows
+
+
+def check_corpus_version(path: Path, version: int) -> None:
+    """Training needs a corpus of the current generator: an older one lacks the noise pools that
+    training mixes from, and its labels follow an older spec."""
+    rows = read_manifest(path)
+    found = sorted({row.get("corpus_version", 1) for row in rows})
+    if found != [version]:
+        raise CorpusError(
+            f"{path}: a corpus of generator version {', '.join(map(str, found))}; training needs version {version} "
+            "(regenerate it: python -m merit.corpus --out ...)"
+        )
 
 
 def read_manifest(path: Path) -> list[dict]:
@@ -101,11 +114,14 @@ def crop(signal: np.ndarray, length: int, offset: int) -> np.ndarray:
 
 
 class Batches:
-    """Random fixed-length crops (noisy, clean, label), reshuffled each epoch."""
+    """Random fixed-length crops (noisy, clean, label), reshuffled each epoch. With a noise pool, each
+    crop of the clean utterance is mixed anew every epoch (merit.mixing.random_mixture): new noise,
+    SNR and level; without one, the clip's stored noisy and clean signals are cropped."""
 
-    def __init__(self, clips: list[Clip], seconds: float, batch_size: int, seed: int):
+    def __init__(self, clips: list[Clip], seconds: float, batch_size: int, seed: int, noise: NoisePool | None = None):
         self.clips, self.length, self.batch_size = clips, int(seconds * SAMPLE_RATE), batch_size
         self.rng = np.random.default_rng(seed)
+        self.noise = noise
 
     def __len__(self) -> int:
         return (len(self.clips) + self.batch_size - 1) // self.batch_size
@@ -117,7 +133,13 @@ class Batches:
             for index in order[start : start + self.batch_size]:
                 clip = self.clips[index]
                 offset = int(self.rng.integers(0, max(1, len(clip.noisy) - self.length + 1)))
-                noisy.append(crop(clip.noisy, self.length, offset))
-                clean.append(crop(clip.clean if clip.clean is not None else clip.noisy, self.length, offset))
+                reference = crop(clip.clean if clip.clean is not None else clip.noisy, self.length, offset)
+                if self.noise is not None:
+                    mixture = random_mixture(reference, self.noise, self.rng)
+                    noisy.append(mixture.noisy.astype(np.float32))
+                    clean.append(mixture.clean.astype(np.float32))
+                else:
+                    noisy.append(crop(clip.noisy, self.length, offset))
+                    clean.append(reference)
                 labels.append(clip.label)
             yield torch.from_numpy(np.stack(noisy)), torch.from_numpy(np.stack(clean)), torch.tensor(labels)

@@ -19,6 +19,7 @@ import soundfile as sf
 import torch
 
 from . import CLASSES
+from . import comparison
 from .data import read_audio, read_manifest
 from .metrics import macro_f1, segmental_snr, si_sdr
 from .train import load_trained
@@ -100,12 +101,13 @@ def se_scores(clean: np.ndarray, estimate: np.ndarray, with_perceptual: bool) ->
     return scores
 
 
-def evaluate(corpus: Path, systems: list[System], perceptual_utterances: int = 60, max_utterances: int = 0) -> dict:
-    """PESQ and STOI (slow) are computed on the first `perceptual_utterances` test utterances (every
-    condition of each); everything else on all of them."""
-    rows = [r for r in read_manifest(corpus) if r["split"] == "test"]
+def evaluate(corpus: Path, systems: list[System], perceptual_utterances: int = 60, max_utterances: int = 0, family: str | None = None) -> tuple[dict, list[dict]]:
+    """The results tables and the per-clip records behind them (merit.comparison). PESQ and STOI
+    (slow) are computed on the first `perceptual_utterances` test utterances (every condition of
+    each); everything else on all of them. With `family`, only that voice family's test clips."""
+    rows = [r for r in read_manifest(corpus) if r["split"] == "test" and (family is None or r.get("family") == family)]
     if not rows:
-        raise SystemExit(f"{corpus}: no test split")
+        raise SystemExit(f"{corpus}: no test split" + (f" for the voice family {family!r}" if family else ""))
     by_utterance = defaultdict(list)
     for row in rows:
         by_utterance[row["utterance"]].append(row)
@@ -113,6 +115,7 @@ def evaluate(corpus: Path, systems: list[System], perceptual_utterances: int = 6
     predictions = {s.name: defaultdict(list) for s in systems}
     se = {s.name: defaultdict(lambda: defaultdict(list)) for s in systems}
     usage = {s.name: {"se": [], "ser": []} for s in systems}
+    records: list[dict] = []
     root = corpus.parent
     for number, utterance in enumerate(utterances, start=1):
         group = by_utterance[utterance]
@@ -122,12 +125,17 @@ def evaluate(corpus: Path, systems: list[System], perceptual_utterances: int = 6
             logits, enhanced, routing = system.run(noisy, group)
             for i, row in enumerate(group):
                 key = condition_key(row)
+                record = {"system": system.name, "utterance": utterance, "family": row.get("family", "espeak"), "condition": key,
+                          "truth": CLASSES.index(row["label"]), "guess": None, "ssnr": None}
                 if logits is not None:
-                    predictions[system.name][key].append((CLASSES.index(row["label"]), int(logits[i].argmax())))
+                    record["guess"] = int(logits[i].argmax())
+                    predictions[system.name][key].append((record["truth"], record["guess"]))
                 if enhanced is not None and row["noise_set"] != "clean":
                     perceptual = number <= perceptual_utterances
                     for metric, value in se_scores(clean[i].astype(np.float64), enhanced[i].astype(np.float64), perceptual).items():
                         se[system.name][key][metric].append(value)
+                    record["ssnr"] = se[system.name][key]["ssnr"][-1]
+                records.append(record)
                 if routing is not None and row["noise_set"] != "clean":
                     usage[system.name]["se"].append(routing["se"][i])
                     usage[system.name]["ser"].append(routing["ser"][i])
@@ -164,7 +172,7 @@ def evaluate(corpus: Path, systems: list[System], perceptual_utterances: int = 6
         for task in ("se_usage", "ser_usage"):
             total = sum(results["experts"][name][task])
             results["experts"][name][task] = [round(c / total, 4) for c in results["experts"][name][task]]
-    return results
+    return results, records
 
 
 def relative(new: float, old: float) -> float:
@@ -213,6 +221,7 @@ def markdown(results: dict) -> str:
     if results.get("headline"):
         lines += ["", "### At -5 dB on unseen noise", ""]
         lines += [f"- {k}: {v:+.1f}" for k, v in results["headline"].items()]
+    lines += ["", comparison.markdown(results.get("by_family", {}), results.get("differences", {}))]
     return "\n".join(lines) + "\n"
 
 
@@ -235,6 +244,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
     parser.add_argument("--only", help="comma-separated systems to evaluate (default: every trained one)")
     parser.add_argument("--add-to", action="store_true", help="merge these systems into OUT/results.json instead of replacing it")
+    parser.add_argument("--family", help="only this voice family's test clips (leave-one-family-out evaluation)")
     args = parser.parse_args()
     configure_threads(args.threads)
     runs = args.runs
@@ -265,9 +275,9 @@ def main() -> None:
             print(f"skipping {name}: not trained yet")
     if args.rnnoise and args.rnnoise.is_dir() and (only is None or "rnnoise" in only):
         systems.append(FileSystem("rnnoise", args.rnnoise))
-    results = evaluate(args.corpus, systems, args.perceptual_utterances, args.max_utterances)
+    results, records = evaluate(args.corpus, systems, args.perceptual_utterances, args.max_utterances, args.family)
     results["perceptual_utterances"] = min(args.perceptual_utterances, results["test_utterances"])
-    previous = args.out / "results.json"
+    previous, previous_records = args.out / "results.json", args.out / "records.jsonl"
     if args.add_to and previous.exists():
         merged = json.loads(previous.read_text())
         if (merged["test_utterances"], merged.get("perceptual_utterances")) != (results["test_utterances"], results["perceptual_utterances"]):
@@ -275,7 +285,14 @@ def main() -> None:
         for part in ("ser", "se", "experts"):
             merged[part].update(results[part])
         results = merged
+        names = {s.name for s in systems}
+        kept = [json.loads(line) for line in previous_records.read_text().splitlines()] if previous_records.exists() else []
+        records = [r for r in kept if r["system"] not in names] + records
+    args.out.mkdir(parents=True, exist_ok=True)
+    previous_records.write_text("".join(json.dumps(r) + "\n" for r in records))
     results["headline"] = headline(results)
+    results["by_family"] = comparison.by_family(records)
+    results["differences"] = comparison.comparison_table(records)
     write_report(args.out, "results", results, markdown(results))
 
 

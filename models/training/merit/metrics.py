@@ -12,15 +12,19 @@ def confusion(labels, predictions, classes: int) -> np.ndarray:
     return matrix
 
 
-def macro_f1(labels, predictions, classes: int) -> float:
+def per_class_f1(labels, predictions, classes: int) -> list[float]:
     matrix = confusion(labels, predictions, classes)
     scores = []
     for c in range(classes):
         tp = matrix[c, c]
         precision = tp / matrix[:, c].sum() if matrix[:, c].sum() else 0.0
         recall = tp / matrix[c].sum() if matrix[c].sum() else 0.0
-        scores.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
-    return float(np.mean(scores))
+        scores.append(float(2 * precision * recall / (precision + recall)) if precision + recall else 0.0)
+    return scores
+
+
+def macro_f1(labels, predictions, classes: int) -> float:
+    return float(np.mean(per_class_f1(labels, predictions, classes)))
 
 
 def segmental_snr(clean: np.ndarray, estimate: np.ndarray, frame: int = 400, hop: int = 200) -> float:

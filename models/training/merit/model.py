@@ -36,16 +36,24 @@ class MeritOutput:
     balance_loss: torch.Tensor
     # (batch, frames, classes): logits of the window starting at each frame, when asked for.
     emotion_trajectory: torch.Tensor | None = None
+    # (offset, scale) of the input normalisation, each (batch, 1): the SE target is put on this scale.
+    input_affine: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 # The authors divide by (std + 1e-8) when they normalise with training-set statistics.
 DATASET_STD_EPSILON = 1e-8
 
 
+def utterance_affine(waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each utterance's mean and RMS (batch, 1): level is never a cue for the backbone."""
+    offset = waveform.mean(dim=-1, keepdim=True)
+    return offset, (waveform - offset).pow(2).mean(dim=-1, keepdim=True).sqrt() + 1e-5
+
+
 def normalise_waveform(waveform: torch.Tensor) -> torch.Tensor:
-    """Zero mean, unit variance per utterance, so level is never a cue for the backbone."""
-    centred = waveform - waveform.mean(dim=-1, keepdim=True)
-    return centred / (centred.pow(2).mean(dim=-1, keepdim=True).sqrt() + 1e-5)
+    """Zero mean, unit variance per utterance."""
+    offset, scale = utterance_affine(waveform)
+    return (waveform - offset) / scale
 
 
 class MeritModel(nn.Module):
@@ -106,11 +114,21 @@ class MeritModel(nn.Module):
         pools exactly what a standalone clip of that length would."""
         return self.frame_count(round(window_s * SAMPLE_RATE))
 
-    def normalise_input(self, waveform: torch.Tensor) -> torch.Tensor:
+    def input_affine(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(offset, scale) such that (waveform - offset) / scale is the backbone's input: the
+        training-set statistics, or each utterance's own mean and RMS."""
         config = self.config
         if config.input_normalisation == "dataset":
-            return (waveform - config.input_mean) / (config.input_std + DATASET_STD_EPSILON)
-        return normalise_waveform(waveform)
+            ones = waveform.new_ones(waveform.shape[:-1] + (1,))
+            return ones * config.input_mean, ones * (config.input_std + DATASET_STD_EPSILON)
+        return utterance_affine(waveform)
+
+    @property
+    def se_sees_normalised(self) -> bool:
+        """Whether the SE head's STFT sees the normalised waveform (the reference's choice, and ours
+        since corpus v2), which keeps log1p magnitudes out of log1p's near-linear range whatever the
+        recording level; the enhanced waveform is scaled back."""
+        return self.config.se_normalised or self.config.input_normalisation == "dataset"
 
     def log_magnitude(self, real: torch.Tensor, imag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Magnitude (plus the configured epsilon) and its log1p."""
@@ -120,7 +138,8 @@ class MeritModel(nn.Module):
     def forward(
         self, waveform: torch.Tensor, trajectory_window: int | None = None, banded_trajectory: bool = False
     ) -> MeritOutput:
-        normalised = self.normalise_input(waveform)
+        offset, scale = self.input_affine(waveform)
+        normalised = (waveform - offset) / scale
         hidden_states = self.backbone(normalised)
         features = self.aggregator(hidden_states)
         se_probs = ser_probs = se_chosen = ser_chosen = None
@@ -141,24 +160,24 @@ class MeritModel(nn.Module):
         )
         enhanced = enhanced_log_magnitude = None
         if self.se_head is not None:
-            # With dataset statistics the SE head was trained on the normalised waveform.
-            dataset_scale = self.config.input_normalisation == "dataset"
-            se_input = normalised if dataset_scale else waveform
+            se_input = normalised if self.se_sees_normalised else waveform
             real, imag = self.stft(se_input)
             magnitude, noisy_log = self.log_magnitude(real, imag)
             enhanced_log_magnitude = self.se_head(se_features, noisy_log) * noisy_log
             # Keep the noisy phase: scale the complex spectrum by the magnitude ratio.
             ratio = (torch.expm1(enhanced_log_magnitude) - self.config.se_magnitude_epsilon) / magnitude
             enhanced = self.stft.inverse(real * ratio, imag * ratio, waveform.shape[-1])
-            if dataset_scale:
-                enhanced = enhanced * (self.config.input_std + DATASET_STD_EPSILON) + self.config.input_mean
+            if self.se_sees_normalised:
+                enhanced = enhanced * scale + offset
         return MeritOutput(
-            logits, enhanced, enhanced_log_magnitude, se_probs, ser_probs, se_chosen, ser_chosen, balance, trajectory
+            logits, enhanced, enhanced_log_magnitude, se_probs, ser_probs, se_chosen, ser_chosen, balance, trajectory, (offset, scale)
         )
 
-    def clean_log_magnitude(self, clean: torch.Tensor) -> torch.Tensor:
-        if self.config.input_normalisation == "dataset":
-            clean = self.normalise_input(clean)
+    def clean_log_magnitude(self, clean: torch.Tensor, input_affine: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """The SE target: the clean reference on the same scale as the noisy input the head saw."""
+        if self.se_sees_normalised:
+            offset, scale = input_affine
+            clean = (clean - offset) / scale
         return self.log_magnitude(*self.stft(clean))[1]
 
 
@@ -184,7 +203,7 @@ def merit_loss(
         parts["ce"] = F.cross_entropy(output.emotion_logits, labels, weight=weights)
         total = total + parts["ce"]
     if output.enhanced_log_magnitude is not None and clean is not None:
-        parts["l1"] = (output.enhanced_log_magnitude - model.clean_log_magnitude(clean)).abs().mean()
+        parts["l1"] = (output.enhanced_log_magnitude - model.clean_log_magnitude(clean, output.input_affine)).abs().mean()
         total = total + model.config.se_loss_weight * parts["l1"]
     parts["balance"] = output.balance_loss
     parts["total"] = total

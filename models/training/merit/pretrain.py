@@ -21,7 +21,9 @@ from torch import nn
 
 from .backbone import WavLMBackbone
 from .config import PRESETS, BackboneConfig
-from .data import Batches, load_split
+from .corpus import CORPUS_VERSION
+from .data import Batches, check_corpus_version, load_split
+from .mixing import NoisePool
 from .model import normalise_waveform
 from .train_utils import configure_threads, device, load_checkpoint, log_line, save_checkpoint, set_seed
 
@@ -103,6 +105,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--exclude-family", help="leave this voice family's audio out (leave-one-family-out)")
     parser.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (smoke tests)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
     args = parser.parse_args()
@@ -120,7 +123,9 @@ def pretrain(args) -> Path:
         return final
     config = PRESETS[args.preset]().backbone
     # Unlabelled speech: every train clip (noisy input, clean target), labels unused.
-    clips = load_split(args.corpus, "train", require_all_classes=False)
+    check_corpus_version(args.corpus, CORPUS_VERSION)
+    keep = (lambda row: row["family"] != args.exclude_family) if args.exclude_family else None
+    clips = load_split(args.corpus, "train", filter_fn=keep, require_all_classes=False)
     if args.max_clips:
         clips = clips[: args.max_clips]
     mfcc = Mfcc(config.receptive_field_samples, config.frame_hop_samples)
@@ -135,7 +140,8 @@ def pretrain(args) -> Path:
     model = Pretrainer(config, args.clusters).to(on)
     mfcc, centres_t, mean_t, std_t = mfcc.to(on), centres_t.to(on), mean_t.to(on), std_t.to(on)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    batches = Batches(clips, args.seconds, args.batch_size, args.seed)
+    # Noisy inputs mixed anew each epoch, like the supervised training's.
+    batches = Batches(clips, args.seconds, args.batch_size, args.seed, NoisePool(args.corpus.parent / "noise" / "train"))
     total_steps = args.epochs * len(batches)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, args.lr, total_steps=total_steps, pct_start=0.1)
     state = args.out / "state.pt"

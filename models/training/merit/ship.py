@@ -56,6 +56,102 @@ def int8_summary(log: Path) -> str | None:
     )
 
 
+REPOSITORY = Path(__file__).resolve().parents[3]
+
+
+def shown(path: Path) -> str:
+    """A path as the card names it: relative to the repository when it lies inside it (a work folder
+    reached through a link inside the repository is named by that link)."""
+    absolute = Path(path).absolute()
+    try:
+        return str(absolute.relative_to(REPOSITORY))
+    except ValueError:
+        return str(path)
+
+
+def describe_source(work: Path) -> list[str]:
+    """The run that made the model: its command and each stage's wall and CPU time (timings.jsonl,
+    every invocation of a stage added up: a resumed stage counts all its parts)."""
+    timings = Path(work) / "timings.jsonl"
+    lines = ["", f"Source run: `models/training/run_all.sh {shown(work)}`."]
+    if not timings.exists():
+        return lines
+    stages: dict[str, list[float]] = {}
+    for line in timings.read_text().splitlines():
+        entry = json.loads(line)
+        totals = stages.setdefault(entry["stage"], [0.0, 0.0, 0])
+        totals[0] += entry["wall_s"]
+        totals[1] += entry["user_s"] + entry["system_s"]
+        totals[2] += 1
+    lines += ["", "| stage | wall time (min) | CPU time (min) | invocations |", "|---|---|---|---|"]
+    for stage, (wall, cpu, count) in stages.items():
+        lines.append(f"| {stage} | {wall / 60:.1f} | {cpu / 60:.1f} | {count} |")
+    lines.append("")
+    lines.append("Trainings run two at a time, so the run's wall time is less than the sum of its stages.")
+    return lines
+
+
+def ordering_statements(differences: dict) -> str:
+    """Where the paper's ordering (Sparse MERIT above each baseline) holds, by the 95 % intervals."""
+    if not differences:
+        return ""
+    lines = ["### Does the paper's ordering hold here?", ""]
+    for name, d in differences.items():
+        if d["low"] > 0:
+            verdict = "holds (the whole interval is above 0)"
+        elif d["high"] < 0:
+            verdict = "does not hold (the whole interval is below 0)"
+        else:
+            verdict = "not resolved by this test set (the interval contains 0)"
+        lines.append(f"- {name}: {d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]: {verdict}")
+    return "\n".join(lines) + "\n"
+
+
+def lofo_section(work: Path) -> str:
+    """Leave-one-voice-family-out: each family scored by a Sparse MERIT trained (and pre-trained)
+    without it (run_lofo.sh writes WORK/eval-lofo/FAMILY/results.json)."""
+    folder = Path(work) / "eval-lofo"
+    reports = sorted(folder.glob("*/results.json")) if folder.is_dir() else []
+    if not reports:
+        return "### Leave-one-voice-family-out\n\nNot run yet (models/training/run_lofo.sh).\n"
+    lines = [
+        "### Leave-one-voice-family-out (trained and pre-trained without the family, tested on its test split)",
+        "",
+        "| held-out family | clean F1 | per class angry/sad/happy/neutral | -5 dB unseen F1 | SSNR gain -5 dB unseen (dB) | RNNoise's gain (dB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for report in reports:
+        family = report.parent.name
+        table = json.loads(report.read_text()).get("by_family", {}).get(family, {})
+        ours = table.get("sparse_merit", {})
+        clean, hard = ours.get("clean", {}), ours.get("unseen/-5dB", {})
+        noisy = table.get("noisy input", {}).get("unseen/-5dB", {}).get("ssnr")
+        rnnoise = table.get("rnnoise", {}).get("unseen/-5dB", {}).get("ssnr")
+        per_class = "/".join(f"{v:.2f}" for v in clean.get("per_class_f1", {}).values()) or "–"
+        gain = f"{hard['ssnr'] - noisy:+.2f}" if "ssnr" in hard and noisy is not None else "–"
+        rn_gain = f"{rnnoise - noisy:+.2f}" if rnnoise is not None and noisy is not None else "–"
+        lines.append(
+            f"| {family} | {clean.get('macro_f1', float('nan')):.3f} | {per_class} | {hard.get('macro_f1', float('nan')):.3f} | {gain} | {rn_gain} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def corpus_section(report_path: Path) -> list[str]:
+    if not report_path.exists():
+        return []
+    report = json.loads(report_path.read_text())
+    lines = [
+        f"### Corpus v2: utterances kept and dropped by the prosody check ({report['dropped']} dropped in all)",
+        "",
+        "| family | style | kept | dropped | F0 vs neutral | F0 range (st, median) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for family, styles in report["styles"].items():
+        for style, st in styles.items():
+            lines.append(f"| {family} | {style} | {st['kept']} | {st['dropped']} | {st['f0_vs_neutral']:.2f} | {st['f0_range_st_median']:.1f} |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
@@ -63,13 +159,13 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--card", type=Path, help="markdown file for the measured figures (default: OUT with .md)")
-    parser.add_argument("--version", default="0.1.0")
+    parser.add_argument("--version", default="0.2.0")
+    parser.add_argument("--work", type=Path, help="the run's work folder (timings.jsonl, eval-lofo/): named in the card relative to the repository")
     args = parser.parse_args()
     model = load_trained(args.model)
     results = json.loads((args.eval / "results.json").read_text())
-    prosody_path = args.corpus.parent / "prosody.json"
     evaluation = {
-        "test_set": "merit synthetic corpus, test split (unseen speakers and sentences)",
+        "test_set": "merit synthetic corpus v2, test split (unseen speakers and voices of three families, unseen sentences)",
         "ser_macro_f1": {k: round(v["macro_f1"], 4) for k, v in results["ser"].get("sparse_merit", {}).items()},
         "se_ssnr_db": {k: round(v["ssnr"], 2) for k, v in results["se"].get("sparse_merit", {}).items()},
         "headline_unseen_minus5db": {k: round(v, 2) for k, v in results.get("headline", {}).items()},
@@ -79,8 +175,9 @@ def main() -> None:
         model,
         version=args.version,
         trained_on=(
-            "merit synthetic corpus (espeak-ng pseudo-speakers in four prosody styles + seen noise, "
-            "see models/README.md); recognises synthetic prosody styles, not real human emotion"
+            "merit synthetic corpus v2 (espeak-ng pseudo-speakers, Festival voices and real prompt recordings "
+            "in four prosody styles, noise mixed on the fly; see models/README.md); recognises synthetic "
+            "prosody styles, not real human emotion"
         ),
         evaluation=evaluation,
     )
@@ -90,11 +187,11 @@ def main() -> None:
     check = parity(model, args.out, clips)
     card = args.card or args.out.with_suffix(".md")
     weights_line = int8_summary(args.model.parent / "log.jsonl")
-    prosody = json.loads(prosody_path.read_text()) if prosody_path.exists() else {}
     lines = [
         f"# {model.config.name} — measured figures",
         "",
-        f"Written by `python -m merit.ship` from `{args.eval / 'results.json'}`; do not edit by hand.",
+        f"Written by `python -m merit.ship` from the evaluation in `{shown(args.eval)}`; do not edit by hand.",
+        *(describe_source(args.work) if args.work else []),
         "",
         f"Parameters: {sum(p.numel() for p in model.parameters()):,}; ONNX file {args.out.stat().st_size / 1e6:.1f} MB.",
         f"PyTorch vs ONNX Runtime on {check['clips']} real test clips: max relative difference "
@@ -103,16 +200,14 @@ def main() -> None:
         *([weights_line] if weights_line else []),
         "",
         (args.eval / "results.md").read_text(),
+        ordering_statements(results.get("differences", {})),
     ]
     by_input = args.eval / "ser_by_input.md"
     if by_input.exists():
-        lines += [by_input.read_text()]
-    if prosody:
-        lines += ["### Corpus prosody per style (clean references, measured)", "", "| style | F0 vs neutral | F0 range (st, median) | words/s | level dBFS | F0 male (Hz) | F0 female (Hz) |", "|---|---|---|---|---|---|---|"]
-        for style, s in prosody.items():
-            lines.append(
-                f"| {style} | {s['f0_vs_neutral']:.2f} | {s['f0_range_st_median']:.1f} | {s['words_per_s']:.2f} | {s['level_dbfs']:.1f} | {s['f0_mean_hz_male']:.0f} | {s['f0_mean_hz_female']:.0f} |"
-            )
+        lines.append(by_input.read_text())
+    if args.work:
+        lines.append(lofo_section(args.work))
+    lines += corpus_section(args.corpus.parent / "corpus.json")
     card.write_text("\n".join(lines) + "\n")
     print(json.dumps(check, indent=1))
     print(f"wrote {args.out} and {card}")

@@ -19,7 +19,9 @@ import torch
 from torch import nn
 
 from .config import PRESETS, MeritConfig
-from .data import Batches, Clip, load_split
+from .corpus import CORPUS_VERSION
+from .data import Batches, Clip, check_corpus_version, load_split
+from .mixing import NoisePool
 from .metrics import macro_f1
 from .model import VARIANTS, MeritModel, class_weights, merit_loss
 from .quantize import round_weights_int8
@@ -102,21 +104,26 @@ def fit(args) -> Path:
     if final.exists():
         print(f"{final} exists; training already done")
         return final
-    train = load_split(args.corpus, "train")
-    dev = load_split(args.corpus, "dev")
+    check_corpus_version(args.corpus, CORPUS_VERSION)
+    # Leave-one-family-out: a voice family kept out of training and model selection entirely.
+    keep = (lambda row: row["family"] != args.exclude_family) if args.exclude_family else None
+    train = load_split(args.corpus, "train", filter_fn=keep)
+    dev = load_split(args.corpus, "dev", filter_fn=keep)
     if args.max_clips:
         train, dev = train[: args.max_clips], dev[: max(4, args.max_clips // 4)]
+    on = device()
+    enhancer = None
+    noise = None if args.input == "clean" else NoisePool(args.corpus.parent / "noise" / "train")
     if args.input == "clean":
-        train = [Clip(c.row, c.clean, c.clean, c.label) for c in train]
         dev = [Clip(c.row, c.clean, c.clean, c.label) for c in dev]
     elif args.input == "enhanced":
-        enhancer = load_trained(args.enhancer).to(device())
-        train, dev = enhance_clips(enhancer, train), enhance_clips(enhancer, dev)
-    on = device()
+        # Training examples are mixed anew each epoch, so each batch is enhanced as it is drawn.
+        enhancer = load_trained(args.enhancer).to(on)
+        dev = enhance_clips(enhancer, dev)
     model = build_model(args.preset, args.variant, args.backbone, args.se_loss_weight).to(on)
     counts = [sum(c.label == i for c in train) for i in range(len(model.config.classes))]
     weights = class_weights(counts).to(on) if model.has_ser else None
-    batches = Batches(train, args.seconds, args.batch_size, args.seed)
+    batches = Batches(train, args.seconds, args.batch_size, args.seed, noise)
     epochs = args.frozen_epochs + args.finetune_epochs
     state_path, log = args.out / "state.pt", args.out / "log.jsonl"
     best = {"dev_objective": float("inf")}
@@ -156,6 +163,9 @@ def fit(args) -> Path:
         started, totals = time.time(), {}
         for noisy, clean, labels in batches:
             noisy, clean, labels = noisy.to(on), clean.to(on), labels.to(on)
+            if enhancer is not None:
+                with torch.no_grad():
+                    noisy = enhancer(noisy).enhanced
             output = model(noisy)
             parts = merit_loss(model, output, labels if model.has_ser else None, clean if model.has_se else None, weights)
             optimiser.zero_grad()
@@ -194,6 +204,7 @@ def fit(args) -> Path:
             "state_dict": model.state_dict(),
             "best": best,
             "input": args.input,
+            "excluded_family": args.exclude_family,
             "class_counts": counts,
         },
         temp,
@@ -219,6 +230,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-cnn", action="store_true", help="train the CNN front end too (for a backbone from scratch)")
+    p.add_argument("--exclude-family", help="leave this voice family out of train and dev (leave-one-family-out)")
     p.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (smoke tests)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
     return p

@@ -1,5 +1,6 @@
-"""The synthetic corpus follows corpus-spec.md: disjoint splits, exact test SNRs, level
-normalisation, seen/unseen noise, per-clip licences, and prosody styles that differ as specified."""
+"""The synthetic corpus follows corpus-spec.md v2: voice families with every voice in one split,
+styles that measure as asked, exact SNRs on disk and on the fly, levels that are not a cue, reserved
+sources refused, and the same corpus from any number of workers."""
 
 import json
 
@@ -7,9 +8,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from merit.corpus import PRESETS, TEST_SNRS, generate
+from merit import CLASSES
+from merit.corpus import CORPUS_VERSION, PRESETS, generate, make_speakers
+from merit.data import Batches, Clip, CorpusError, check_corpus_version
+from merit.mixing import LEVEL_RANGE_DBFS, TEST_SNRS, NoisePool, random_mixture
 from merit.noise import SEEN_TYPES, UNSEEN_TYPES
 from merit.prosody import active_level_dbfs
+from merit.styling import StyleRequest, apply_style, f0_median
+from merit.voices import ReservedSourceError, check_allowed, read_any
 
 
 @pytest.fixture(scope="module")
@@ -21,33 +27,38 @@ def corpus(tmp_path_factory):
     return out, rows, cache
 
 
-def test_splits_are_speaker_and_sentence_disjoint(corpus):
+def test_every_voice_and_sentence_belongs_to_one_split(corpus):
     _, rows, _ = corpus
-    speakers = {split: {r["speaker"] for r in rows if r["split"] == split} for split in ("train", "dev", "test")}
-    texts = {split: {r["text"] for r in rows if r["split"] == split} for split in ("train", "dev", "test")}
-    for a, b in (("train", "dev"), ("train", "test"), ("dev", "test")):
-        assert not speakers[a] & speakers[b]
-        assert not texts[a] & texts[b]
-    assert {r["label"] for r in rows if r["split"] == "train"} == {"angry", "sad", "happy", "neutral"}
+    for key in ("speaker", "voice", "text"):
+        owners = {}
+        for row in rows:
+            if row[key] is not None:
+                owners.setdefault(row[key], set()).add(row["split"])
+        assert all(len(splits) == 1 for splits in owners.values()), key
+    assert {r["family"] for r in rows} == {"espeak", "festival", "real"}
+    assert {r["label"] for r in rows if r["split"] == "train"} == set(CLASSES)
+    assert all(r["corpus_version"] == CORPUS_VERSION for r in rows)
 
 
-def test_test_split_has_every_condition_per_utterance(corpus):
+def test_splits_have_their_conditions(corpus):
     _, rows, _ = corpus
     test = [r for r in rows if r["split"] == "test"]
     for utterance in {r["utterance"] for r in test}:
-        conditions = sorted(
-            (r["noise_set"], r["snr_db"] if r["snr_db"] is not None else 99) for r in test if r["utterance"] == utterance
-        )
-        expected = sorted([("clean", 99)] + [(s, float(snr)) for s in ("seen", "unseen") for snr in TEST_SNRS])
-        assert conditions == expected
+        conditions = sorted((r["noise_set"], r["snr_db"] if r["snr_db"] is not None else 99) for r in test if r["utterance"] == utterance)
+        assert conditions == sorted([("clean", 99)] + [(s, float(snr)) for s in ("seen", "unseen") for snr in TEST_SNRS])
     assert all(r["noise_type"] in UNSEEN_TYPES for r in test if r["noise_set"] == "unseen")
     assert all(r["noise_type"] in SEEN_TYPES for r in rows if r["noise_set"] == "seen")
-    assert all(r["noise_set"] in ("seen", "clean") for r in rows if r["split"] != "test")
+    # Training mixes on the fly: its rows are clean utterances; dev has one fixed mixture each.
+    assert all(r["noise_set"] == "on_the_fly" and r["path"] == r["clean_path"] for r in rows if r["split"] == "train")
+    dev = [r for r in rows if r["split"] == "dev"]
+    assert len(dev) == len({r["utterance"] for r in dev})
 
 
-def test_mixtures_have_the_stated_snr_and_a_licence(corpus):
+def test_mixtures_on_disk_have_the_stated_snr_and_a_licence(corpus):
     out, rows, _ = corpus
     for row in rows:
+        if row["split"] == "train":
+            continue
         noisy, rate = sf.read(out / row["path"], dtype="float64")
         clean, _ = sf.read(out / row["clean_path"], dtype="float64")
         assert rate == 16000 and len(noisy) == len(clean)
@@ -55,39 +66,88 @@ def test_mixtures_have_the_stated_snr_and_a_licence(corpus):
             assert np.array_equal(noisy, clean)
             continue
         assert row["noise_licence"] and row["noise_source"]
-        noise = noisy - clean
-        measured = active_level_dbfs(clean) - 10 * np.log10(np.mean(noise**2))
+        measured = active_level_dbfs(clean) - 10 * np.log10(np.mean((noisy - clean) ** 2))
         assert measured == pytest.approx(row["snr_db"], abs=0.3), row["path"]
+
+
+def test_on_the_fly_mixing_has_the_exact_snr_and_a_random_level(corpus):
+    out, rows, _ = corpus
+    pool = NoisePool(out / "noise" / "train")
+    clean, _ = sf.read(out / next(r for r in rows if r["split"] == "train")["path"], dtype="float64")
+    rng = np.random.default_rng(0)
+    mixtures = [random_mixture(clean, pool, rng, clean_share=0.0) for _ in range(20)]
+    for m in mixtures:
+        measured = active_level_dbfs(m.clean) - 10 * np.log10(np.mean((m.noisy - m.clean) ** 2))
+        assert measured == pytest.approx(m.snr_db, abs=0.05)
+        assert -10 <= m.snr_db <= 20 and m.noise_type in pool.types
+    levels = [active_level_dbfs(m.clean) for m in mixtures]
+    assert min(levels) >= LEVEL_RANGE_DBFS[0] - 0.5 and max(levels) <= LEVEL_RANGE_DBFS[1] + 0.5
+    assert np.std(levels) > 2
+    # Each epoch draws new noise for the same utterance.
+    clip = Clip({}, clean.astype(np.float32), clean.astype(np.float32), 0)
+    batches = Batches([clip], seconds=1.0, batch_size=1, seed=1, noise=pool)
+    first, second = (next(iter(batches))[0] for _ in range(2))
+    assert not np.allclose(first.numpy(), second.numpy())
 
 
 def test_levels_are_normalised_not_a_cue(corpus):
     _, rows, _ = corpus
-    levels = [r["clean_level_dbfs"] - 20 * np.log10(r["mix_scale"]) for r in rows]
+    levels = [r["clean_level_dbfs"] for r in rows if r["split"] == "test" and r["noise_set"] == "clean"]
     assert min(levels) >= -35.5 and max(levels) <= -14.5
 
 
-def test_prosody_styles_differ_as_the_spec_says(corpus):
-    out, _, _ = corpus
-    table = json.loads((out / "prosody.json").read_text())
-    assert table["neutral"]["f0_vs_neutral"] == pytest.approx(1.0)
-    assert 1.3 < table["happy"]["f0_vs_neutral"] < 1.8
-    assert 0.6 < table["sad"]["f0_vs_neutral"] < 0.9
-    assert 1.1 < table["angry"]["f0_vs_neutral"] < 1.5
-    ranges = {style: table[style]["f0_range_st_median"] for style in table}
-    assert min(ranges, key=ranges.get) == "sad"
-    rates = {style: table[style]["words_per_s"] for style in table}
-    assert min(rates, key=rates.get) == "sad"
-    assert 2.5 < rates["neutral"] < 3.5
+def test_styles_measure_as_the_spec_says_in_every_family(corpus):
+    out, rows, _ = corpus
+    report = json.loads((out / "corpus.json").read_text())
+    for family, table in report["styles"].items():
+        f0 = {style: table[style]["f0_vs_neutral"] for style in table}
+        assert f0["sad"] < 0.9 < f0["neutral"] < 1.15 < f0["angry"] < f0["happy"], family
+    # A dropped utterance keeps no label anywhere in the manifest.
+    kept = {r["utterance"] for r in rows}
+    assert report["dropped"] == len(report["dropped_utterances"])
+    assert not kept & {d["utterance"] for d in report["dropped_utterances"]}
+
+
+def test_the_style_transformer_gives_what_was_asked_on_real_speech(corpus):
+    _, rows, cache = corpus
+    prompt = next(r["prompt"] for r in rows if r["family"] == "real")
+    source = read_any(cache / prompt)
+    rng = np.random.default_rng(5)
+    for f0_factor, duration_factor in ((1.4, 0.9), (0.75, 1.3)):
+        request = StyleRequest(f0_factor, 1.0, duration_factor, 0.0, 0.0, 0.0, 0.0)
+        styled = apply_style(source, request, rng, 60, 400)
+        assert f0_median(styled) / f0_median(source) == pytest.approx(f0_factor, rel=0.08)
+        assert len(styled) / len(source) == pytest.approx(duration_factor, rel=0.02)
+
+
+def test_reserved_sources_are_refused():
+    for name in ("flite", "mb-us1", "cmu_us_slt_arctic", "kal_diphone", "libttspico-utils", "alsa-utils", "asterisk-core-sounds-en-wav"):
+        with pytest.raises(ReservedSourceError, match="reserved"):
+            check_allowed(name)
+    assert check_allowed("asterisk-core-sounds-en-wav", as_noise=True)
+    for name in ("ked_diphone", "asterisk-core-sounds-fr-wav", "en-gb-scotland"):
+        assert check_allowed(name) == name
+    plan = PRESETS["smoke"]
+    with pytest.raises(ReservedSourceError):
+        make_speakers(type(plan)(festival_voices={"train": ("kal_diphone",)}), np.random.default_rng(0))
+
+
+def test_training_refuses_an_older_corpus(corpus, tmp_path):
+    _, rows, _ = corpus
+    old = tmp_path / "manifest.jsonl"
+    old.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "corpus_version"}) + "\n" for r in rows))
+    with pytest.raises(CorpusError, match="generator version 1; training needs version 2"):
+        check_corpus_version(old, CORPUS_VERSION)
 
 
 def test_generation_is_deterministic(corpus, tmp_path):
     out, rows, cache = corpus
     again = generate(tmp_path / "again", PRESETS["smoke"], seed=7, workers=1, cache=cache)
-    rows_again = [json.loads(line) for line in again.read_text().splitlines()]
-    assert rows_again == rows
-    # Every utterance, not a sample of them: two workers must speak exactly as one does (a shared
-    # espeak-ng folder once made a worker speak some utterances without their style variant).
-    for row in rows:
-        for key in ("path", "clean_path"):
-            assert np.array_equal(sf.read(out / row[key])[0], sf.read(tmp_path / "again" / row[key])[0]), row[key]
+    assert [json.loads(line) for line in again.read_text().splitlines()] == rows
+    # Every file, noise pools included: two workers must give exactly what one does (Praat's
+    # resynthesis draws random numbers, and a shared espeak-ng folder once dropped style variants).
+    written = sorted(p.relative_to(out) for p in out.rglob("*.wav") if "debian" not in p.parts)
+    assert written == sorted(p.relative_to(tmp_path / "again") for p in (tmp_path / "again").rglob("*.wav") if "debian" not in p.parts)
+    for path in written:
+        assert np.array_equal(sf.read(out / path)[0], sf.read(tmp_path / "again" / path)[0]), path
     assert not list(out.glob(".espeak-*")), "the workers' espeak-ng copies are removed"

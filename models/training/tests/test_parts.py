@@ -1,5 +1,6 @@
 """The model's building blocks: STFT round trip, gating, balance loss, aggregation, shapes."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -99,3 +100,28 @@ def test_class_weights_follow_the_paper_and_refuse_empty_classes():
     assert torch.allclose(class_weights([10, 30]), torch.tensor([2.0, 2 / 3]))
     with pytest.raises(ValueError, match="every class"):
         class_weights([3, 0, 1, 1])
+
+
+def test_bootstrap_interval_brackets_the_difference_and_narrows_with_more_utterances():
+    from merit.comparison import bootstrap_difference
+
+    rng = np.random.default_rng(0)
+
+    def records(utterances: int) -> list[dict]:
+        out = []
+        for u in range(utterances):
+            truth = u % 4
+            # ours is right 80 % of the time, the baseline 50 %; SSNR 2 dB better on average.
+            for system, accuracy, ssnr in (("ours", 0.8, 3.0), ("base", 0.5, 1.0)):
+                guess = truth if rng.random() < accuracy else (truth + 1) % 4
+                out.append({"system": system, "utterance": f"u{u}", "family": "espeak", "condition": "unseen/-5dB", "truth": truth, "guess": guess, "ssnr": ssnr + rng.normal()})
+        return out
+
+    small, large = records(40), records(400)
+    for metric in ("f1", "ssnr"):
+        a = bootstrap_difference(small, "ours", "base", "unseen/-5dB", metric, rounds=500)
+        b = bootstrap_difference(large, "ours", "base", "unseen/-5dB", metric, rounds=500)
+        for d in (a, b):
+            assert d["low"] <= d["difference"] <= d["high"]
+        assert b["high"] - b["low"] < a["high"] - a["low"]
+        assert b["low"] > 0
