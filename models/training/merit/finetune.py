@@ -67,16 +67,22 @@ def load_onnx_model(path: Path) -> tuple[MeritModel, dict, str]:
 
 
 def read_rows(manifest: Path, classes: list[str]) -> list[dict]:
-    """Labelled rows of a studio JSONL export, with their audio (16 kHz mono WAVs: --audio16k)."""
-    rows = []
+    """Labelled rows of a studio JSONL export, with their audio (16 kHz mono WAVs: --audio16k). A
+    row whose audio is gone is skipped, and the skipped rows are counted on standard output."""
+    rows, missing = [], 0
     for number, row in read_json_lines(manifest, ("path",), "not found"):
         label = row.get("label")
         if label is None or label == "no_agreement":
             continue
         if label not in classes:
             raise CorpusError(f"{manifest}:{number}: label {label!r} is not one of the model's classes {classes}")
+        if not Path(row["path"]).is_file():
+            missing += 1
+            continue
         audio = read_audio(Path(row["path"]))
-        rows.append({"file": row.get("file", row["path"]), "audio": audio, "label": classes.index(label), "split": row.get("split")})
+        rows.append({"file": row.get("file", row["path"]), "audio": audio, "label": classes.index(label), "split": row.get("split"), "speaker": row.get("speaker")})
+    if missing:
+        print(f"{manifest}: skipped {missing} labelled rows whose audio file is missing")
     if not rows:
         raise CorpusError(f"{manifest}: no labelled rows with one of the classes {classes}")
     return rows

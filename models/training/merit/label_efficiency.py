@@ -1,0 +1,179 @@
+"""The label-efficiency curve: how much a model gains from N of a project's human labels.
+
+The project's labels (a studio JSONL export with 16 kHz audio, consensus of its journals) are the
+truth. One held-out part (20 %, seeded, speaker-disjoint when the rows carry speakers, with every
+class in it) is scored for every size; for each size N (25, 50, 100, 200 where there are enough
+labels) the parent is fine-tuned on N labels drawn stratified by class from the rest, three times
+with different seeds, and the held-out macro-F1 is averaged.
+
+    .venv/bin/python -m merit.label_efficiency --model M.onnx --manifest labels.jsonl --out DIR
+
+Prints one line per size, `labels N: macro-F1 X.XXX (parent Y.YYY)`, and writes DIR/curve.json and
+DIR/curve.png. scripts/label-efficiency.sh makes the export from a project and runs this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+from .data import CorpusError
+from .finetune import evaluate, fine_tune, load_onnx_model, read_rows
+from .quantize import round_weights_int8
+from .train_utils import configure_threads
+
+SIZES = (25, 50, 100, 200)
+SEEDS = (0, 1, 2)
+MIN_PER_CLASS = 4
+
+
+def class_counts(rows: list[dict], classes: int) -> list[int]:
+    counts = Counter(r["label"] for r in rows)
+    return [counts.get(c, 0) for c in range(classes)]
+
+
+def held_out_split(rows: list[dict], classes: int, fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """(pool, held out). With two or more speakers, whole speakers are held out: of 100 seeded
+    speaker orders, the one whose held-out part comes closest to `fraction` of every class (and has
+    every class) wins. Without speakers, `fraction` of each class, seeded."""
+    rng = random.Random(seed)
+    speakers = sorted({r.get("speaker") for r in rows if r.get("speaker")})
+    if len(speakers) >= 2 and all(r.get("speaker") for r in rows):
+        totals = class_counts(rows, classes)
+        best, best_cost = None, float("inf")
+        for _ in range(100):
+            order = speakers[:]
+            rng.shuffle(order)
+            chosen: set[str] = set()
+            for speaker in order:
+                if sum(r.get("speaker") in chosen for r in rows) >= fraction * len(rows):
+                    break
+                chosen.add(speaker)
+            held = [r for r in rows if r.get("speaker") in chosen]
+            counts = class_counts(held, classes)
+            if 0 in counts or len(held) == len(rows):
+                continue
+            cost = sum(abs(c - fraction * t) for c, t in zip(counts, totals))
+            if cost < best_cost:
+                best, best_cost = chosen, cost
+        if best is not None:
+            return [r for r in rows if r.get("speaker") not in best], [r for r in rows if r.get("speaker") in best]
+    pool, held = [], []
+    for c in range(classes):
+        members = [r for r in rows if r["label"] == c]
+        rng.shuffle(members)
+        count = max(1, round(fraction * len(members))) if members else 0
+        held += members[:count]
+        pool += members[count:]
+    return pool, held
+
+
+def stratified_draw(pool: list[dict], size: int, classes: int, seed: int) -> list[dict]:
+    """`size` rows with each class in its share of the pool (largest remainders), seeded."""
+    rng = random.Random(seed)
+    counts = class_counts(pool, classes)
+    exact = [size * c / len(pool) for c in counts]
+    quota = [int(e) for e in exact]
+    for c in sorted(range(classes), key=lambda c: exact[c] - quota[c], reverse=True)[: size - sum(quota)]:
+        quota[c] += 1
+    drawn = []
+    for c in range(classes):
+        members = [r for r in pool if r["label"] == c]
+        drawn += rng.sample(members, min(quota[c], len(members)))
+    return drawn
+
+
+def check_enough(pool: list[dict], held: list[dict], classes: list[str]) -> None:
+    """Too few labels to learn from: say how many more of each class are needed."""
+    counts = class_counts(pool, len(classes))
+    short = {name: MIN_PER_CLASS - n for name, n in zip(classes, counts) if n < MIN_PER_CLASS}
+    if short:
+        wanted = ", ".join(f"{more} more {name}" for name, more in short.items())
+        raise CorpusError(f"too few labels to fine-tune on after holding out {len(held)}: label {wanted} (at least {MIN_PER_CLASS} per class)")
+
+
+def curve(model_path: Path, manifest: Path, sizes=SIZES, seeds=SEEDS, steps: int = 200, fraction: float = 0.2, seed: int = 0) -> dict:
+    parent, _, digest = load_onnx_model(model_path)
+    classes = list(parent.config.classes)
+    rows = read_rows(manifest, classes)
+    pool, held = held_out_split(rows, len(classes), fraction, seed)
+    check_enough(pool, held, classes)
+    parent_score = evaluate(parent, held, len(classes))
+    result = {
+        "model_sha256": digest,
+        "manifest": str(manifest),
+        "held_out": {"rows": len(held), "speakers": sorted({r["speaker"] for r in held if r.get("speaker")}), "classes": class_counts(held, len(classes))},
+        "pool": len(pool),
+        "parent": parent_score,
+        "steps": steps,
+        "sizes": [],
+    }
+    for size in sizes:
+        if size > len(pool):
+            break
+        runs = []
+        for run_seed in seeds:
+            started = time.time()
+            model = copy.deepcopy(parent)
+            fine_tune(model, stratified_draw(pool, size, len(classes), run_seed), len(classes), steps, 1e-3, "routers", run_seed)
+            round_weights_int8(model)
+            score = evaluate(model, held, len(classes))
+            runs.append({"seed": run_seed, "macro_f1": score["macro_f1"], "accuracy": score["accuracy"], "seconds": round(time.time() - started, 1)})
+        mean = sum(r["macro_f1"] for r in runs) / len(runs)
+        result["sizes"].append({"labels": size, "macro_f1": mean, "runs": runs})
+        print(f"labels {size}: macro-F1 {mean:.3f} (parent {parent_score['macro_f1']:.3f})", flush=True)
+    if not result["sizes"]:
+        raise CorpusError(f"{manifest}: {len(pool)} labels outside the held-out part, fewer than the smallest size {sizes[0]}")
+    return result
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [s["labels"] for s in result["sizes"]]
+    figure, axes = plt.subplots(figsize=(5.5, 3.6), dpi=120)
+    for s in result["sizes"]:
+        axes.scatter([s["labels"]] * len(s["runs"]), [r["macro_f1"] for r in s["runs"]], color="#999999", s=12, zorder=2)
+    axes.plot(sizes, [s["macro_f1"] for s in result["sizes"]], marker="o", color="#0072B2", label="fine-tuned (mean of 3 seeds)", zorder=3)
+    axes.axhline(result["parent"]["macro_f1"], color="#D55E00", linestyle="--", label="parent model")
+    axes.set_xscale("log")
+    axes.set_xticks(sizes, [str(s) for s in sizes])
+    axes.set_xlabel("human labels used for fine-tuning")
+    axes.set_ylabel(f"held-out macro-F1 ({result['held_out']['rows']} recordings)")
+    axes.set_ylim(0, 1)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="the parent: an ONNX model exported by this pipeline")
+    parser.add_argument("--manifest", type=Path, required=True, help="merit-studio export --format jsonl --audio16k")
+    parser.add_argument("--out", type=Path, required=True, help="folder for curve.json and curve.png")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the held-out part")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    configure_threads(args.threads)
+    try:
+        result = curve(args.model, args.manifest, steps=args.steps, seed=args.seed)
+    except CorpusError as error:
+        raise SystemExit(f"label-efficiency: {error}") from None
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "curve.json").write_text(json.dumps(result, indent=1) + "\n")
+    plot(result, args.out / "curve.png")
+    print(f"wrote {args.out / 'curve.json'} and {args.out / 'curve.png'}")
+
+
+if __name__ == "__main__":
+    main()

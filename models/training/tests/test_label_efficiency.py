@@ -1,0 +1,62 @@
+"""The label-efficiency curve: held-out part, stratified draws, refusals, and a run on the tiny model."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import REPO
+from merit.data import CorpusError
+from merit.label_efficiency import check_enough, curve, held_out_split, stratified_draw
+
+CLASSES = ["angry", "sad", "happy", "neutral"]
+
+
+def rows(count: int, speakers: int | None) -> list[dict]:
+    return [{"label": i % 4, "speaker": f"s{i % speakers}" if speakers else None, "id": i} for i in range(count)]
+
+
+def test_held_out_part_is_speaker_disjoint_and_has_every_class():
+    data = rows(200, speakers=10)
+    pool, held = held_out_split(data, 4, 0.2, seed=1)
+    assert {r["speaker"] for r in pool}.isdisjoint({r["speaker"] for r in held})
+    assert {r["label"] for r in held} == {0, 1, 2, 3}
+    assert 0.15 <= len(held) / len(data) <= 0.3
+    assert held_out_split(data, 4, 0.2, seed=1) == (pool, held)
+
+
+def test_without_speakers_each_class_is_held_out_in_proportion():
+    pool, held = held_out_split(rows(100, speakers=None), 4, 0.2, seed=0)
+    assert [sum(r["label"] == c for r in held) for c in range(4)] == [5, 5, 5, 5]
+    assert len(pool) == 80
+
+
+def test_draws_follow_the_class_shares_of_the_pool():
+    pool = [{"label": 0}] * 60 + [{"label": 1}] * 20 + [{"label": 2}] * 10 + [{"label": 3}] * 10
+    drawn = stratified_draw(pool, 25, 4, seed=3)
+    assert len(drawn) == 25
+    # 15, 5, 2.5, 2.5: the tied remainder goes to the first class.
+    assert [sum(r["label"] == c for r in drawn) for c in range(4)] == [15, 5, 3, 2]
+
+
+def test_too_few_labels_says_how_many_more_per_class():
+    pool = [{"label": 0}] * 6 + [{"label": 1}] * 2 + [{"label": 2}] * 4
+    with pytest.raises(CorpusError, match="label 2 more sad, 4 more neutral"):
+        check_enough(pool, [], CLASSES)
+
+
+def test_curve_on_the_tiny_model(tmp_path):
+    rng = np.random.default_rng(0)
+    manifest = tmp_path / "labels.jsonl"
+    lines = []
+    for i in range(40):
+        path = tmp_path / f"r{i}.wav"
+        sf.write(path, (rng.standard_normal(8000) * 0.05).astype(np.float32), 16000)
+        lines.append(json.dumps({"path": str(path), "file": path.name, "label": CLASSES[i % 4], "speaker": f"s{i % 8}"}))
+    lines.append(json.dumps({"path": str(tmp_path / "gone.wav"), "label": "sad"}))
+    manifest.write_text("\n".join(lines) + "\n")
+    result = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16, 400), seeds=(0, 1), steps=2)
+    assert [s["labels"] for s in result["sizes"]] == [8, 16]
+    assert all(len(s["runs"]) == 2 and 0 <= s["macro_f1"] <= 1 for s in result["sizes"])
+    assert result["held_out"]["rows"] + result["pool"] == 40
