@@ -507,3 +507,58 @@ fn label_acknowledges_each_edit_and_agreement_reports_it() {
     let alpha = report["classes"]["alpha"].as_f64().unwrap();
     assert!(alpha > 0.5 && alpha < 1.0, "{alpha}");
 }
+
+#[test]
+fn annotators_sign_with_their_own_names_in_labels_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(dir.path());
+    let edit = [r#"{"file": "audio/angry_m1.wav", "class": "angry"}"#];
+    // Typed with a combining accent: stored, and found again, as the precomposed name.
+    assert_eq!(label(&project, "Jose\u{301} Ñúñez", &edit)[0]["ok"], true);
+    assert_eq!(label(&project, "王芳", &edit)[0]["ok"], true);
+    let out = dir.path().join("labels.jsonl");
+    let output = studio(&[
+        "export",
+        path_str(&project),
+        "--format",
+        "jsonl",
+        "--annotator",
+        "José Ñúñez",
+        "--out",
+        path_str(&out),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let exported = rows(&out);
+    let angry = exported
+        .iter()
+        .find(|r| r["file"] == "audio/angry_m1.wav")
+        .unwrap();
+    assert_eq!(angry["label"], "angry");
+    // A case twin and a name with a path separator are refused with the rule.
+    let refused = Command::new(env!("CARGO_BIN_EXE_merit-studio"))
+        .args(["label", path_str(&project), "--annotator", "josé ñúñez"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("differs only in case"),
+        "{}",
+        stderr(&refused)
+    );
+    let refused = studio(&[
+        "export",
+        path_str(&project),
+        "--format",
+        "jsonl",
+        "--annotator",
+        "a/b",
+        "--out",
+        path_str(&dir.path().join("x.jsonl")),
+    ]);
+    assert!(
+        stderr(&refused).contains("not a usable annotator name"),
+        "{}",
+        stderr(&refused)
+    );
+}

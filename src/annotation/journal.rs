@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::AnnotationError;
+use super::annotator::normalise_annotator;
 use super::label::{Label, Op};
 use crate::fsio::{sync_folder, write_atomically};
 
@@ -66,21 +67,15 @@ impl std::fmt::Display for JournalWarning {
     }
 }
 
-/// Valid annotator names make valid file names everywhere: letters, digits, `-`, `_`, `.`.
+/// Whether `name` is an annotator name as stored: already normalised and following the rule of
+/// [`super::annotator`].
 ///
 /// # Errors
 /// [`AnnotationError::BadAnnotator`] naming the problem.
 pub fn check_annotator(name: &str) -> Result<(), AnnotationError> {
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if valid {
-        Ok(())
-    } else {
-        Err(AnnotationError::BadAnnotator(name.to_owned()))
+    match normalise_annotator(name) {
+        Ok(normalised) if normalised == name => Ok(()),
+        _ => Err(AnnotationError::BadAnnotator(name.to_owned())),
     }
 }
 

@@ -3,6 +3,7 @@
 //! `label` command both drive [`AnnotationStore`].
 
 pub mod agreement;
+pub mod annotator;
 pub mod consensus;
 pub mod journal;
 pub mod label;
@@ -31,8 +32,14 @@ pub enum AnnotationError {
         lock: PathBuf,
         pid: u32,
     },
-    #[error("{0:?} is not a usable annotator name (letters, digits, '-', '_' and '.', at most 64)")]
+    #[error(
+        "{0:?} is not a usable annotator name (letters and digits of any script, spaces, apostrophes, '-', '_' and '.'; at most 64 characters; no leading or trailing dot)"
+    )]
     BadAnnotator(String),
+    #[error(
+        "{name:?} differs only in case from the annotator {existing:?} of this project: on a case-insensitive file system they would share a journal; use {existing:?} or another name"
+    )]
+    CaseTwin { name: String, existing: String },
     #[error("no annotator is writing: choose one first")]
     NoAnnotator,
     #[error("{0}")]

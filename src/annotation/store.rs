@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::AnnotationError;
+use super::annotator::{normalise_annotator, same_but_for_case};
 use super::journal::{self, Entry, JournalContents, JournalWarning, JournalWriter, read_journal};
 use super::label::{Label, Op};
 
@@ -96,7 +97,16 @@ impl AnnotationStore {
     /// # Errors
     /// A bad name, the journal locked by another studio, or a folder that cannot be written.
     pub fn set_annotator(&mut self, annotator: &str) -> Result<(), AnnotationError> {
-        journal::check_annotator(annotator)?;
+        let annotator = &normalise_annotator(annotator)?;
+        if let Some(existing) = journal::annotators_in(&self.folder)
+            .into_iter()
+            .find(|existing| same_but_for_case(annotator, existing))
+        {
+            return Err(AnnotationError::CaseTwin {
+                name: annotator.clone(),
+                existing,
+            });
+        }
         self.writer = None;
         self.undo.clear();
         self.redo.clear();
@@ -421,6 +431,35 @@ mod tests {
         ));
         drop(first);
         assert!(!dir.path().join("annotations/dana.lock").exists());
+    }
+
+    #[test]
+    fn annotators_sign_in_any_script_and_case_twins_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = AnnotationStore::load(dir.path()).unwrap();
+        // Typed with a combining diaeresis and a stray space: stored as the NFC name.
+        store.set_annotator(" zoe\u{308}").unwrap();
+        assert_eq!(store.annotator(), Some("zoë"));
+        store.edit("a.wav", class("sad")).unwrap();
+        store.set_annotator("王芳").unwrap();
+        store.edit("a.wav", class("happy")).unwrap();
+        drop(store);
+        let store = AnnotationStore::load(dir.path()).unwrap();
+        assert_eq!(
+            store.label("a.wav", "zoë").unwrap().class.as_deref(),
+            Some("sad")
+        );
+        assert_eq!(
+            store.label("a.wav", "王芳").unwrap().class.as_deref(),
+            Some("happy")
+        );
+        assert!(dir.path().join("annotations/zoë.jsonl").exists());
+        let mut store = store;
+        let error = store.set_annotator("Zoë").unwrap_err();
+        assert!(
+            matches!(&error, AnnotationError::CaseTwin { existing, .. } if existing == "zoë"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::annotation::AnnotationStore;
+use crate::annotation::annotator::normalise_annotator;
 use crate::export::import::{self, Imported};
 use crate::export::{ExportOptions, Format, Selection, SplitPlan, export, provenance, rows};
 use crate::project::{Collection, Project};
@@ -88,9 +89,10 @@ pub fn run_export(args: &ExportArgs<'_>) -> anyhow::Result<ExitCode> {
     for warning in store.warnings() {
         eprintln!("warning: {warning}");
     }
-    let selection = args.annotator.map_or(Selection::Consensus, |name| {
-        Selection::Annotator(name.to_owned())
-    });
+    let selection = match args.annotator {
+        Some(name) => Selection::Annotator(normalise_annotator(name)?),
+        None => Selection::Consensus,
+    };
     let options = ExportOptions {
         format: Some(args.format),
         selection: selection.clone(),

@@ -91,7 +91,7 @@ pub fn run(options: WindowOptions) -> ExitCode {
                 .annotator
                 .clone()
                 .or(default_user)
-                .filter(|name| crate::annotation::journal::check_annotator(name).is_ok());
+                .and_then(|name| crate::annotation::annotator::normalise_annotator(&name).ok());
             if let Some(annotator) = annotator {
                 app = app.with_annotator(&annotator);
             }
