@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use merit_studio::audio::pitch::prosody_track;
 use merit_studio::audio::pyramid::WaveformPyramid;
 use merit_studio::audio::spectrogram::{SpectrogramParams, spectrogram};
 use merit_studio::audio::test_signal::speech_like;
@@ -171,10 +172,22 @@ fn spectrogram_benchmark(c: &mut Criterion) {
     group.finish();
 }
 
+/// The prosody lane's F0 and intensity of one hour of audio on two threads (target: 5 s).
+fn prosody_benchmark(c: &mut Criterion) {
+    let hour = speech_like(3600.0, 16_000);
+    let mut group = c.benchmark_group("prosody");
+    group.sample_size(10);
+    group.bench_function("f0_intensity_1h_16k_2_threads", |b| {
+        b.iter(|| black_box(prosody_track(&hour, 2).f0_hz.len()));
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     decode_benchmarks,
     pyramid_benchmark,
-    spectrogram_benchmark
+    spectrogram_benchmark,
+    prosody_benchmark
 );
 criterion_main!(benches);

@@ -3,6 +3,7 @@
 
 mod decode;
 mod error;
+pub mod pitch;
 pub mod pyramid;
 pub mod resample;
 pub mod rnnoise;
