@@ -2,7 +2,11 @@
 3 s trajectory window, one per run, each giving enhancement, routing and the one-pass trajectory) on
 the same synthetic signal, with the same number of threads.
 
-    .venv/bin/python bench_torch.py --model work/runs/sparse_merit/model.pt --seconds 600 --threads 2
+    .venv/bin/python bench_torch.py --model ../sparse-merit-compact.onnx --seconds 600 --threads 2
+
+The model is an ONNX file our pipeline exported (rebuilt from the file's own weights, as
+merit.finetune does) or a training checkpoint (model.pt). The last line, `elapsed_s X`, is what
+scripts/bench-vs-torch.sh reads.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 import torch
 
 from merit.export import TRAJECTORY_WINDOW_S
+from merit.finetune import load_onnx_model
 from merit.train import load_trained
 
 
@@ -53,12 +58,12 @@ def analyse(model, signal: np.ndarray) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True, help="model.pt from merit.train")
+    parser.add_argument("--model", type=Path, required=True, help="an ONNX model of our pipeline, or model.pt from merit.train")
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model = load_trained(args.model)
+    model = load_onnx_model(args.model)[0] if args.model.suffix == ".onnx" else load_trained(args.model)
     signal = speech_like(args.seconds)
     analyse(model, signal[: 4 * 16000])
     started = time.time()
@@ -66,6 +71,7 @@ def main() -> None:
     elapsed = time.time() - started
     print(f"PyTorch eager, {args.threads} threads: {args.seconds:.0f} s in {elapsed:.2f} s, "
           f"real-time factor {elapsed / args.seconds:.4f} ({args.seconds / elapsed:.0f}x faster than real time)")
+    print(f"elapsed_s {elapsed:.4f}")
 
 
 if __name__ == "__main__":
