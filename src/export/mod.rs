@@ -279,7 +279,8 @@ pub fn msp_code(project: &Project, class: &str) -> String {
 /// Exports `rows` to `out` (a file or a folder, depending on the format).
 ///
 /// # Errors
-/// [`ExportError`] naming the file; nothing half-written is left (files are written atomically).
+/// [`ExportError`] naming the file; nothing half-written is left: each file is written atomically,
+/// and when a later file fails (a full disk, say) the files this export already wrote go too.
 pub fn export(
     project: &Project,
     rows: &[ExportRow],
@@ -299,17 +300,42 @@ pub fn export(
             error,
         })?;
     }
-    let mut written = formats::write(project, rows, format, out, options)?;
     let provenance_path = if folder_format {
         out.join("provenance.json")
     } else {
         out.with_extension("provenance.json")
     };
-    let json =
-        serde_json::to_vec_pretty(provenance).map_err(|e| ExportError::Invalid(e.to_string()))?;
-    write_file(&provenance_path, &json)?;
-    written.push(provenance_path);
-    Ok(written)
+    let result = (|| {
+        let mut written = formats::write(project, rows, format, out, options)?;
+        let json = serde_json::to_vec_pretty(provenance)
+            .map_err(|e| ExportError::Invalid(e.to_string()))?;
+        write_file(&provenance_path, &json)?;
+        written.push(provenance_path.clone());
+        Ok(written)
+    })();
+    if result.is_err() {
+        remove_partial_export(out, folder_format, &provenance_path);
+    }
+    result
+}
+
+/// After a failed export: the folder's contents (it was new or empty), or the file, its
+/// provenance and its decoded-audio folder.
+fn remove_partial_export(out: &Path, folder_format: bool, provenance_path: &Path) {
+    if folder_format {
+        for entry in std::fs::read_dir(out).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let _ = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+        }
+    } else {
+        let _ = std::fs::remove_file(out);
+        let _ = std::fs::remove_file(provenance_path);
+        let _ = std::fs::remove_dir_all(out.with_extension("audio16k"));
+    }
 }
 
 /// Where the output for recording `listed` goes under `folder`: its listed path without `..` or
