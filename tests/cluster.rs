@@ -409,8 +409,12 @@ impl Drop for LocalCluster {
 fn slurm_array_run_is_killed_resumed_and_merges_to_the_unsharded_results() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let cluster = match LocalCluster::start(dir.path().join("slurm")) {
-        Ok(cluster) => cluster,
+    // Daemons left running by an earlier start (as a killed test would leave them) must not get
+    // in the way of this one.
+    let started_cluster = LocalCluster::start(dir.path().join("stale"))
+        .and_then(|stale| Ok((stale, LocalCluster::start(dir.path().join("slurm"))?)));
+    let (stale, cluster) = match started_cluster {
+        Ok(clusters) => clusters,
         Err(reason) => {
             say(&format!(
                 "SKIPPED slurm_array_run_is_killed_resumed_and_merges_to_the_unsharded_results: \
@@ -600,6 +604,33 @@ fn slurm_array_run_is_killed_resumed_and_merges_to_the_unsharded_results() {
             && task_log.contains("peak memory"),
         "{task_log}"
     );
+    // `stop` stops exactly the daemons it started: the earlier ones still run.
+    let pids = |cluster: &LocalCluster| -> Vec<String> {
+        ["run/slurmctld.pid", "run/slurmd.pid", "munge/munged.pid"]
+            .iter()
+            .map(|file| {
+                std::fs::read_to_string(cluster.dir.join(file))
+                    .unwrap()
+                    .trim()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let (ours, earlier) = (pids(&cluster), pids(&stale));
+    drop(cluster);
+    for pid in ours {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "daemon {pid} still runs"
+        );
+    }
+    for pid in earlier {
+        assert!(
+            Path::new(&format!("/proc/{pid}")).exists(),
+            "daemon {pid} was stopped"
+        );
+    }
+    drop(stale);
     say(&format!(
         "slurm cluster test: shard {k} killed after {} of {} files, resumed and merged in {:.0} s",
         finished.len(),

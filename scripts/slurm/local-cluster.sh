@@ -139,7 +139,8 @@ EOF
 case "${1:-}" in
   start) start "${2:-}" ;;
   stop)
-    dir=${2:-$(dirname "${SLURM_CONF:?give the cluster folder, or set SLURM_CONF}")}
+    [[ -n ${2:-} || -n ${SLURM_CONF:-} ]] || die "stop which cluster? give its folder (the one start printed), or set SLURM_CONF" 2
+    dir=${2:-$(dirname "$SLURM_CONF")}
     [[ -d $dir ]] || die "$dir is not a folder"
     stop_all "$(cd "$dir" && pwd)"
     ;;

@@ -552,13 +552,13 @@ fn merge_run(run: &Path) -> anyhow::Result<ExitCode> {
     let (audio_s, wall_s) = (total(|l| l.audio_s), total(|l| l.wall_s));
     let failed = logs.iter().map(|l| l.failed).sum::<usize>();
     eprintln!(
-        "run: {} files ({} analysed, {} from the cache, {failed} failed), {:.2} h of audio, \
-         {:.1} task-hours, RTF {:.3} per task, peak memory {} MB",
+        "run: {} files ({} analysed, {} from the cache, {failed} failed), {} of audio in {} of \
+         task time, RTF {:.3} per task, peak memory {} MB",
         logs.iter().map(|l| l.files).sum::<usize>(),
         logs.iter().map(|l| l.analysed).sum::<usize>(),
         logs.iter().map(|l| l.cached).sum::<usize>(),
-        audio_s / 3600.0,
-        wall_s / 3600.0,
+        super::format_duration(audio_s),
+        super::format_duration(wall_s),
         if audio_s > 0.0 { wall_s / audio_s } else { 0.0 },
         logs.iter()
             .filter_map(|l| l.peak_memory_mb)
