@@ -8,7 +8,9 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::jobs::JobContext;
-use crate::jobs::batch::{analyze_batch, collect_inputs, parse_shard, result_row, shard};
+use crate::jobs::batch::{
+    BatchInput, analyze_batch, collect_inputs, parse_shard, result_row, shard,
+};
 use crate::jobs::cache::AnalysisCache;
 use crate::jobs::model_choice::choose_model;
 use crate::model::analysis::AnalysisParams;
@@ -61,38 +63,70 @@ pub fn run(args: &AnalyzeArgs<'_>) -> anyhow::Result<ExitCode> {
         model.display(),
         session.provider()
     );
-    std::fs::create_dir_all(args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let results_path = args.out.join("results.jsonl");
-    let partial = args.out.join("results.jsonl.partial");
-    let mut results = std::io::BufWriter::new(
-        std::fs::File::create(&partial)
-            .with_context(|| format!("cannot write in {}", args.out.display()))?,
-    );
     let params = AnalysisParams {
         window_s: args.window_s,
         hop_s: args.hop_s,
         ..AnalysisParams::default()
     };
+    let cache = args.cache_dir.clone().map(AnalysisCache::new);
+    let summary = analyze_into(&mut session, inputs, args.out, &params, cache.as_ref())?;
+    eprintln!(
+        "wrote {} ({} failed)",
+        args.out.join("results.jsonl").display(),
+        summary.failed
+    );
+    Ok(if summary.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FOUND_PROBLEMS)
+    })
+}
+
+/// What [`analyze_into`] did.
+pub struct BatchSummary {
+    pub files: usize,
+    pub failed: usize,
+    /// Files whose analysis came from the cache.
+    pub cached: usize,
+    pub audio_s: f64,
+}
+
+/// Analyses `inputs` into `out`: outputs per file, and `results.jsonl`, which appears (by rename)
+/// only once every file is done, so a stopped run never leaves one that looks finished.
+pub fn analyze_into(
+    session: &mut MeritSession,
+    inputs: Vec<BatchInput>,
+    out: &Path,
+    params: &AnalysisParams,
+    cache: Option<&AnalysisCache>,
+) -> anyhow::Result<BatchSummary> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let results_path = out.join("results.jsonl");
+    let partial = out.join("results.jsonl.partial");
+    let mut results = std::io::BufWriter::new(
+        std::fs::File::create(&partial)
+            .with_context(|| format!("cannot write in {}", out.display()))?,
+    );
     let progress = ProgressBar::new(inputs.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} files, {msg} of audio, ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let cache = args.cache_dir.clone().map(AnalysisCache::new);
-    let mut audio_s = 0.0;
+    let files = inputs.len();
+    let (mut audio_s, mut cached) = (0.0, 0);
     let mut write_error = None;
     let failed = analyze_batch(
-        &mut session,
+        session,
         inputs,
-        args.out,
-        &params,
-        cache.as_ref(),
+        out,
+        params,
+        cache,
         &JobContext::detached(),
         |outcome| {
             match &outcome.result {
                 Err(error) => progress.suspend(|| eprintln!("FAILED {error}")),
                 Ok((analysis, ..)) => audio_s += analysis.duration_s,
             }
+            cached += usize::from(outcome.cached);
             if let Err(error) = writeln!(results, "{}", result_row(outcome)) {
                 write_error.get_or_insert(error);
             }
@@ -111,15 +145,17 @@ pub fn run(args: &AnalyzeArgs<'_>) -> anyhow::Result<ExitCode> {
         .map_err(std::io::IntoInnerError::into_error)?
         .sync_all()?;
     std::fs::rename(&partial, &results_path)?;
-    eprintln!("wrote {} ({failed} failed)", results_path.display());
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_FOUND_PROBLEMS)
+    crate::fsio::sync_folder(out)?;
+    Ok(BatchSummary {
+        files,
+        failed,
+        cached,
+        audio_s,
     })
 }
 
-/// Joins shard folders: rows in input order (no file twice), enhanced audio and gates copied.
+/// Joins shard folders: rows in input order (no file twice), enhanced audio and gates linked or
+/// copied.
 pub fn merge(shards: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
     let mut rows: Vec<(u64, String)> = Vec::new();
     for folder in shards {
@@ -160,12 +196,28 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Puts `from/relative` at `to/relative`: a hard link where both are on one file system (a
+/// corpus's enhanced audio is not stored twice), else a copy.
 fn copy_into(from: &Path, to: &Path, relative: &Path) -> anyhow::Result<()> {
     let target = to.join(relative);
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::copy(from.join(relative), &target)
-        .with_context(|| format!("cannot copy {} into {}", relative.display(), to.display()))?;
+    let source = from.join(relative);
+    if target.exists() && target.canonicalize()? == source.canonicalize()? {
+        return Ok(()); // merging a folder into itself
+    }
+    match std::fs::remove_file(&target) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(
+                anyhow::Error::new(error).context(format!("cannot replace {}", target.display()))
+            );
+        }
+        _ => {}
+    }
+    if std::fs::hard_link(&source, &target).is_err() {
+        std::fs::copy(&source, &target)
+            .with_context(|| format!("cannot copy {} into {}", relative.display(), to.display()))?;
+    }
     Ok(())
 }

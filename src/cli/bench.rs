@@ -10,7 +10,7 @@ use crate::model::analysis::{AnalysisParams, analyze_signal};
 use crate::model::{DeviceChoice, MeritSession, SessionOptions};
 
 /// Peak resident memory of this process so far, from /proc (Linux), in MB.
-fn peak_memory_mb() -> Option<f64> {
+pub(super) fn peak_memory_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -6,6 +6,7 @@
 mod agreement;
 mod analyze;
 mod bench;
+mod cluster;
 mod export;
 mod info;
 mod label;
@@ -196,6 +197,9 @@ pub enum Command {
         #[arg(long)]
         from_annotator: Option<String>,
     },
+    /// One analysis as shard tasks for a scheduler, in a run folder (scripts/slurm/ runs these).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Join the output folders of `analyze --shard` runs into one.
     Merge {
         #[arg(required = true)]
@@ -258,6 +262,7 @@ pub fn run(command: Command) -> ExitCode {
                 .then(|| cache_dir.unwrap_or_else(crate::jobs::cache::default_folder)),
         }),
         Command::Merge { shards, out } => analyze::merge(&shards, &out),
+        Command::Cluster(command) => cluster::run(command),
         Command::Label { project, annotator } => label::run(&project, &annotator),
         Command::Agreement { project, json } => agreement::run(&project, json),
         Command::Export {

@@ -16,7 +16,7 @@ const FRAME_HOP_SAMPLES: usize = 320;
 /// The contract's shortest input.
 pub const MIN_SAMPLES: usize = ANALYSIS_RATE_HZ as usize / 2;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisParams {
     /// Trajectory window length and hop.
     pub window_s: f64,
