@@ -16,7 +16,7 @@ use crate::annotation::{AnnotationStore, ClassSource, Label};
 use crate::project::{Collection, Project};
 
 /// The formats `merit-studio export --format` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// `labels_consensus.csv` + `labels_detailed.csv` (folder).
     Msp,

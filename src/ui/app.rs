@@ -6,19 +6,33 @@ use std::sync::Arc;
 use crate::annotation::AnnotationStore;
 use crate::jobs::model_choice::choose_model;
 use crate::jobs::scan::{CheckDepth, FileCheck, check_files};
-use crate::jobs::{Job, Notify};
-use crate::model::runtime::{self, RuntimeLibrary};
+use crate::jobs::{Job, JobPanicked, Notify};
+use crate::model::runtime::{self, RuntimeError, RuntimeLibrary};
 use crate::playback::{AudioSink, PlaybackSource, Tracks, Transport};
 use crate::project::recent::{RecentProjects, folder_is_writable};
-use crate::project::{Collection, Project};
+use crate::project::{Collection, Project, ProjectError};
 
 use super::commands::{self, Command};
 use super::engine::Engine;
+use super::labelling::LabelError;
 use super::panels;
-use super::recording::RecordingState;
+use super::recording::{FileProblem, RecordingState};
 
 /// Header check of one recording: pending, done, or the reason it is broken.
-pub type HeaderCheck = Option<Result<FileCheck, String>>;
+pub type HeaderCheck = Option<Result<FileCheck, FileProblem>>;
+
+/// Why a project (or a recording named on the command line) did not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    #[error("cannot start a background job: {0}")]
+    Spawn(#[from] std::io::Error),
+    #[error(transparent)]
+    Panicked(#[from] JobPanicked),
+    #[error("no recording {0} in this collection")]
+    NotListed(String),
+}
 
 /// What a file dialog (run on its own thread, as dialogs block) was opened for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +51,10 @@ pub enum Playback {
 pub struct StudioApp {
     pub(super) project: Option<Project>,
     pub(super) collection: Collection,
-    pub(super) open_error: Option<String>,
+    pub(super) open_error: Option<OpenError>,
     pub(super) checks: Vec<HeaderCheck>,
     check_job: Option<Job<Vec<HeaderCheck>>>,
-    pub(super) runtime: Result<RuntimeLibrary, String>,
+    pub(super) runtime: Result<RuntimeLibrary, RuntimeError>,
     pub(super) selected: Option<usize>,
     pub(super) recording: Option<RecordingState>,
     pub(super) engine: Engine,
@@ -54,7 +68,7 @@ pub struct StudioApp {
     pub(super) recent: RecentProjects,
     pub(super) annotations: AnnotationStore,
     /// Why the last label edit was refused (shown until the next one succeeds).
-    pub(super) annotation_error: Option<String>,
+    pub(super) annotation_error: Option<LabelError>,
     /// Labelled recordings the collection does not list (found when the project opens; edits in
     /// the window only touch listed recordings, so the list cannot change until the next open).
     pub(super) orphans: Vec<String>,
@@ -86,7 +100,7 @@ impl StudioApp {
             open_error: None,
             checks: Vec::new(),
             check_job: None,
-            runtime: runtime::locate().map_err(|e| e.to_string()),
+            runtime: runtime::locate(),
             selected: None,
             recording: None,
             engine: Engine::new(
@@ -179,7 +193,7 @@ impl StudioApp {
                     Ok(store) => self.annotations = store,
                     Err(error) => {
                         self.annotations = AnnotationStore::default();
-                        self.annotation_error = Some(format!("annotations not loaded: {error}"));
+                        self.annotation_error = Some(LabelError::NotLoaded(error));
                     }
                 }
                 for warning in self.annotations.warnings() {
@@ -203,7 +217,7 @@ impl StudioApp {
                 self.open_error = None;
                 self.start_header_check();
             }
-            Err(error) => self.open_error = Some(error.to_string()),
+            Err(error) => self.open_error = Some(error.into()),
         }
     }
 
@@ -218,18 +232,18 @@ impl StudioApp {
             .collection
             .recordings
             .iter()
-            .map(|r| r.missing.then(|| Err("file not found".to_owned())))
+            .map(|r| r.missing.then_some(Err(FileProblem::Missing)))
             .collect();
         let job = Job::spawn("header-check", self.notify.clone(), move |context| {
             let threads = crate::jobs::available_cores();
             check_files(&paths, CheckDepth::Headers, threads, context)
                 .into_iter()
-                .map(|result| result.map(|r| r.map_err(|e| e.to_string())))
+                .map(|result| result.map(|r| r.map_err(FileProblem::from)))
                 .collect()
         });
         match job {
             Ok(job) => self.check_job = Some(job),
-            Err(error) => self.open_error = Some(format!("cannot start the header check: {error}")),
+            Err(error) => self.open_error = Some(error.into()),
         }
     }
 
@@ -259,7 +273,7 @@ impl StudioApp {
                         }
                     }
                 }
-                Err(error) => self.open_error = Some(error.to_string()),
+                Err(error) => self.open_error = Some(error.into()),
             }
             self.check_job = None;
         }
@@ -289,6 +303,9 @@ impl StudioApp {
                 Ok(analysis) => {
                     recording.set_analysis(analysis);
                     self.attach_playback(true);
+                }
+                Err(error) if error.is_cancelled() => {
+                    tracing::info!("analysis of {} cancelled", recording.path.display());
                 }
                 Err(error) => {
                     tracing::warn!("analysis failed: {error}");
@@ -479,7 +496,7 @@ impl StudioApp {
             }
             (Dialog::ExportFolder, Ok(Some(folder))) => self.export_to(&folder),
             (_, Ok(None)) => {}
-            (_, Err(error)) => self.open_error = Some(error.to_string()),
+            (_, Err(error)) => self.open_error = Some(error.into()),
         }
     }
 
@@ -521,7 +538,7 @@ impl StudioApp {
             .position(|r| r.listed_path == listed || r.path.ends_with(listed));
         match found {
             Some(index) => self.select(index),
-            None => self.open_error = Some(format!("no recording {listed} in this collection")),
+            None => self.open_error = Some(OpenError::NotListed(listed.to_owned())),
         }
     }
 

@@ -3,12 +3,25 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::annotation::AnnotationStore;
-use crate::export::{ExportOptions, Format, Selection, export, provenance, rows};
-use crate::jobs::Job;
+use crate::annotation::{AnnotationError, AnnotationStore};
+use crate::export::{ExportError, ExportOptions, Format, Selection, export, provenance, rows};
+use crate::jobs::{Job, JobPanicked};
 use crate::project::{Collection, Project};
 
 use super::app::StudioApp;
+
+/// Why an export from the window did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportJobError {
+    #[error("annotations not loaded: {0}")]
+    Annotations(#[from] AnnotationError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error("cannot start the export: {0}")]
+    Spawn(#[from] std::io::Error),
+    #[error(transparent)]
+    Panicked(#[from] JobPanicked),
+}
 
 /// The export window's choices and the running export.
 pub struct ExportState {
@@ -16,8 +29,8 @@ pub struct ExportState {
     pub format: Format,
     /// Only the current annotator's labels (else the consensus).
     pub mine_only: bool,
-    pub job: Option<Job<Result<String, String>>>,
-    pub message: Option<Result<String, String>>,
+    pub job: Option<Job<Result<String, ExportJobError>>>,
+    pub message: Option<Result<String, ExportJobError>>,
 }
 
 impl Default for ExportState {
@@ -70,7 +83,7 @@ impl StudioApp {
         });
         match job {
             Ok(job) => self.export.job = Some(job),
-            Err(error) => self.export.message = Some(Err(error.to_string())),
+            Err(error) => self.export.message = Some(Err(error.into())),
         }
     }
 
@@ -79,7 +92,7 @@ impl StudioApp {
             && let Some(result) = job.try_take()
         {
             self.export.job = None;
-            self.export.message = Some(result.unwrap_or_else(|e| Err(e.to_string())));
+            self.export.message = Some(result.unwrap_or_else(|e| Err(e.into())));
         }
     }
 }
@@ -89,9 +102,9 @@ fn run_export(
     format: Format,
     selection: &Selection,
     out: &Path,
-) -> Result<String, String> {
+) -> Result<String, ExportJobError> {
     let collection = Collection::load(project);
-    let store = AnnotationStore::load(&project.root).map_err(|e| e.to_string())?;
+    let store = AnnotationStore::load(&project.root)?;
     let options = ExportOptions {
         format: Some(format),
         selection: selection.clone(),
@@ -99,7 +112,7 @@ fn run_export(
     };
     let rows = rows(&collection, &store, &options);
     let record = provenance(project, &rows, format, selection, None);
-    export(project, &rows, &options, out, &record).map_err(|e| e.to_string())?;
+    export(project, &rows, &options, out, &record)?;
     Ok(format!(
         "exported {} recordings to {}",
         rows.len(),

@@ -3,21 +3,34 @@
 
 use crate::annotation::consensus::consensus;
 use crate::annotation::queue::{QueueItem, review_order};
-use crate::annotation::request::check_op;
-use crate::annotation::{AnnotationStore, ClassSource, Label, Op, Segment};
+use crate::annotation::request::{RequestError, check_op};
+use crate::annotation::{AnnotationError, AnnotationStore, ClassSource, Label, Op, Segment};
 use crate::project::LabelScheme;
 
 use super::app::StudioApp;
 use super::engine::Prediction;
 
+/// Why a label edit was refused (shown in the label strip until the next edit succeeds).
+#[derive(Debug, thiserror::Error)]
+pub enum LabelError {
+    #[error("annotations not loaded: {0}")]
+    NotLoaded(AnnotationError),
+    #[error(transparent)]
+    Journal(#[from] AnnotationError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error("no prediction yet: analyse the recording first (A)")]
+    NoPrediction,
+    #[error("drag over the time axis to select a stretch first")]
+    NoSelection,
+    #[error("no segment at the playhead")]
+    NoSegmentAtPlayhead,
+}
+
 impl StudioApp {
     /// Writes from now on as `name` (taking their journal's lock).
     pub fn set_annotator(&mut self, name: &str) {
-        self.annotation_error = self
-            .annotations
-            .set_annotator(name)
-            .err()
-            .map(|e| e.to_string());
+        self.annotation_error = self.annotations.set_annotator(name).err().map(Into::into);
         self.annotator_input = name.to_owned();
     }
 
@@ -49,7 +62,8 @@ impl StudioApp {
             return;
         };
         let result = check_op(op, self.scheme())
-            .and_then(|op| self.annotations.edit(&file, op).map_err(|e| e.to_string()));
+            .map_err(LabelError::from)
+            .and_then(|op| Ok(self.annotations.edit(&file, op)?));
         self.annotation_error = result.err();
     }
 
@@ -79,10 +93,7 @@ impl StudioApp {
                 class: Some(class),
                 source: ClassSource::AcceptedModel,
             }),
-            None => {
-                self.annotation_error =
-                    Some("no prediction yet: analyse the recording first (A)".into());
-            }
+            None => self.annotation_error = Some(LabelError::NoPrediction),
         }
     }
 
@@ -92,14 +103,13 @@ impl StudioApp {
         } else {
             self.annotations.undo()
         };
-        self.annotation_error = result.err().map(|e| e.to_string());
+        self.annotation_error = result.err().map(Into::into);
     }
 
     /// A segment over the selection, with the label's class (or the first class).
     pub(super) fn add_segment(&mut self) {
         let Some((start_s, end_s)) = self.recording.as_ref().and_then(|r| r.selection) else {
-            self.annotation_error =
-                Some("drag over the time axis to select a stretch first".into());
+            self.annotation_error = Some(LabelError::NoSelection);
             return;
         };
         let class = self
@@ -129,7 +139,7 @@ impl StudioApp {
         });
         match id {
             Some(id) => self.edit_current(Op::RemoveSegment { id }),
-            None => self.annotation_error = Some("no segment at the playhead".into()),
+            None => self.annotation_error = Some(LabelError::NoSegmentAtPlayhead),
         }
     }
 

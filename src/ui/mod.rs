@@ -12,9 +12,9 @@ mod theme;
 mod timeline;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 pub use app::{Playback, StudioApp};
+pub use screenshot::ScreenshotError;
 
 /// The bundled demo project, opened when nothing else is named.
 #[must_use]
@@ -42,9 +42,22 @@ pub struct WindowOptions {
     pub screenshot: Option<PathBuf>,
 }
 
+/// Why the window could not run to the end.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error(
+        "cannot open the studio window: {0}\n(no display? the headless commands `merit-studio info` and `merit-studio scan` work without one)"
+    )]
+    Open(#[from] eframe::Error),
+    #[error(transparent)]
+    Screenshot(#[from] ScreenshotError),
+}
+
 /// Opens the studio window and runs until it is closed.
-#[must_use]
-pub fn run(options: WindowOptions) -> ExitCode {
+///
+/// # Errors
+/// The window could not open (no display), or `--screenshot` could not write its image.
+pub fn run(options: WindowOptions) -> Result<(), WindowError> {
     let recent =
         crate::project::recent::RecentProjects::load(crate::project::recent::default_file());
     let path = options
@@ -105,22 +118,12 @@ pub fn run(options: WindowOptions) -> ExitCode {
             })
         }),
     );
-    if let Err(error) = result {
-        eprintln!(
-            "error: cannot open the studio window: {error}\n(no display? the headless commands `merit-studio info` and `merit-studio scan` work without one)"
-        );
-        return ExitCode::from(crate::cli::EXIT_FAILED);
-    }
-    match std::mem::replace(
+    result?;
+    std::mem::replace(
         &mut *outcome
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
         Ok(()),
-    ) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(crate::cli::EXIT_FAILED)
-        }
-    }
+    )?;
+    Ok(())
 }

@@ -5,10 +5,10 @@ use egui_extras::{Column, TableBuilder};
 
 use crate::annotation::consensus::consensus;
 use crate::annotation::queue::review_order;
+use crate::audio::format_time;
 use crate::ui::app::StudioApp;
 use crate::ui::engine::Prediction;
 use crate::ui::theme;
-use crate::ui::timeline::format_time;
 
 const TITLES: [&str; 6] = [
     "File",
@@ -41,7 +41,7 @@ impl Status {
     ];
 
     fn of(
-        check: Option<&Result<crate::jobs::scan::FileCheck, String>>,
+        check: Option<&Result<crate::jobs::scan::FileCheck, crate::ui::recording::FileProblem>>,
         prediction: Option<&Prediction>,
         reviewed: bool,
     ) -> Self {
@@ -406,7 +406,8 @@ pub fn browser_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 row.col(|ui| {
                     let status = Status::of(check, prediction.as_ref(), is_reviewed(app, index));
                     let error = match (check, &prediction) {
-                        (Some(Err(error)), _) | (_, Some(Prediction::Failed(error))) => Some(error),
+                        (Some(Err(problem)), _) => Some(problem.to_string()),
+                        (_, Some(Prediction::Failed(error))) => Some(error.clone()),
                         _ => None,
                     };
                     match (status, error) {

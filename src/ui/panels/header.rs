@@ -1,7 +1,7 @@
 //! Title bar with the project, model and runtime status, and the footer with collection counts
 //! and background progress.
 
-use crate::cli::format_duration;
+use crate::audio::format_duration;
 use crate::ui::app::{Playback, StudioApp};
 use crate::ui::commands::{Command, tooltip};
 
@@ -101,7 +101,7 @@ pub fn header_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
         });
     });
     if let Some(error) = &app.open_error {
-        ui.colored_label(ui.visuals().error_fg_color, error);
+        ui.colored_label(ui.visuals().error_fg_color, error.to_string());
     }
     if let Some(command) = command {
         app.run(command);

@@ -190,7 +190,7 @@ pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
         }
     });
     if let Some(error) = &app.annotation_error {
-        ui.colored_label(ui.visuals().error_fg_color, error);
+        ui.colored_label(ui.visuals().error_fg_color, error.to_string());
     }
     for op in ops {
         app.edit_current(op);

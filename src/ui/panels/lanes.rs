@@ -5,11 +5,12 @@
 use egui::{Color32, ColorImage, Pos2, Rect, Sense, Stroke, TextureOptions, Vec2};
 use egui_plot::{Legend, Line, Plot, PlotBounds, PlotPoints};
 
+use crate::audio::format_time;
 use crate::audio::pyramid::WaveformPyramid;
-use crate::model::analysis::SignalAnalysis;
-use crate::ui::recording::SpectrogramImage;
+use crate::model::analysis::{RouterTrace, SignalAnalysis};
+use crate::ui::recording::{DataVersion, SpectrogramImage};
 use crate::ui::theme;
-use crate::ui::timeline::{Timeline, format_time};
+use crate::ui::timeline::Timeline;
 
 /// What the pointer did to a pane this frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -202,15 +203,38 @@ pub fn waveform(
     (rect, gestures)
 }
 
-/// A texture for `key`, rebuilt by `build` only when the key changes (zoom, scroll, width, data).
+/// What a pane image shows: which data (recording and analysis generation) over which stretch of
+/// time at which width. Never a memory address: a freed buffer's address can be reused by the
+/// next recording's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TextureKey {
+    data: DataVersion,
+    start_s_bits: u64,
+    span_s_bits: u64,
+    columns: usize,
+}
+
+impl TextureKey {
+    fn new(data: DataVersion, timeline: &Timeline, columns: usize) -> Self {
+        Self {
+            data,
+            start_s_bits: timeline.start_s.to_bits(),
+            span_s_bits: timeline.span_s.to_bits(),
+            columns,
+        }
+    }
+}
+
+/// A texture for `key`, rebuilt by `build` only when the key changes (other data, zoom, scroll,
+/// width).
 fn cached_texture(
     ui: &egui::Ui,
     id: egui::Id,
-    key: [u64; 4],
+    key: TextureKey,
     build: impl FnOnce() -> ColorImage,
 ) -> egui::TextureHandle {
     if let Some((cached_key, texture)) =
-        ui.data(|d| d.get_temp::<([u64; 4], egui::TextureHandle)>(id))
+        ui.data(|d| d.get_temp::<(TextureKey, egui::TextureHandle)>(id))
         && cached_key == key
     {
         return texture;
@@ -222,31 +246,22 @@ fn cached_texture(
     texture
 }
 
-fn view_key(timeline: &Timeline, columns: usize, data: u64) -> [u64; 4] {
-    [
-        timeline.start_s.to_bits(),
-        timeline.span_s.to_bits(),
-        columns as u64,
-        data,
-    ]
-}
-
 pub fn spectrogram(
     ui: &mut egui::Ui,
     width: f32,
     timeline: &Timeline,
-    image: Option<&SpectrogramImage>,
+    image: Option<(&SpectrogramImage, DataVersion)>,
     title: &str,
 ) -> (Rect, Vec<TimeGesture>) {
     let (rect, response) = ui.allocate_exact_size(Vec2::new(width, 110.0), Sense::click_and_drag());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, theme::viridis(0.0));
-    if let Some(image) = image {
+    if let Some((image, data)) = image {
         let columns = rect.width().max(1.0) as usize;
         let texture = cached_texture(
             ui,
             ui.scope_id().with(("spectrogram", title)),
-            view_key(timeline, columns, std::ptr::from_ref(image) as u64),
+            TextureKey::new(data, timeline, columns),
             || {
                 // Each pixel column shows the loudest of the frames under it.
                 let frames = image.frames();
@@ -415,13 +430,10 @@ pub fn heatmap(
     ui: &mut egui::Ui,
     width: f32,
     timeline: &Timeline,
-    analysis: &SignalAnalysis,
-    gate: &[f32],
-    usage: &[f64],
+    (trace, data): (&RouterTrace, DataVersion),
     title: &str,
 ) -> (Rect, Vec<TimeGesture>) {
-    let experts = analysis.experts.max(1);
-    let frames = gate.len() / experts;
+    let experts = trace.experts().max(1);
     let row_height = 14.0;
     let (rect, response) = ui.allocate_exact_size(
         Vec2::new(width, row_height * experts as f32 + 16.0),
@@ -431,20 +443,17 @@ pub fn heatmap(
     let map = Rect::from_min_max(rect.left_top() + Vec2::new(0.0, 16.0), rect.right_bottom());
     let columns = map.width().max(1.0) as usize;
     let frame_at = |column: usize| {
-        let t = timeline.start_s + timeline.span_s * (column as f64 + 0.5) / columns as f64;
-        let frame = (t / analysis.frame_hop_s) as usize;
-        (frame < frames).then_some(frame)
+        trace.frame_at(timeline.start_s + timeline.span_s * (column as f64 + 0.5) / columns as f64)
     };
     let texture = cached_texture(
         ui,
         ui.scope_id().with(("heatmap", title)),
-        view_key(timeline, columns, gate.as_ptr() as u64),
+        TextureKey::new(data, timeline, columns),
         || {
             let mut pixels = vec![ui.visuals().extreme_bg_color; columns * experts];
             for column in 0..columns {
                 if let Some(frame) = frame_at(column) {
-                    let row = &gate[frame * experts..(frame + 1) * experts];
-                    for (expert, &p) in row.iter().enumerate() {
+                    for (expert, &p) in trace.probs.row(frame).iter().enumerate() {
                         pixels[expert * columns + column] = theme::viridis(p);
                     }
                 }
@@ -461,13 +470,7 @@ pub fn heatmap(
     // Chosen expert: a thin line along the top of its row.
     for column in 0..columns {
         if let Some(frame) = frame_at(column) {
-            let row = &gate[frame * experts..(frame + 1) * experts];
-            let top = row
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |(i, _)| i);
-            let y = map.top() + top as f32 * row_height + 1.0;
+            let y = map.top() + trace.chosen(frame) as f32 * row_height + 1.0;
             let x = map.left() + column as f32;
             painter.line_segment(
                 [Pos2::new(x, y), Pos2::new(x + 1.0, y)],
@@ -475,7 +478,8 @@ pub fn heatmap(
             );
         }
     }
-    let usage_text = usage
+    let usage_text = trace
+        .usage
         .iter()
         .enumerate()
         .map(|(i, u)| format!("E{} {:.0}%", i + 1, u * 100.0))
@@ -497,10 +501,10 @@ pub fn heatmap(
         if let Some(frame) = frame_at(column)
             && expert < experts
         {
-            let p = gate[frame * experts + expert];
+            let p = trace.probs[[frame, expert]];
             response.clone().on_hover_text_at_pointer(format!(
                 "{} · expert {} · p = {p:.3}",
-                format_time(frame as f64 * analysis.frame_hop_s),
+                format_time(frame as f64 * trace.hop_s),
                 expert + 1
             ));
         }

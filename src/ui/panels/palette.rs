@@ -106,8 +106,8 @@ pub fn export_ui(ctx: &egui::Context, app: &mut StudioApp) {
                 Some(Ok(text)) => {
                     ui.label(text);
                 }
-                Some(Err(text)) => {
-                    ui.colored_label(ui.visuals().error_fg_color, text);
+                Some(Err(error)) => {
+                    ui.colored_label(ui.visuals().error_fg_color, error.to_string());
                 }
                 None => {}
             }
@@ -161,7 +161,7 @@ pub fn model_card_ui(ctx: &egui::Context, app: &mut StudioApp) {
                     }
                 }
                 (None, Some(error)) => {
-                    ui.colored_label(ui.visuals().error_fg_color, error);
+                    ui.colored_label(ui.visuals().error_fg_color, error.to_string());
                     ui.label(
                         "Run scripts/studio.sh (it installs ONNX Runtime), or set ORT_DYLIB_PATH; \
                          choose another model with Ctrl+M.",

@@ -2,10 +2,10 @@
 
 use egui::Color32;
 
+use crate::audio::format_time;
 use crate::playback::Track;
 use crate::ui::app::{Playback, StudioApp};
 use crate::ui::commands::{Command, tooltip};
-use crate::ui::timeline::format_time;
 
 use super::lanes::{self, TimeGesture};
 
@@ -188,7 +188,10 @@ pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
         }
         let slot = usize::from(recording.show_enhanced_spectrogram && recording.analysis.is_some());
         let title = if slot == 1 { "Spectrogram, enhanced (S: original)" } else { "Spectrogram, original (S: enhanced)" };
-        let (rect, g) = lanes::spectrogram(ui, width, &timeline, recording.spectrograms[slot].as_deref(), title);
+        let image = recording.spectrograms[slot]
+            .as_ref()
+            .map(|(generation, image)| (image.as_ref(), recording.version(*generation)));
+        let (rect, g) = lanes::spectrogram(ui, width, &timeline, image, title);
         rects.push(rect);
         gestures.extend(g);
         if let Some(analysis) = &recording.analysis {
@@ -202,10 +205,11 @@ pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
             }
             rects.push(rect);
             gestures.extend(g);
-            let (rect, g) = lanes::heatmap(ui, width, &timeline, result, &result.ser_gate, &result.ser_usage, "SER router");
+            let data = recording.version(recording.analysis_generation);
+            let (rect, g) = lanes::heatmap(ui, width, &timeline, (&result.ser, data), "SER router");
             rects.push(rect);
             gestures.extend(g);
-            let (rect, g) = lanes::heatmap(ui, width, &timeline, result, &result.se_gate, &result.se_usage, "SE router");
+            let (rect, g) = lanes::heatmap(ui, width, &timeline, (&result.se, data), "SE router");
             rects.push(rect);
             gestures.extend(g);
         }
