@@ -1,19 +1,26 @@
 //! The studio window: the only module that uses egui/eframe.
 
 mod app;
+mod collection;
+mod command_handling;
 mod commands;
 mod engine;
 mod exporting;
 mod labelling;
 mod panels;
+mod player;
+mod problems;
 mod recording;
+mod rows;
 mod screenshot;
 mod theme;
 mod timeline;
+mod view;
 
 use std::path::{Path, PathBuf};
 
-pub use app::{Playback, StudioApp};
+pub use app::StudioApp;
+pub use player::Playback;
 pub use screenshot::ScreenshotError;
 
 /// The bundled demo project, opened when nothing else is named.

@@ -8,36 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::audio::pyramid::WaveformPyramid;
 use crate::audio::spectrogram::{FrequencyScale, SpectrogramParams, spectrogram};
 use crate::audio::{ANALYSIS_RATE_HZ, AudioError, DecodeOptions, decode_file};
-use crate::jobs::{Job, JobPanicked, Notify};
+use crate::jobs::{Job, Notify};
 use crate::model::analysis::SignalAnalysis;
 
 use super::engine::EngineError;
+use super::problems::FileProblem;
 use super::timeline::Timeline;
-
-/// Why a recording cannot be shown: its audio, or the background job that read it.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum FileProblem {
-    #[error("file not found")]
-    Missing,
-    #[error(transparent)]
-    Audio(Arc<AudioError>),
-    #[error("cannot start a background job: {0}")]
-    Spawn(Arc<std::io::Error>),
-    #[error(transparent)]
-    Panicked(#[from] JobPanicked),
-}
-
-impl From<AudioError> for FileProblem {
-    fn from(error: AudioError) -> Self {
-        Self::Audio(Arc::new(error))
-    }
-}
-
-impl From<std::io::Error> for FileProblem {
-    fn from(error: std::io::Error) -> Self {
-        Self::Spawn(Arc::new(error))
-    }
-}
 
 /// One opening of a recording in the view. Each [`RecordingState::open`] gets a new id, so images
 /// cached under it never show another recording (or an earlier opening of the same one).
@@ -258,6 +234,17 @@ impl RecordingState {
         }) {
             self.spectrogram_jobs[slot] = Some((self.analysis_generation, job));
         }
+    }
+
+    /// Zooms by `factor` around the playhead, or around the middle when the playhead is out of view.
+    pub fn zoom_at_playhead(&mut self, factor: f64, playhead_s: f64) {
+        let timeline = &mut self.timeline;
+        let anchor = if (timeline.start_s..=timeline.end_s()).contains(&playhead_s) {
+            playhead_s
+        } else {
+            timeline.start_s + timeline.span_s / 2.0
+        };
+        timeline.zoom(factor, anchor);
     }
 
     /// What the pane images of analysis generation `generation` are drawn from.
