@@ -5,36 +5,39 @@ use std::path::Path;
 
 use crate::annotation::queue::review_order;
 use crate::jobs::Job;
-use crate::project::Project;
 
 use super::app::{Dialog, StudioApp};
-use super::collection::OpenError;
+use super::collection::{OpenError, OpenedProject};
 use super::commands::{Action, Command};
 use super::labelling::queue_items;
 use super::recording::{Arrivals, RecordingState};
 use super::view::scheme_of;
 
 impl StudioApp {
-    /// Replaces the open project with the one at `path`.
+    /// Replaces the open project with the one at `path`, opened in the background (listing a
+    /// large collection and replaying its journals takes seconds).
     pub fn open_path(&mut self, path: &Path) {
+        self.collection.start_opening(path, self.notify.clone());
+    }
+
+    /// Takes a project that finished opening as the open one.
+    fn install(&mut self, opened: OpenedProject) {
+        let OpenedProject {
+            project,
+            collection,
+            annotations,
+            orphans,
+            read_only,
+        } = opened;
         self.recording = None;
         self.player.transport.set_playing(false);
-        match Project::open(path) {
-            Ok(project) => {
-                self.labelling.load(&project.root);
-                self.collection.set_project(
-                    project,
-                    &self.labelling.annotations,
-                    self.notify.clone(),
-                );
-                let recordings = self.collection.collection.recordings.len();
-                self.engine
-                    .restart(self.collection.project.as_ref(), recordings);
-            }
-            Err(error) => {
-                self.collection.selected = None;
-                self.collection.open_error = Some(error.into());
-            }
+        self.labelling.install(annotations);
+        let recordings = collection.recordings.len();
+        self.engine.restart(Some(&project), recordings);
+        self.collection
+            .install(project, collection, orphans, read_only, self.notify.clone());
+        if let Some(listed) = self.collection.take_pending_select() {
+            self.select_when_listed(&listed);
         }
     }
 
@@ -50,8 +53,12 @@ impl StudioApp {
         self.recording = Some(RecordingState::open(index, path, self.notify.clone()));
     }
 
-    /// Selects the recording whose listed path (or file name) is `listed` (for `--select`).
+    /// Selects the recording whose listed path (or file name) is `listed` (for `--select`), once
+    /// the project being opened has loaded.
     pub fn select_when_listed(&mut self, listed: &str) {
+        if self.collection.select_when_opened(listed) {
+            return;
+        }
         match self.collection.find(listed) {
             Some(index) => self.select(index),
             None => {
@@ -64,6 +71,9 @@ impl StudioApp {
     pub fn poll_jobs(&mut self) {
         self.poll_dialog();
         self.export.poll();
+        if let Some(opened) = self.collection.poll_opening() {
+            self.install(opened);
+        }
         self.collection.poll();
         self.engine.poll_runtime();
         let mut arrivals = Arrivals::default();

@@ -34,13 +34,16 @@ pub struct Labelling {
     pub error: Option<LabelError>,
     /// The annotator name field in the header, as typed.
     pub annotator_input: String,
+    /// Who writes: taken as soon as a project's journals are loaded.
+    wanted_annotator: Option<String>,
+    /// A project's journals are loaded (before that there is no folder to write in).
+    loaded: bool,
 }
 
 impl Labelling {
-    /// Loads the journals of the project at `root`, keeping the current annotator writing.
-    pub fn load(&mut self, root: &std::path::Path) {
-        let annotator = self.annotations.annotator().map(str::to_owned);
-        match AnnotationStore::load(root) {
+    /// Takes a project's replayed journals, with the chosen annotator writing.
+    pub fn install(&mut self, loaded: Result<AnnotationStore, AnnotationError>) {
+        match loaded {
             Ok(store) => {
                 self.annotations = store;
                 self.error = None;
@@ -53,15 +56,19 @@ impl Labelling {
         for warning in self.annotations.warnings() {
             tracing::warn!("{warning}");
         }
-        if let Some(annotator) = annotator {
+        self.loaded = true;
+        if let Some(annotator) = self.wanted_annotator.clone() {
             self.set_annotator(&annotator);
         }
     }
 
-    /// Writes from now on as `name` (taking their journal's lock).
+    /// Writes from now on as `name` (taking their journal's lock once a project is loaded).
     pub fn set_annotator(&mut self, name: &str) {
-        self.error = self.annotations.set_annotator(name).err().map(Into::into);
+        self.wanted_annotator = Some(name.to_owned());
         name.clone_into(&mut self.annotator_input);
+        if self.loaded {
+            self.error = self.annotations.set_annotator(name).err().map(Into::into);
+        }
     }
 
     /// The current annotator's label of `file`.

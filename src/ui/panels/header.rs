@@ -178,6 +178,18 @@ pub fn footer_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSen
                     .join("\n"),
             );
         }
+        if let Some(progress) = collection.opening_progress() {
+            ui.separator();
+            ui.spinner();
+            ui.label(if progress.total == 0 {
+                format!("opening… {} recordings listed", progress.done)
+            } else {
+                format!(
+                    "opening… reading the journals of {} recordings",
+                    progress.total
+                )
+            });
+        }
         if let Some((done, total)) = collection.check_progress() {
             ui.separator();
             ui.add(
