@@ -114,7 +114,7 @@ fn msp(project: &Project, rows: &[ExportRow], out: &Path) -> Result<Vec<PathBuf>
                 number(label.attributes.get("arousal")),
                 number(label.attributes.get("valence")),
                 number(label.attributes.get("dominance")),
-                super::source_of([label]).to_owned(),
+                super::rows::source_of([label]).to_owned(),
                 number(label.confidence.as_ref()),
                 safe_cell(&label.note),
             ]);
@@ -421,7 +421,7 @@ fn eaf(project: &Project, row: &ExportRow, duration: f64) -> String {
 {vocabulary}    </CONTROLLED_VOCABULARY>
 </ANNOTATION_DOCUMENT>
 "#,
-        super::iso8601(crate::annotation::journal::now_ms() / 1000),
+        super::provenance::now_iso8601(),
         xml(&media),
         xml(&row.file),
         xml(&project.file.name),
