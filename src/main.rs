@@ -16,12 +16,21 @@ fn main() -> ExitCode {
     let args = Cli::parse();
     match args.command {
         Some(command) => cli::run(command),
-        None => merit_studio::ui::run(merit_studio::ui::WindowOptions {
-            path: args.path,
-            model: args.model,
-            select: args.select,
-            annotator: args.annotator,
-            screenshot: args.screenshot,
-        }),
+        None => {
+            let window = merit_studio::ui::run(merit_studio::ui::WindowOptions {
+                path: args.path,
+                model: args.model,
+                select: args.select,
+                annotator: args.annotator,
+                screenshot: args.screenshot,
+            });
+            match window {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    ExitCode::from(cli::EXIT_FAILED)
+                }
+            }
+        }
     }
 }

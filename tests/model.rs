@@ -185,7 +185,7 @@ mod analysis {
         let parts = analyze_signal(&mut session, &signal, &chunked, None).unwrap();
         assert_eq!(parts.enhanced.len(), signal.len());
         assert_eq!(whole.enhanced.len(), signal.len());
-        assert_eq!(parts.frames(), whole.frames());
+        assert_eq!(parts.ser.frames(), whole.ser.frames());
         // Chunks of 12 s every 10 s: compare the middle 6 s of each chunk.
         let mut worst = f64::INFINITY;
         for chunk in 0..4 {
@@ -198,9 +198,10 @@ mod analysis {
             "chunked vs single pass only {worst:.1} dB apart"
         );
         let gate_error = whole
-            .ser_gate
+            .ser
+            .probs
             .iter()
-            .zip(&parts.ser_gate)
+            .zip(&parts.ser.probs)
             .skip(200 * 3)
             .take(250 * 3)
             .map(|(a, b)| (a - b).abs())
@@ -267,7 +268,7 @@ mod analysis {
         for row in &analysis.trajectory.probs {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         }
-        let total_usage: f64 = analysis.se_usage.iter().sum();
+        let total_usage: f64 = analysis.se.usage.iter().sum();
         assert!((total_usage - 1.0).abs() < 1e-9);
     }
 }

@@ -342,6 +342,49 @@ fn broken_files_are_marked_and_nothing_panics() {
     harness.get_by_label("fine.wav");
 }
 
+/// The image drawn inside the pane called `pane` (a texture of its own, not the font atlas).
+fn pane_texture(harness: &Harness<'static, StudioApp>, pane: &str) -> egui::TextureId {
+    let pane_rect = harness.get_by_label(pane).rect().expand(1.0);
+    harness
+        .output()
+        .shapes
+        .iter()
+        .map(|clipped| &clipped.shape)
+        .find(|shape| {
+            shape.texture_id() != egui::TextureId::default()
+                && pane_rect.contains_rect(shape.visual_bounding_rect())
+        })
+        .map(egui::Shape::texture_id)
+        .expect("the pane draws an image")
+}
+
+#[test]
+fn switching_between_same_length_recordings_redraws_the_heatmap() {
+    let dir = tempfile::tempdir().unwrap();
+    // Same length and zoom, different sound: only the data tells the two heatmaps apart.
+    Wav::pcm16(16_000, 1, &sine(150.0, 16_000, 32_000, 1)).write(&dir.path().join("a_low.wav"));
+    Wav::pcm16(16_000, 1, &sine(2_500.0, 16_000, 32_000, 1)).write(&dir.path().join("b_high.wav"));
+    let Studio {
+        mut harness,
+        _cache,
+        ..
+    } = studio(dir.path());
+    settle(&mut harness);
+    harness.key_press(Key::ArrowDown);
+    settle(&mut harness);
+    let first = pane_texture(&harness, "SER router");
+    harness.key_press(Key::ArrowDown);
+    settle(&mut harness);
+    assert_eq!(harness.state().selected(), Some(1));
+    let second = pane_texture(&harness, "SER router");
+    assert_ne!(first, second, "the second recording's heatmap is its own");
+    // Back to the first: drawn afresh from its own data, not the image last cached for the pane.
+    harness.key_press(Key::ArrowUp);
+    settle(&mut harness);
+    let again = pane_texture(&harness, "SER router");
+    assert_ne!(again, second);
+}
+
 #[test]
 fn an_unopenable_path_shows_the_reason() {
     let dir = tempfile::tempdir().unwrap();

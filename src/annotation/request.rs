@@ -8,6 +8,34 @@ use serde::Deserialize;
 use super::label::{ClassSource, Flag, Op, Segment};
 use crate::project::LabelScheme;
 
+/// Why a line or an edit is refused; nothing is changed for it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RequestError {
+    #[error("not a valid edit: {0}")]
+    NotJson(String),
+    #[error("an edit needs \"file\" (the recording as the project lists it)")]
+    NoFile,
+    #[error("the line asks for no edit")]
+    NoEdit,
+    #[error("one edit per line, please")]
+    SeveralEdits,
+    #[error("unknown class {name:?}; the project's classes are {known:?}")]
+    UnknownClass { name: String, known: Vec<String> },
+    #[error("unknown attribute {0:?}")]
+    UnknownAttribute(String),
+    #[error("{name} {value} is outside its scale {min}..{max}")]
+    OutsideScale {
+        name: String,
+        value: f64,
+        min: f64,
+        max: f64,
+    },
+    #[error("a segment needs 0 <= start_s < end_s, not {start_s}..{end_s}")]
+    BadSegment { start_s: f64, end_s: f64 },
+    #[error("confidence {0} is outside 0..1")]
+    BadConfidence(f64),
+}
+
 /// What one input line asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -52,19 +80,21 @@ struct SegmentLine {
 /// Parses one line; `next_id` numbers new segments.
 ///
 /// # Errors
-/// A message saying what is wrong with the line (nothing is changed for such a line).
-pub fn parse_request(text: &str, scheme: &LabelScheme, next_id: u64) -> Result<Request, String> {
-    let line: Line = serde_json::from_str(text).map_err(|e| format!("not a valid edit: {e}"))?;
+/// [`RequestError`] saying what is wrong with the line.
+pub fn parse_request(
+    text: &str,
+    scheme: &LabelScheme,
+    next_id: u64,
+) -> Result<Request, RequestError> {
+    let line: Line =
+        serde_json::from_str(text).map_err(|e| RequestError::NotJson(e.to_string()))?;
     if line.undo == Some(true) {
         return Ok(Request::Undo);
     }
     if line.redo == Some(true) {
         return Ok(Request::Redo);
     }
-    let file = line
-        .file
-        .clone()
-        .ok_or("an edit needs \"file\" (the recording as the project lists it)")?;
+    let file = line.file.clone().ok_or(RequestError::NoFile)?;
     let mut requests = Vec::new();
     if let Some(class) = line.class {
         requests.push(Request::Edit {
@@ -126,9 +156,9 @@ pub fn parse_request(text: &str, scheme: &LabelScheme, next_id: u64) -> Result<R
         });
     }
     let request = match requests.len() {
-        0 => return Err("the line asks for no edit".into()),
+        0 => return Err(RequestError::NoEdit),
         1 => requests.remove(0),
-        _ => return Err("one edit per line, please".into()),
+        _ => return Err(RequestError::SeveralEdits),
     };
     match request {
         Request::Edit { file, op } => Ok(Request::Edit {
@@ -142,15 +172,15 @@ pub fn parse_request(text: &str, scheme: &LabelScheme, next_id: u64) -> Result<R
 /// Checks `op` against the label scheme and writes classes as their ids.
 ///
 /// # Errors
-/// Which class, attribute or value the scheme does not allow.
-pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, String> {
+/// [`RequestError`] naming the class, attribute or value the scheme does not allow.
+pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, RequestError> {
     let class_id = |name: &str| {
         scheme
             .resolve_class(name)
             .map(|c| c.id.clone())
-            .ok_or_else(|| {
-                let known: Vec<&str> = scheme.classes.iter().map(|c| c.id.as_str()).collect();
-                format!("unknown class {name:?}; the project's classes are {known:?}")
+            .ok_or_else(|| RequestError::UnknownClass {
+                name: name.to_owned(),
+                known: scheme.classes.iter().map(|c| c.id.clone()).collect(),
             })
     };
     Ok(match op {
@@ -167,24 +197,26 @@ pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, String> {
                     .attributes
                     .iter()
                     .find(|a| a.id == *name)
-                    .ok_or_else(|| format!("unknown attribute {name:?}"))?;
+                    .ok_or_else(|| RequestError::UnknownAttribute(name.clone()))?;
                 if let Some(value) = value
                     && !(scale.min..=scale.max).contains(value)
                 {
-                    return Err(format!(
-                        "{name} {value} is outside its scale {}..{}",
-                        scale.min, scale.max
-                    ));
+                    return Err(RequestError::OutsideScale {
+                        name: name.clone(),
+                        value: *value,
+                        min: scale.min,
+                        max: scale.max,
+                    });
                 }
             }
             Op::SetAttributes { values }
         }
         Op::PutSegment { mut segment } => {
             if !(segment.start_s >= 0.0 && segment.end_s > segment.start_s) {
-                return Err(format!(
-                    "a segment needs 0 <= start_s < end_s, not {}..{}",
-                    segment.start_s, segment.end_s
-                ));
+                return Err(RequestError::BadSegment {
+                    start_s: segment.start_s,
+                    end_s: segment.end_s,
+                });
             }
             segment.class = class_id(&segment.class)?;
             Op::PutSegment { segment }
@@ -192,7 +224,7 @@ pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, String> {
         Op::SetConfidence {
             confidence: Some(c),
         } if !(0.0..=1.0).contains(&c) => {
-            return Err(format!("confidence {c} is outside 0..1"));
+            return Err(RequestError::BadConfidence(c));
         }
         other => other,
     })
@@ -202,7 +234,7 @@ pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, String> {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Request, String> {
+    fn parse(text: &str) -> Result<Request, RequestError> {
         parse_request(text, &LabelScheme::sparse_merit(), 10)
     }
 
@@ -270,7 +302,7 @@ mod tests {
             (r#"{"file": "a.wav"}"#, "no edit"),
             (r#"{"file": "a.wav", "colour": "red"}"#, "unknown field"),
         ] {
-            let error = parse(line).unwrap_err();
+            let error = parse(line).unwrap_err().to_string();
             assert!(error.contains(expected), "{line}: {error}");
         }
     }

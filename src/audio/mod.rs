@@ -1,6 +1,7 @@
 //! The audio core: decoding, resampling, waveform pyramids and spectrograms.
 //! Pure signal code; no UI, model or playback dependency.
 
+mod clock;
 mod decode;
 mod error;
 pub mod pitch;
@@ -11,6 +12,7 @@ pub mod spectrogram;
 pub mod test_signal;
 pub mod wav;
 
+pub use clock::{format_duration, format_time};
 pub use decode::{
     AudioInfo, AudioReader, Block, DecodeOptions, DecodedFile, InterleavedAudio, decode_file,
     mix_to_mono, probe,

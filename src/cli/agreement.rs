@@ -1,7 +1,7 @@
 //! `merit-studio agreement PROJECT`: how well the project's annotators agree (Krippendorff's
 //! alpha with bootstrap intervals, Fleiss' kappa where it is defined, each pair of annotators).
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::annotation::AnnotationStore;
@@ -20,7 +20,18 @@ fn describe(estimate: Option<&Estimate>) -> String {
     )
 }
 
-pub fn run(project_path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+#[derive(Debug, clap::Args)]
+pub struct AgreementArgs {
+    project: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &AgreementArgs) -> anyhow::Result<ExitCode> {
+    let &AgreementArgs {
+        project: ref project_path,
+        json,
+    } = args;
     let project = Project::open(project_path)?;
     let collection = Collection::load(&project);
     let store = AnnotationStore::load(&project.root)?;

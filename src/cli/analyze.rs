@@ -14,45 +14,70 @@ use crate::jobs::batch::{
 use crate::jobs::cache::AnalysisCache;
 use crate::jobs::model_choice::choose_model;
 use crate::model::analysis::AnalysisParams;
-use crate::model::{DeviceChoice, MeritSession, SessionOptions};
+use crate::model::{MeritSession, SessionOptions};
 use crate::project::Project;
 
-use super::EXIT_FOUND_PROBLEMS;
+use super::{DeviceArg, EXIT_FOUND_PROBLEMS};
 
-pub struct AnalyzeArgs<'a> {
-    pub inputs: &'a [PathBuf],
-    pub model: Option<&'a Path>,
-    pub device: DeviceChoice,
-    pub out: &'a Path,
-    pub window_s: f64,
-    pub hop_s: f64,
-    pub shard: Option<&'a str>,
-    pub jobs: usize,
-    /// None: no cache.
-    pub cache_dir: Option<PathBuf>,
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// ONNX model (default: the project's, else models/sparse-merit-compact.onnx).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    device: DeviceArg,
+    #[arg(long)]
+    out: PathBuf,
+    /// Emotion-trajectory window and hop, in seconds.
+    #[arg(long, default_value_t = 3.0)]
+    window_s: f64,
+    #[arg(long, default_value_t = 0.5)]
+    hop_s: f64,
+    /// Process a deterministic 1/N of the files (K/N, 1-based), e.g. for array jobs.
+    #[arg(long)]
+    shard: Option<String>,
+    /// ONNX Runtime threads (default: let it choose).
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
+    /// Analysis cache folder (default: ~/.cache/merit-studio/analysis).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Analyse everything afresh and cache nothing.
+    #[arg(long)]
+    no_cache: bool,
 }
 
-pub fn run(args: &AnalyzeArgs<'_>) -> anyhow::Result<ExitCode> {
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // The model the command line names, else that of the first input that is a project naming one.
     let project_with_model = args
         .inputs
         .iter()
         .filter_map(|input| Project::open(input).ok())
         .find(|project| project.file.model.is_some());
-    let model = choose_model(args.model, project_with_model.as_ref())?;
-    let (inputs, problems) = collect_inputs(args.inputs)?;
+    let model = choose_model(args.model.as_deref(), project_with_model.as_ref())?;
+    let (inputs, problems) = collect_inputs(&args.inputs)?;
     for problem in &problems {
         eprintln!("warning: {problem}");
     }
-    let inputs = match args.shard {
+    let inputs = match &args.shard {
         Some(text) => {
-            let (k, n) = parse_shard(text).map_err(anyhow::Error::msg)?;
+            let (k, n) = parse_shard(text)?;
             shard(inputs, k, n)
         }
         None => inputs,
     };
     let options = SessionOptions {
-        device: args.device,
+        device: args.device.into(),
         threads: args.jobs,
     };
     let mut session = MeritSession::load(&model, options)?;
@@ -68,8 +93,14 @@ pub fn run(args: &AnalyzeArgs<'_>) -> anyhow::Result<ExitCode> {
         hop_s: args.hop_s,
         ..AnalysisParams::default()
     };
-    let cache = args.cache_dir.clone().map(AnalysisCache::new);
-    let summary = analyze_into(&mut session, inputs, args.out, &params, cache.as_ref())?;
+    let cache = (!args.no_cache).then(|| {
+        AnalysisCache::new(
+            args.cache_dir
+                .clone()
+                .unwrap_or_else(crate::jobs::cache::default_folder),
+        )
+    });
+    let summary = analyze_into(&mut session, inputs, &args.out, &params, cache.as_ref())?;
     eprintln!(
         "wrote {} ({} failed)",
         args.out.join("results.jsonl").display(),
@@ -130,7 +161,7 @@ pub fn analyze_into(
             if let Err(error) = writeln!(results, "{}", result_row(outcome)) {
                 write_error.get_or_insert(error);
             }
-            progress.set_message(super::format_duration(audio_s));
+            progress.set_message(crate::audio::format_duration(audio_s));
             progress.inc(1);
         },
     );
@@ -156,7 +187,12 @@ pub fn analyze_into(
 
 /// Joins shard folders: rows in input order (no file twice), enhanced audio and gates linked or
 /// copied.
-pub fn merge(shards: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
+pub fn merge(args: &MergeArgs) -> anyhow::Result<ExitCode> {
+    merge_folders(&args.shards, &args.out)
+}
+
+/// [`merge`] of `shards` into `out` (also the cluster merge's last step).
+pub(super) fn merge_folders(shards: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
     let mut rows: Vec<(u64, String)> = Vec::new();
     for folder in shards {
         let path = folder.join("results.jsonl");

@@ -1,13 +1,15 @@
 //! `merit-studio bench`: real-time factor of the analysis (chunks, enhancement, gates, trajectory)
 //! on a synthetic speech-like signal, and the peak memory it took.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use crate::audio::test_signal::speech_like;
 use crate::model::analysis::{AnalysisParams, analyze_signal};
-use crate::model::{DeviceChoice, MeritSession, SessionOptions};
+use crate::model::{MeritSession, SessionOptions};
+
+use super::DeviceArg;
 
 /// Peak resident memory of this process so far, from /proc (Linux), in MB.
 pub(super) fn peak_memory_mb() -> Option<f64> {
@@ -17,22 +19,43 @@ pub(super) fn peak_memory_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-pub fn run(
-    model: Option<&Path>,
-    device: DeviceChoice,
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+    device: DeviceArg,
+    /// Length of the test signal.
+    #[arg(long, default_value_t = 600.0)]
     seconds: f64,
+    /// ONNX Runtime threads (default: let it choose).
+    #[arg(long, default_value_t = 0)]
     jobs: usize,
+    /// Audio per model run, in trajectory windows (chunks get as much audio); larger batches
+    /// keep a GPU busy.
+    #[arg(long, default_value_t = 16)]
     batch: usize,
-) -> anyhow::Result<ExitCode> {
+}
+
+pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let &BenchArgs {
+        ref model,
+        device,
+        seconds,
+        jobs,
+        batch,
+    } = args;
     let params = AnalysisParams {
         batch: batch.max(1),
         ..AnalysisParams::default()
     };
-    let model: PathBuf = model.map_or_else(crate::model::shipped_model_path, Path::to_path_buf);
+    let model: PathBuf = model
+        .clone()
+        .unwrap_or_else(crate::model::shipped_model_path);
     let mut session = MeritSession::load(
         &model,
         SessionOptions {
-            device,
+            device: device.into(),
             threads: jobs,
         },
     )?;

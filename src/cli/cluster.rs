@@ -21,8 +21,9 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+use super::DeviceArg;
 use super::EXIT_FOUND_PROBLEMS;
-use super::analyze::{analyze_into, merge};
+use super::analyze::{analyze_into, merge_folders};
 use crate::jobs::batch::{BatchInput, collect_inputs, parse_shard, shard};
 use crate::jobs::cache::AnalysisCache;
 use crate::jobs::model_choice::choose_model;
@@ -59,8 +60,8 @@ pub enum ClusterCommand {
         /// K/N, 1-based; N must be the run's shard count.
         #[arg(long)]
         shard: String,
-        #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-        device: DeviceChoice,
+        #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
+        device: DeviceArg,
         /// ONNX Runtime threads (default: let it choose).
         #[arg(long, default_value_t = 0)]
         jobs: usize,
@@ -87,7 +88,7 @@ pub fn run(command: ClusterCommand) -> anyhow::Result<ExitCode> {
             shard,
             device,
             jobs,
-        } => task(&run, &shard, device, jobs),
+        } => task(&run, &shard, device.into(), jobs),
         ClusterCommand::Missing { run } => {
             let manifest = Manifest::read(&run)?;
             let expected = manifest.expected_shards()?;
@@ -547,7 +548,7 @@ fn merge_run(run: &Path) -> anyhow::Result<ExitCode> {
     let folders: Vec<PathBuf> = (1..=manifest.shards)
         .map(|k| shard_folder(run, k))
         .collect();
-    merge(&folders, run)?;
+    merge_folders(&folders, run)?;
     let total = |field: fn(&TaskLog) -> f64| logs.iter().map(field).sum::<f64>();
     let (audio_s, wall_s) = (total(|l| l.audio_s), total(|l| l.wall_s));
     let failed = logs.iter().map(|l| l.failed).sum::<usize>();
@@ -557,8 +558,8 @@ fn merge_run(run: &Path) -> anyhow::Result<ExitCode> {
         logs.iter().map(|l| l.files).sum::<usize>(),
         logs.iter().map(|l| l.analysed).sum::<usize>(),
         logs.iter().map(|l| l.cached).sum::<usize>(),
-        super::format_duration(audio_s),
-        super::format_duration(wall_s),
+        crate::audio::format_duration(audio_s),
+        crate::audio::format_duration(wall_s),
         if audio_s > 0.0 { wall_s / audio_s } else { 0.0 },
         logs.iter()
             .filter_map(|l| l.peak_memory_mb)

@@ -1,7 +1,7 @@
 //! `merit-studio export` and `merit-studio import`: labels out to the formats training code and
 //! annotation tools read, and back in from them into a named annotator's journal.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -12,21 +12,72 @@ use crate::export::import::{self, Imported};
 use crate::export::{ExportOptions, Format, Selection, SplitPlan, export, provenance, rows};
 use crate::project::{Collection, Project};
 
-pub struct ExportArgs<'a> {
-    pub project: &'a Path,
-    pub format: Format,
-    pub out: &'a Path,
-    pub annotator: Option<&'a str>,
-    pub include_unlabelled: bool,
-    pub split: Option<(f64, f64)>,
-    pub seed: u64,
-    pub audio16k: bool,
-    pub metadata_csv: bool,
-    /// Label recordings nobody labelled with the model's prediction (source "model").
-    pub model_labels: bool,
-    /// Write the Sparse MERIT enhanced audio of every exported recording.
-    pub enhanced: bool,
-    pub model: Option<&'a Path>,
+/// `--format`: the command line's names for [`Format`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// `labels_consensus.csv` + `labels_detailed.csv` (folder).
+    Msp,
+    /// `metadata.jsonl` (or `metadata.csv`) + the audio, for `datasets.load_dataset("audiofolder")`.
+    Audiofolder,
+    /// One JSON object per recording: our fine-tuning manifest (file).
+    Jsonl,
+    /// One Praat TextGrid per recording (folder).
+    Textgrid,
+    /// One ELAN `.eaf` per recording (folder).
+    Eaf,
+    /// One Audacity label track per recording (folder).
+    Audacity,
+}
+
+impl From<FormatArg> for Format {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Msp => Self::Msp,
+            FormatArg::Audiofolder => Self::Audiofolder,
+            FormatArg::Jsonl => Self::Jsonl,
+            FormatArg::Textgrid => Self::Textgrid,
+            FormatArg::Eaf => Self::Eaf,
+            FormatArg::Audacity => Self::Audacity,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    project: PathBuf,
+    #[arg(long, value_enum)]
+    format: FormatArg,
+    #[arg(long)]
+    out: PathBuf,
+    /// One annotator's labels (default: the consensus of all).
+    #[arg(long)]
+    annotator: Option<String>,
+    /// Also list recordings nobody has labelled.
+    #[arg(long)]
+    include_unlabelled: bool,
+    /// Speaker-disjoint splits: fractions for dev and test, e.g. 0.1,0.1 (default: keep the
+    /// collection's split column).
+    #[arg(long, value_parser = super::parse_split)]
+    split: Option<(f64, f64)>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// jsonl: also write each recording as a 16 kHz mono WAV (OUT.audio16k/) and point
+    /// `path` at it, for the fine-tuning script.
+    #[arg(long)]
+    audio16k: bool,
+    /// audiofolder: metadata.csv instead of metadata.jsonl.
+    #[arg(long)]
+    metadata_csv: bool,
+    /// Give recordings nobody labelled the model's prediction (source "model").
+    #[arg(long)]
+    model_labels: bool,
+    /// Also write the Sparse MERIT enhanced audio (16 kHz WAV) of every exported recording,
+    /// under OUT/enhanced/ (jsonl: beside it, in OUT with the extension .enhanced).
+    #[arg(long)]
+    enhanced: bool,
+    /// Model for --model-labels and --enhanced (default: the project's, else the shipped one).
+    #[arg(long)]
+    model: Option<PathBuf>,
 }
 
 /// Runs (or takes from the cache) the analysis of every row: fills unlabelled rows with the
@@ -35,7 +86,7 @@ pub struct ExportArgs<'a> {
 fn add_model_outputs(
     project: &Project,
     rows: &mut [crate::export::ExportRow],
-    args: &ExportArgs<'_>,
+    args: &ExportArgs,
     enhanced_folder: Option<&Path>,
 ) -> anyhow::Result<(String, Vec<String>)> {
     use crate::jobs::batch::analyze_path;
@@ -43,7 +94,7 @@ fn add_model_outputs(
     use crate::jobs::model_choice::choose_model;
     use crate::model::analysis::AnalysisParams;
     use crate::model::{MeritSession, SessionOptions};
-    let model = choose_model(args.model, Some(project))?;
+    let model = choose_model(args.model.as_deref(), Some(project))?;
     let mut session = MeritSession::load(&model, SessionOptions::default())?;
     let cache = AnalysisCache::new(default_folder());
     let mut failed = Vec::new();
@@ -82,19 +133,20 @@ fn add_model_outputs(
     Ok((session.model_hash().to_owned(), failed))
 }
 
-pub fn run_export(args: &ExportArgs<'_>) -> anyhow::Result<ExitCode> {
-    let project = Project::open(args.project)?;
+pub fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::open(&args.project)?;
+    let format = Format::from(args.format);
     let collection = Collection::load(&project);
     let store = AnnotationStore::load(&project.root)?;
     for warning in store.warnings() {
         eprintln!("warning: {warning}");
     }
-    let selection = match args.annotator {
+    let selection = match args.annotator.as_deref() {
         Some(name) => Selection::Annotator(normalise_annotator(name)?),
         None => Selection::Consensus,
     };
     let options = ExportOptions {
-        format: Some(args.format),
+        format: Some(format),
         selection: selection.clone(),
         include_unlabelled: args.include_unlabelled,
         splits: args.split.map(|(dev, test)| SplitPlan {
@@ -130,12 +182,10 @@ pub fn run_export(args: &ExportArgs<'_>) -> anyhow::Result<ExitCode> {
             rows.retain(|row| row.source != "none");
         }
     }
-    let record = provenance(&project, &rows, args.format, &selection, model_hash);
-    let written = export(&project, &rows, &options, args.out, &record)?;
+    let record = provenance(&project, &rows, format, &selection, model_hash);
+    let written = export(&project, &rows, &options, &args.out, &record)?;
     let enhanced_beside = args.out.with_extension("enhanced");
-    if args.enhanced
-        && !matches!(args.format, crate::export::Format::Jsonl)
-        && enhanced_beside.is_dir()
+    if args.enhanced && !matches!(format, crate::export::Format::Jsonl) && enhanced_beside.is_dir()
     {
         std::fs::rename(&enhanced_beside, args.out.join("enhanced"))?;
     }
@@ -174,47 +224,56 @@ pub enum ImportFormat {
     Audiofolder,
 }
 
-pub struct ImportArgs<'a> {
-    pub project: &'a Path,
-    pub format: ImportFormat,
-    pub input: &'a Path,
-    pub annotator: &'a str,
-    /// The recording (as listed) a per-recording file describes.
-    pub file: Option<&'a str>,
-    pub tier: Option<&'a str>,
-    /// For a detailed MSP CSV: import only this annotator's rows.
-    pub from_annotator: Option<&'a str>,
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    project: PathBuf,
+    #[arg(long, value_enum)]
+    format: ImportFormat,
+    input: PathBuf,
+    #[arg(long)]
+    annotator: String,
+    /// The recording a per-recording file (Audacity, TextGrid) describes.
+    #[arg(long)]
+    file: Option<String>,
+    /// TextGrid tier to read (default: consensus).
+    #[arg(long)]
+    tier: Option<String>,
+    /// Detailed MSP CSV: only this annotator's rows.
+    #[arg(long)]
+    from_annotator: Option<String>,
 }
 
-pub fn run_import(args: &ImportArgs<'_>) -> anyhow::Result<ExitCode> {
-    let project = Project::open(args.project)?;
+pub fn run_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::open(&args.project)?;
+    let input = args.input.as_path();
     let collection = Collection::load(&project);
     let mut store = AnnotationStore::load(&project.root)?;
     let scheme = &project.file.label_scheme;
     let file = || {
         args.file
+            .as_deref()
             .context("--file names the recording (as the project lists it) this file describes")
     };
     let first_id = store.next_seq().unwrap_or(1) + 1_000_000;
     let read = match args.format {
-        ImportFormat::Msp => import::msp_csv(args.input, scheme, args.from_annotator),
-        ImportFormat::Jsonl => import::jsonl(args.input),
-        ImportFormat::Audacity => import::audacity(args.input, file()?, first_id),
+        ImportFormat::Msp => import::msp_csv(input, scheme, args.from_annotator.as_deref()),
+        ImportFormat::Jsonl => import::jsonl(input),
+        ImportFormat::Audacity => import::audacity(input, file()?, first_id),
         ImportFormat::Textgrid => import::textgrid(
-            args.input,
+            input,
             file()?,
-            args.tier.unwrap_or("consensus"),
+            args.tier.as_deref().unwrap_or("consensus"),
             first_id,
         ),
         ImportFormat::Eaf => import::eaf(
-            args.input,
+            input,
             file()?,
-            args.tier.unwrap_or("consensus"),
+            args.tier.as_deref().unwrap_or("consensus"),
             first_id,
         ),
-        ImportFormat::Audiofolder => import::audiofolder(args.input),
+        ImportFormat::Audiofolder => import::audiofolder(input),
     }
-    .with_context(|| format!("cannot read {}", args.input.display()))?;
+    .with_context(|| format!("cannot read {}", input.display()))?;
     let listed: std::collections::HashSet<&str> = collection
         .recordings
         .iter()
@@ -227,7 +286,7 @@ pub fn run_import(args: &ImportArgs<'_>) -> anyhow::Result<ExitCode> {
     let mut problems = read.problems;
     for (file, _) in &unknown {
         problems.push(import::ImportProblem {
-            path: args.input.to_path_buf(),
+            path: input.to_path_buf(),
             line: 0,
             message: format!("{file:?} is not a recording of this project"),
         });
@@ -236,7 +295,7 @@ pub fn run_import(args: &ImportArgs<'_>) -> anyhow::Result<ExitCode> {
         edits: known,
         problems: Vec::new(),
     }
-    .apply(&mut store, args.annotator, scheme, args.input)?;
+    .apply(&mut store, &args.annotator, scheme, input)?;
     problems.extend(more);
     for problem in &problems {
         eprintln!("PROBLEM {problem}");

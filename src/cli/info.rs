@@ -6,9 +6,27 @@ use std::sync::atomic::AtomicBool;
 
 use crate::jobs::scan::{CheckDepth, FileCheck, check_file};
 
-use super::{EXIT_FOUND_PROBLEMS, format_duration};
+use super::EXIT_FOUND_PROBLEMS;
+use crate::audio::format_duration;
 
-pub fn run(files: &[PathBuf], headers_only: bool, json: bool) -> anyhow::Result<ExitCode> {
+#[derive(Debug, clap::Args)]
+pub struct InfoArgs {
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Read the headers only; skip the decode check.
+    #[arg(long)]
+    headers_only: bool,
+    /// One JSON object per file instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &InfoArgs) -> anyhow::Result<ExitCode> {
+    let &InfoArgs {
+        ref files,
+        headers_only,
+        json,
+    } = args;
     let depth = if headers_only {
         CheckDepth::Headers
     } else {

@@ -34,18 +34,31 @@ fn model_class(
     project: &Project,
     path: &Path,
     cache: &AnalysisCache,
-) -> Result<String, String> {
-    if session.is_none() {
-        let model = choose_model(None, Some(project)).map_err(|e| e.to_string())?;
-        *session =
-            Some(MeritSession::load(&model, SessionOptions::default()).map_err(|e| e.to_string())?);
-    }
-    let session = session.as_mut().ok_or("no model")?;
+) -> anyhow::Result<String> {
+    let session = match session {
+        Some(loaded) => loaded,
+        None => {
+            let model = choose_model(None, Some(project))?;
+            session.insert(MeritSession::load(&model, SessionOptions::default())?)
+        }
+    };
     let (analysis, _) = analyze_path(session, path, &AnalysisParams::default(), Some(cache), None)?;
     Ok(analysis.top_class().to_owned())
 }
 
-pub fn run(project_path: &Path, annotator: &str) -> anyhow::Result<ExitCode> {
+#[derive(Debug, clap::Args)]
+pub struct LabelArgs {
+    project: std::path::PathBuf,
+    /// Whose journal the edits go to.
+    #[arg(long)]
+    annotator: String,
+}
+
+pub fn run(args: &LabelArgs) -> anyhow::Result<ExitCode> {
+    let LabelArgs {
+        project: project_path,
+        annotator,
+    } = args;
     let project = Project::open(project_path)?;
     let collection = Collection::load(&project);
     let mut store = AnnotationStore::load(&project.root)?;
@@ -67,13 +80,14 @@ pub fn run(project_path: &Path, annotator: &str) -> anyhow::Result<ExitCode> {
             continue;
         }
         let next_id = store.next_seq().unwrap_or(1);
-        let outcome = parse_request(&line, scheme, next_id).and_then(|request| {
+        let outcome = (|| -> anyhow::Result<_> {
+            let request = parse_request(&line, scheme, next_id)?;
             let recording = |file: &str| {
                 collection
                     .recordings
                     .iter()
                     .find(|r| r.listed_path == file)
-                    .ok_or_else(|| format!("{file:?} is not a recording of this project"))
+                    .ok_or_else(|| anyhow::anyhow!("{file:?} is not a recording of this project"))
             };
             let applied = match request {
                 Request::Edit { file, op } => {
@@ -102,8 +116,8 @@ pub fn run(project_path: &Path, annotator: &str) -> anyhow::Result<ExitCode> {
                     ))
                 }),
             };
-            applied.map_err(|e| e.to_string())
-        });
+            Ok(applied?)
+        })();
         let ack = match outcome {
             Ok(applied) => Ack {
                 ok: true,
@@ -117,7 +131,7 @@ pub fn run(project_path: &Path, annotator: &str) -> anyhow::Result<ExitCode> {
                     ok: false,
                     seq: None,
                     file: None,
-                    error: Some(error),
+                    error: Some(format!("{error:#}")),
                 }
             }
         };

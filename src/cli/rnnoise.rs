@@ -7,13 +7,24 @@ use crate::audio::{ANALYSIS_RATE_HZ, DecodeOptions, decode_file, rnnoise, wav};
 
 use super::EXIT_FOUND_PROBLEMS;
 
-pub fn run(
-    inputs: &[PathBuf],
-    list: Option<&Path>,
-    out: &Path,
-    root: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
-    let mut files = inputs.to_vec();
+#[derive(Debug, clap::Args)]
+pub struct RnnoiseArgs {
+    inputs: Vec<PathBuf>,
+    /// A text file with one input path per line (in addition to INPUTS).
+    #[arg(long)]
+    list: Option<PathBuf>,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Inputs under this folder keep their relative path under OUT (default: file name only).
+    #[arg(long)]
+    root: Option<PathBuf>,
+}
+
+pub fn run(args: &RnnoiseArgs) -> anyhow::Result<ExitCode> {
+    let (inputs, out) = (&args.inputs, args.out.as_path());
+    let (list, root) = (args.list.as_deref(), args.root.as_deref());
+    let mut files = inputs.clone();
     if let Some(list) = list {
         let text = std::fs::read_to_string(list)
             .map_err(|e| anyhow::anyhow!("{}: {e}", list.display()))?;

@@ -1,7 +1,7 @@
 //! `merit-studio scan PATH`
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -10,14 +10,30 @@ use crate::jobs::JobContext;
 use crate::jobs::scan::{CheckDepth, check_files};
 use crate::project::{Collection, Project};
 
-use super::{EXIT_FOUND_PROBLEMS, format_duration};
+use super::EXIT_FOUND_PROBLEMS;
+use crate::audio::format_duration;
 
-pub fn run(
-    path: &Path,
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    path: PathBuf,
+    /// Read headers only (fast) instead of decoding every file.
+    #[arg(long)]
     headers_only: bool,
+    /// Files checked in parallel (default: the number of cores).
+    #[arg(long)]
     jobs: Option<usize>,
+    /// Print a JSON report instead of text.
+    #[arg(long)]
     json: bool,
-) -> anyhow::Result<ExitCode> {
+}
+
+pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    let &ScanArgs {
+        ref path,
+        headers_only,
+        jobs,
+        json,
+    } = args;
     let project = Project::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let collection = Collection::load(&project);
     let depth = if headers_only {

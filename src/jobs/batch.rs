@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::cache::AnalysisCache;
-use crate::audio::{ANALYSIS_RATE_HZ, DecodeOptions, decode_file, wav};
-use crate::model::analysis::{AnalysisParams, SignalAnalysis, analyze_signal};
+use crate::audio::{ANALYSIS_RATE_HZ, AudioError, DecodeOptions, decode_file, wav};
+use crate::model::analysis::{AnalysisParams, RouterTrace, SignalAnalysis, analyze_signal};
 use crate::model::{MeritSession, ModelError};
 use crate::project::{Collection, Project, ProjectError};
 
@@ -75,59 +75,140 @@ pub fn shard(inputs: Vec<BatchInput>, k: usize, n: usize) -> Vec<BatchInput> {
         .collect()
 }
 
+/// What is wrong with a `K/N` shard text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    #[error("shard `{0}` is not of the form K/N")]
+    NotKOverN(String),
+    #[error("shard {part} `{text}` is not a number")]
+    NotANumber { part: &'static str, text: String },
+    #[error("shard {k}/{n}: need 1 <= K <= N")]
+    OutOfRange { k: usize, n: usize },
+}
+
 /// Parses `K/N` (1 <= K <= N).
 ///
 /// # Errors
-/// A message saying what is wrong with the text.
-pub fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+/// [`ShardError`] saying what is wrong with the text.
+pub fn parse_shard(text: &str) -> Result<(usize, usize), ShardError> {
     let (k, n) = text
         .split_once('/')
-        .ok_or_else(|| format!("shard `{text}` is not of the form K/N"))?;
-    let k: usize = k
-        .trim()
-        .parse()
-        .map_err(|_| format!("shard index `{k}` is not a number"))?;
-    let n: usize = n
-        .trim()
-        .parse()
-        .map_err(|_| format!("shard count `{n}` is not a number"))?;
+        .ok_or_else(|| ShardError::NotKOverN(text.to_owned()))?;
+    let number = |part: &'static str, text: &str| {
+        text.trim()
+            .parse::<usize>()
+            .map_err(|_| ShardError::NotANumber {
+                part,
+                text: text.to_owned(),
+            })
+    };
+    let (k, n) = (number("index", k)?, number("count", n)?);
     if n == 0 || k == 0 || k > n {
-        return Err(format!("shard {k}/{n}: need 1 <= K <= N"));
+        return Err(ShardError::OutOfRange { k, n });
     }
     Ok((k, n))
+}
+
+/// Why one file has no analysis. Every variant names the file, except a cancel, which is not a
+/// failure (the caller asked for it).
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error("{}: cannot read the file: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(transparent)]
+    Decode(AudioError),
+    /// The model could not be loaded (it names the model file).
+    #[error(transparent)]
+    Model(ModelError),
+    #[error("{}: {error}", path.display())]
+    Inference { path: PathBuf, error: ModelError },
+    #[error("{}: cannot write the enhanced audio: {error}", path.display())]
+    WriteAudio { path: PathBuf, error: hound::Error },
+    #[error("{}: cannot write the router probabilities: {error}", path.display())]
+    WriteGate {
+        path: PathBuf,
+        error: ndarray_npy::WriteNpyError,
+    },
+    #[error("{}: {error}", path.display())]
+    CreateFolder {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl AnalyzeError {
+    /// Whether the analysis stopped because it was asked to (not a failure).
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Cancelled)
+    }
+}
+
+impl From<AudioError> for AnalyzeError {
+    fn from(error: AudioError) -> Self {
+        match error {
+            AudioError::Cancelled { .. } => Self::Cancelled,
+            other => Self::Decode(other),
+        }
+    }
+}
+
+impl From<ModelError> for AnalyzeError {
+    fn from(error: ModelError) -> Self {
+        match error {
+            ModelError::Cancelled => Self::Cancelled,
+            other => Self::Model(other),
+        }
+    }
+}
+
+/// The output files of one analysed file, relative to the batch's output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFiles {
+    pub enhanced: PathBuf,
+    pub ser_gate: PathBuf,
+    pub se_gate: PathBuf,
 }
 
 /// What analysing one file produced.
 pub struct FileOutcome {
     pub input: BatchInput,
-    pub result: Result<(SignalAnalysis, PathBuf, PathBuf, PathBuf), String>,
+    pub result: Result<(SignalAnalysis, OutputFiles), AnalyzeError>,
     /// The analysis came from the cache.
     pub cached: bool,
 }
 
-fn write_gate(path: &Path, gate: &[f32], experts: usize) -> Result<(), String> {
-    let frames = gate.len() / experts.max(1);
-    let array = ndarray::Array2::from_shape_vec((frames, experts), gate.to_vec())
-        .map_err(|e| e.to_string())?;
-    ndarray_npy::write_npy(path, &array).map_err(|e| format!("{}: {e}", path.display()))
+fn write_gate(path: &Path, trace: &RouterTrace) -> Result<(), AnalyzeError> {
+    ndarray_npy::write_npy(path, &trace.probs).map_err(|error| AnalyzeError::WriteGate {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// Decodes and analyses one file, or takes its analysis from `cache` (keyed by the file's content,
 /// the model and the parameters); returns it and whether it came from the cache.
 ///
 /// # Errors
-/// A message naming the file: unreadable, undecodable, or inference failed.
+/// [`AnalyzeError`] naming the file: unreadable, undecodable, or inference failed; or
+/// [`AnalyzeError::Cancelled`].
 pub fn analyze_path(
     session: &mut MeritSession,
     path: &Path,
     params: &AnalysisParams,
     cache: Option<&AnalysisCache>,
     cancel: Option<&std::sync::atomic::AtomicBool>,
-) -> Result<(SignalAnalysis, bool), String> {
+) -> Result<(SignalAnalysis, bool), AnalyzeError> {
     let audio_hash = cache
         .map(|_| {
-            crate::fsio::blake3_of_files(&[path])
-                .map_err(|e| format!("{}: cannot read the file: {e}", path.display()))
+            crate::fsio::blake3_of_files(&[path]).map_err(|error| AnalyzeError::Read {
+                path: path.to_path_buf(),
+                error,
+            })
         })
         .transpose()?;
     if let Some(hit) = cache
@@ -142,10 +223,17 @@ pub fn analyze_path(
             keep_original: false,
             cancel,
         },
-    )
-    .map_err(|e| e.to_string())?;
-    let analysis = analyze_signal(session, &decoded.analysis, params, cancel)
-        .map_err(|e: ModelError| format!("{}: {e}", path.display()))?;
+    )?;
+    let analysis =
+        analyze_signal(session, &decoded.analysis, params, cancel).map_err(
+            |error| match error {
+                ModelError::Cancelled => AnalyzeError::Cancelled,
+                error => AnalyzeError::Inference {
+                    path: path.to_path_buf(),
+                    error,
+                },
+            },
+        )?;
     if let (Some(cache), Some(hash)) = (cache, audio_hash.as_deref()) {
         cache.store(hash, session.model_hash(), params, &analysis);
     }
@@ -165,17 +253,27 @@ pub fn analyze_file(
         let (analysis, from_cache) = analyze_path(session, &input.path, params, cache, None)?;
         cached = from_cache;
         let stem = crate::fsio::safe_relative(&input.listed);
-        let enhanced = Path::new("enhanced").join(&stem).with_extension("wav");
-        let ser_gate = Path::new("gates").join(&stem).with_extension("ser.npy");
-        let se_gate = Path::new("gates").join(&stem).with_extension("se.npy");
-        wav::write_mono_f32(&out.join(&enhanced), &analysis.enhanced, ANALYSIS_RATE_HZ)
-            .map_err(|e| format!("{}: {e}", out.join(&enhanced).display()))?;
-        if let Some(folder) = out.join(&ser_gate).parent() {
-            std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+        let files = OutputFiles {
+            enhanced: Path::new("enhanced").join(&stem).with_extension("wav"),
+            ser_gate: Path::new("gates").join(&stem).with_extension("ser.npy"),
+            se_gate: Path::new("gates").join(&stem).with_extension("se.npy"),
+        };
+        let enhanced = out.join(&files.enhanced);
+        wav::write_mono_f32(&enhanced, &analysis.enhanced, ANALYSIS_RATE_HZ).map_err(|error| {
+            AnalyzeError::WriteAudio {
+                path: enhanced.clone(),
+                error,
+            }
+        })?;
+        if let Some(folder) = out.join(&files.ser_gate).parent() {
+            std::fs::create_dir_all(folder).map_err(|error| AnalyzeError::CreateFolder {
+                path: folder.to_path_buf(),
+                error,
+            })?;
         }
-        write_gate(&out.join(&ser_gate), &analysis.ser_gate, analysis.experts)?;
-        write_gate(&out.join(&se_gate), &analysis.se_gate, analysis.experts)?;
-        Ok((analysis, enhanced, ser_gate, se_gate))
+        write_gate(&out.join(&files.ser_gate), &analysis.ser)?;
+        write_gate(&out.join(&files.se_gate), &analysis.se)?;
+        Ok((analysis, files))
     })();
     FileOutcome {
         input,
@@ -214,7 +312,7 @@ pub fn analyze_batch(
 #[must_use]
 pub fn result_row(outcome: &FileOutcome) -> serde_json::Value {
     match &outcome.result {
-        Ok((analysis, enhanced, ser_gate, se_gate)) => {
+        Ok((analysis, files)) => {
             let probs: serde_json::Map<String, serde_json::Value> = analysis
                 .classes
                 .iter()
@@ -245,9 +343,9 @@ pub fn result_row(outcome: &FileOutcome) -> serde_json::Value {
                     "labels": labels,
                     "probs": analysis.trajectory.probs,
                 },
-                "experts": {"se_usage": analysis.se_usage, "ser_usage": analysis.ser_usage},
-                "enhanced": enhanced,
-                "gates": {"ser": ser_gate, "se": se_gate, "frame_hop_s": analysis.frame_hop_s},
+                "experts": {"se_usage": analysis.se.usage, "ser_usage": analysis.ser.usage},
+                "enhanced": files.enhanced,
+                "gates": {"ser": files.ser_gate, "se": files.se_gate, "frame_hop_s": analysis.ser.hop_s},
                 "padded_from_s": analysis.padded_from_s,
                 "provider": analysis.provider,
                 "inference_s": analysis.inference_s,
@@ -258,7 +356,7 @@ pub fn result_row(outcome: &FileOutcome) -> serde_json::Value {
         Err(error) => json!({
             "index": outcome.input.index,
             "file": outcome.input.listed,
-            "error": error,
+            "error": error.to_string(),
         }),
     }
 }

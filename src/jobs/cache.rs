@@ -5,10 +5,13 @@
 
 use std::path::PathBuf;
 
+use ndarray::Array2;
+
 use crate::fsio::write_atomically;
 use crate::model::analysis::{AnalysisParams, SignalAnalysis};
 
-const MAGIC: &[u8; 8] = b"MERITC01";
+/// Version 2: router probabilities stored with their shape (frames, experts).
+const MAGIC: &[u8; 8] = b"MERITC02";
 const CHECKSUM_LEN: usize = 32;
 
 /// The default cache folder: `$XDG_CACHE_HOME/merit-studio/analysis`, else `~/.cache/...`.
@@ -77,23 +80,49 @@ impl AnalysisCache {
     }
 }
 
+fn put_len(bytes: &mut Vec<u8>, len: usize) {
+    bytes.extend_from_slice(&(len as u64).to_le_bytes());
+}
+
+fn put_floats<'a>(bytes: &mut Vec<u8>, values: impl IntoIterator<Item = &'a f32>) {
+    for value in values {
+        bytes.extend_from_slice(&value.to_le_bytes());
+    }
+}
+
 fn encode(analysis: &SignalAnalysis) -> Vec<u8> {
     let json = serde_json::to_vec(analysis).unwrap_or_default();
     let mut bytes = Vec::with_capacity(
-        json.len() + 4 * (analysis.enhanced.len() + 2 * analysis.ser_gate.len()) + 64,
+        json.len() + 4 * (analysis.enhanced.len() + 2 * analysis.ser.probs.len()) + 64,
     );
     bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    put_len(&mut bytes, json.len());
     bytes.extend_from_slice(&json);
-    for array in [&analysis.enhanced, &analysis.ser_gate, &analysis.se_gate] {
-        bytes.extend_from_slice(&(array.len() as u64).to_le_bytes());
-        for value in array.iter() {
-            bytes.extend_from_slice(&value.to_le_bytes());
-        }
+    put_len(&mut bytes, analysis.enhanced.len());
+    put_floats(&mut bytes, &analysis.enhanced);
+    for trace in [&analysis.ser, &analysis.se] {
+        put_len(&mut bytes, trace.frames());
+        put_len(&mut bytes, trace.experts());
+        put_floats(&mut bytes, &trace.probs);
     }
     let checksum = blake3::hash(&bytes);
     bytes.extend_from_slice(checksum.as_bytes());
     bytes
+}
+
+/// Why a cache file is not used.
+#[derive(Debug, thiserror::Error)]
+enum CacheFileError {
+    #[error("not a cache file of this version")]
+    Version,
+    #[error("checksum mismatch (truncated or damaged)")]
+    Checksum,
+    #[error("shorter than its header says")]
+    Short,
+    #[error("a length field does not fit this machine")]
+    Length,
+    #[error("the analysis record is not valid: {0}")]
+    Record(#[from] serde_json::Error),
 }
 
 struct Reader<'a> {
@@ -102,50 +131,55 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, len: usize) -> Result<&'a [u8], String> {
-        let end = self.at.checked_add(len).ok_or("length overflow")?;
-        let slice = self
-            .bytes
-            .get(self.at..end)
-            .ok_or("shorter than its header says")?;
+    fn take(&mut self, len: usize) -> Result<&'a [u8], CacheFileError> {
+        let end = self.at.checked_add(len).ok_or(CacheFileError::Length)?;
+        let slice = self.bytes.get(self.at..end).ok_or(CacheFileError::Short)?;
         self.at = end;
         Ok(slice)
     }
 
-    fn length(&mut self) -> Result<usize, String> {
-        let raw: [u8; 8] = self.take(8)?.try_into().map_err(|_| "bad length field")?;
-        usize::try_from(u64::from_le_bytes(raw)).map_err(|e| e.to_string())
+    fn length(&mut self) -> Result<usize, CacheFileError> {
+        let raw: [u8; 8] = self
+            .take(8)?
+            .try_into()
+            .map_err(|_| CacheFileError::Short)?;
+        usize::try_from(u64::from_le_bytes(raw)).map_err(|_| CacheFileError::Length)
+    }
+
+    fn floats(&mut self, count: usize) -> Result<Vec<f32>, CacheFileError> {
+        let raw = self.take(count.checked_mul(4).ok_or(CacheFileError::Length)?)?;
+        Ok(raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect())
+    }
+
+    fn matrix(&mut self) -> Result<Array2<f32>, CacheFileError> {
+        let (rows, columns) = (self.length()?, self.length()?);
+        let count = rows.checked_mul(columns).ok_or(CacheFileError::Length)?;
+        Array2::from_shape_vec((rows, columns), self.floats(count)?)
+            .map_err(|_| CacheFileError::Length)
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<SignalAnalysis, String> {
+fn decode(bytes: &[u8]) -> Result<SignalAnalysis, CacheFileError> {
     if bytes.len() < MAGIC.len() + CHECKSUM_LEN || !bytes.starts_with(MAGIC) {
-        return Err("not a cache file of this version".into());
+        return Err(CacheFileError::Version);
     }
     let (body, checksum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
     if blake3::hash(body).as_bytes() != checksum {
-        return Err("checksum mismatch (truncated or damaged)".into());
+        return Err(CacheFileError::Checksum);
     }
     let mut reader = Reader {
         bytes: body,
         at: MAGIC.len(),
     };
     let json_len = reader.length()?;
-    let mut analysis: SignalAnalysis =
-        serde_json::from_slice(reader.take(json_len)?).map_err(|e| e.to_string())?;
-    let mut arrays = Vec::with_capacity(3);
-    for _ in 0..3 {
-        let len = reader.length()?;
-        let raw = reader.take(len.checked_mul(4).ok_or("length overflow")?)?;
-        arrays.push(
-            raw.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect::<Vec<f32>>(),
-        );
-    }
-    analysis.se_gate = arrays.pop().unwrap_or_default();
-    analysis.ser_gate = arrays.pop().unwrap_or_default();
-    analysis.enhanced = arrays.pop().unwrap_or_default();
+    let mut analysis: SignalAnalysis = serde_json::from_slice(reader.take(json_len)?)?;
+    let samples = reader.length()?;
+    analysis.enhanced = reader.floats(samples)?;
+    analysis.ser.probs = reader.matrix()?;
+    analysis.se.probs = reader.matrix()?;
     Ok(analysis)
 }
 
@@ -153,7 +187,7 @@ fn decode(bytes: &[u8]) -> Result<SignalAnalysis, String> {
 mod tests {
     use super::*;
     use crate::model::Provider;
-    use crate::model::analysis::Trajectory;
+    use crate::model::analysis::{RouterTrace, Trajectory};
 
     fn sample() -> SignalAnalysis {
         SignalAnalysis {
@@ -166,12 +200,14 @@ mod tests {
                 probs: vec![vec![0.25, 0.75]],
             },
             enhanced: vec![0.1, -0.2, 0.3],
-            frame_hop_s: 0.02,
-            experts: 2,
-            ser_gate: vec![0.4, 0.6],
-            se_gate: vec![0.9, 0.1],
-            ser_usage: vec![0.0, 1.0],
-            se_usage: vec![1.0, 0.0],
+            ser: RouterTrace::new(
+                Array2::from_shape_vec((1, 2), vec![0.4, 0.6]).unwrap(),
+                0.02,
+            ),
+            se: RouterTrace::new(
+                Array2::from_shape_vec((1, 2), vec![0.9, 0.1]).unwrap(),
+                0.02,
+            ),
             provider: Provider::Cpu,
             inference_s: 0.01,
         }
@@ -202,7 +238,12 @@ mod tests {
         assert!(decode(&flipped).is_err());
         let mut other_version = bytes.clone();
         other_version[7] = b'9';
-        assert!(decode(&other_version).unwrap_err().contains("version"));
+        assert!(
+            decode(&other_version)
+                .unwrap_err()
+                .to_string()
+                .contains("version")
+        );
         assert!(decode(b"").is_err());
     }
 }

@@ -5,16 +5,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::chunks::{OverlapAdd, chunk_for_window, plan_chunks, stitch_frames, window_starts};
+use super::contract::MIN_SAMPLES;
 use super::session::{MeritSession, ModelError, Provider};
 use crate::audio::ANALYSIS_RATE_HZ;
-
-/// Samples per router frame (20 ms at 16 kHz), the model's hop.
-const FRAME_HOP_SAMPLES: usize = 320;
-/// The contract's shortest input.
-pub const MIN_SAMPLES: usize = ANALYSIS_RATE_HZ as usize / 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisParams {
@@ -49,6 +46,71 @@ pub struct Trajectory {
     pub probs: Vec<Vec<f32>>,
 }
 
+/// One router's decisions over a recording: probabilities per frame and expert, how often each
+/// expert was chosen, and the time between frames (measured from the model when it was loaded).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouterTrace {
+    /// `[frames × experts]`, router probabilities before top-k. Not serialised: it goes to `.npy`
+    /// files or the cache's binary part.
+    #[serde(skip)]
+    pub probs: Array2<f32>,
+    /// Fraction of frames whose top expert is each expert.
+    pub usage: Vec<f64>,
+    pub hop_s: f64,
+}
+
+/// The index of the largest value (the first of equals; 0 for none).
+fn argmax<'a>(values: impl IntoIterator<Item = &'a f32>) -> usize {
+    values
+        .into_iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map_or(0, |(index, _)| index)
+}
+
+impl RouterTrace {
+    /// A trace of `probs` (`[frames × experts]`) with frames `hop_s` apart; usage is counted here.
+    #[must_use]
+    pub fn new(probs: Array2<f32>, hop_s: f64) -> Self {
+        let mut counts = vec![0_usize; probs.ncols()];
+        for row in probs.rows() {
+            counts[argmax(row)] += 1;
+        }
+        let frames = probs.nrows().max(1);
+        Self {
+            usage: counts
+                .into_iter()
+                .map(|c| c as f64 / frames as f64)
+                .collect(),
+            probs,
+            hop_s,
+        }
+    }
+
+    #[must_use]
+    pub fn frames(&self) -> usize {
+        self.probs.nrows()
+    }
+
+    #[must_use]
+    pub fn experts(&self) -> usize {
+        self.probs.ncols()
+    }
+
+    /// The frame that covers time `t_s`, if the trace reaches it.
+    #[must_use]
+    pub fn frame_at(&self, t_s: f64) -> Option<usize> {
+        let frame = (t_s / self.hop_s).floor();
+        (frame >= 0.0 && (frame as usize) < self.frames()).then_some(frame as usize)
+    }
+
+    /// The expert with the highest probability at `frame` (the one top-1 routing chose).
+    #[must_use]
+    pub fn chosen(&self, frame: usize) -> usize {
+        argmax(self.probs.row(frame))
+    }
+}
+
 /// Everything the studio and `analyze` show for one recording. The large arrays are not part of
 /// the serialised form (they go to WAV/.npy files, or to the cache's binary part).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,16 +124,9 @@ pub struct SignalAnalysis {
     pub trajectory: Trajectory,
     #[serde(skip)]
     pub enhanced: Vec<f32>,
-    pub frame_hop_s: f64,
-    pub experts: usize,
-    /// `frames × experts`, router probabilities before top-k.
-    #[serde(skip)]
-    pub ser_gate: Vec<f32>,
-    #[serde(skip)]
-    pub se_gate: Vec<f32>,
-    /// Fraction of frames whose top expert is each expert.
-    pub ser_usage: Vec<f64>,
-    pub se_usage: Vec<f64>,
+    /// The emotion (SER) and enhancement (SE) routers.
+    pub ser: RouterTrace,
+    pub se: RouterTrace,
     pub provider: Provider,
     pub inference_s: f64,
 }
@@ -88,11 +143,6 @@ impl SignalAnalysis {
             .map_or(0, |(index, _)| index);
         self.classes.get(best).map_or("", String::as_str)
     }
-
-    #[must_use]
-    pub fn frames(&self) -> usize {
-        self.ser_gate.len() / self.experts.max(1)
-    }
 }
 
 fn softmax(logits: &[f32]) -> Vec<f32> {
@@ -102,24 +152,6 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
     exps.into_iter().map(|e| e / sum).collect()
 }
 
-fn usage(gate: &[f32], experts: usize) -> Vec<f64> {
-    let mut counts = vec![0_usize; experts];
-    let frames = gate.chunks_exact(experts.max(1));
-    let total = frames.len().max(1);
-    for row in frames {
-        let top = row
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map_or(0, |(index, _)| index);
-        counts[top] += 1;
-    }
-    counts
-        .into_iter()
-        .map(|c| c as f64 / total as f64)
-        .collect()
-}
-
 fn samples_of(seconds: f64, multiple: usize) -> usize {
     let samples = (seconds * f64::from(ANALYSIS_RATE_HZ)).round().max(1.0) as usize;
     samples.div_ceil(multiple) * multiple
@@ -127,7 +159,7 @@ fn samples_of(seconds: f64, multiple: usize) -> usize {
 
 fn cancelled(cancel: Option<&AtomicBool>) -> Result<(), ModelError> {
     if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-        Err(ModelError::Inference("cancelled".into()))
+        Err(ModelError::Cancelled)
     } else {
         Ok(())
     }
@@ -203,7 +235,7 @@ fn run_pieces(
 /// whole in one chunk); otherwise from a second pass over sliding windows.
 ///
 /// # Errors
-/// [`ModelError`] from inference, or `Inference("cancelled")` when `cancel` is set.
+/// [`ModelError`] from inference, or [`ModelError::Cancelled`] when `cancel` is set.
 pub fn analyze_signal(
     session: &mut MeritSession,
     signal: &[f32],
@@ -214,18 +246,19 @@ pub fn analyze_signal(
     let duration_s = signal.len() as f64 / f64::from(ANALYSIS_RATE_HZ);
     let experts = session.card().n_experts;
     let classes = session.card().classes.clone();
+    let hop_samples = session.frame_hop_samples();
     // Pad to the model's minimum, then to whole router frames so chunks align with the frame grid.
     let padded_from_s = (signal.len() < MIN_SAMPLES).then_some(duration_s);
-    let total = signal.len().max(MIN_SAMPLES).div_ceil(FRAME_HOP_SAMPLES) * FRAME_HOP_SAMPLES;
+    let total = signal.len().max(MIN_SAMPLES).div_ceil(hop_samples) * hop_samples;
 
     let window_len = samples_of(params.window_s, 1).max(MIN_SAMPLES);
     let one_pass = session
         .trajectory_window_s()
         .is_some_and(|w| (w - params.window_s).abs() < 1e-6);
-    let chunk_len = samples_of(params.chunk_s, FRAME_HOP_SAMPLES).max(MIN_SAMPLES);
-    let mut overlap = samples_of(params.overlap_s, FRAME_HOP_SAMPLES);
+    let chunk_len = samples_of(params.chunk_s, hop_samples).max(MIN_SAMPLES);
+    let mut overlap = samples_of(params.overlap_s, hop_samples);
     if one_pass {
-        overlap = overlap.max(samples_of(params.window_s, FRAME_HOP_SAMPLES));
+        overlap = overlap.max(samples_of(params.window_s, hop_samples));
     }
     let chunks = plan_chunks(total, chunk_len, overlap.min(chunk_len / 2));
     let len = chunks[0].range.len();
@@ -253,18 +286,16 @@ pub fn analyze_signal(
     )?;
     let mut enhanced = enhanced.finish();
     enhanced.truncate(signal.len());
-    let total_frames = chunks
-        .last()
-        .map_or(0, |c| c.range.start / FRAME_HOP_SAMPLES)
+    let total_frames = chunks.last().map_or(0, |c| c.range.start / hop_samples)
         + ser_parts.last().map_or(0, |p| p.len() / experts.max(1));
-    let ser_gate = stitch_frames(
-        &chunks,
-        &ser_parts,
-        experts,
-        FRAME_HOP_SAMPLES,
-        total_frames,
-    );
-    let se_gate = stitch_frames(&chunks, &se_parts, experts, FRAME_HOP_SAMPLES, total_frames);
+    let hop_s = hop_samples as f64 / f64::from(ANALYSIS_RATE_HZ);
+    let trace = |parts: &[Vec<f32>]| {
+        let joined = stitch_frames(&chunks, parts, experts, hop_samples, total_frames);
+        Array2::from_shape_vec((total_frames, experts), joined)
+            .map(|probs| RouterTrace::new(probs, hop_s))
+            .map_err(|e| ModelError::Inference(format!("router frames do not join: {e}")))
+    };
+    let (ser, se) = (trace(&ser_parts)?, trace(&se_parts)?);
     // Utterance level: one pass for a single chunk; else chunk probabilities weighted by the new
     // audio each chunk contributes.
     let mut probs = vec![0.0_f32; classes.len()];
@@ -290,7 +321,7 @@ pub fn analyze_signal(
                 let index = chunk_for_window(&chunks, start, window).unwrap_or(0);
                 let rows = trajectory_parts[index].as_deref().unwrap_or_default();
                 let frames = rows.len() / classes.len().max(1);
-                let frame = ((start - chunks[index].range.start) / FRAME_HOP_SAMPLES)
+                let frame = ((start - chunks[index].range.start) / hop_samples)
                     .min(frames.saturating_sub(1));
                 rows[frame * classes.len()..(frame + 1) * classes.len()].to_vec()
             })
@@ -324,12 +355,8 @@ pub fn analyze_signal(
         probs,
         trajectory,
         enhanced,
-        frame_hop_s: session.card().frame_hop_s,
-        experts,
-        ser_usage: usage(&ser_gate, experts),
-        se_usage: usage(&se_gate, experts),
-        ser_gate,
-        se_gate,
+        ser,
+        se,
         classes,
         provider: session.provider(),
         inference_s: started.elapsed().as_secs_f64(),
@@ -345,12 +372,17 @@ mod tests {
         let p = softmax(&[0.0, 0.0, (3.0_f32).ln()]);
         assert!((p[2] - 0.6).abs() < 1e-6);
         let gate = [0.7, 0.2, 0.1, 0.1, 0.8, 0.1, 0.2, 0.7, 0.1, 0.1, 0.1, 0.8];
-        assert_eq!(usage(&gate, 3), vec![0.25, 0.5, 0.25]);
+        let trace = RouterTrace::new(Array2::from_shape_vec((4, 3), gate.to_vec()).unwrap(), 0.02);
+        assert_eq!(trace.usage, vec![0.25, 0.5, 0.25]);
+        assert_eq!(
+            (trace.chosen(1), trace.frame_at(0.07), trace.frame_at(0.08)),
+            (1, Some(3), None)
+        );
     }
 
     #[test]
     fn lengths_round_up_to_frames() {
-        assert_eq!(samples_of(30.0, FRAME_HOP_SAMPLES), 480_000);
-        assert_eq!(samples_of(0.01, FRAME_HOP_SAMPLES), 320);
+        assert_eq!(samples_of(30.0, 320), 480_000);
+        assert_eq!(samples_of(0.01, 320), 320);
     }
 }

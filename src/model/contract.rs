@@ -10,6 +10,8 @@ pub const OUTPUT_NAMES: [&str; 4] = ["emotion_logits", "enhanced", "ser_gate", "
 /// starting at each frame, so a whole trajectory comes from one pass.
 pub const TRAJECTORY_OUTPUT: &str = "emotion_trajectory";
 pub const METADATA_KEY: &str = "merit";
+/// The shortest input the contract accepts (0.5 s at 16 kHz).
+pub const MIN_SAMPLES: usize = crate::audio::ANALYSIS_RATE_HZ as usize / 2;
 /// Ranks of the input and each output, in contract order.
 const RANKS: [(&str, usize); 6] = [
     (INPUT_NAME, 2),
@@ -87,6 +89,10 @@ pub enum ContractError {
     },
     #[error("the model expects {0} Hz audio; MERIT Studio analyses at 16000 Hz")]
     SampleRate(u32),
+    #[error(
+        "the metadata says router frames are {card_s} s apart, but the model's outputs are {measured_s} s apart"
+    )]
+    FrameHop { card_s: f64, measured_s: f64 },
 }
 
 /// Parses the `merit` metadata value.
@@ -206,6 +212,35 @@ pub fn check_contract(
     Ok(has_trajectory)
 }
 
+/// Samples between router frames, measured from the frame counts the model gives for two input
+/// lengths (the difference cancels the frames its first layers lose at the edges).
+///
+/// # Errors
+/// [`ContractError::FrameHop`] when the card's `frame_hop_s` disagrees with the measured hop (or the
+/// outputs do not step by a whole number of samples).
+pub fn frame_hop_samples(
+    card: &ModelCard,
+    (short_samples, short_frames): (usize, usize),
+    (long_samples, long_frames): (usize, usize),
+) -> Result<usize, ContractError> {
+    let rate = f64::from(crate::audio::ANALYSIS_RATE_HZ);
+    let added_samples = long_samples.saturating_sub(short_samples);
+    let added_frames = long_frames.saturating_sub(short_frames);
+    let measured = (added_frames > 0 && added_samples % added_frames == 0)
+        .then(|| added_samples / added_frames);
+    match measured {
+        Some(hop) if (hop as f64 / rate - card.frame_hop_s).abs() < 1e-6 => Ok(hop),
+        _ => Err(ContractError::FrameHop {
+            card_s: card.frame_hop_s,
+            measured_s: if added_frames == 0 {
+                f64::INFINITY
+            } else {
+                added_samples as f64 / added_frames as f64 / rate
+            },
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,5 +357,22 @@ mod tests {
             parse_card(bad_k),
             Err(ContractError::BadMetadata(_))
         ));
+    }
+
+    #[test]
+    fn the_cards_frame_hop_must_match_the_models_outputs() {
+        let mut card = parse_card(
+            r#"{"sample_rate": 16000, "classes": ["a"], "frame_hop_s": 0.02,
+            "n_experts": 2, "top_k": 1, "model": "m", "version": "1"}"#,
+        )
+        .unwrap();
+        // A WavLM-style front end: 8,000 samples give 24 frames, 16,000 give 49.
+        assert_eq!(frame_hop_samples(&card, (8_000, 24), (16_000, 49)), Ok(320));
+        card.frame_hop_s = 0.01;
+        assert!(matches!(
+            frame_hop_samples(&card, (8_000, 24), (16_000, 49)),
+            Err(ContractError::FrameHop { measured_s, .. }) if (measured_s - 0.02).abs() < 1e-9
+        ));
+        assert!(frame_hop_samples(&card, (8_000, 24), (16_000, 24)).is_err());
     }
 }

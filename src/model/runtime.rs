@@ -117,16 +117,31 @@ fn describe(path: &Path, origin: RuntimeOrigin) -> RuntimeLibrary {
     }
 }
 
-fn python_package_folder(python: &str) -> Result<PathBuf, String> {
+/// Why the system's Python gave no `onnxruntime` package folder.
+#[derive(Debug, thiserror::Error)]
+enum PythonProbeError {
+    #[error("{python} could not be run: {error}")]
+    Run {
+        python: String,
+        error: std::io::Error,
+    },
+    #[error("{0} cannot import onnxruntime")]
+    NoPackage(String),
+}
+
+fn python_package_folder(python: &str) -> Result<PathBuf, PythonProbeError> {
     let output = Command::new(python)
         .args([
             "-c",
             "import os, onnxruntime; print(os.path.dirname(onnxruntime.__file__))",
         ])
         .output()
-        .map_err(|e| format!("{python} could not be run: {e}"))?;
+        .map_err(|error| PythonProbeError::Run {
+            python: python.to_owned(),
+            error,
+        })?;
     if !output.status.success() {
-        return Err(format!("{python} cannot import onnxruntime"));
+        return Err(PythonProbeError::NoPackage(python.to_owned()));
     }
     Ok(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()).join("capi"))
 }

@@ -11,17 +11,7 @@ use super::contract::{self, ContractError, ModelCard, TensorSpec};
 use super::runtime::{self, RuntimeError};
 
 /// Which execution provider to ask for.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// CUDA if it registers, else the CPU.
@@ -72,6 +62,9 @@ pub enum ModelError {
     CudaUnavailable { reason: String },
     #[error("inference failed: {0}")]
     Inference(String),
+    /// Stopped on request: not a failure.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// Outputs of one batch, flattened row-major with their shapes.
@@ -97,6 +90,8 @@ pub struct MeritSession {
     provider: Provider,
     path: PathBuf,
     has_trajectory: bool,
+    /// Samples between router frames, measured from the model's outputs at load.
+    frame_hop_samples: usize,
     /// blake3 of the model (and its external weights): results cached under one model are never
     /// reused for another.
     model_hash: String,
@@ -211,14 +206,40 @@ impl MeritSession {
             .collect();
         let has_trajectory =
             contract::check_contract(&inputs, &outputs, &card).map_err(contract_error)?;
-        Ok(Self {
+        let mut loaded = Self {
             session,
             card,
             provider,
             path: path.to_path_buf(),
             has_trajectory,
+            // Replaced by the measurement below, which runs the session.
+            frame_hop_samples: 1,
             model_hash,
-        })
+        };
+        loaded.frame_hop_samples = loaded.measure_frame_hop()?;
+        Ok(loaded)
+    }
+
+    /// Runs two silent inputs of the contract's minimum length and twice that, and checks the
+    /// card's `frame_hop_s` against the frame rate they give.
+    fn measure_frame_hop(&mut self) -> Result<usize, ModelError> {
+        let short = contract::MIN_SAMPLES;
+        let frames_of = |session: &mut Self, samples: usize| {
+            session.run(vec![0.0; samples], 1).map(|out| out.frames)
+        };
+        let short_frames = frames_of(self, short)?;
+        let long_frames = frames_of(self, 2 * short)?;
+        contract::frame_hop_samples(&self.card, (short, short_frames), (2 * short, long_frames))
+            .map_err(|error| ModelError::Contract {
+                path: self.path.clone(),
+                error,
+            })
+    }
+
+    /// Samples between router frames (checked against the card when the model was loaded).
+    #[must_use]
+    pub fn frame_hop_samples(&self) -> usize {
+        self.frame_hop_samples
     }
 
     #[must_use]

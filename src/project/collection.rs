@@ -71,13 +71,29 @@ pub struct Collection {
     pub issues: Vec<CollectionIssue>,
 }
 
+/// The paths listed so far (a second listing of one is an issue) and who hears of each new one.
+struct Listing<'a> {
+    paths: HashSet<PathBuf>,
+    listed: &'a dyn Fn(usize),
+}
+
 impl Collection {
     /// Gathers the recordings of every source in order. Only file names and existence are
     /// checked here; headers are probed later, in the background.
     #[must_use]
     pub fn load(project: &Project) -> Self {
+        Self::load_counting(project, &|_| {})
+    }
+
+    /// [`Collection::load`], calling `listed` with the number of recordings listed so far after
+    /// each one (so a window can show how far a large collection has got).
+    #[must_use]
+    pub fn load_counting(project: &Project, listed: &dyn Fn(usize)) -> Self {
         let mut collection = Self::default();
-        let mut seen = HashSet::new();
+        let mut seen = Listing {
+            paths: HashSet::new(),
+            listed,
+        };
         for (source_index, source) in project.file.sources.iter().enumerate() {
             let source_path = project.resolve(source.path());
             match source {
@@ -104,10 +120,11 @@ impl Collection {
         recording: Recording,
         source: &Path,
         line: Option<u64>,
-        seen: &mut HashSet<PathBuf>,
+        seen: &mut Listing<'_>,
     ) {
-        if seen.insert(recording.path.clone()) {
+        if seen.paths.insert(recording.path.clone()) {
             self.recordings.push(recording);
+            (seen.listed)(self.recordings.len());
         } else {
             self.issues.push(CollectionIssue {
                 source: source.to_path_buf(),
@@ -126,7 +143,7 @@ impl Collection {
         folder: &Path,
         recursive: bool,
         source_index: usize,
-        seen: &mut HashSet<PathBuf>,
+        seen: &mut Listing<'_>,
     ) {
         if !folder.is_dir() {
             self.issues.push(CollectionIssue {
@@ -188,7 +205,7 @@ impl Collection {
         audio_root: Option<&Path>,
         scheme: &LabelScheme,
         source_index: usize,
-        seen: &mut HashSet<PathBuf>,
+        seen: &mut Listing<'_>,
     ) {
         let manifest = match read_manifest(manifest_path) {
             Ok(manifest) => manifest,

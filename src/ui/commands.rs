@@ -1,7 +1,17 @@
 //! Every action of the window in one table: its name, its shortcut, and what it does. Keyboard
 //! handling, tooltips and the command palette all read this table, so they cannot disagree.
+//! Panels never change the window's state themselves: they send an [`Action`] (a command of the
+//! table, or an edit that carries data) and the app applies them all once per frame.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
 
 use egui::{Key, KeyboardShortcut, Modifiers};
+
+use crate::annotation::Op;
+use crate::export::Format;
+
+use super::rows::BrowserView;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -37,6 +47,63 @@ pub enum Command {
     ExportLabels,
     ChooseExportFolder,
     Palette,
+}
+
+/// A change the user asked for: a named command, or an edit with its data.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Command(Command),
+    /// Open recording `index` in the view.
+    Select(usize),
+    /// Replace the open project (Recent menu, a dropped folder).
+    OpenPath(PathBuf),
+    /// Write labels as this annotator from now on.
+    SetAnnotator(String),
+    /// The annotator field as typed (not yet taken).
+    EditAnnotatorField(String),
+    /// An edit of the open recording's label by the current annotator.
+    EditLabel(Op),
+    /// Move the playhead (and drop the selection).
+    Seek(f64),
+    /// A dragged time range (for looping, zooming and segments).
+    SetSelection(f64, f64),
+    Zoom {
+        factor: f64,
+        anchor_s: f64,
+    },
+    Scroll(f64),
+    SetBrowserView(BrowserView),
+    /// The palette's text (`None` closes it).
+    SetPaletteQuery(Option<String>),
+    ShowModelCard(bool),
+    ShowExport(bool),
+    SetExportChoice {
+        format: Format,
+        mine_only: bool,
+    },
+}
+
+impl From<Command> for Action {
+    fn from(command: Command) -> Self {
+        Self::Command(command)
+    }
+}
+
+/// What panels (and the keyboard) send actions through; the app drains them after drawing.
+#[derive(Clone)]
+pub struct CommandSender(mpsc::Sender<Action>);
+
+impl CommandSender {
+    pub fn send(&self, action: impl Into<Action>) {
+        // The receiver lives as long as the app that owns both ends.
+        let _ = self.0.send(action.into());
+    }
+}
+
+/// Both ends of the window's action queue.
+pub fn action_queue() -> (CommandSender, mpsc::Receiver<Action>) {
+    let (sender, receiver) = mpsc::channel();
+    (CommandSender(sender), receiver)
 }
 
 const fn key(key: Key) -> KeyboardShortcut {

@@ -4,11 +4,33 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::jobs::batch::analyze_path;
+use crate::jobs::batch::{AnalyzeError, analyze_path};
 use crate::jobs::cache::{AnalysisCache, default_folder};
-use crate::jobs::{Job, JobContext, Notify, Progress};
+use crate::jobs::model_choice::choose_model;
+use crate::jobs::{Job, JobContext, JobPanicked, Notify, Progress};
 use crate::model::analysis::{AnalysisParams, SignalAnalysis};
+use crate::model::runtime::{self, RuntimeError, RuntimeLibrary};
 use crate::model::{MeritSession, ModelCard, Provider, SessionOptions};
+use crate::project::Project;
+
+/// Why the window has no analysis of a recording.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot start the analysis: {0}")]
+    Spawn(std::io::Error),
+    #[error(transparent)]
+    Panicked(#[from] JobPanicked),
+    #[error(transparent)]
+    Analysis(#[from] AnalyzeError),
+}
+
+impl EngineError {
+    /// Whether the analysis stopped because the user cancelled it (not a failure).
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Self::Analysis(error) if error.is_cancelled())
+    }
+}
 
 /// The model's verdict on one recording, as the browser shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,15 +46,17 @@ pub enum Prediction {
 }
 
 impl Prediction {
-    fn of(result: &Result<SignalAnalysis, String>) -> Self {
+    /// The prediction a finished analysis gives; `None` for a cancelled one (nothing was learnt).
+    fn of(result: &Result<SignalAnalysis, AnalyzeError>) -> Option<Self> {
         match result {
-            Ok(analysis) => Self::Analysed {
+            Ok(analysis) => Some(Self::Analysed {
                 class: analysis.top_class().to_owned(),
                 confidence: analysis.probs.iter().copied().fold(0.0, f32::max),
                 probs: analysis.probs.clone(),
                 classes: analysis.classes.clone(),
-            },
-            Err(error) => Self::Failed(error.clone()),
+            }),
+            Err(error) if error.is_cancelled() => None,
+            Err(error) => Some(Self::Failed(error.to_string())),
         }
     }
 }
@@ -64,7 +88,7 @@ impl JobWork {
         index: usize,
         path: &Path,
         context: &JobContext,
-    ) -> Result<SignalAnalysis, String> {
+    ) -> Result<SignalAnalysis, AnalyzeError> {
         let result = with_session(&self.session, &self.model, |session| {
             analyze_path(
                 session,
@@ -75,10 +99,12 @@ impl JobWork {
             )
             .map(|(analysis, _)| analysis)
         });
-        self.predictions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .set(index, Prediction::of(&result));
+        if let Some(prediction) = Prediction::of(&result) {
+            self.predictions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .set(index, prediction);
+        }
         result
     }
 }
@@ -87,11 +113,11 @@ pub struct Engine {
     pub model_path: PathBuf,
     session: SharedSession,
     pub status: Option<ModelStatus>,
-    pub model_error: Option<String>,
+    pub model_error: Option<Arc<EngineError>>,
     params: AnalysisParams,
     cache: Option<Arc<AnalysisCache>>,
     /// Analysis of one recording (by collection index).
-    current: Option<(usize, Job<Result<SignalAnalysis, String>>)>,
+    current: Option<(usize, Job<Result<SignalAnalysis, AnalyzeError>>)>,
     collection: Option<Job<()>>,
     /// Per-recording predictions, filled in as the collection job goes.
     predictions: Arc<Mutex<Predictions>>,
@@ -122,17 +148,14 @@ impl Predictions {
 fn with_session<T>(
     session: &SharedSession,
     model: &Path,
-    work: impl FnOnce(&mut MeritSession) -> Result<T, String>,
-) -> Result<T, String> {
+    work: impl FnOnce(&mut MeritSession) -> Result<T, AnalyzeError>,
+) -> Result<T, AnalyzeError> {
     let mut guard = session.lock().unwrap_or_else(PoisonError::into_inner);
-    if guard.is_none() {
-        *guard =
-            Some(MeritSession::load(model, SessionOptions::default()).map_err(|e| e.to_string())?);
-    }
-    match guard.as_mut() {
-        Some(session) => work(session),
-        None => Err("no model session".into()),
-    }
+    let session = match &mut *guard {
+        Some(loaded) => loaded,
+        None => guard.insert(MeritSession::load(model, SessionOptions::default())?),
+    };
+    work(session)
 }
 
 impl Engine {
@@ -168,7 +191,7 @@ impl Engine {
         });
         match job {
             Ok(job) => self.current = Some((index, job)),
-            Err(error) => self.model_error = Some(format!("cannot start the analysis: {error}")),
+            Err(error) => self.model_error = Some(Arc::new(EngineError::Spawn(error))),
         }
     }
 
@@ -188,7 +211,7 @@ impl Engine {
         });
         match job {
             Ok(job) => self.collection = Some(job),
-            Err(error) => self.model_error = Some(format!("cannot start the analysis: {error}")),
+            Err(error) => self.model_error = Some(Arc::new(EngineError::Spawn(error))),
         }
     }
 
@@ -212,7 +235,7 @@ impl Engine {
     }
 
     /// Takes a finished analysis of one recording: `(index, result)`.
-    pub fn poll(&mut self) -> Option<(usize, Result<SignalAnalysis, String>)> {
+    pub fn poll(&mut self) -> Option<(usize, Result<SignalAnalysis, Arc<EngineError>>)> {
         if self.collection.as_ref().is_some_and(Job::is_finished) {
             self.collection = None;
             self.refresh_status();
@@ -221,11 +244,16 @@ impl Engine {
         let result = job.try_take()?;
         let index = self.current.take().map_or(0, |(index, _)| index);
         self.refresh_status();
-        let result = result.unwrap_or_else(|panicked| Err(panicked.to_string()));
-        if let Err(error) = &result {
-            if self.status.is_none() {
-                self.model_error = Some(error.clone());
-            }
+        let result = match result {
+            Ok(Ok(analysis)) => Ok(analysis),
+            Ok(Err(error)) => Err(Arc::new(EngineError::from(error))),
+            Err(panicked) => Err(Arc::new(EngineError::from(panicked))),
+        };
+        if let Err(error) = &result
+            && self.status.is_none()
+            && !error.is_cancelled()
+        {
+            self.model_error = Some(error.clone());
         }
         Some((index, result))
     }
@@ -297,5 +325,93 @@ impl Engine {
     #[must_use]
     pub fn is_busy(&self) -> bool {
         self.current.is_some() || self.collection.is_some()
+    }
+}
+
+/// Why the window has no ONNX Runtime library.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeSearchError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Panicked(#[from] JobPanicked),
+}
+
+/// The window's engine part: the engine of the chosen model, what the choice is made from, and
+/// the ONNX Runtime library (looked for in the background: it may ask the system's Python).
+pub struct EngineState {
+    pub engine: Engine,
+    /// `None` while the search runs.
+    pub runtime: Option<Result<RuntimeLibrary, RuntimeSearchError>>,
+    runtime_job: Option<Job<Result<RuntimeLibrary, RuntimeError>>>,
+    /// The model chosen on the command line or in the window, over the project's.
+    model_override: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
+}
+
+impl EngineState {
+    #[must_use]
+    pub fn new(notify: Option<Notify>) -> Self {
+        let cache_dir = Engine::default_cache();
+        let runtime_job = Job::spawn("runtime-discovery", notify, |_| runtime::locate());
+        let runtime = match &runtime_job {
+            Ok(_) => None,
+            // No thread to search on: search here, once.
+            Err(error) => {
+                tracing::warn!("cannot search for ONNX Runtime in the background: {error}");
+                Some(runtime::locate().map_err(Into::into))
+            }
+        };
+        Self {
+            engine: Engine::new(crate::model::shipped_model_path(), 0, cache_dir.clone()),
+            runtime,
+            runtime_job: runtime_job.ok(),
+            model_override: None,
+            cache_dir,
+        }
+    }
+
+    /// A new engine for `project` (and its `recordings`): the model asked for, else the
+    /// project's, else the shipped one.
+    pub fn restart(&mut self, project: Option<&Project>, recordings: usize) {
+        let model =
+            choose_model(self.model_override.as_deref(), project).unwrap_or_else(|missing| {
+                tracing::warn!("{missing}; using the shipped model");
+                crate::model::shipped_model_path()
+            });
+        self.engine = Engine::new(model, recordings, self.cache_dir.clone());
+    }
+
+    /// Uses `model` from now on, over the project's.
+    pub fn set_model(&mut self, model: PathBuf, project: Option<&Project>, recordings: usize) {
+        self.model_override = Some(model);
+        self.restart(project, recordings);
+    }
+
+    /// Keeps analyses in `folder` (`None`: no cache).
+    pub fn set_cache_dir(
+        &mut self,
+        folder: Option<PathBuf>,
+        project: Option<&Project>,
+        recordings: usize,
+    ) {
+        self.cache_dir = folder;
+        self.restart(project, recordings);
+    }
+
+    /// Takes the runtime search's result once it is done.
+    pub fn poll_runtime(&mut self) {
+        if let Some(result) = self.runtime_job.as_mut().and_then(Job::try_take) {
+            self.runtime_job = None;
+            self.runtime = Some(match result {
+                Ok(found) => found.map_err(Into::into),
+                Err(panicked) => Err(panicked.into()),
+            });
+        }
+    }
+
+    #[must_use]
+    pub fn is_busy(&self) -> bool {
+        self.runtime_job.is_some() || self.engine.is_busy()
     }
 }

@@ -3,12 +3,23 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::annotation::AnnotationStore;
-use crate::export::{ExportOptions, Format, Selection, export, provenance, rows};
-use crate::jobs::Job;
+use crate::annotation::{AnnotationError, AnnotationStore};
+use crate::export::{ExportError, ExportOptions, Format, Selection, export, provenance, rows};
+use crate::jobs::{Job, JobPanicked, Notify};
 use crate::project::{Collection, Project};
 
-use super::app::StudioApp;
+/// Why an export from the window did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportJobError {
+    #[error("annotations not loaded: {0}")]
+    Annotations(#[from] AnnotationError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error("cannot start the export: {0}")]
+    Spawn(#[from] std::io::Error),
+    #[error(transparent)]
+    Panicked(#[from] JobPanicked),
+}
 
 /// The export window's choices and the running export.
 pub struct ExportState {
@@ -16,8 +27,8 @@ pub struct ExportState {
     pub format: Format,
     /// Only the current annotator's labels (else the consensus).
     pub mine_only: bool,
-    pub job: Option<Job<Result<String, String>>>,
-    pub message: Option<Result<String, String>>,
+    pub job: Option<Job<Result<String, ExportJobError>>>,
+    pub message: Option<Result<String, ExportJobError>>,
 }
 
 impl Default for ExportState {
@@ -52,34 +63,37 @@ fn target(folder: &Path, project: &str, format: Format) -> PathBuf {
     candidate
 }
 
-impl StudioApp {
-    /// Exports into a new folder (or file) inside `folder`, in the background (what the export
-    /// window does once a folder is chosen).
-    pub fn export_to(&mut self, folder: &Path) {
-        let Some(project) = self.project.clone() else {
-            return;
-        };
-        let selection = match (self.export.mine_only, self.annotations.annotator()) {
+impl ExportState {
+    /// Exports `project` into a new folder (or file) inside `folder`, in the background: the
+    /// consensus, or `annotator`'s labels when only theirs are asked for.
+    pub fn export_to(
+        &mut self,
+        project: &Project,
+        annotator: Option<&str>,
+        folder: &Path,
+        notify: Option<Notify>,
+    ) {
+        let selection = match (self.mine_only, annotator) {
             (true, Some(me)) => Selection::Annotator(me.to_owned()),
             _ => Selection::Consensus,
         };
-        let format = self.export.format;
+        let format = self.format;
         let out = target(folder, &project.file.name, format);
-        let job = Job::spawn("export", self.notify.clone(), move |_| {
+        let project = project.clone();
+        let job = Job::spawn("export", notify, move |_| {
             run_export(&project, format, &selection, &out)
         });
         match job {
-            Ok(job) => self.export.job = Some(job),
-            Err(error) => self.export.message = Some(Err(error.to_string())),
+            Ok(job) => self.job = Some(job),
+            Err(error) => self.message = Some(Err(error.into())),
         }
     }
 
-    pub(super) fn poll_export(&mut self) {
-        if let Some(job) = self.export.job.as_mut()
-            && let Some(result) = job.try_take()
-        {
-            self.export.job = None;
-            self.export.message = Some(result.unwrap_or_else(|e| Err(e.to_string())));
+    /// Takes the finished export's outcome.
+    pub fn poll(&mut self) {
+        if let Some(result) = self.job.as_mut().and_then(Job::try_take) {
+            self.job = None;
+            self.message = Some(result.unwrap_or_else(|e| Err(e.into())));
         }
     }
 }
@@ -89,9 +103,9 @@ fn run_export(
     format: Format,
     selection: &Selection,
     out: &Path,
-) -> Result<String, String> {
+) -> Result<String, ExportJobError> {
     let collection = Collection::load(project);
-    let store = AnnotationStore::load(&project.root).map_err(|e| e.to_string())?;
+    let store = AnnotationStore::load(&project.root)?;
     let options = ExportOptions {
         format: Some(format),
         selection: selection.clone(),
@@ -99,7 +113,7 @@ fn run_export(
     };
     let rows = rows(&collection, &store, &options);
     let record = provenance(project, &rows, format, selection, None);
-    export(project, &rows, &options, out, &record).map_err(|e| e.to_string())?;
+    export(project, &rows, &options, out, &record)?;
     Ok(format!(
         "exported {} recordings to {}",
         rows.len(),

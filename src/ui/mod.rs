@@ -1,20 +1,27 @@
 //! The studio window: the only module that uses egui/eframe.
 
 mod app;
+mod collection;
+mod command_handling;
 mod commands;
 mod engine;
 mod exporting;
 mod labelling;
 mod panels;
+mod player;
+mod problems;
 mod recording;
+mod rows;
 mod screenshot;
 mod theme;
 mod timeline;
+mod view;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-pub use app::{Playback, StudioApp};
+pub use app::StudioApp;
+pub use player::Playback;
+pub use screenshot::ScreenshotError;
 
 /// The bundled demo project, opened when nothing else is named.
 #[must_use]
@@ -42,9 +49,22 @@ pub struct WindowOptions {
     pub screenshot: Option<PathBuf>,
 }
 
+/// Why the window could not run to the end.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error(
+        "cannot open the studio window: {0}\n(no display? the headless commands `merit-studio info` and `merit-studio scan` work without one)"
+    )]
+    Open(#[from] eframe::Error),
+    #[error(transparent)]
+    Screenshot(#[from] ScreenshotError),
+}
+
 /// Opens the studio window and runs until it is closed.
-#[must_use]
-pub fn run(options: WindowOptions) -> ExitCode {
+///
+/// # Errors
+/// The window could not open (no display), or `--screenshot` could not write its image.
+pub fn run(options: WindowOptions) -> Result<(), WindowError> {
     let recent =
         crate::project::recent::RecentProjects::load(crate::project::recent::default_file());
     let path = options
@@ -105,22 +125,12 @@ pub fn run(options: WindowOptions) -> ExitCode {
             })
         }),
     );
-    if let Err(error) = result {
-        eprintln!(
-            "error: cannot open the studio window: {error}\n(no display? the headless commands `merit-studio info` and `merit-studio scan` work without one)"
-        );
-        return ExitCode::from(crate::cli::EXIT_FAILED);
-    }
-    match std::mem::replace(
+    result?;
+    std::mem::replace(
         &mut *outcome
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
         Ok(()),
-    ) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(crate::cli::EXIT_FAILED)
-        }
-    }
+    )?;
+    Ok(())
 }

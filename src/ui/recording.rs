@@ -3,14 +3,37 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::audio::pyramid::WaveformPyramid;
 use crate::audio::spectrogram::{FrequencyScale, SpectrogramParams, spectrogram};
-use crate::audio::{ANALYSIS_RATE_HZ, DecodeOptions, decode_file};
+use crate::audio::{ANALYSIS_RATE_HZ, AudioError, DecodeOptions, decode_file};
 use crate::jobs::{Job, Notify};
 use crate::model::analysis::SignalAnalysis;
 
+use super::engine::EngineError;
+use super::problems::FileProblem;
 use super::timeline::Timeline;
+
+/// One opening of a recording in the view. Each [`RecordingState::open`] gets a new id, so images
+/// cached under it never show another recording (or an earlier opening of the same one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RecordingId(u64);
+
+impl RecordingId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// What a pane image is drawn from: a recording and the analysis generation of its data (0 for
+/// data decoded from the file itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DataVersion {
+    pub recording: RecordingId,
+    pub generation: u64,
+}
 
 /// A signal and its min/max pyramid, drawn as a waveform.
 pub struct Signal {
@@ -139,24 +162,28 @@ pub struct Arrivals {
 }
 
 pub struct RecordingState {
+    pub id: RecordingId,
     pub index: usize,
     pub path: PathBuf,
     pub timeline: Timeline,
     pub original: Option<Signal>,
-    pub error: Option<String>,
+    pub error: Option<FileProblem>,
     pub analysis: Option<RecordingAnalysis>,
+    /// Counts the analyses this opening has received (a new model gives a new one).
+    pub analysis_generation: u64,
     /// Why the last analysis of this recording failed.
-    pub analysis_error: Option<String>,
-    /// Original and enhanced spectrograms, as they arrive.
-    pub spectrograms: [Option<Arc<SpectrogramImage>>; 2],
+    pub analysis_error: Option<Arc<EngineError>>,
+    /// Original and enhanced spectrograms as they arrive, with the analysis generation each was
+    /// made from.
+    pub spectrograms: [Option<(u64, Arc<SpectrogramImage>)>; 2],
     pub show_enhanced_spectrogram: bool,
     /// RNNoise's enhancement of the original (the classic baseline, for a third playback source).
     pub rnnoise: Option<Arc<[f32]>>,
     rnnoise_job: Option<Job<Option<Arc<[f32]>>>>,
     /// A dragged time range (for looping and zooming).
     pub selection: Option<(f64, f64)>,
-    load: Option<Job<Result<Signal, String>>>,
-    spectrogram_jobs: [Option<Job<SpectrogramImage>>; 2],
+    load: Option<Job<Result<Signal, AudioError>>>,
+    spectrogram_jobs: [Option<(u64, Job<SpectrogramImage>)>; 2],
     notify: Option<Notify>,
 }
 
@@ -174,15 +201,16 @@ impl RecordingState {
                 },
             )
             .map(|decoded| Signal::new(decoded.analysis.into()))
-            .map_err(|e| e.to_string())
         });
         let mut state = Self {
+            id: RecordingId::next(),
             index,
             path,
             timeline: Timeline::new(1.0),
             original: None,
             error: None,
             analysis: None,
+            analysis_generation: 0,
             analysis_error: None,
             spectrograms: [None, None],
             show_enhanced_spectrogram: false,
@@ -195,7 +223,7 @@ impl RecordingState {
         };
         match load {
             Ok(job) => state.load = Some(job),
-            Err(error) => state.error = Some(format!("cannot start decoding: {error}")),
+            Err(error) => state.error = Some(error.into()),
         }
         state
     }
@@ -204,7 +232,27 @@ impl RecordingState {
         if let Ok(job) = Job::spawn("spectrogram", self.notify.clone(), move |_| {
             SpectrogramImage::of(&samples)
         }) {
-            self.spectrogram_jobs[slot] = Some(job);
+            self.spectrogram_jobs[slot] = Some((self.analysis_generation, job));
+        }
+    }
+
+    /// Zooms by `factor` around the playhead, or around the middle when the playhead is out of view.
+    pub fn zoom_at_playhead(&mut self, factor: f64, playhead_s: f64) {
+        let timeline = &mut self.timeline;
+        let anchor = if (timeline.start_s..=timeline.end_s()).contains(&playhead_s) {
+            playhead_s
+        } else {
+            timeline.start_s + timeline.span_s / 2.0
+        };
+        timeline.zoom(factor, anchor);
+    }
+
+    /// What the pane images of analysis generation `generation` are drawn from.
+    #[must_use]
+    pub fn version(&self, generation: u64) -> DataVersion {
+        DataVersion {
+            recording: self.id,
+            generation,
         }
     }
 
@@ -238,17 +286,18 @@ impl RecordingState {
                     self.original = Some(signal);
                     arrived = true;
                 }
-                Ok(Err(error)) => self.error = Some(error),
-                Err(panicked) => self.error = Some(panicked.to_string()),
+                Ok(Err(error)) => self.error = Some(error.into()),
+                Err(panicked) => self.error = Some(panicked.into()),
             }
         }
         for (slot, job) in self.spectrogram_jobs.iter_mut().enumerate() {
-            if let Some(running) = job.as_mut()
+            if let Some((generation, running)) = job.as_mut()
                 && let Some(result) = running.try_take()
             {
+                let generation = *generation;
                 *job = None;
                 if let Ok(image) = result {
-                    self.spectrograms[slot] = Some(Arc::new(image));
+                    self.spectrograms[slot] = Some((generation, Arc::new(image)));
                 }
             }
         }
@@ -261,6 +310,7 @@ impl RecordingState {
     /// Takes a finished analysis of this recording.
     pub fn set_analysis(&mut self, result: SignalAnalysis) {
         let analysis = RecordingAnalysis::new(result);
+        self.analysis_generation += 1;
         self.start_spectrogram(1, analysis.enhanced.samples.clone());
         self.analysis = Some(analysis);
         self.analysis_error = None;

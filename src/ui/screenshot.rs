@@ -6,6 +6,21 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::StudioApp;
 
+/// Why the screenshot was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum ScreenshotError {
+    #[error("{}: {error}", path.display())]
+    Create {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}: {error}", path.display())]
+    Encode {
+        path: PathBuf,
+        error: png::EncodingError,
+    },
+}
+
 /// Frames to wait after the last background job, so layout and textures settle.
 const SETTLE_FRAMES: u32 = 10;
 
@@ -15,11 +30,15 @@ pub struct ScreenshotApp {
     idle_frames: u32,
     requested: bool,
     captured: Arc<Mutex<Option<Arc<egui::ColorImage>>>>,
-    outcome: Arc<Mutex<Result<(), String>>>,
+    outcome: Arc<Mutex<Result<(), ScreenshotError>>>,
 }
 
 impl ScreenshotApp {
-    pub fn new(app: StudioApp, out: PathBuf, outcome: Arc<Mutex<Result<(), String>>>) -> Self {
+    pub fn new(
+        app: StudioApp,
+        out: PathBuf,
+        outcome: Arc<Mutex<Result<(), ScreenshotError>>>,
+    ) -> Self {
         Self {
             app,
             out,
@@ -30,9 +49,11 @@ impl ScreenshotApp {
         }
     }
 
-    fn write_png(&self, image: &egui::ColorImage) -> Result<(), String> {
-        let file =
-            std::fs::File::create(&self.out).map_err(|e| format!("{}: {e}", self.out.display()))?;
+    fn write_png(&self, image: &egui::ColorImage) -> Result<(), ScreenshotError> {
+        let file = std::fs::File::create(&self.out).map_err(|error| ScreenshotError::Create {
+            path: self.out.clone(),
+            error,
+        })?;
         let [width, height] = image.size;
         let mut encoder = png::Encoder::new(
             std::io::BufWriter::new(file),
@@ -49,7 +70,10 @@ impl ScreenshotApp {
         encoder
             .write_header()
             .and_then(|mut writer| writer.write_image_data(&bytes))
-            .map_err(|e| format!("{}: {e}", self.out.display()))
+            .map_err(|error| ScreenshotError::Encode {
+                path: self.out.clone(),
+                error,
+            })
     }
 }
 
@@ -65,7 +89,7 @@ impl eframe::App for ScreenshotApp {
         if let Some(image) = image {
             let result = self.write_png(&image);
             if result.is_ok() {
-                eprintln!("wrote {}", self.out.display());
+                tracing::info!("wrote {}", self.out.display());
             }
             *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = result;
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);

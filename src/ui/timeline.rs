@@ -100,20 +100,6 @@ impl Timeline {
     }
 }
 
-/// `h:mm:ss.mmm` (hours only when there are some).
-#[must_use]
-pub fn format_time(seconds: f64) -> String {
-    let millis = (seconds.max(0.0) * 1000.0).round() as u64;
-    let (hours, rest) = (millis / 3_600_000, millis % 3_600_000);
-    let (minutes, rest) = (rest / 60_000, rest % 60_000);
-    let (secs, ms) = (rest / 1000, rest % 1000);
-    if hours > 0 {
-        format!("{hours}:{minutes:02}:{secs:02}.{ms:03}")
-    } else {
-        format!("{minutes}:{secs:02}.{ms:03}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,12 +150,5 @@ mod tests {
         let (step, ticks) = view.ticks(10);
         assert_eq!(step, 0.02);
         assert!((ticks[0] - 1.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn times_read_as_h_mm_ss_mmm() {
-        assert_eq!(format_time(0.0), "0:00.000");
-        assert_eq!(format_time(75.5), "1:15.500");
-        assert_eq!(format_time(3723.004), "1:02:03.004");
     }
 }

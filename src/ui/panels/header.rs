@@ -1,16 +1,18 @@
 //! Title bar with the project, model and runtime status, and the footer with collection counts
 //! and background progress.
 
-use crate::cli::format_duration;
-use crate::ui::app::{Playback, StudioApp};
-use crate::ui::commands::{Command, tooltip};
+use crate::audio::format_duration;
+use crate::ui::commands::{Action, Command, CommandSender, tooltip};
+use crate::ui::player::Playback;
+use crate::ui::view::StudioView;
 
-pub fn header_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
-    let mut command = None;
+pub fn header_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSender) {
+    let collection = view.collection;
+    let engine = &view.engine.engine;
     ui.horizontal(|ui| {
         ui.heading("MERIT Studio");
         ui.separator();
-        match &app.project {
+        match &collection.project {
             Some(project) => {
                 ui.label(egui::RichText::new(&project.file.name).strong())
                     .on_hover_text(project.root.display().to_string());
@@ -19,7 +21,7 @@ pub fn header_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 ui.label("no project open");
             }
         }
-        if app.read_only {
+        if collection.read_only {
             ui.colored_label(ui.visuals().warn_fg_color, "read-only")
                 .on_hover_text("This project folder cannot be written: it opens read-only.");
         }
@@ -28,45 +30,30 @@ pub fn header_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
             .on_hover_text(tooltip(ui.ctx(), Command::OpenProject))
             .clicked()
         {
-            command = Some(Command::OpenProject);
+            commands.send(Command::OpenProject);
         }
-        let mut reopen = None;
-        ui.add_enabled_ui(app.recent.paths.len() > 1, |ui| {
+        ui.add_enabled_ui(collection.recent.paths.len() > 1, |ui| {
             ui.menu_button("Recent", |ui| {
-                for path in app.recent.paths.iter().skip(1) {
+                for path in collection.recent.paths.iter().skip(1) {
                     if ui.button(path.display().to_string()).clicked() {
-                        reopen = Some(path.clone());
+                        commands.send(Action::OpenPath(path.clone()));
                     }
                 }
             });
         });
-        if let Some(path) = reopen {
-            app.open_path(&path);
-        }
         ui.separator();
-        let label = ui.label("Annotator");
-        let field = ui
-            .add(
-                egui::TextEdit::singleline(&mut app.annotator_input)
-                    .hint_text("your name")
-                    .desired_width(90.0),
-            )
-            .labelled_by(label.id);
-        if field.lost_focus()
-            && !app.annotator_input.is_empty()
-            && app.annotations.annotator() != Some(app.annotator_input.as_str())
-        {
-            let name = app.annotator_input.clone();
-            app.set_annotator(&name);
-        }
+        annotator_ui(ui, view, commands);
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            match &app.runtime {
-                Ok(library) => {
+            match &view.engine.runtime {
+                None => {
+                    ui.weak("looking for ONNX Runtime…");
+                }
+                Some(Ok(library)) => {
                     let version = library.version.as_deref().unwrap_or("?");
                     ui.weak(format!("ONNX Runtime {version}"))
                         .on_hover_text(library.path.display().to_string());
                 }
-                Err(error) => {
+                Some(Err(error)) => {
                     ui.colored_label(ui.visuals().warn_fg_color, "ONNX Runtime not found")
                         .on_hover_text(format!(
                             "{error}\nRun scripts/studio.sh (it installs it) or set ORT_DYLIB_PATH."
@@ -74,15 +61,14 @@ pub fn header_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 }
             }
             ui.separator();
-            let model_text = match (&app.engine.status, &app.engine.model_error) {
+            let model_text = match (&engine.status, &engine.model_error) {
                 (Some(status), _) => format!(
                     "{} · {}",
                     status.card.model,
                     status.provider.to_string().to_uppercase()
                 ),
                 (None, Some(_)) => "model failed to load".to_owned(),
-                (None, None) => app
-                    .engine
+                (None, None) => engine
                     .model_path
                     .file_stem()
                     .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
@@ -92,40 +78,61 @@ pub fn header_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 .on_hover_text(tooltip(ui.ctx(), Command::ShowModelCard))
                 .clicked()
             {
-                command = Some(Command::ShowModelCard);
+                commands.send(Command::ShowModelCard);
             }
-            if let Playback::Unavailable(reason) = &app.playback {
+            if let Playback::Unavailable(reason) = &view.player.output {
                 ui.colored_label(ui.visuals().warn_fg_color, "no audio output")
                     .on_hover_text(reason);
             }
         });
     });
-    if let Some(error) = &app.open_error {
-        ui.colored_label(ui.visuals().error_fg_color, error);
-    }
-    if let Some(command) = command {
-        app.run(command);
+    if let Some(error) = &collection.open_error {
+        ui.colored_label(ui.visuals().error_fg_color, error.to_string());
     }
 }
 
-pub fn footer_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
-    let mut command = None;
+/// The annotator field: taken when it loses focus.
+fn annotator_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSender) {
+    let labelling = view.labelling;
+    let mut typed = labelling.annotator_input.clone();
+    let label = ui.label("Annotator");
+    let field = ui
+        .add(
+            egui::TextEdit::singleline(&mut typed)
+                .hint_text("your name")
+                .desired_width(90.0),
+        )
+        .labelled_by(label.id);
+    if field.lost_focus()
+        && !typed.is_empty()
+        && labelling.annotations.annotator() != Some(typed.as_str())
+    {
+        commands.send(Action::SetAnnotator(typed));
+    } else if typed != labelling.annotator_input {
+        commands.send(Action::EditAnnotatorField(typed));
+    }
+}
+
+pub fn footer_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSender) {
+    let collection = view.collection;
+    let annotations = &view.labelling.annotations;
+    let engine = &view.engine.engine;
     ui.horizontal(|ui| {
-        let checked: Vec<_> = app.checks.iter().flatten().collect();
+        let checked: Vec<_> = collection.checks.iter().flatten().collect();
         let broken = checked.iter().filter(|c| c.is_err()).count();
         let total_secs: f64 = checked
             .iter()
             .filter_map(|c| c.as_ref().ok()?.duration_secs())
             .sum();
-        let analysed = app.engine.analysed_count();
+        let analysed = engine.analysed_count();
         ui.label(format!(
             "{} recordings · {} analysed · {} broken · {} of audio",
-            app.collection.recordings.len(),
+            collection.collection.recordings.len(),
             analysed,
             broken,
             format_duration(total_secs)
         ));
-        let orphans = &app.orphans;
+        let orphans = &collection.orphans;
         if !orphans.is_empty() {
             ui.separator();
             ui.colored_label(
@@ -140,14 +147,14 @@ pub fn footer_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 orphans.join("\n")
             ));
         }
-        if !app.annotations.warnings().is_empty() {
+        if !annotations.warnings().is_empty() {
             ui.separator();
             ui.colored_label(
                 ui.visuals().warn_fg_color,
-                format!("{} journal problems", app.annotations.warnings().len()),
+                format!("{} journal problems", annotations.warnings().len()),
             )
             .on_hover_text(
-                app.annotations
+                annotations
                     .warnings()
                     .iter()
                     .map(ToString::to_string)
@@ -155,14 +162,15 @@ pub fn footer_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                     .join("\n"),
             );
         }
-        if !app.collection.issues.is_empty() {
+        if !collection.collection.issues.is_empty() {
             ui.separator();
             ui.colored_label(
                 ui.visuals().warn_fg_color,
-                format!("{} collection problems", app.collection.issues.len()),
+                format!("{} collection problems", collection.collection.issues.len()),
             )
             .on_hover_text(
-                app.collection
+                collection
+                    .collection
                     .issues
                     .iter()
                     .map(ToString::to_string)
@@ -170,7 +178,19 @@ pub fn footer_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                     .join("\n"),
             );
         }
-        if let Some((done, total)) = app.check_progress() {
+        if let Some(progress) = collection.opening_progress() {
+            ui.separator();
+            ui.spinner();
+            ui.label(if progress.total == 0 {
+                format!("opening… {} recordings listed", progress.done)
+            } else {
+                format!(
+                    "opening… reading the journals of {} recordings",
+                    progress.total
+                )
+            });
+        }
+        if let Some((done, total)) = collection.check_progress() {
             ui.separator();
             ui.add(
                 egui::ProgressBar::new(done as f32 / total.max(1) as f32)
@@ -179,13 +199,13 @@ pub fn footer_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
             );
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if let Some(progress) = app.engine.collection_progress() {
+            if let Some(progress) = engine.collection_progress() {
                 if ui
                     .button("Cancel")
                     .on_hover_text(tooltip(ui.ctx(), Command::CancelAnalysis))
                     .clicked()
                 {
-                    command = Some(Command::CancelAnalysis);
+                    commands.send(Command::CancelAnalysis);
                 }
                 let eta = progress.eta().map_or_else(String::new, |eta| {
                     format!(", {} left", format_duration(eta.as_secs_f64()))
@@ -203,11 +223,8 @@ pub fn footer_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 .on_hover_text(tooltip(ui.ctx(), Command::AnalyseCollection))
                 .clicked()
             {
-                command = Some(Command::AnalyseCollection);
+                commands.send(Command::AnalyseCollection);
             }
         });
     });
-    if let Some(command) = command {
-        app.run(command);
-    }
 }

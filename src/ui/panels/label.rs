@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::annotation::{ClassSource, Flag, Op};
-use crate::ui::app::StudioApp;
-use crate::ui::commands::{Command, tooltip};
+use crate::ui::commands::{Action, Command, CommandSender, tooltip};
 use crate::ui::theme;
+use crate::ui::view::StudioView;
 
 /// Work in progress in the strip's fields, committed as one edit when finished.
 #[derive(Debug, Default)]
@@ -18,17 +18,21 @@ pub struct LabelDrafts {
     note: Option<(String, String)>,
 }
 
-pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
-    let Some(file) = app.current_file() else {
+pub fn label_ui(
+    ui: &mut egui::Ui,
+    view: &StudioView<'_>,
+    drafts: &mut LabelDrafts,
+    commands: &CommandSender,
+) {
+    let Some(file) = view.current_file() else {
         return;
     };
-    // Owned: the strip edits `app` while it walks the scheme.
-    let scheme = app.scheme().clone();
-    let label = app.current_label().cloned().unwrap_or_default();
-    let mut command = None;
-    let mut ops: Vec<Op> = Vec::new();
+    let scheme = view.scheme();
+    let annotations = &view.labelling.annotations;
+    let label = view.current_label().cloned().unwrap_or_default();
+    let send_op = |op: Op| commands.send(Action::EditLabel(op));
     ui.horizontal_wrapped(|ui| {
-        match app.annotations.annotator() {
+        match annotations.annotator() {
             Some(name) => ui.label(format!("Label by {name}:")),
             None => ui.colored_label(
                 ui.visuals().warn_fg_color,
@@ -54,10 +58,10 @@ pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 .on_hover_text(format!("set the class to {}", class.name))
                 .clicked()
             {
-                command = Some(Command::SetClass(index));
+                commands.send(Command::SetClass(index));
             }
         }
-        let prediction = app
+        let prediction = view
             .recording
             .as_ref()
             .and_then(|r| r.analysis.as_ref())
@@ -71,7 +75,7 @@ pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 .on_hover_text(tooltip(ui.ctx(), Command::AcceptModel))
                 .clicked()
         {
-            command = Some(Command::AcceptModel);
+            commands.send(Command::AcceptModel);
         }
         if label.class.is_some() {
             ui.weak(match label.source {
@@ -81,8 +85,8 @@ pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
         }
         ui.separator();
         for (cmd, text, enabled) in [
-            (Command::Undo, "Undo", app.annotations.can_undo()),
-            (Command::Redo, "Redo", app.annotations.can_redo()),
+            (Command::Undo, "Undo", annotations.can_undo()),
+            (Command::Redo, "Redo", annotations.can_redo()),
             (Command::NextInQueue, "Next in queue", true),
         ] {
             if ui
@@ -90,7 +94,7 @@ pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 .on_hover_text(tooltip(ui.ctx(), cmd))
                 .clicked()
             {
-                command = Some(cmd);
+                commands.send(cmd);
             }
         }
     });
@@ -98,8 +102,7 @@ pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
         ui.spacing_mut().slider_width = 60.0;
         for scale in &scheme.attributes {
             let current = label.attributes.get(&scale.id).copied();
-            let draft = app
-                .label_drafts
+            let draft = drafts
                 .attributes
                 .entry(scale.id.clone())
                 .or_insert_with(|| current.unwrap_or((scale.min + scale.max) / 2.0));
@@ -123,7 +126,7 @@ pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                     "not rated yet: drag to rate"
                 });
             if response.drag_stopped() || (response.changed() && !response.dragged()) {
-                ops.push(Op::SetAttributes {
+                send_op(Op::SetAttributes {
                     values: [(scale.id.clone(), Some(*draft))].into(),
                 });
             }
@@ -131,8 +134,7 @@ pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
     });
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().slider_width = 60.0;
-        let confidence = app
-            .label_drafts
+        let confidence = drafts
             .confidence
             .get_or_insert(label.confidence.unwrap_or(1.0));
         if !ui.ctx().is_being_dragged(ui.next_auto_id())
@@ -146,19 +148,19 @@ pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 .text("my confidence"),
         );
         if response.drag_stopped() || (response.changed() && !response.dragged()) {
-            ops.push(Op::SetConfidence {
+            send_op(Op::SetConfidence {
                 confidence: Some(*confidence),
             });
         }
         for flag in Flag::ALL {
             let mut on = label.flags.contains(&flag);
             if ui.checkbox(&mut on, flag.name()).changed() {
-                ops.push(Op::SetFlag { flag, on });
+                send_op(Op::SetFlag { flag, on });
             }
         }
-        let note = match &mut app.label_drafts.note {
-            Some((for_file, text)) if *for_file == file => text,
-            slot => &mut slot.insert((file.clone(), label.note.clone())).1,
+        let note = match &mut drafts.note {
+            Some((for_file, text)) if for_file == file => text,
+            slot => &mut slot.insert((file.to_owned(), label.note.clone())).1,
         };
         let response = ui.add(
             egui::TextEdit::singleline(note)
@@ -166,7 +168,7 @@ pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
                 .desired_width(160.0),
         );
         if response.lost_focus() && *note != label.note {
-            ops.push(Op::SetNote { note: note.clone() });
+            send_op(Op::SetNote { note: note.clone() });
         }
         if !response.has_focus() && !response.lost_focus() && *note != label.note {
             note.clone_from(&label.note);
@@ -186,16 +188,10 @@ pub fn label_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
             .on_hover_text(tooltip(ui.ctx(), Command::AddSegment))
             .clicked()
         {
-            command = Some(Command::AddSegment);
+            commands.send(Command::AddSegment);
         }
     });
-    if let Some(error) = &app.annotation_error {
-        ui.colored_label(ui.visuals().error_fg_color, error);
-    }
-    for op in ops {
-        app.edit_current(op);
-    }
-    if let Some(command) = command {
-        app.run(command);
+    if let Some(error) = &view.labelling.error {
+        ui.colored_label(ui.visuals().error_fg_color, error.to_string());
     }
 }

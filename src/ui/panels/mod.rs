@@ -1,15 +1,19 @@
-//! The window's panels; each draws part of [`crate::ui::StudioApp`] and reports the user's actions
-//! back to it.
+//! The window's panels. Each draws from a read-only [`crate::ui::view::StudioView`] and reports
+//! the user's actions through a [`crate::ui::commands::CommandSender`]; none changes the app.
 
 mod browser;
+mod export;
 mod header;
 mod label;
 mod lanes;
+mod model_card;
 mod palette;
 mod recording;
 
-pub use browser::{BrowserKey, BrowserView, browser_ui};
+pub use browser::browser_ui;
+pub use export::export_ui;
 pub use header::{footer_ui, header_ui};
 pub use label::{LabelDrafts, label_ui};
-pub use palette::{export_ui, model_card_ui, palette_ui};
+pub use model_card::model_card_ui;
+pub use palette::palette_ui;
 pub use recording::recording_ui;

@@ -2,11 +2,13 @@
 
 use egui::Color32;
 
+use crate::audio::format_time;
 use crate::playback::Track;
-use crate::ui::app::{Playback, StudioApp};
-use crate::ui::commands::{Command, tooltip};
-use crate::ui::timeline::format_time;
+use crate::ui::commands::{Action, Command, CommandSender, tooltip};
+use crate::ui::player::Playback;
+use crate::ui::view::StudioView;
 
+use super::LabelDrafts;
 use super::lanes::{self, TimeGesture};
 
 fn command_button(
@@ -14,20 +16,19 @@ fn command_button(
     text: &str,
     selected: bool,
     command: Command,
-    out: &mut Option<Command>,
+    commands: &CommandSender,
 ) {
     if ui
         .selectable_label(selected, text)
         .on_hover_text(tooltip(ui.ctx(), command))
         .clicked()
     {
-        *out = Some(command);
+        commands.send(command);
     }
 }
 
-fn transport_bar(ui: &mut egui::Ui, app: &mut StudioApp) -> Option<Command> {
-    let mut command = None;
-    let transport = app.transport.clone();
+fn transport_bar(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSender) {
+    let transport = &view.player.transport;
     ui.horizontal_wrapped(|ui| {
         let playing = transport.is_playing();
         command_button(
@@ -35,9 +36,9 @@ fn transport_bar(ui: &mut egui::Ui, app: &mut StudioApp) -> Option<Command> {
             if playing { "Pause" } else { "Play" },
             playing,
             Command::PlayPause,
-            &mut command,
+            commands,
         );
-        let has_enhanced = app.recording.as_ref().is_some_and(|r| r.analysis.is_some());
+        let has_enhanced = view.recording.is_some_and(|r| r.analysis.is_some());
         ui.add_enabled_ui(has_enhanced, |ui| {
             let track = transport.track();
             command_button(
@@ -45,33 +46,33 @@ fn transport_bar(ui: &mut egui::Ui, app: &mut StudioApp) -> Option<Command> {
                 "A original",
                 track == Track::Original,
                 Command::SwitchAb,
-                &mut command,
+                commands,
             );
             command_button(
                 ui,
                 "B enhanced",
                 track == Track::Enhanced,
                 Command::SwitchAb,
-                &mut command,
+                commands,
             );
         });
-        let has_rnnoise = app.recording.as_ref().is_some_and(|r| r.rnnoise.is_some());
+        let has_rnnoise = view.recording.is_some_and(|r| r.rnnoise.is_some());
         ui.add_enabled_ui(has_rnnoise, |ui| {
             let on = transport.track() == Track::Rnnoise;
-            command_button(ui, "C RNNoise", on, Command::SwitchRnnoise, &mut command);
+            command_button(ui, "C RNNoise", on, Command::SwitchRnnoise, commands);
         });
         command_button(
             ui,
             "Loop",
             transport.loop_range().is_some(),
             Command::ToggleLoop,
-            &mut command,
+            commands,
         );
-        command_button(ui, "-", false, Command::Slower, &mut command);
+        command_button(ui, "-", false, Command::Slower, commands);
         ui.monospace(format!("{:.2}×", transport.speed()));
-        command_button(ui, "+", false, Command::Faster, &mut command);
+        command_button(ui, "+", false, Command::Faster, commands);
         ui.separator();
-        if let Some(recording) = &app.recording {
+        if let Some(recording) = view.recording {
             ui.monospace(format!(
                 "{} / {}",
                 format_time(transport.position_s()),
@@ -79,43 +80,38 @@ fn transport_bar(ui: &mut egui::Ui, app: &mut StudioApp) -> Option<Command> {
             ));
         }
         ui.separator();
-        command_button(ui, "Zoom in", false, Command::ZoomIn, &mut command);
-        command_button(ui, "Zoom out", false, Command::ZoomOut, &mut command);
-        command_button(ui, "Fit", false, Command::Fit, &mut command);
+        command_button(ui, "Zoom in", false, Command::ZoomIn, commands);
+        command_button(ui, "Zoom out", false, Command::ZoomOut, commands);
+        command_button(ui, "Fit", false, Command::Fit, commands);
         ui.separator();
-        let current = app.recording.as_ref().map(|r| r.index);
-        if current.is_some() && app.engine.analysing() == current {
+        let current = view.recording.map(|r| r.index);
+        if current.is_some() && view.engine.engine.analysing() == current {
             ui.spinner();
-            command_button(ui, "Cancel", false, Command::CancelAnalysis, &mut command);
+            command_button(ui, "Cancel", false, Command::CancelAnalysis, commands);
         } else {
-            command_button(
-                ui,
-                "Analyse",
-                false,
-                Command::AnalyseRecording,
-                &mut command,
-            );
+            command_button(ui, "Analyse", false, Command::AnalyseRecording, commands);
         }
-        if let Playback::Unavailable(_) = app.playback {
+        if let Playback::Unavailable(_) = view.player.output {
             ui.weak("no audio device: playback is silent");
         }
     });
-    command
 }
 
-pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
+pub fn recording_ui(
+    ui: &mut egui::Ui,
+    view: &StudioView<'_>,
+    drafts: &mut LabelDrafts,
+    commands: &CommandSender,
+) {
     // Panes use the panel's own width even if a strip above them asks for more.
     let panel_width = ui.available_width();
-    let command = transport_bar(ui, app);
+    transport_bar(ui, view, commands);
     ui.separator();
-    let playhead = app.transport.position_s();
-    let Some(recording) = app.recording.as_mut() else {
+    let playhead = view.player.transport.position_s();
+    let Some(recording) = view.recording else {
         ui.centered_and_justified(|ui| {
             ui.weak("Select a recording (Up/Down keys or click). Ctrl+K lists every command.");
         });
-        if let Some(command) = command {
-            app.run(command);
-        }
         return;
     };
     ui.strong(
@@ -130,9 +126,6 @@ pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
             ui.visuals().error_fg_color,
             format!("cannot open this recording: {error}"),
         );
-        if let Some(command) = command {
-            app.run(command);
-        }
         return;
     }
     if recording.original.is_none() {
@@ -140,25 +133,16 @@ pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
             ui.spinner();
             ui.label("decoding…");
         });
-        if let Some(command) = command {
-            app.run(command);
-        }
         return;
     }
-    super::label_ui(ui, app);
+    super::label_ui(ui, view, drafts, commands);
     ui.separator();
-    let Some(recording) = app.recording.as_mut() else {
-        return;
-    };
     let Some(original) = &recording.original else {
         return;
     };
-    let listed = app
-        .collection
-        .recordings
-        .get(recording.index)
-        .map(|r| r.listed_path.as_str());
-    let labels = listed.and_then(|file| app.annotations.labels_of(file));
+    let labels = view
+        .current_file()
+        .and_then(|file| view.labelling.annotations.labels_of(file));
     let mut gestures = Vec::new();
     let mut rects = Vec::new();
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
@@ -188,7 +172,10 @@ pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
         }
         let slot = usize::from(recording.show_enhanced_spectrogram && recording.analysis.is_some());
         let title = if slot == 1 { "Spectrogram, enhanced (S: original)" } else { "Spectrogram, original (S: enhanced)" };
-        let (rect, g) = lanes::spectrogram(ui, width, &timeline, recording.spectrograms[slot].as_deref(), title);
+        let image = recording.spectrograms[slot]
+            .as_ref()
+            .map(|(generation, image)| (image.as_ref(), recording.version(*generation)));
+        let (rect, g) = lanes::spectrogram(ui, width, &timeline, image, title);
         rects.push(rect);
         gestures.extend(g);
         if let Some(analysis) = &recording.analysis {
@@ -202,10 +189,11 @@ pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
             }
             rects.push(rect);
             gestures.extend(g);
-            let (rect, g) = lanes::heatmap(ui, width, &timeline, result, &result.ser_gate, &result.ser_usage, "SER router");
+            let data = recording.version(recording.analysis_generation);
+            let (rect, g) = lanes::heatmap(ui, width, &timeline, (&result.ser, data), "SER router");
             rects.push(rect);
             gestures.extend(g);
-            let (rect, g) = lanes::heatmap(ui, width, &timeline, result, &result.se_gate, &result.se_usage, "SE router");
+            let (rect, g) = lanes::heatmap(ui, width, &timeline, (&result.se, data), "SE router");
             rects.push(rect);
             gestures.extend(g);
         }
@@ -214,17 +202,11 @@ pub fn recording_ui(ui: &mut egui::Ui, app: &mut StudioApp) {
         }
     });
     for gesture in gestures {
-        match gesture {
-            TimeGesture::Seek(t) => {
-                recording.selection = None;
-                app.transport.seek_s(t);
-            }
-            TimeGesture::Select(a, b) => recording.selection = Some((a.min(b), a.max(b))),
-            TimeGesture::Zoom { factor, anchor_s } => recording.timeline.zoom(factor, anchor_s),
-            TimeGesture::Scroll(fraction) => recording.timeline.scroll(fraction),
-        }
-    }
-    if let Some(command) = command {
-        app.run(command);
+        commands.send(match gesture {
+            TimeGesture::Seek(t) => Action::Seek(t),
+            TimeGesture::Select(a, b) => Action::SetSelection(a, b),
+            TimeGesture::Zoom { factor, anchor_s } => Action::Zoom { factor, anchor_s },
+            TimeGesture::Scroll(fraction) => Action::Scroll(fraction),
+        });
     }
 }
