@@ -1,5 +1,5 @@
 //! File writes that are all-or-nothing (readers see the old file or the new one, never half of
-//! one), and content hashes of files.
+//! one), content hashes of files, and the studio's per-user folders.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -68,6 +68,14 @@ pub fn safe_relative(listed: &str) -> std::path::PathBuf {
 /// Opening or syncing the folder fails.
 pub fn sync_folder(folder: &Path) -> io::Result<()> {
     File::open(folder)?.sync_all()
+}
+
+/// The studio's per-user folders as the platform names them (on Linux `$XDG_CONFIG_HOME`, else
+/// `~/.config`, and `$XDG_CACHE_HOME`, else `~/.cache`, each with `merit-studio/`); `None` without
+/// a home folder.
+#[must_use]
+pub fn user_folders() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "merit-studio")
 }
 
 #[cfg(test)]

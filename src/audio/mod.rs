@@ -6,6 +6,7 @@ mod decode;
 mod error;
 pub mod pitch;
 pub mod pyramid;
+mod reader;
 pub mod resample;
 pub mod rnnoise;
 pub mod spectrogram;
@@ -13,11 +14,9 @@ pub mod test_signal;
 pub mod wav;
 
 pub use clock::{format_duration, format_time};
-pub use decode::{
-    AudioInfo, AudioReader, Block, DecodeOptions, DecodedFile, InterleavedAudio, decode_file,
-    mix_to_mono, probe,
-};
+pub use decode::{DecodeOptions, DecodedFile, InterleavedAudio, decode_file, mix_to_mono};
 pub use error::AudioError;
+pub use reader::{AudioInfo, AudioReader, Block, probe};
 pub use resample::ANALYSIS_RATE_HZ;
 
 /// File extensions a folder scan treats as audio (symphonia decodes all of them).

@@ -14,14 +14,16 @@ use crate::model::analysis::{AnalysisParams, SignalAnalysis};
 const MAGIC: &[u8; 8] = b"MERITC02";
 const CHECKSUM_LEN: usize = 32;
 
-/// The default cache folder: `$XDG_CACHE_HOME/merit-studio/analysis`, else `~/.cache/...`.
+/// The default cache folder: the user's cache folder (on Linux `$XDG_CACHE_HOME`, else
+/// `~/.cache`) + `merit-studio/analysis`; the temporary folder without a home.
 #[must_use]
 pub fn default_folder() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("merit-studio/analysis")
+    crate::fsio::user_folders()
+        .map_or_else(
+            || std::env::temp_dir().join("merit-studio"),
+            |folders| folders.cache_dir().to_path_buf(),
+        )
+        .join("analysis")
 }
 
 pub struct AnalysisCache {

@@ -2,7 +2,9 @@
 //! corrupt files and measures levels. Runs on several threads; one bad file never stops the rest.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rayon::prelude::*;
 
 use serde::Serialize;
 
@@ -100,32 +102,28 @@ pub fn check_files(
     context: &JobContext,
 ) -> Vec<Option<Result<FileCheck, AudioError>>> {
     context.set_total(paths.len() as u64);
-    let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<Result<FileCheck, AudioError>>> = Vec::new();
-    results.resize_with(paths.len(), || None);
-    let threads = threads.clamp(1, paths.len().max(1));
-    let finished: Vec<Vec<(usize, Result<FileCheck, AudioError>)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    while !context.is_cancelled() {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = paths.get(index) else { break };
-                        done.push((index, check_file(path, depth, context.cancel_flag())));
-                        context.advance(1);
-                    }
-                    done
-                })
+    let check_all = || {
+        paths
+            .par_iter()
+            .map(|path| {
+                if context.is_cancelled() {
+                    return None;
+                }
+                let result = check_file(path, depth, context.cancel_flag());
+                context.advance(1);
+                Some(result)
             })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().unwrap_or_default())
             .collect()
-    });
-    for (index, result) in finished.into_iter().flatten() {
-        results[index] = Some(result);
+    };
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.clamp(1, paths.len().max(1)))
+        .thread_name(|index| format!("check-files-{index}"))
+        .build()
+    {
+        Ok(pool) => pool.install(check_all),
+        Err(error) => {
+            tracing::warn!("no pool of {threads} threads ({error}); checking on rayon's own");
+            check_all()
+        }
     }
-    results
 }

@@ -1,5 +1,5 @@
 //! The list of recently opened projects, newest first, kept in the user's config folder
-//! (`$XDG_CONFIG_HOME/merit-studio/recent.json`, else `~/.config/...`). A missing or damaged file
+//! (on Linux `$XDG_CONFIG_HOME/merit-studio/recent.json`, else `~/.config/...`). A missing or damaged file
 //! is an empty list: it is a convenience, never a reason to fail.
 
 use std::path::{Path, PathBuf};
@@ -18,10 +18,7 @@ pub struct RecentProjects {
 /// The default location of the list.
 #[must_use]
 pub fn default_file() -> Option<PathBuf> {
-    std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))
-        .map(|folder| folder.join("merit-studio/recent.json"))
+    crate::fsio::user_folders().map(|folders| folders.config_dir().join("recent.json"))
 }
 
 impl RecentProjects {
