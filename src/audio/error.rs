@@ -51,6 +51,9 @@ pub enum AudioError {
     Resample { path: PathBuf, reason: String },
     #[error("{}: decoding was cancelled", path.display())]
     Cancelled { path: PathBuf },
+    /// A bug met while reading this file (a caught panic), so one file never ends a batch.
+    #[error("{}: internal error: {message} (a bug; please report it with this file)", path.display())]
+    Internal { path: PathBuf, message: String },
 }
 
 impl AudioError {
@@ -69,7 +72,8 @@ impl AudioError {
             | Self::NonFiniteSamples { path, .. }
             | Self::NoAudio { path }
             | Self::Resample { path, .. }
-            | Self::Cancelled { path } => path,
+            | Self::Cancelled { path }
+            | Self::Internal { path, .. } => path,
         }
     }
 
@@ -89,6 +93,7 @@ impl AudioError {
             Self::NoAudio { .. } => "no-audio",
             Self::Resample { .. } => "resample",
             Self::Cancelled { .. } => "cancelled",
+            Self::Internal { .. } => "internal-error",
         }
     }
 }

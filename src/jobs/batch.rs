@@ -137,6 +137,8 @@ pub enum AnalyzeError {
         path: PathBuf,
         error: std::io::Error,
     },
+    #[error(transparent)]
+    Internal(super::FilePanicked),
     #[error("cancelled")]
     Cancelled,
 }
@@ -300,7 +302,15 @@ pub fn analyze_batch(
         if context.is_cancelled() {
             break;
         }
-        let outcome = analyze_file(session, input, out, params, cache);
+        let path = input.path.clone();
+        let outcome = super::contain_panic(&path, || {
+            analyze_file(session, input.clone(), out, params, cache)
+        })
+        .unwrap_or_else(|panicked| FileOutcome {
+            input,
+            result: Err(AnalyzeError::Internal(panicked)),
+            cached: false,
+        });
         failed += usize::from(outcome.result.is_err());
         on_outcome(&outcome);
         context.advance(1);

@@ -99,6 +99,43 @@ impl Progress {
     }
 }
 
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic without a message".into())
+}
+
+/// A panic while working on one file, caught so that the rest of a batch goes on.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}: internal error: {message} (a bug; please report it with this file)", path.display())]
+pub struct FilePanicked {
+    pub path: std::path::PathBuf,
+    pub message: String,
+}
+
+/// Runs one file's work of a batch; a panic in it becomes that file's [`FilePanicked`] (logged
+/// with the file; the panic hook has already printed where it happened) instead of ending the
+/// whole batch.
+///
+/// # Errors
+/// [`FilePanicked`] when `work` panicked.
+pub fn contain_panic<T>(
+    path: &std::path::Path,
+    work: impl FnOnce() -> T,
+) -> Result<T, FilePanicked> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
+        let error = FilePanicked {
+            path: path.to_path_buf(),
+            message: panic_message(payload.as_ref()),
+        };
+        tracing::error!("{error}");
+        error
+    })
+}
+
 /// The job's thread panicked; the panic message when it had one.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("background job `{name}` failed: {message}")]
@@ -199,11 +236,7 @@ impl<T: Send + 'static> Job<T> {
     fn join(&self, handle: JoinHandle<T>) -> Result<T, JobPanicked> {
         handle.join().map_err(|payload| JobPanicked {
             name: self.name.clone(),
-            message: payload
-                .downcast_ref::<&str>()
-                .map(ToString::to_string)
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic without a message".into()),
+            message: panic_message(payload.as_ref()),
         })
     }
 }
@@ -217,6 +250,25 @@ impl<T> Drop for Job<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_on_one_file_becomes_that_files_error() {
+        let path = std::path::Path::new("corpus/bad.wav");
+        let results: Vec<Result<u32, FilePanicked>> = [1_u32, 0, 3]
+            .into_iter()
+            .map(|n| contain_panic(path, || 6 / n))
+            .collect();
+        assert_eq!(results[0].as_ref().ok(), Some(&6));
+        assert_eq!(results[2].as_ref().ok(), Some(&2));
+        let error = results[1].as_ref().unwrap_err();
+        assert!(error.message.contains("divide by zero"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("corpus/bad.wav: internal error"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn reports_progress_and_result() {

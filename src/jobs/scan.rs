@@ -109,7 +109,14 @@ pub fn check_files(
                 if context.is_cancelled() {
                     return None;
                 }
-                let result = check_file(path, depth, context.cancel_flag());
+                let result =
+                    super::contain_panic(path, || check_file(path, depth, context.cancel_flag()))
+                        .unwrap_or_else(|panicked| {
+                            Err(AudioError::Internal {
+                                path: panicked.path,
+                                message: panicked.message,
+                            })
+                        });
                 context.advance(1);
                 Some(result)
             })

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::jobs::batch::{AnalyzeError, analyze_path};
 use crate::jobs::cache::{AnalysisCache, default_folder};
+use crate::jobs::contain_panic;
 use crate::jobs::model_choice::choose_model;
 use crate::jobs::{Job, JobContext, JobPanicked, Notify, Progress};
 use crate::model::analysis::{AnalysisParams, SignalAnalysis};
@@ -90,13 +91,17 @@ impl JobWork {
         context: &JobContext,
     ) -> Result<SignalAnalysis, AnalyzeError> {
         let result = with_session(&self.session, &self.model, |session| {
-            analyze_path(
-                session,
-                path,
-                &self.params,
-                self.cache.as_deref(),
-                Some(context.cancel_flag()),
-            )
+            // One recording's bug must not end the collection job (nor poison the session).
+            contain_panic(path, || {
+                analyze_path(
+                    session,
+                    path,
+                    &self.params,
+                    self.cache.as_deref(),
+                    Some(context.cancel_flag()),
+                )
+            })
+            .unwrap_or_else(|panicked| Err(AnalyzeError::Internal(panicked)))
             .map(|(analysis, _)| analysis)
         });
         if let Some(prediction) = Prediction::of(&result) {
