@@ -254,6 +254,35 @@ fn cluster_commands_by_hand_and_what_they_refuse() {
     let output = studio(&["cluster", "merge", s(&run)]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output).contains("of its"), "{}", text(&output));
+    // A file twice, and a file of another shard.
+    let mut doubled = lines.concat();
+    doubled.extend_from_slice(lines[0]);
+    std::fs::write(&results, &doubled).unwrap();
+    let output = studio(&["cluster", "merge", s(&run)]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("appears twice: rerun shard 2"),
+        "{}",
+        text(&output)
+    );
+    let mut foreign = lines.concat();
+    foreign.extend_from_slice(
+        std::fs::read_to_string(run.join("shards/1/results.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .as_bytes(),
+    );
+    std::fs::write(&results, &foreign).unwrap();
+    let output = studio(&["cluster", "merge", s(&run)]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("which is not one of its files"),
+        "{}",
+        text(&output)
+    );
+    assert!(!run.join("results.jsonl").exists());
     // A rerun of that shard takes everything from the run's cache; then the merge goes through.
     let output = studio(&["cluster", "task", s(&run), "--shard", "2/3"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
@@ -405,6 +434,12 @@ impl Drop for LocalCluster {
     }
 }
 
+/// Whether array task `k` of `array` is still queued or running.
+fn running_task(cluster: &LocalCluster, array: &str, k: usize) -> bool {
+    let output = cluster.run("squeue", &["-h", "-j", &format!("{array}_{k}"), "-o", "%i"]);
+    !String::from_utf8_lossy(&output.stdout).trim().is_empty()
+}
+
 #[test]
 fn slurm_array_run_is_killed_resumed_and_merges_to_the_unsharded_results() {
     let started = Instant::now();
@@ -482,6 +517,17 @@ fn slurm_array_run_is_killed_resumed_and_merges_to_the_unsharded_results() {
                     "shard {k} made no progress:\n{}",
                     cluster.logs(&run)
                 );
+                if run.join(format!("shards/{k}/task.json")).exists()
+                    || !run
+                        .join(format!("shards/{k}/results.jsonl.partial"))
+                        .exists()
+                        && !running_task(&cluster, &array, k)
+                {
+                    panic!(
+                        "shard {k} ended before 3 of its files were done:\n{}",
+                        cluster.logs(&run)
+                    );
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
             let output = cluster.run("scancel", &[&format!("{array}_{k}")]);
