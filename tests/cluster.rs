@@ -320,6 +320,41 @@ fn cluster_commands_by_hand_and_what_they_refuse() {
         .is_file()
     );
 
+    // A recording that cannot be decoded is an error row of a finished task (a scheduler's
+    // afterok must still start the merge); the merge writes the rows and exits 1.
+    let with_broken = dir.path().join("with-broken");
+    std::fs::create_dir(&with_broken).unwrap();
+    for name in ["spk0/utt000.wav", "spk1/utt001.wav"] {
+        std::fs::copy(corpus.join(name), with_broken.join(name.replace('/', "-"))).unwrap();
+    }
+    std::fs::write(with_broken.join("broken.wav"), b"RIFF not audio").unwrap();
+    let run4 = dir.path().join("run4");
+    let output = studio(&[
+        "cluster",
+        "plan",
+        s(&with_broken),
+        "--out",
+        s(&run4),
+        "--shards",
+        "1",
+        "--model",
+        s(&tiny),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let output = studio(&["cluster", "task", s(&run4), "--shard", "1/1"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("1 failed"), "{}", text(&output));
+    let output = studio(&["cluster", "merge", s(&run4)]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("1 files could not be analysed"),
+        "{}",
+        text(&output)
+    );
+    let merged = rows(&run4.join("results.jsonl"));
+    assert_eq!(merged.len(), 3);
+    assert!(merged[0]["error"].as_str().unwrap().contains("broken.wav"));
+
     // The model file replaced after planning: tasks refuse.
     let model_dir = dir.path().join("model");
     std::fs::create_dir(&model_dir).unwrap();
