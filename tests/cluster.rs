@@ -254,6 +254,35 @@ fn cluster_commands_by_hand_and_what_they_refuse() {
     let output = studio(&["cluster", "merge", s(&run)]);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output).contains("of its"), "{}", text(&output));
+    // A file twice, and a file of another shard.
+    let mut doubled = lines.concat();
+    doubled.extend_from_slice(lines[0]);
+    std::fs::write(&results, &doubled).unwrap();
+    let output = studio(&["cluster", "merge", s(&run)]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("appears twice: rerun shard 2"),
+        "{}",
+        text(&output)
+    );
+    let mut foreign = lines.concat();
+    foreign.extend_from_slice(
+        std::fs::read_to_string(run.join("shards/1/results.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .as_bytes(),
+    );
+    std::fs::write(&results, &foreign).unwrap();
+    let output = studio(&["cluster", "merge", s(&run)]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("which is not one of its files"),
+        "{}",
+        text(&output)
+    );
+    assert!(!run.join("results.jsonl").exists());
     // A rerun of that shard takes everything from the run's cache; then the merge goes through.
     let output = studio(&["cluster", "task", s(&run), "--shard", "2/3"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
@@ -290,6 +319,41 @@ fn cluster_commands_by_hand_and_what_they_refuse() {
         )
         .is_file()
     );
+
+    // A recording that cannot be decoded is an error row of a finished task (a scheduler's
+    // afterok must still start the merge); the merge writes the rows and exits 1.
+    let with_broken = dir.path().join("with-broken");
+    std::fs::create_dir(&with_broken).unwrap();
+    for name in ["spk0/utt000.wav", "spk1/utt001.wav"] {
+        std::fs::copy(corpus.join(name), with_broken.join(name.replace('/', "-"))).unwrap();
+    }
+    std::fs::write(with_broken.join("broken.wav"), b"RIFF not audio").unwrap();
+    let run4 = dir.path().join("run4");
+    let output = studio(&[
+        "cluster",
+        "plan",
+        s(&with_broken),
+        "--out",
+        s(&run4),
+        "--shards",
+        "1",
+        "--model",
+        s(&tiny),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let output = studio(&["cluster", "task", s(&run4), "--shard", "1/1"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).contains("1 failed"), "{}", text(&output));
+    let output = studio(&["cluster", "merge", s(&run4)]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output).contains("1 files could not be analysed"),
+        "{}",
+        text(&output)
+    );
+    let merged = rows(&run4.join("results.jsonl"));
+    assert_eq!(merged.len(), 3);
+    assert!(merged[0]["error"].as_str().unwrap().contains("broken.wav"));
 
     // The model file replaced after planning: tasks refuse.
     let model_dir = dir.path().join("model");
@@ -405,6 +469,12 @@ impl Drop for LocalCluster {
     }
 }
 
+/// Whether array task `k` of `array` is still queued or running.
+fn running_task(cluster: &LocalCluster, array: &str, k: usize) -> bool {
+    let output = cluster.run("squeue", &["-h", "-j", &format!("{array}_{k}"), "-o", "%i"]);
+    !String::from_utf8_lossy(&output.stdout).trim().is_empty()
+}
+
 #[test]
 fn slurm_array_run_is_killed_resumed_and_merges_to_the_unsharded_results() {
     let started = Instant::now();
@@ -482,6 +552,17 @@ fn slurm_array_run_is_killed_resumed_and_merges_to_the_unsharded_results() {
                     "shard {k} made no progress:\n{}",
                     cluster.logs(&run)
                 );
+                if run.join(format!("shards/{k}/task.json")).exists()
+                    || !run
+                        .join(format!("shards/{k}/results.jsonl.partial"))
+                        .exists()
+                        && !running_task(&cluster, &array, k)
+                {
+                    panic!(
+                        "shard {k} ended before 3 of its files were done:\n{}",
+                        cluster.logs(&run)
+                    );
+                }
                 std::thread::sleep(Duration::from_millis(20));
             }
             let output = cluster.run("scancel", &[&format!("{array}_{k}")]);

@@ -449,6 +449,10 @@ fn check_shard(
             ));
         }
     };
+    let wanted: BTreeMap<u64, &str> = expected
+        .iter()
+        .map(|input| (input.index as u64, input.listed.as_str()))
+        .collect();
     let mut seen: BTreeMap<u64, String> = BTreeMap::new();
     for (number, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line =
@@ -467,6 +471,11 @@ fn check_shard(
                 number + 1
             ));
         };
+        if wanted.get(&index) != Some(&name) {
+            return Err(format!(
+                "shard {k}: holds {name} (file {index}), which is not one of its files: {rerun}"
+            ));
+        }
         if seen.insert(index, name.to_owned()).is_some() {
             return Err(format!("shard {k}: {name} appears twice: {rerun}"));
         }
@@ -481,18 +490,6 @@ fn check_shard(
                 ));
             }
         }
-    }
-    let wanted: BTreeMap<u64, &str> = expected
-        .iter()
-        .map(|input| (input.index as u64, input.listed.as_str()))
-        .collect();
-    if let Some((index, name)) = seen
-        .iter()
-        .find(|(index, name)| wanted.get(index) != Some(&name.as_str()))
-    {
-        return Err(format!(
-            "shard {k}: holds {name} (file {index}), which is not one of its files: {rerun}"
-        ));
     }
     let lacking: Vec<&str> = wanted
         .iter()
