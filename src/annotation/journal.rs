@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::AnnotationError;
 use super::annotator::normalise_annotator;
 use super::label::{Label, Op};
+use super::lock::JournalLock;
 use crate::fsio::{sync_folder, write_atomically};
 
 /// Version of the journal line and snapshot formats.
@@ -209,16 +210,14 @@ pub fn annotators_in(folder: &Path) -> Vec<String> {
     names
 }
 
-fn process_alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
-}
-
-/// The only writer of one annotator's journal while it lives (a lock file holds its process id).
+/// The only writer of one annotator's journal while it lives (it holds the journal's lock).
 #[derive(Debug)]
 pub struct JournalWriter {
     annotator: String,
     folder: PathBuf,
     path: PathBuf,
+    /// Held for the writer's life; dropping it removes the lock file.
+    _lock: JournalLock,
     file: File,
     len: u64,
     next_seq: u64,
@@ -242,34 +241,7 @@ impl JournalWriter {
             move |error| AnnotationError::Io { path, error }
         };
         fs::create_dir_all(folder).map_err(io(folder))?;
-        let lock = lock_path(folder, annotator);
-        let me = std::process::id();
-        match OpenOptions::new().write(true).create_new(true).open(&lock) {
-            Ok(mut file) => {
-                file.write_all(me.to_string().as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(io(&lock))?;
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = fs::read_to_string(&lock)
-                    .ok()
-                    .and_then(|text| text.trim().parse::<u32>().ok());
-                match holder {
-                    Some(pid) if pid != me && process_alive(pid) => {
-                        return Err(AnnotationError::Locked {
-                            annotator: annotator.to_owned(),
-                            lock,
-                            pid,
-                        });
-                    }
-                    _ => {
-                        tracing::warn!("taking over the stale lock {}", lock.display());
-                        write_atomically(&lock, me.to_string().as_bytes()).map_err(io(&lock))?;
-                    }
-                }
-            }
-            Err(error) => return Err(io(&lock)(error)),
-        }
+        let lock = JournalLock::take(&lock_path(folder, annotator), annotator)?;
         let path = journal_path(folder, annotator);
         let mut file = OpenOptions::new()
             .create(true)
@@ -299,6 +271,7 @@ impl JournalWriter {
             annotator: annotator.to_owned(),
             folder: folder.to_path_buf(),
             path,
+            _lock: lock,
             file,
             len,
             next_seq: last_seq + 1,
@@ -388,15 +361,6 @@ impl JournalWriter {
             })?;
         self.len = 0;
         Ok(())
-    }
-}
-
-impl Drop for JournalWriter {
-    fn drop(&mut self) {
-        let lock = lock_path(&self.folder, &self.annotator);
-        if fs::read_to_string(&lock).is_ok_and(|pid| pid.trim() == std::process::id().to_string()) {
-            let _ = fs::remove_file(lock);
-        }
     }
 }
 

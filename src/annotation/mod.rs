@@ -7,6 +7,7 @@ pub mod annotator;
 pub mod consensus;
 pub mod journal;
 pub mod label;
+mod lock;
 pub mod queue;
 pub mod request;
 mod store;
@@ -24,13 +25,14 @@ pub enum AnnotationError {
         error: std::io::Error,
     },
     #[error(
-        "annotator {annotator:?} is already being written by another studio (process {pid}, lock {}); close it first, or annotate under another name",
+        "annotator {annotator:?} is already being written by another studio ({holder}, lock {}); close it first, or annotate under another name (a lock from another machine stays until that studio closes or the lock file is removed)",
         lock.display()
     )]
     Locked {
         annotator: String,
         lock: PathBuf,
-        pid: u32,
+        /// Who holds it, e.g. `process 1234 on lab-pc`.
+        holder: String,
     },
     #[error(
         "{0:?} is not a usable annotator name (letters and digits of any script, spaces, apostrophes, '-', '_' and '.'; at most 64 characters; no leading or trailing dot)"

@@ -131,21 +131,30 @@ pub fn run(command: Command) -> ExitCode {
     }
 }
 
+/// What is wrong with a `--split DEV,TEST` value.
+#[derive(Debug, thiserror::Error)]
+enum SplitError {
+    #[error("expected DEV,TEST fractions, e.g. 0.1,0.1")]
+    NotTwoFractions,
+    #[error("{0:?} is not a fraction between 0 and 1")]
+    NotAFraction(String),
+    #[error("dev + test must leave something to train on")]
+    NothingToTrainOn,
+}
+
 /// `0.1,0.1` -> (dev, test).
-fn parse_split(text: &str) -> Result<(f64, f64), String> {
-    let (dev, test) = text
-        .split_once(',')
-        .ok_or("expected DEV,TEST fractions, e.g. 0.1,0.1")?;
+fn parse_split(text: &str) -> Result<(f64, f64), SplitError> {
+    let (dev, test) = text.split_once(',').ok_or(SplitError::NotTwoFractions)?;
     let parse = |s: &str| {
         s.trim()
             .parse::<f64>()
             .ok()
             .filter(|v| (0.0..1.0).contains(v))
-            .ok_or_else(|| format!("{s:?} is not a fraction between 0 and 1"))
+            .ok_or_else(|| SplitError::NotAFraction(s.to_owned()))
     };
     let (dev, test) = (parse(dev)?, parse(test)?);
     if dev + test >= 1.0 {
-        return Err("dev + test must leave something to train on".into());
+        return Err(SplitError::NothingToTrainOn);
     }
     Ok((dev, test))
 }

@@ -277,7 +277,7 @@ impl MeritSession {
     /// [`ModelError::Inference`] when ONNX Runtime fails or returns shapes outside the contract.
     pub fn run(&mut self, waveforms: Vec<f32>, batch: usize) -> Result<BatchOutputs, ModelError> {
         let inference = |e: &dyn std::fmt::Display| ModelError::Inference(e.to_string());
-        if batch == 0 || waveforms.len() % batch != 0 {
+        if batch == 0 || !waveforms.len().is_multiple_of(batch) {
             return Err(ModelError::Inference(format!(
                 "{} samples do not split into {batch} equal windows",
                 waveforms.len()

@@ -166,12 +166,11 @@ impl StudioApp {
     /// lets the panels draw and send actions, then applies the actions.
     pub fn studio_ui(&mut self, ui: &mut egui::Ui) {
         self.poll_jobs();
-        let predictions = &self.engine.engine;
         self.collection.browser.refresh(&RowSources {
             collection: &self.collection.collection,
             checks: &self.collection.checks,
             annotations: &self.labelling.annotations,
-            predictions,
+            engine: &self.engine.engine,
         });
         let class_keys: Vec<_> = scheme_of(&self.collection)
             .classes

@@ -133,7 +133,8 @@ pub struct RowSources<'a> {
     pub collection: &'a Collection,
     pub checks: &'a [HeaderCheck],
     pub annotations: &'a AnnotationStore,
-    pub predictions: &'a Engine,
+    /// Where the predictions come from.
+    pub engine: &'a Engine,
 }
 
 /// The browser: how it shows the collection, and the rows that gives (kept until something they
@@ -156,7 +157,7 @@ impl Browser {
     pub fn refresh(&mut self, sources: &RowSources<'_>) {
         let key = (
             self.view.clone(),
-            sources.predictions.predictions_generation(),
+            sources.engine.predictions_generation(),
             sources.checks.iter().filter(|c| c.is_some()).count(),
             sources.collection.recordings.len(),
         );
@@ -173,11 +174,11 @@ fn visible_rows(view: &BrowserView, sources: &RowSources<'_>) -> Vec<usize> {
         collection,
         checks,
         annotations,
-        predictions,
+        engine,
     } = sources;
     let needle = view.search.to_lowercase();
     let recordings = &collection.recordings;
-    let predictions = predictions.predictions();
+    let predictions = engine.predictions();
     let check = |i: usize| checks.get(i).and_then(Option::as_ref);
     let reviewed = |i: usize| is_reviewed(collection, annotations, i);
     let mut rows: Vec<usize> = (0..recordings.len())

@@ -126,19 +126,31 @@ fn a_second_writer_of_the_same_journal_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = AnnotationStore::load(dir.path()).unwrap();
     first.set_annotator("dana").unwrap();
-    // A lock held by a live process (here: pid 1, always alive) refuses a second writer.
-    std::fs::write(dir.path().join("annotations/erin.lock"), "1").unwrap();
+    // A lock held by a live writer (the OS lock on the file) refuses a second writer.
+    let mut holder = AnnotationStore::load(dir.path()).unwrap();
+    holder.set_annotator("erin").unwrap();
     let mut second = AnnotationStore::load(dir.path()).unwrap();
     let error = second.set_annotator("erin").unwrap_err();
     assert!(
         error.to_string().contains("already being written"),
         "{error}"
     );
-    // A stale lock (a process that is gone) is taken over.
-    std::fs::write(dir.path().join("annotations/erin.lock"), "4000000000").unwrap();
+    drop(holder);
+    // A stale lock (a process of this host that is gone: nobody holds the OS lock) is taken over.
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let erin_lock = dir.path().join("annotations/erin.lock");
+    let stale = format!(r#"{{"pid": 4000000000, "host": "{host}"}}"#);
+    std::fs::write(&erin_lock, stale).unwrap();
     second.set_annotator("erin").unwrap();
+    drop(second);
+    // A lock left by a studio on another machine is never taken over silently: on a network
+    // file system the OS lock may not reach this machine.
+    std::fs::write(&erin_lock, r#"{"pid": 7, "host": "another-machine"}"#).unwrap();
+    let mut third = AnnotationStore::load(dir.path()).unwrap();
+    let error = third.set_annotator("erin").unwrap_err().to_string();
+    assert!(error.contains("process 7 on another-machine"), "{error}");
     assert!(matches!(
-        second.set_annotator("no/slashes"),
+        third.set_annotator("no/slashes"),
         Err(AnnotationError::BadAnnotator(_))
     ));
     drop(first);

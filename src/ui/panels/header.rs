@@ -68,10 +68,18 @@ pub fn header_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSen
                     status.provider.to_string().to_uppercase()
                 ),
                 (None, Some(_)) => "model failed to load".to_owned(),
-                (None, None) => engine
-                    .model_path
-                    .file_stem()
-                    .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+                (None, None) => {
+                    let stem = engine
+                        .model_path
+                        .file_stem()
+                        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+                    // The first analysis job loads the model (and checks it against the contract).
+                    if engine.is_busy() {
+                        format!("loading {stem}…")
+                    } else {
+                        stem
+                    }
+                }
             };
             if ui
                 .button(model_text)
