@@ -13,5 +13,5 @@ runs=20
 bash scripts/setup-system.sh
 cargo build --release --tests --quiet
 start=$(date +%s)
-MERIT_FUZZ_CASES=$cases cargo test --release --test hostile_input -- --test-threads=1
+MERIT_FUZZ_CASES=$cases MERIT_FUZZ_WATCHDOG_S=2 cargo test --release --test hostile_input -- --test-threads=1
 echo "fuzz: $((cases * runs)) cases ($cases per property and file type) in $(( $(date +%s) - start )) s"

@@ -97,3 +97,13 @@ impl AudioError {
         }
     }
 }
+
+/// The text of a caught panic's payload (batch jobs and the decoder turn panics into errors).
+#[must_use]
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic without a message".into())
+}

@@ -15,7 +15,7 @@ pub mod wav;
 
 pub use clock::{format_duration, format_time};
 pub use decode::{DecodeOptions, DecodedFile, InterleavedAudio, decode_file, mix_to_mono};
-pub use error::AudioError;
+pub use error::{AudioError, panic_message};
 pub use reader::{AudioInfo, AudioReader, Block, probe};
 pub use resample::ANALYSIS_RATE_HZ;
 

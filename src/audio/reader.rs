@@ -5,6 +5,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use super::error::panic_message;
+
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
@@ -88,28 +90,38 @@ impl AudioReader {
         if let Some(extension) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(extension);
         }
-        let format = symphonia::default::get_probe()
-            .probe(
+        // A malformed header can make the demuxer panic (e.g. an integer overflow in debug
+        // builds); that is this file's error, never the caller's crash.
+        let format = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            symphonia::default::get_probe().probe(
                 &hint,
                 stream,
                 FormatOptions::default(),
                 MetadataOptions::default(),
             )
-            .map_err(|error| match error {
-                SymphoniaError::IoError(source)
-                    if source.kind() != std::io::ErrorKind::UnexpectedEof =>
-                {
-                    io_error(source)
-                }
-                SymphoniaError::Unsupported(what) => AudioError::UnrecognisedFormat {
-                    path: path.to_path_buf(),
-                    reason: format!("no known container matches ({what})"),
-                },
-                other => AudioError::InvalidHeader {
-                    path: path.to_path_buf(),
-                    reason: other.to_string(),
-                },
-            })?;
+        }))
+        .map_err(|payload| AudioError::InvalidHeader {
+            path: path.to_path_buf(),
+            reason: format!(
+                "the demuxer failed on it ({})",
+                panic_message(payload.as_ref())
+            ),
+        })?
+        .map_err(|error| match error {
+            SymphoniaError::IoError(source)
+                if source.kind() != std::io::ErrorKind::UnexpectedEof =>
+            {
+                io_error(source)
+            }
+            SymphoniaError::Unsupported(what) => AudioError::UnrecognisedFormat {
+                path: path.to_path_buf(),
+                reason: format!("no known container matches ({what})"),
+            },
+            other => AudioError::InvalidHeader {
+                path: path.to_path_buf(),
+                reason: other.to_string(),
+            },
+        })?;
         Self::from_format(path, format, file_size_bytes)
     }
 
@@ -207,6 +219,15 @@ impl AudioReader {
         frame as f64 / f64::from(self.info.sample_rate_hz)
     }
 
+    /// The error for a packet that made symphonia panic.
+    fn crashed(&self, payload: &(dyn std::any::Any + Send)) -> AudioError {
+        AudioError::Corrupt {
+            path: self.path.clone(),
+            at_secs: self.decoded_frames as f64 / f64::from(self.info.sample_rate_hz.max(1)),
+            reason: format!("the decoder failed on it ({})", panic_message(payload)),
+        }
+    }
+
     /// Decodes the next block of interleaved samples; `None` once the stream has ended cleanly.
     ///
     /// # Errors
@@ -214,7 +235,15 @@ impl AudioReader {
     /// at the end of the stream, with the total count) and other decoding failures.
     pub fn next_block(&mut self) -> Result<Option<Block<'_>>, AudioError> {
         loop {
-            let packet = match self.format.next_packet() {
+            // A malformed packet can make the demuxer or the decoder panic: this file's error.
+            let format = &mut self.format;
+            let next = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                format.next_packet()
+            })) {
+                Ok(next) => next,
+                Err(payload) => return Err(self.crashed(payload.as_ref())),
+            };
+            let packet = match next {
                 Ok(Some(packet)) => packet,
                 Ok(None) => return self.finish().map(|()| None),
                 Err(SymphoniaError::IoError(error))
@@ -227,7 +256,16 @@ impl AudioReader {
             if packet.track_id != self.track_id {
                 continue;
             }
-            let decoded = match self.decoder.decode(&packet) {
+            let decoder = &mut self.decoder;
+            let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                // Moved in, so the closure is FnOnce and the decoded buffer may borrow it.
+                let decoder = decoder;
+                decoder.decode(&packet)
+            })) {
+                Ok(result) => result,
+                Err(payload) => return Err(self.crashed(payload.as_ref())),
+            };
+            let decoded = match result {
                 Ok(decoded) => decoded,
                 Err(error) => return Err(self.stream_error(error)),
             };

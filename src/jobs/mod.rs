@@ -99,15 +99,6 @@ impl Progress {
     }
 }
 
-/// The text of a panic's payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(ToString::to_string)
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic without a message".into())
-}
-
 /// A panic while working on one file, caught so that the rest of a batch goes on.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}: internal error: {message} (a bug; please report it with this file)", path.display())]
@@ -129,7 +120,7 @@ pub fn contain_panic<T>(
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|payload| {
         let error = FilePanicked {
             path: path.to_path_buf(),
-            message: panic_message(payload.as_ref()),
+            message: crate::audio::panic_message(payload.as_ref()),
         };
         tracing::error!("{error}");
         error
@@ -236,7 +227,7 @@ impl<T: Send + 'static> Job<T> {
     fn join(&self, handle: JoinHandle<T>) -> Result<T, JobPanicked> {
         handle.join().map_err(|payload| JobPanicked {
             name: self.name.clone(),
-            message: panic_message(payload.as_ref()),
+            message: crate::audio::panic_message(payload.as_ref()),
         })
     }
 }
