@@ -58,42 +58,41 @@ def seed_praat(rng: np.random.Generator) -> None:
     parselmouth.praat.run(f"random_initializeWithSeedUnsafelyButPredictably ({int(rng.integers(2**31))})")
 
 
-def f0_median(samples: np.ndarray, floor: float = 60.0, ceiling: float = 500.0) -> float:
-    """Median F0 (Hz) of the voiced frames by Praat's autocorrelation pitch; NaN when unvoiced."""
-    parselmouth, call = _praat()
-    pitch = parselmouth.Sound(samples, RATE).to_pitch(0.01, floor, ceiling)
-    values = pitch.selected_array["frequency"]
-    voiced = values[values > 0]
-    return float(np.median(voiced)) if len(voiced) >= 5 else float("nan")
-
-
 def f0_values(samples: np.ndarray, floor: float = 60.0, ceiling: float = 500.0) -> np.ndarray:
+    """F0 (Hz) of the voiced 10 ms frames by Praat's autocorrelation pitch."""
     parselmouth, _ = _praat()
     values = parselmouth.Sound(samples, RATE).to_pitch(0.01, floor, ceiling).selected_array["frequency"]
     return values[values > 0]
+
+
+def f0_median(samples: np.ndarray, floor: float = 60.0, ceiling: float = 500.0) -> float:
+    """Median F0 (Hz) of the voiced frames; NaN when fewer than five are voiced."""
+    voiced = f0_values(samples, floor, ceiling)
+    return float(np.median(voiced)) if len(voiced) >= 5 else float("nan")
+
+
+def _voiced(samples: np.ndarray, rng: np.random.Generator, floor: float, ceiling: float, what: str):
+    """Praat's call, the sound and its median F0, with Praat's generator seeded from `rng`; a
+    StylingError when nothing is voiced."""
+    parselmouth, call = _praat()
+    median = f0_median(samples, floor, ceiling)
+    if not np.isfinite(median):
+        raise StylingError(f"no voiced frames to {what}")
+    seed_praat(rng)
+    return call, parselmouth.Sound(samples, RATE), median
 
 
 def shift_formants(samples: np.ndarray, ratio: float, pitch_factor: float, rng: np.random.Generator, floor: float, ceiling: float) -> np.ndarray:
     """A pseudo-speaker: formants x `ratio` and F0 x `pitch_factor` (Praat's "Change gender")."""
     if ratio == 1.0 and pitch_factor == 1.0:
         return samples
-    parselmouth, call = _praat()
-    sound = parselmouth.Sound(samples, RATE)
-    median = f0_median(samples, floor, ceiling)
-    if not np.isfinite(median):
-        raise StylingError("no voiced frames to shift")
-    seed_praat(rng)
+    call, sound, median = _voiced(samples, rng, floor, ceiling, "shift")
     shifted = call(sound, "Change gender", floor, ceiling, ratio, median * pitch_factor, 1.0, 1.0)
     return np.asarray(shifted.values[0], dtype=np.float64)
 
 
 def apply_style(samples: np.ndarray, request: StyleRequest, rng: np.random.Generator, floor: float, ceiling: float) -> np.ndarray:
-    parselmouth, call = _praat()
-    sound = parselmouth.Sound(samples, RATE)
-    median = f0_median(samples, floor, ceiling)
-    if not np.isfinite(median):
-        raise StylingError("no voiced frames to style")
-    seed_praat(rng)
+    call, sound, median = _voiced(samples, rng, floor, ceiling, "style")
     manipulation = call(sound, "To Manipulation", 0.01, floor, ceiling * 2)
     tier = call(manipulation, "Extract pitch tier")
     points = call(tier, "Get number of points")
