@@ -74,7 +74,7 @@ pub struct Collection {
 /// The paths listed so far (a second listing of one is an issue) and who hears of each new one.
 struct Listing<'a> {
     paths: HashSet<PathBuf>,
-    listed: &'a dyn Fn(usize),
+    listed: &'a dyn Fn(&[Recording]),
 }
 
 impl Collection {
@@ -82,13 +82,13 @@ impl Collection {
     /// checked here; headers are probed later, in the background.
     #[must_use]
     pub fn load(project: &Project) -> Self {
-        Self::load_counting(project, &|_| {})
+        Self::load_as_listed(project, &|_| {})
     }
 
-    /// [`Collection::load`], calling `listed` with the number of recordings listed so far after
-    /// each one (so a window can show how far a large collection has got).
+    /// [`Collection::load`], calling `listed` with the recordings listed so far after each new one
+    /// (so a window can show a large collection while it is still being listed).
     #[must_use]
-    pub fn load_counting(project: &Project, listed: &dyn Fn(usize)) -> Self {
+    pub fn load_as_listed(project: &Project, listed: &dyn Fn(&[Recording])) -> Self {
         let mut collection = Self::default();
         let mut seen = Listing {
             paths: HashSet::new(),
@@ -124,7 +124,7 @@ impl Collection {
     ) {
         if seen.paths.insert(recording.path.clone()) {
             self.recordings.push(recording);
-            (seen.listed)(self.recordings.len());
+            (seen.listed)(&self.recordings);
         } else {
             self.issues.push(CollectionIssue {
                 source: source.to_path_buf(),

@@ -41,10 +41,20 @@ impl StudioApp {
         }
     }
 
-    /// Opens recording `index` in the view.
+    /// Closes the open recording, labels and predictions: the rows of a project being opened
+    /// have replaced the previous project's in the browser.
+    fn close_project(&mut self) {
+        self.recording = None;
+        self.player.transport.set_playing(false);
+        self.labelling.close();
+        self.engine.restart(None, 0);
+    }
+
+    /// Opens recording `index` in the view (not while a project is still being listed).
     pub fn select(&mut self, index: usize) {
         let recordings = self.collection.collection.recordings.len();
-        if self.collection.selected == Some(index) || index >= recordings {
+        if self.collection.selected == Some(index) || index >= recordings || self.collection.listing
+        {
             return;
         }
         self.player.transport.set_playing(false);
@@ -71,6 +81,9 @@ impl StudioApp {
     pub fn poll_jobs(&mut self) {
         self.poll_dialog();
         self.export.poll();
+        if self.collection.take_arrived_rows() {
+            self.close_project();
+        }
         if let Some(opened) = self.collection.poll_opening() {
             self.install(opened);
         }

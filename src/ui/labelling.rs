@@ -62,6 +62,14 @@ impl Labelling {
         }
     }
 
+    /// Lets go of the open project's journals (and the annotator's lock) until the next
+    /// [`Labelling::install`].
+    pub fn close(&mut self) {
+        self.annotations = AnnotationStore::default();
+        self.error = None;
+        self.loaded = false;
+    }
+
     /// Writes from now on as `name` (taking their journal's lock once a project is loaded).
     pub fn set_annotator(&mut self, name: &str) {
         self.wanted_annotator = Some(name.to_owned());
