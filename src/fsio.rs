@@ -36,6 +36,25 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Fails when `path` is a symbolic link (a missing path is fine). The studio appends to journals
+/// and lock files in place; a project made elsewhere could link them to any file of the user's, so
+/// it writes through no link inside a project.
+///
+/// # Errors
+/// `path` is a symbolic link, or its metadata cannot be read.
+pub fn refuse_link(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "is a symbolic link; the studio writes through no link inside a project (a project \
+             made elsewhere could point it at any of your files): replace it with a real file or \
+             folder",
+        )),
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+        _ => Ok(()),
+    }
+}
+
 /// blake3 of the files' bytes, one after the other, streamed: the identity of a recording, or of a
 /// model together with its external weights.
 ///
@@ -81,6 +100,20 @@ pub fn user_folders() -> Option<directories::ProjectDirs> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_refused_and_real_or_missing_paths_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::write(&real, "x").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert!(refuse_link(&real).is_ok());
+        assert!(refuse_link(&dir.path().join("missing")).is_ok());
+        let error = refuse_link(&link).unwrap_err();
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+    }
 
     #[test]
     fn hashes_files_as_one_stream_and_names_unreadable_ones() {

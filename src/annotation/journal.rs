@@ -17,7 +17,7 @@ use super::AnnotationError;
 use super::annotator::normalise_annotator;
 use super::label::{Label, Op};
 use super::lock::JournalLock;
-use crate::fsio::{sync_folder, write_atomically};
+use crate::fsio::{refuse_link, sync_folder, write_atomically};
 
 /// Version of the journal line and snapshot formats.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -240,9 +240,11 @@ impl JournalWriter {
             let path = path.to_path_buf();
             move |error| AnnotationError::Io { path, error }
         };
+        refuse_link(folder).map_err(io(folder))?;
         fs::create_dir_all(folder).map_err(io(folder))?;
         let lock = JournalLock::take(&lock_path(folder, annotator), annotator)?;
         let path = journal_path(folder, annotator);
+        refuse_link(&path).map_err(io(&path))?;
         let mut file = OpenOptions::new()
             .create(true)
             .read(true)

@@ -65,6 +65,7 @@ impl JournalLock {
             error,
         };
         let me = Holder::this_process();
+        crate::fsio::refuse_link(path).map_err(io)?;
         loop {
             let mut file = OpenOptions::new()
                 .read(true)

@@ -1,6 +1,6 @@
 //! `merit-studio rnnoise INPUT... --out DIR`: the RNNoise baseline on files, as 16 kHz mono WAVs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::audio::{ANALYSIS_RATE_HZ, DecodeOptions, decode_file, rnnoise, wav};
@@ -36,11 +36,12 @@ pub fn run(args: &RnnoiseArgs) -> anyhow::Result<ExitCode> {
     }
     let mut failed = 0;
     for input in &files {
+        // Only the path's normal parts under `out`: a listed `root/../x` must not write outside.
         let relative = root
             .and_then(|root| input.strip_prefix(root).ok())
             .map_or_else(
                 || PathBuf::from(input.file_name().unwrap_or_default()),
-                Path::to_path_buf,
+                |relative| crate::fsio::safe_relative(&relative.to_string_lossy()),
             );
         let target = out.join(relative).with_extension("wav");
         let result = decode_file(input, DecodeOptions::default())

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use ndarray::Array2;
 
 use crate::fsio::write_atomically;
-use crate::model::analysis::{AnalysisParams, SignalAnalysis};
+use crate::model::analysis::{AnalysisParams, ShapeMismatch, SignalAnalysis};
 
 /// Version 2: router probabilities stored with their shape (frames, experts).
 const MAGIC: &[u8; 8] = b"MERITC02";
@@ -72,10 +72,13 @@ impl AnalysisCache {
         analysis: &SignalAnalysis,
     ) {
         let path = self.entry(audio_hash, model_hash, params);
-        let result = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| write_atomically(&path, &encode(analysis)));
+        let result = encode(analysis)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| {
+                path.parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| write_atomically(&path, &bytes))
+            });
         if let Err(error) = result {
             tracing::warn!("cannot write cache file {}: {error}", path.display());
         }
@@ -92,8 +95,8 @@ fn put_floats<'a>(bytes: &mut Vec<u8>, values: impl IntoIterator<Item = &'a f32>
     }
 }
 
-fn encode(analysis: &SignalAnalysis) -> Vec<u8> {
-    let json = serde_json::to_vec(analysis).unwrap_or_default();
+fn encode(analysis: &SignalAnalysis) -> Result<Vec<u8>, serde_json::Error> {
+    let json = serde_json::to_vec(analysis)?;
     let mut bytes = Vec::with_capacity(
         json.len() + 4 * (analysis.enhanced.len() + 2 * analysis.ser.probs.len()) + 64,
     );
@@ -109,7 +112,7 @@ fn encode(analysis: &SignalAnalysis) -> Vec<u8> {
     }
     let checksum = blake3::hash(&bytes);
     bytes.extend_from_slice(checksum.as_bytes());
-    bytes
+    Ok(bytes)
 }
 
 /// Why a cache file is not used.
@@ -125,6 +128,8 @@ enum CacheFileError {
     Length,
     #[error("the analysis record is not valid: {0}")]
     Record(#[from] serde_json::Error),
+    #[error(transparent)]
+    Shape(#[from] ShapeMismatch),
 }
 
 struct Reader<'a> {
@@ -182,6 +187,7 @@ fn decode(bytes: &[u8]) -> Result<SignalAnalysis, CacheFileError> {
     analysis.enhanced = reader.floats(samples)?;
     analysis.ser.probs = reader.matrix()?;
     analysis.se.probs = reader.matrix()?;
+    analysis.check_shapes()?;
     Ok(analysis)
 }
 
@@ -233,7 +239,7 @@ mod tests {
 
     #[test]
     fn damaged_or_foreign_files_are_ignored() {
-        let bytes = encode(&sample());
+        let bytes = encode(&sample()).unwrap();
         assert!(decode(&bytes[..bytes.len() - 5]).is_err());
         let mut flipped = bytes.clone();
         flipped[20] ^= 1;
@@ -247,5 +253,29 @@ mod tests {
                 .contains("version")
         );
         assert!(decode(b"").is_err());
+    }
+
+    #[test]
+    fn a_file_whose_parts_disagree_in_size_is_ignored() {
+        // A well-formed file (right checksum) written by a buggy or foreign encoder: the window
+        // would index the trajectory and the routers by these sizes.
+        let mut short_row = sample();
+        short_row.trajectory.probs[0].pop();
+        let mut extra_time = sample();
+        extra_time.trajectory.times_s.push(9.0);
+        let mut usage = sample();
+        usage.se.usage.push(0.0);
+        let mut hop = sample();
+        hop.ser.hop_s = 0.0;
+        for (damaged, expected) in [
+            (short_row, "trajectory row"),
+            (extra_time, "trajectory times"),
+            (usage, "SE router"),
+            (hop, "frame hop"),
+        ] {
+            let error = decode(&encode(&damaged).unwrap()).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+        assert!(decode(&encode(&sample()).unwrap()).is_ok());
     }
 }

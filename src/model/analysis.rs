@@ -131,7 +131,53 @@ pub struct SignalAnalysis {
     pub inference_s: f64,
 }
 
+/// A [`SignalAnalysis`] whose parts disagree in size (read from a damaged or foreign file).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("inconsistent analysis: {0}")]
+pub struct ShapeMismatch(String);
+
 impl SignalAnalysis {
+    /// Checks that the parts agree in size, so that code drawing them can index freely: one
+    /// probability per class (utterance and every trajectory row), one time per trajectory row,
+    /// one usage figure per expert and a positive frame hop for each router.
+    pub fn check_shapes(&self) -> Result<(), ShapeMismatch> {
+        let classes = self.classes.len();
+        let mismatch = |what: String| Err(ShapeMismatch(what));
+        if self.probs.len() != classes {
+            return mismatch(format!(
+                "{} probabilities for {classes} classes",
+                self.probs.len()
+            ));
+        }
+        let trajectory = &self.trajectory;
+        if trajectory.times_s.len() != trajectory.probs.len() {
+            return mismatch(format!(
+                "{} trajectory times for {} rows",
+                trajectory.times_s.len(),
+                trajectory.probs.len()
+            ));
+        }
+        if let Some(row) = trajectory.probs.iter().find(|row| row.len() != classes) {
+            return mismatch(format!(
+                "a trajectory row of {} for {classes} classes",
+                row.len()
+            ));
+        }
+        for (name, router) in [("SER", &self.ser), ("SE", &self.se)] {
+            if router.usage.len() != router.experts() {
+                return mismatch(format!(
+                    "{name} router: usage of {} experts, probabilities of {}",
+                    router.usage.len(),
+                    router.experts()
+                ));
+            }
+            if !(router.hop_s.is_finite() && router.hop_s > 0.0) {
+                return mismatch(format!("{name} router: frame hop {} s", router.hop_s));
+            }
+        }
+        Ok(())
+    }
+
     /// The most probable class.
     #[must_use]
     pub fn top_class(&self) -> &str {
