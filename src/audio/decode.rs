@@ -54,8 +54,22 @@ pub struct DecodeOptions<'a> {
 /// original), holding only one packet of extra audio at a time.
 ///
 /// # Errors
-/// Any [`AudioError`]; the error names the file.
+/// Any [`AudioError`]; the error names the file. A panic while decoding (a bug met on this file,
+/// in the mixing or resampling as much as in the demuxer) is [`AudioError::Internal`], so no
+/// caller's batch or export ends on one file.
 pub fn decode_file(path: &Path, options: DecodeOptions<'_>) -> Result<DecodedFile, AudioError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_unguarded(path, options)
+    }))
+    .unwrap_or_else(|payload| {
+        Err(AudioError::Internal {
+            path: path.to_path_buf(),
+            message: super::panic_message(payload.as_ref()),
+        })
+    })
+}
+
+fn decode_unguarded(path: &Path, options: DecodeOptions<'_>) -> Result<DecodedFile, AudioError> {
     let mut reader = AudioReader::open(path)?;
     let sample_rate_hz = reader.info().sample_rate_hz;
     let resample_error = |reason: String| AudioError::Resample {
