@@ -397,3 +397,26 @@ fn an_unopenable_path_shows_the_reason() {
     harness.get_by_label_contains("no such file or folder");
     harness.get_by_label("no project open");
 }
+
+#[test]
+fn the_window_analyses_the_signal_it_decoded_without_decoding_the_file_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("speech.wav");
+    Wav::pcm16(16_000, 1, &sine(220.0, 16_000, 48_000, 1)).write(&wav);
+    let Studio {
+        mut harness,
+        _cache,
+        ..
+    } = studio(dir.path());
+    settle(&mut harness);
+    harness.state_mut().select(0);
+    while !harness.state().has_waveform() {
+        harness.step();
+    }
+    // The analysis job (started as the waveform arrived) may read the file to hash it for the
+    // cache, but decoding it now would fail.
+    std::fs::write(&wav, b"RIFF").unwrap();
+    settle(&mut harness);
+    harness.get_by_label("SER router");
+    harness.get_by_label_contains("1 analysed");
+}

@@ -158,7 +158,10 @@ fn check_journal(project: &Path, acks: &[Ack], round: usize) {
     for (file, seq) in last_on_disk {
         if let Some(ack) = acks.iter().find(|ack| ack.seq == seq) {
             let replayed = store.label(&file, "ana").and_then(|l| l.class.clone());
-            assert_eq!(replayed, ack.class, "round {round}: {file} after edit {seq}");
+            assert_eq!(
+                replayed, ack.class,
+                "round {round}: {file} after edit {seq}"
+            );
         }
     }
 }

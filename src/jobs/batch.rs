@@ -205,6 +205,23 @@ pub fn analyze_path(
     cache: Option<&AnalysisCache>,
     cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<(SignalAnalysis, bool), AnalyzeError> {
+    analyze_recording(session, path, None, params, cache, cancel)
+}
+
+/// [`analyze_path`], given the recording's 16 kHz mono signal when the caller has already decoded
+/// it (the window has, for its waveform): then the file is read only to hash it for the cache,
+/// never decoded a second time.
+///
+/// # Errors
+/// As [`analyze_path`].
+pub fn analyze_recording(
+    session: &mut MeritSession,
+    path: &Path,
+    decoded: Option<&[f32]>,
+    params: &AnalysisParams,
+    cache: Option<&AnalysisCache>,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
+) -> Result<(SignalAnalysis, bool), AnalyzeError> {
     let audio_hash = cache
         .map(|_| {
             crate::fsio::blake3_of_files(&[path]).map_err(|error| AnalyzeError::Read {
@@ -219,23 +236,29 @@ pub fn analyze_path(
     {
         return Ok((hit, true));
     }
-    let decoded = decode_file(
-        path,
-        DecodeOptions {
-            keep_original: false,
-            cancel,
-        },
-    )?;
-    let analysis =
-        analyze_signal(session, &decoded.analysis, params, cancel).map_err(
-            |error| match error {
-                ModelError::Cancelled => AnalyzeError::Cancelled,
-                error => AnalyzeError::Inference {
-                    path: path.to_path_buf(),
-                    error,
+    let decoded_here;
+    let signal = match decoded {
+        Some(signal) => signal,
+        None => {
+            decoded_here = decode_file(
+                path,
+                DecodeOptions {
+                    keep_original: false,
+                    cancel,
                 },
+            )?
+            .analysis;
+            &decoded_here
+        }
+    };
+    let analysis =
+        analyze_signal(session, signal, params, cancel).map_err(|error| match error {
+            ModelError::Cancelled => AnalyzeError::Cancelled,
+            error => AnalyzeError::Inference {
+                path: path.to_path_buf(),
+                error,
             },
-        )?;
+        })?;
     if let (Some(cache), Some(hash)) = (cache, audio_hash.as_deref()) {
         cache.store(hash, session.model_hash(), params, &analysis);
     }

@@ -280,6 +280,10 @@ impl StudioApp {
                     self.engine.engine.analyze_one(
                         recording.index,
                         recording.path.clone(),
+                        recording
+                            .original
+                            .as_ref()
+                            .map(|signal| signal.samples.clone()),
                         self.notify.clone(),
                     );
                 }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::jobs::batch::{AnalyzeError, analyze_path};
+use crate::jobs::batch::{AnalyzeError, analyze_recording};
 use crate::jobs::cache::{AnalysisCache, default_folder};
 use crate::jobs::contain_panic;
 use crate::jobs::model_choice::choose_model;
@@ -88,14 +88,16 @@ impl JobWork {
         &self,
         index: usize,
         path: &Path,
+        decoded: Option<&[f32]>,
         context: &JobContext,
     ) -> Result<SignalAnalysis, AnalyzeError> {
         let result = with_session(&self.session, &self.model, |session| {
             // One recording's bug must not end the collection job (nor poison the session).
             contain_panic(path, || {
-                analyze_path(
+                analyze_recording(
                     session,
                     path,
+                    decoded,
                     &self.params,
                     self.cache.as_deref(),
                     Some(context.cancel_flag()),
@@ -189,10 +191,18 @@ impl Engine {
     }
 
     /// Analyses recording `index` at `path` in the background (instant when cached).
-    pub fn analyze_one(&mut self, index: usize, path: PathBuf, notify: Option<Notify>) {
+    /// Analyses recording `index` in the background; `decoded`, its 16 kHz signal when the window
+    /// already has it, spares decoding the file again.
+    pub fn analyze_one(
+        &mut self,
+        index: usize,
+        path: PathBuf,
+        decoded: Option<Arc<[f32]>>,
+        notify: Option<Notify>,
+    ) {
         let work = self.job_work();
         let job = Job::spawn("analyse-recording", notify, move |context: &JobContext| {
-            work.analyze(index, &path, context)
+            work.analyze(index, &path, decoded.as_deref(), context)
         });
         match job {
             Ok(job) => self.current = Some((index, job)),
@@ -210,7 +220,7 @@ impl Engine {
                     break;
                 }
                 // The prediction is recorded inside; the full analysis is not kept.
-                let _ = work.analyze(index, path, context);
+                let _ = work.analyze(index, path, None, context);
                 context.advance(1);
             }
         });
