@@ -68,6 +68,14 @@ pub enum Op {
     RemoveSegment {
         id: u64,
     },
+    /// Removes the segments `remove`, then puts `put` (adding or replacing by id): a split, a merge
+    /// or a moved boundary is one edit, so one undo step (see `segments`).
+    EditSegments {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remove: Vec<u64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        put: Vec<Segment>,
+    },
     SetNote {
         note: String,
     },
@@ -150,6 +158,7 @@ impl Label {
                 },
                 None => Op::RemoveSegment { id: *id },
             },
+            Op::EditSegments { remove, put } => self.edit_segments(remove, put),
             Op::SetNote { note } => Op::SetNote {
                 note: std::mem::replace(&mut self.note, note.clone()),
             },
@@ -167,6 +176,30 @@ impl Label {
             Op::SetConfidence { confidence } => Op::SetConfidence {
                 confidence: std::mem::replace(&mut self.confidence, *confidence),
             },
+        }
+    }
+
+    /// Removes, then puts; the inverse removes every put id and puts back what was there.
+    fn edit_segments(&mut self, remove: &[u64], put: &[Segment]) -> Op {
+        let mut restore = Vec::new();
+        self.segments.retain(|s| {
+            let removed = remove.contains(&s.id);
+            if removed {
+                restore.push(s.clone());
+            }
+            !removed
+        });
+        for segment in put {
+            match self.segments.iter_mut().find(|s| s.id == segment.id) {
+                Some(old) => restore.push(std::mem::replace(old, segment.clone())),
+                None => self.segments.push(segment.clone()),
+            }
+        }
+        self.segments
+            .sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        Op::EditSegments {
+            remove: put.iter().map(|s| s.id).collect(),
+            put: restore,
         }
     }
 
@@ -224,7 +257,47 @@ mod tests {
             Op::SetAttributes {
                 values: [("arousal".to_owned(), None)].into(),
             },
+            Op::PutSegment {
+                segment: Segment {
+                    id: 8,
+                    start_s: 3.0,
+                    end_s: 4.0,
+                    class: "happy".into(),
+                },
+            },
+            // A split: 8 shortened, 9 added, in one edit.
+            Op::EditSegments {
+                remove: Vec::new(),
+                put: vec![
+                    Segment {
+                        id: 8,
+                        start_s: 3.0,
+                        end_s: 3.5,
+                        class: "happy".into(),
+                    },
+                    Segment {
+                        id: 9,
+                        start_s: 3.5,
+                        end_s: 4.0,
+                        class: "happy".into(),
+                    },
+                ],
+            },
+            // A merge: 8 extended, 9 removed.
+            Op::EditSegments {
+                remove: vec![9],
+                put: vec![Segment {
+                    id: 8,
+                    start_s: 3.0,
+                    end_s: 4.0,
+                    class: "sad".into(),
+                }],
+            },
             Op::RemoveSegment { id: 7 },
+            Op::EditSegments {
+                remove: vec![8],
+                put: Vec::new(),
+            },
         ]
     }
 

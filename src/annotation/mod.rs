@@ -10,6 +10,7 @@ pub mod label;
 mod lock;
 pub mod queue;
 pub mod request;
+pub mod segments;
 mod store;
 
 use std::path::PathBuf;

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::label::{ClassSource, Flag, Op, Segment};
+use super::label::{ClassSource, Flag, Label, Op, Segment};
+use super::segments::{SegmentEdit, SegmentError, check_fits};
 use crate::project::LabelScheme;
 
 /// Why a line or an edit is refused; nothing is changed for it.
@@ -34,6 +35,8 @@ pub enum RequestError {
     BadSegment { start_s: f64, end_s: f64 },
     #[error("confidence {0} is outside 0..1")]
     BadConfidence(f64),
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
 }
 
 /// What one input line asks for.
@@ -42,6 +45,11 @@ pub enum Request {
     Edit {
         file: String,
         op: Op,
+    },
+    /// A segment edit (split, merge, move a boundary…), resolved against the label as it is.
+    Segment {
+        file: String,
+        edit: SegmentEdit,
     },
     /// Set the class to the model's prediction for `file`.
     AcceptModel {
@@ -60,6 +68,7 @@ struct Line {
     accept_model: Option<bool>,
     segment: Option<SegmentLine>,
     remove_segment: Option<u64>,
+    segment_edit: Option<SegmentEdit>,
     note: Option<String>,
     flag: Option<Flag>,
     unflag: Option<Flag>,
@@ -131,6 +140,12 @@ pub fn parse_request(
         requests.push(Request::Edit {
             file: file.clone(),
             op: Op::RemoveSegment { id },
+        });
+    }
+    if let Some(edit) = line.segment_edit {
+        requests.push(Request::Segment {
+            file: file.clone(),
+            edit,
         });
     }
     if let Some(note) = line.note {
@@ -211,16 +226,16 @@ pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, RequestError> {
             }
             Op::SetAttributes { values }
         }
-        Op::PutSegment { mut segment } => {
-            if !(segment.start_s >= 0.0 && segment.end_s > segment.start_s) {
-                return Err(RequestError::BadSegment {
-                    start_s: segment.start_s,
-                    end_s: segment.end_s,
-                });
-            }
-            segment.class = class_id(&segment.class)?;
-            Op::PutSegment { segment }
-        }
+        Op::PutSegment { segment } => Op::PutSegment {
+            segment: check_segment(segment, &class_id)?,
+        },
+        Op::EditSegments { remove, put } => Op::EditSegments {
+            remove,
+            put: put
+                .into_iter()
+                .map(|segment| check_segment(segment, &class_id))
+                .collect::<Result<_, _>>()?,
+        },
         Op::SetConfidence {
             confidence: Some(c),
         } if !(0.0..=1.0).contains(&c) => {
@@ -228,6 +243,50 @@ pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, RequestError> {
         }
         other => other,
     })
+}
+
+fn check_segment(
+    mut segment: Segment,
+    class_id: &impl Fn(&str) -> Result<String, RequestError>,
+) -> Result<Segment, RequestError> {
+    if !(segment.start_s >= 0.0 && segment.end_s > segment.start_s) {
+        return Err(RequestError::BadSegment {
+            start_s: segment.start_s,
+            end_s: segment.end_s,
+        });
+    }
+    segment.class = class_id(&segment.class)?;
+    Ok(segment)
+}
+
+/// [`check_op`], and the overlap rule of [`super::segments`] against `label` (the annotator's
+/// label of the recording as it is now): the checks every new edit passes, from the window or a
+/// `label` line.
+///
+/// # Errors
+/// As [`check_op`], or [`RequestError::Segment`] when segments would overlap.
+pub fn check_edit(op: Op, scheme: &LabelScheme, label: Option<&Label>) -> Result<Op, RequestError> {
+    let op = check_op(op, scheme)?;
+    check_fits(label.map_or(&[], |l| &l.segments), &op)?;
+    Ok(op)
+}
+
+/// Resolves a segment edit against `label` (see [`SegmentEdit::resolve`]) and checks the result
+/// like any edit; `Ok(None)`: nothing would change.
+///
+/// # Errors
+/// As [`check_edit`].
+pub fn resolve_segment_edit(
+    edit: &SegmentEdit,
+    scheme: &LabelScheme,
+    label: Option<&Label>,
+    duration_s: f64,
+    new_id: u64,
+) -> Result<Option<Op>, RequestError> {
+    let segments = label.map_or(&[][..], |l| &l.segments);
+    edit.resolve(segments, duration_s, new_id)?
+        .map(|op| check_edit(op, scheme, label))
+        .transpose()
 }
 
 #[cfg(test)]
