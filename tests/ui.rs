@@ -304,6 +304,9 @@ fn the_palette_lists_commands_with_their_shortcuts() {
     harness.run();
     harness.get_by_label("Zoom to the selection");
     harness.get_by_label("Switch original / enhanced (A/B)");
+    // Segment editing is listed with the rest.
+    harness.get_by_label("Split the segment at the playhead");
+    harness.get_by_label("Nudge the selected boundary 100 ms later");
     harness.key_press(Key::Escape);
     harness.run();
     assert!(harness.query_by_label("Zoom to the selection").is_none());
@@ -396,4 +399,165 @@ fn an_unopenable_path_shows_the_reason() {
     settle(&mut harness);
     harness.get_by_label_contains("no such file or folder");
     harness.get_by_label("no project open");
+}
+
+/// The current annotator's segments as (start, end, class), times to the millisecond.
+fn segments_of(harness: &Harness<'static, StudioApp>, file: &str) -> Vec<(f64, f64, String)> {
+    let store = harness.state().annotations();
+    let Some(label) = store.label(file, store.annotator().unwrap()) else {
+        return Vec::new();
+    };
+    label
+        .segments
+        .iter()
+        .map(|s| {
+            let ms = |t: f64| (t * 1000.0).round() / 1000.0;
+            (ms(s.start_s), ms(s.end_s), s.class.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn segments_are_made_nudged_split_merged_labelled_and_deleted_with_keys_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(dir.path());
+    let Studio {
+        mut harness,
+        sink,
+        _cache,
+    } = studio(&project);
+    harness.state_mut().set_annotator("alice");
+    settle(&mut harness);
+    harness.key_press(Key::ArrowDown);
+    settle(&mut harness);
+    let file = "audio/angry_m1.wav";
+    let transport = harness.state().transport().clone();
+    let (alt, alt_shift) = (Modifiers::ALT, Modifiers::ALT | Modifiers::SHIFT);
+    let seg = |a: f64, b: f64, class: &str| (a, b, class.to_owned());
+    // Keys are handled in the next frames; while playing the window repaints continuously.
+    let press = |harness: &mut Harness<'static, StudioApp>, modifiers, key| {
+        harness.key_press_modifiers(modifiers, key);
+        harness.run_steps(2);
+    };
+    let none = Modifiers::NONE;
+
+    // Playing: M at 0.5 s starts a segment, M at 1.5 s ends it (the label's class, else the first).
+    press(&mut harness, none, Key::Space);
+    sink.pull(8_000);
+    press(&mut harness, none, Key::M);
+    harness.get_by_label_contains("M again ends it");
+    sink.pull(16_000);
+    press(&mut harness, none, Key::M);
+    assert_eq!(segments_of(&harness, file), vec![seg(0.5, 1.5, "angry")]);
+    // The new segment is selected, its start boundary first; E switches to the end.
+    press(&mut harness, none, Key::E);
+    press(&mut harness, alt, Key::ArrowRight);
+    assert_eq!(segments_of(&harness, file), vec![seg(0.5, 1.51, "angry")]);
+    press(&mut harness, alt_shift, Key::ArrowLeft);
+    assert_eq!(segments_of(&harness, file), vec![seg(0.5, 1.41, "angry")]);
+    press(&mut harness, none, Key::E);
+    press(&mut harness, alt, Key::ArrowLeft);
+    assert_eq!(segments_of(&harness, file), vec![seg(0.49, 1.41, "angry")]);
+    // Nudging past the start of the recording stops there.
+    for _ in 0..6 {
+        press(&mut harness, alt_shift, Key::ArrowLeft);
+    }
+    assert_eq!(segments_of(&harness, file), vec![seg(0.0, 1.41, "angry")]);
+    press(&mut harness, alt_shift, Key::ArrowRight);
+    press(&mut harness, alt_shift, Key::ArrowRight);
+    assert_eq!(segments_of(&harness, file), vec![seg(0.2, 1.41, "angry")]);
+
+    // P plays the segment from its start (no edit moved the playhead); X splits 0.4 s in.
+    press(&mut harness, none, Key::P);
+    assert!(transport.is_playing());
+    sink.pull(6_400);
+    press(&mut harness, none, Key::X);
+    assert_eq!(
+        segments_of(&harness, file),
+        vec![seg(0.2, 0.6, "angry"), seg(0.6, 1.41, "angry")]
+    );
+    // The second half is selected: 3 sets its class (not the recording's).
+    press(&mut harness, none, Key::Num3);
+    assert_eq!(
+        segments_of(&harness, file),
+        vec![seg(0.2, 0.6, "angry"), seg(0.6, 1.41, "happy")]
+    );
+    let label = |h: &Harness<'static, StudioApp>| {
+        h.state()
+            .annotations()
+            .label(file, "alice")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(label(&harness).class, None);
+    // Comma selects the first half; J merges it with the next (its own class wins).
+    press(&mut harness, none, Key::Comma);
+    press(&mut harness, none, Key::J);
+    assert_eq!(segments_of(&harness, file), vec![seg(0.2, 1.41, "angry")]);
+    // A split and a merge are one undo step each.
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
+    assert_eq!(segments_of(&harness, file).len(), 2);
+    press(&mut harness, Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    assert_eq!(segments_of(&harness, file), vec![seg(0.2, 1.41, "angry")]);
+    // Playing on, it pauses exactly at the segment's end.
+    sink.pull(16_000);
+    harness.run_steps(2);
+    assert!(!transport.is_playing());
+    assert_eq!(transport.position_samples(), 22_560);
+
+    // A mark inside a segment is refused, with the rule; nothing changes.
+    press(&mut harness, none, Key::P);
+    sink.pull(1_600);
+    press(&mut harness, none, Key::Space);
+    press(&mut harness, none, Key::M);
+    harness.get_by_label_contains("is inside segment");
+    assert_eq!(segments_of(&harness, file), vec![seg(0.2, 1.41, "angry")]);
+
+    // A second segment touching the first; then auto-play runs from the first into the second.
+    press(&mut harness, none, Key::Space);
+    sink.pull(20_000);
+    harness.run_steps(2);
+    assert_eq!(
+        transport.position_samples(),
+        22_560,
+        "a pause keeps the stop point"
+    );
+    press(&mut harness, none, Key::M);
+    press(&mut harness, none, Key::Space);
+    sink.pull(8_000);
+    press(&mut harness, none, Key::M);
+    press(&mut harness, none, Key::Space);
+    assert_eq!(
+        segments_of(&harness, file),
+        vec![seg(0.2, 1.41, "angry"), seg(1.41, 1.91, "angry")]
+    );
+    press(&mut harness, none, Key::Comma);
+    press(&mut harness, Modifiers::SHIFT, Key::P);
+    harness.get_by_label("auto-play next: on");
+    press(&mut harness, none, Key::P);
+    sink.pull(20_000);
+    harness.run_steps(2);
+    assert!(transport.is_playing(), "the next segment plays");
+    sink.pull(16_000);
+    harness.run_steps(2);
+    assert!(!transport.is_playing());
+    assert_eq!(transport.position_samples(), 30_560);
+    // Delete removes the selected (second) segment, Escape deselects.
+    press(&mut harness, none, Key::Delete);
+    assert_eq!(segments_of(&harness, file), vec![seg(0.2, 1.41, "angry")]);
+    let on_screen = segments_of(&harness, file);
+    drop(harness);
+    // Every edit is in alice's journal.
+    let store = merit_studio::annotation::AnnotationStore::load(&project).unwrap();
+    let on_disk: Vec<_> = store
+        .label(file, "alice")
+        .unwrap()
+        .segments
+        .iter()
+        .map(|s| {
+            let ms = |t: f64| (t * 1000.0).round() / 1000.0;
+            (ms(s.start_s), ms(s.end_s), s.class.clone())
+        })
+        .collect();
+    assert_eq!(on_disk, on_screen);
 }

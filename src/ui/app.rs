@@ -20,6 +20,7 @@ use super::panels::{self, LabelDrafts};
 use super::player::{Playback, Player};
 use super::recording::RecordingState;
 use super::rows::RowSources;
+use super::segments::SegmentCursor;
 use super::view::{StudioView, Windows, scheme_of};
 
 /// What a file dialog (run on its own thread, as dialogs block) was opened for.
@@ -38,6 +39,8 @@ pub struct StudioApp {
     pub(super) player: Player,
     pub(super) export: ExportState,
     pub(super) windows: Windows,
+    /// The selected segment and boundary, a pending mark, auto-play.
+    pub(super) segments: SegmentCursor,
     /// The label strip's fields while they are being edited (its own widget state).
     label_drafts: LabelDrafts,
     sender: CommandSender,
@@ -64,6 +67,7 @@ impl StudioApp {
             player: Player::new(playback),
             export: ExportState::default(),
             windows: Windows::default(),
+            segments: SegmentCursor::default(),
             label_drafts: LabelDrafts::default(),
             sender,
             actions,
@@ -197,6 +201,7 @@ impl StudioApp {
             player: &self.player,
             export: &self.export,
             windows: &self.windows,
+            segments: &self.segments,
         };
         let sender = &self.sender;
         egui::Panel::top("header").show(ui, |ui| panels::header_ui(ui, &view, sender));
@@ -219,6 +224,7 @@ impl StudioApp {
         for action in actions {
             self.apply(action);
         }
+        self.follow_segment_playback();
         if self.player.transport.is_playing() {
             if let Some(recording) = self.recording.as_mut() {
                 recording

@@ -48,6 +48,8 @@ impl StudioApp {
             return;
         }
         self.player.transport.set_playing(false);
+        self.player.transport.set_stop_at_s(None);
+        self.segments.reset();
         self.collection.selected = Some(index);
         let path = self.collection.collection.recordings[index].path.clone();
         self.recording = Some(RecordingState::open(index, path, self.notify.clone()));
@@ -139,8 +141,12 @@ impl StudioApp {
                 if let Some(recording) = self.recording.as_mut() {
                     recording.selection = None;
                 }
+                self.player.transport.set_stop_at_s(None);
+                self.segments.playing = None;
                 self.player.transport.seek_s(t);
             }
+            Action::EditSegment(edit) => self.edit_segment(&edit),
+            Action::SelectSegment(id) => self.segments.selected = id,
             Action::SetSelection(a, b) => {
                 if let Some(recording) = self.recording.as_mut() {
                     recording.selection = Some((a.min(b), a.max(b)));
@@ -169,6 +175,15 @@ impl StudioApp {
 
     /// Carries out one command of the table (from a key, a button or the palette).
     pub fn run(&mut self, command: Command) {
+        // With a segment selected, the number keys and Delete act on it.
+        let on_selected_segment = match command {
+            Command::SetClass(index) => self.set_selected_segment_class(index),
+            Command::RemoveSegment => self.remove_selected_segment(),
+            _ => false,
+        };
+        if on_selected_segment {
+            return;
+        }
         let recordings = self.collection.collection.recordings.len();
         let playhead = self.player.transport.position_s();
         let scheme = scheme_of(&self.collection);
@@ -197,9 +212,15 @@ impl StudioApp {
             Command::Undo => self.labelling.undo_or_redo(false),
             Command::Redo => self.labelling.undo_or_redo(true),
             Command::AddSegment => {
-                if let Some(file) = file {
-                    let selection = self.recording.as_ref().and_then(|r| r.selection);
-                    self.labelling.add_segment(file, selection, scheme);
+                if let (Some(file), Some(recording)) = (file, self.recording.as_ref()) {
+                    let duration_s = recording.timeline.duration_s;
+                    let selection = recording.selection;
+                    let id = self
+                        .labelling
+                        .add_segment(file, selection, duration_s, scheme);
+                    if id.is_some() {
+                        self.segments.selected = id;
+                    }
                 }
             }
             Command::RemoveSegment => {
@@ -284,8 +305,8 @@ impl StudioApp {
                 }
             }
             Command::CancelAnalysis => {
-                // Escape closes the palette first.
-                if self.windows.palette.take().is_none() {
+                // Escape closes the palette first, then forgets the segment selection.
+                if self.windows.palette.take().is_none() && !self.segments.clear() {
                     self.engine.engine.cancel();
                 }
             }
@@ -294,6 +315,7 @@ impl StudioApp {
             Command::ShowModelCard => self.windows.model_card = !self.windows.model_card,
             Command::ExportLabels => self.export.open = !self.export.open,
             Command::ChooseExportFolder => self.start_dialog(Dialog::ExportFolder),
+            Command::Segment(command) => self.run_segment(command),
             Command::Palette => {
                 self.windows.palette = match self.windows.palette {
                     Some(_) => None,

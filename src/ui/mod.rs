@@ -13,6 +13,8 @@ mod problems;
 mod recording;
 mod rows;
 mod screenshot;
+mod segment_handling;
+mod segments;
 mod theme;
 mod timeline;
 mod view;

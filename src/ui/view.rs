@@ -10,6 +10,7 @@ use super::exporting::ExportState;
 use super::labelling::Labelling;
 use super::player::Player;
 use super::recording::RecordingState;
+use super::segments::SegmentCursor;
 
 /// Which floating windows are open: the command palette (with its text) and the model card.
 #[derive(Debug, Default)]
@@ -27,6 +28,7 @@ pub struct StudioView<'a> {
     pub player: &'a Player,
     pub export: &'a ExportState,
     pub windows: &'a Windows,
+    pub segments: &'a SegmentCursor,
 }
 
 impl<'a> StudioView<'a> {

@@ -2,6 +2,7 @@
 
 use egui::Color32;
 
+use crate::annotation::segments::SegmentEdit;
 use crate::audio::format_time;
 use crate::playback::Track;
 use crate::ui::commands::{Action, Command, CommandSender, tooltip};
@@ -9,7 +10,7 @@ use crate::ui::player::Playback;
 use crate::ui::view::StudioView;
 
 use super::LabelDrafts;
-use super::lanes::{self, TimeGesture};
+use super::lanes::{self, SegmentGesture, TimeGesture};
 
 fn command_button(
     ui: &mut egui::Ui,
@@ -143,7 +144,9 @@ pub fn recording_ui(
     let labels = view
         .current_file()
         .and_then(|file| view.labelling.annotations.labels_of(file));
+    let own_segments = view.current_label().map_or(&[][..], |l| &l.segments);
     let mut gestures = Vec::new();
+    let mut segment_gestures = Vec::new();
     let mut rects = Vec::new();
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
         let width = ui.available_width().min(panel_width);
@@ -154,6 +157,10 @@ pub fn recording_ui(
         let (rect, g) = lanes::waveform(ui, width, &timeline, &original.pyramid, "Original", Color32::from_rgb(0x56, 0xB4, 0xE9));
         rects.push(rect);
         gestures.extend(g);
+        let (rect, g, s) = lanes::segments_lane(ui, width, &timeline, own_segments, view.segments, playhead);
+        rects.push(rect);
+        gestures.extend(g);
+        segment_gestures.extend(s);
         match &recording.analysis {
             Some(analysis) => {
                 let (rect, g) = lanes::waveform(ui, width, &timeline, &analysis.enhanced.pyramid, "Enhanced (Sparse MERIT)", Color32::from_rgb(0x00, 0x9E, 0x73));
@@ -207,6 +214,14 @@ pub fn recording_ui(
             TimeGesture::Select(a, b) => Action::SetSelection(a, b),
             TimeGesture::Zoom { factor, anchor_s } => Action::Zoom { factor, anchor_s },
             TimeGesture::Scroll(fraction) => Action::Scroll(fraction),
+        });
+    }
+    for gesture in segment_gestures {
+        commands.send(match gesture {
+            SegmentGesture::Select(id) => Action::SelectSegment(id),
+            SegmentGesture::Move { id, boundary, to_s } => {
+                Action::EditSegment(SegmentEdit::Move { id, boundary, to_s })
+            }
         });
     }
 }
