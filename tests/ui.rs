@@ -561,3 +561,61 @@ fn segments_are_made_nudged_split_merged_labelled_and_deleted_with_keys_only() {
         .collect();
     assert_eq!(on_disk, on_screen);
 }
+
+#[test]
+fn a_segment_boundary_is_dragged_with_the_mouse_as_one_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(dir.path());
+    let Studio {
+        mut harness,
+        sink,
+        _cache,
+    } = studio(&project);
+    harness.state_mut().set_annotator("alice");
+    settle(&mut harness);
+    harness.key_press(Key::ArrowDown);
+    settle(&mut harness);
+    let file = "audio/angry_m1.wav";
+    for (pull, key) in [(8_000, Key::Space), (16_000, Key::M), (0, Key::M)] {
+        harness.key_press(key);
+        harness.run_steps(2);
+        sink.pull(pull);
+    }
+    harness.key_press(Key::Space);
+    harness.run_steps(2);
+    assert_eq!(
+        segments_of(&harness, file),
+        vec![(0.5, 1.5, "angry".to_owned())]
+    );
+    let duration_s = merit_studio::audio::probe(&project.join(file))
+        .unwrap()
+        .duration_secs()
+        .unwrap();
+    let lane = harness.get_by_label("Segments").rect();
+    let x_of = |t: f64| lane.left() + (t / duration_s) as f32 * lane.width();
+    let y = lane.center().y;
+    // Drag the end boundary from 1.5 s to 1.0 s.
+    harness.hover_at(egui::pos2(x_of(1.5), y));
+    harness.run_steps(2);
+    harness.drag_at(egui::pos2(x_of(1.5), y));
+    harness.run_steps(2);
+    for step in 1..=5 {
+        let t = 1.5 - 0.1 * f64::from(step);
+        harness.hover_at(egui::pos2(x_of(t), y));
+        harness.run_steps(2);
+    }
+    harness.drop_at(egui::pos2(x_of(1.0), y));
+    harness.run_steps(3);
+    let moved = segments_of(&harness, file);
+    assert_eq!(moved.len(), 1);
+    let pixel_s = duration_s / f64::from(lane.width());
+    assert!((moved[0].0 - 0.5).abs() < 1e-9, "{moved:?}");
+    assert!((moved[0].1 - 1.0).abs() <= pixel_s + 0.001, "{moved:?}");
+    // The whole drag is one undo step.
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run_steps(2);
+    assert_eq!(
+        segments_of(&harness, file),
+        vec![(0.5, 1.5, "angry".to_owned())]
+    );
+}

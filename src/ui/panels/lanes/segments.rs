@@ -69,17 +69,36 @@ pub fn segments_lane(
             .time_at(x, rect.left(), rect.width())
             .clamp(0.0, timeline.duration_s)
     };
-    let origin = ui.input(|i| i.pointer.press_origin());
-    let grabbed = origin
-        .filter(|_| response.dragged() || response.drag_stopped())
-        .and_then(|o| boundary_near(segments, timeline, rect, o.x));
-    let pointer = response.interact_pointer_pos();
+    // The grabbed boundary and where it is going, kept in egui's memory from the press (the
+    // press origin is gone in the frame the button is released).
+    let memory_id = response.id.with("grabbed boundary");
+    if response.drag_started() {
+        let grabbed = ui
+            .input(|i| i.pointer.press_origin())
+            .and_then(|o| boundary_near(segments, timeline, rect, o.x));
+        ui.data_mut(|d| match grabbed {
+            Some((id, boundary)) => {
+                d.insert_temp(memory_id, (id, boundary, None::<f64>));
+            }
+            None => d.remove::<(u64, Boundary, Option<f64>)>(memory_id),
+        });
+    }
+    let mut grabbed: Option<(u64, Boundary, Option<f64>)> = ui.data(|d| d.get_temp(memory_id));
+    if let (Some(drag), Some(pos)) = (grabbed.as_mut(), response.interact_pointer_pos())
+        && response.dragged()
+    {
+        drag.2 = Some(time_at(pos.x));
+        ui.data_mut(|d| d.insert_temp(memory_id, *drag));
+    }
+    if !response.dragged() && !response.drag_stopped() {
+        grabbed = None;
+    }
     // While a boundary is dragged, draw the segment where the drop would put it.
-    let dragged = grabbed.zip(pointer).and_then(|((id, boundary), pos)| {
+    let dragged = grabbed.and_then(|(id, boundary, to_s)| {
         let edit = SegmentEdit::Move {
             id,
             boundary,
-            to_s: time_at(pos.x),
+            to_s: to_s?,
         };
         match edit.resolve(segments, timeline.duration_s, 0) {
             Ok(Some(Op::PutSegment { segment })) => Some(segment),
@@ -163,20 +182,17 @@ pub fn segments_lane(
     }
     let mut time_gestures = gestures(ui, &response, timeline, "Segments");
     let mut segment_gestures = Vec::new();
-    if let Some((id, boundary)) = grabbed {
+    if let Some((id, boundary, to_s)) = grabbed {
         // A boundary drag is not a time selection.
         time_gestures.retain(|g| !matches!(g, TimeGesture::Select(..)));
-        if response.drag_stopped()
-            && let Some(pos) = pointer
-        {
-            segment_gestures.push(SegmentGesture::Move {
-                id,
-                boundary,
-                to_s: time_at(pos.x),
-            });
+        if response.drag_stopped() {
+            ui.data_mut(|d| d.remove::<(u64, Boundary, Option<f64>)>(memory_id));
+            if let Some(to_s) = to_s {
+                segment_gestures.push(SegmentGesture::Move { id, boundary, to_s });
+            }
         }
     } else if response.clicked()
-        && let Some(pos) = pointer
+        && let Some(pos) = response.interact_pointer_pos()
     {
         let t = time_at(pos.x);
         let hit = segments
