@@ -619,3 +619,54 @@ fn a_segment_boundary_is_dragged_with_the_mouse_as_one_edit() {
         vec![(0.5, 1.5, "angry".to_owned())]
     );
 }
+
+#[test]
+fn every_lane_fits_at_1280_by_800_and_lanes_collapse() {
+    let Studio {
+        mut harness,
+        _cache,
+        ..
+    } = studio(&demo_project());
+    settle(&mut harness);
+    harness.key_press(Key::ArrowDown);
+    settle(&mut harness);
+    let panes = [
+        "Time ruler",
+        "Original",
+        "Segments",
+        "Enhanced (Sparse MERIT)",
+        "Emotion trajectory",
+        "SER router",
+        "SE router",
+    ];
+    for pane in panes {
+        let rect = harness.get_by_label(pane).rect();
+        assert!(
+            rect.bottom() <= 800.0 && rect.height() >= 20.0,
+            "{pane}: {rect:?}"
+        );
+    }
+    // The transport bar is one row: Play and Loop on the same line.
+    let (play, looping) = (
+        harness.get_by_label("Play").rect(),
+        harness.get_by_label("Loop").rect(),
+    );
+    assert!((play.center().y - looping.center().y).abs() < 1.0);
+    // A lane collapses to a bar and comes back; the others grow into its room.
+    let before = harness.get_by_label("Original").rect().height();
+    harness.get_by_label("Hide SER router").click();
+    harness.run();
+    assert!(harness.query_by_label("SER router").is_none());
+    assert!(harness.get_by_label("Original").rect().height() > before);
+    harness.get_by_label("Show SER router").click();
+    harness.run();
+    harness.get_by_label("SER router");
+    // The label strip folds its attribute rows away.
+    assert!(harness.query_all_by_label_contains("Arousal").count() > 0);
+    harness.get_by_label("Less").click();
+    harness.run();
+    assert_eq!(harness.query_all_by_label_contains("Arousal").count(), 0);
+    harness.get_by_label("More").click();
+    harness.run();
+    assert!(harness.query_all_by_label_contains("Arousal").count() > 0);
+}

@@ -16,6 +16,7 @@ use super::commands::{self, Action, CommandSender};
 use super::engine::EngineState;
 use super::exporting::ExportState;
 use super::labelling::Labelling;
+use super::lane_layout::LaneLayout;
 use super::panels::{self, LabelDrafts};
 use super::player::{Playback, Player};
 use super::recording::RecordingState;
@@ -41,6 +42,8 @@ pub struct StudioApp {
     pub(super) windows: Windows,
     /// The selected segment and boundary, a pending mark, auto-play.
     pub(super) segments: SegmentCursor,
+    /// Lane heights, collapsed lanes, the label strip folded.
+    pub(super) lanes: LaneLayout,
     /// The label strip's fields while they are being edited (its own widget state).
     label_drafts: LabelDrafts,
     sender: CommandSender,
@@ -68,6 +71,7 @@ impl StudioApp {
             export: ExportState::default(),
             windows: Windows::default(),
             segments: SegmentCursor::default(),
+            lanes: LaneLayout::default(),
             label_drafts: LabelDrafts::default(),
             sender,
             actions,
@@ -202,13 +206,14 @@ impl StudioApp {
             export: &self.export,
             windows: &self.windows,
             segments: &self.segments,
+            lanes: &self.lanes,
         };
         let sender = &self.sender;
         egui::Panel::top("header").show(ui, |ui| panels::header_ui(ui, &view, sender));
         egui::Panel::bottom("footer").show(ui, |ui| panels::footer_ui(ui, &view, sender));
         egui::Panel::left("browser")
             .resizable(true)
-            .default_size(540.0)
+            .default_size(560.0)
             .show(ui, |ui| panels::browser_ui(ui, &view, sender));
         let drafts = &mut self.label_drafts;
         egui::CentralPanel::default()

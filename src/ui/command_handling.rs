@@ -147,6 +147,9 @@ impl StudioApp {
             }
             Action::EditSegment(edit) => self.edit_segment(&edit),
             Action::SelectSegment(id) => self.segments.selected = id,
+            Action::SetLaneHeight(lane, height) => self.lanes.set_height(lane, height),
+            Action::ToggleLane(lane) => self.lanes.toggle_collapsed(lane),
+            Action::ToggleLabelFold => self.lanes.label_folded = !self.lanes.label_folded,
             Action::SetSelection(a, b) => {
                 if let Some(recording) = self.recording.as_mut() {
                     recording.selection = Some((a.min(b), a.max(b)));

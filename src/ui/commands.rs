@@ -12,6 +12,7 @@ use crate::annotation::Op;
 use crate::annotation::segments::SegmentEdit;
 use crate::export::Format;
 
+use super::lane_layout::LaneKind;
 use super::rows::BrowserView;
 use super::segments::{SEGMENT_COMMANDS, SegmentCommand};
 
@@ -89,6 +90,12 @@ pub enum Action {
     EditSegment(SegmentEdit),
     /// Select one of the current annotator's segments (`None`: none).
     SelectSegment(Option<u64>),
+    /// A lane dragged to this height (pixels).
+    SetLaneHeight(LaneKind, f32),
+    /// Collapse or expand a lane.
+    ToggleLane(LaneKind),
+    /// Fold or unfold the label strip's attribute, flag and note rows.
+    ToggleLabelFold,
 }
 
 impl From<Command> for Action {

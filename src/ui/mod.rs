@@ -7,6 +7,7 @@ mod commands;
 mod engine;
 mod exporting;
 mod labelling;
+mod lane_layout;
 mod panels;
 mod player;
 mod problems;

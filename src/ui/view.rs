@@ -8,6 +8,7 @@ use super::collection::CollectionState;
 use super::engine::EngineState;
 use super::exporting::ExportState;
 use super::labelling::Labelling;
+use super::lane_layout::LaneLayout;
 use super::player::Player;
 use super::recording::RecordingState;
 use super::segments::SegmentCursor;
@@ -29,6 +30,7 @@ pub struct StudioView<'a> {
     pub export: &'a ExportState,
     pub windows: &'a Windows,
     pub segments: &'a SegmentCursor,
+    pub lanes: &'a LaneLayout,
 }
 
 impl<'a> StudioView<'a> {

@@ -33,7 +33,23 @@ pub fn label_ui(
     let annotations = &view.labelling.annotations;
     let label = view.current_label().cloned().unwrap_or_default();
     let send_op = |op: Op| commands.send(Action::EditLabel(op));
+    let folded = view.lanes.label_folded;
     ui.horizontal_wrapped(|ui| {
+        let (arrow, hover) = if folded {
+            ("More", "show the attributes, confidence, flags and note")
+        } else {
+            (
+                "Less",
+                "fold the attributes, confidence, flags and note away",
+            )
+        };
+        if ui
+            .add(egui::Button::new(arrow).small())
+            .on_hover_text(hover)
+            .clicked()
+        {
+            commands.send(Action::ToggleLabelFold);
+        }
         match annotations.annotator() {
             Some(name) => ui.label(format!("Label by {name}:")),
             None => ui.colored_label(
@@ -100,6 +116,13 @@ pub fn label_ui(
             }
         }
     });
+    if folded {
+        segment_status_ui(ui, view, &label.segments);
+        if let Some(error) = &view.labelling.error {
+            ui.colored_label(ui.visuals().error_fg_color, error.to_string());
+        }
+        return;
+    }
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().slider_width = 60.0;
         for scale in &scheme.attributes {

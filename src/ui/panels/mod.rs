@@ -5,6 +5,7 @@ mod browser;
 mod export;
 mod header;
 mod label;
+mod lane_stack;
 mod lanes;
 mod model_card;
 mod palette;
