@@ -82,7 +82,9 @@ fn demo_project_lists_its_recordings_and_selects_on_click() {
         ..
     } = studio(&demo_project());
     settle(&mut harness);
-    harness.get_by_label_contains("6 recordings · 0 analysed · 0 broken");
+    // It starts on the first recording (nothing labelled yet), analysed as it opens.
+    assert_eq!(harness.state().selected(), Some(0));
+    harness.get_by_label_contains("6 recordings · 1 analysed · 0 broken");
     harness.get_by_label("Demo: synthetic noisy emotional speech");
     harness.get_by_label("audio/neutral_f2.ogg").click();
     settle(&mut harness);
@@ -97,8 +99,6 @@ fn selecting_analyses_and_shows_every_pane_and_plays_a_b() {
         sink,
         _cache,
     } = studio(&demo_project());
-    settle(&mut harness);
-    harness.key_press(Key::ArrowDown);
     settle(&mut harness);
     assert_eq!(harness.state().selected(), Some(0));
     for pane in [
@@ -198,8 +198,6 @@ fn alice_on_the_first_recording(
         ..
     } = studio(&project);
     harness.state_mut().set_annotator("alice");
-    settle(&mut harness);
-    harness.key_press(Key::ArrowDown);
     settle(&mut harness);
     (project, harness)
 }
@@ -329,11 +327,25 @@ fn broken_files_are_marked_and_nothing_panics() {
         .filter(|(path, _)| merit_studio::audio::probe(path).is_err())
         .count();
     assert!(broken_in_headers >= 5, "{broken_in_headers}");
+    // The first recording is opened at start: damage its decoding finds shows too.
+    let first = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| merit_studio::audio::has_audio_extension(p))
+        .min()
+        .unwrap();
+    let first_broken_deeper = merit_studio::audio::probe(&first).is_ok()
+        && merit_studio::audio::decode_file(&first, merit_studio::audio::DecodeOptions::default())
+            .is_err();
     assert_eq!(
         harness.query_all_by_label("broken").count(),
-        broken_in_headers
+        broken_in_headers + usize::from(first_broken_deeper)
     );
-    harness.get_by_label_contains(&format!("{broken_in_headers} broken"));
+    harness.get_by_label_contains(&format!(
+        "{} broken",
+        broken_in_headers + usize::from(first_broken_deeper)
+    ));
     // A broken recording opened in the view says why; walking through all of them never panics.
     harness.get_by_label("text.wav").click();
     settle(&mut harness);
@@ -372,8 +384,6 @@ fn switching_between_same_length_recordings_redraws_the_heatmap() {
         _cache,
         ..
     } = studio(dir.path());
-    settle(&mut harness);
-    harness.key_press(Key::ArrowDown);
     settle(&mut harness);
     let first = pane_texture(&harness, "SER router");
     harness.key_press(Key::ArrowDown);
@@ -427,8 +437,6 @@ fn segments_are_made_nudged_split_merged_labelled_and_deleted_with_keys_only() {
         _cache,
     } = studio(&project);
     harness.state_mut().set_annotator("alice");
-    settle(&mut harness);
-    harness.key_press(Key::ArrowDown);
     settle(&mut harness);
     let file = "audio/angry_m1.wav";
     let transport = harness.state().transport().clone();
@@ -573,8 +581,6 @@ fn a_segment_boundary_is_dragged_with_the_mouse_as_one_edit() {
     } = studio(&project);
     harness.state_mut().set_annotator("alice");
     settle(&mut harness);
-    harness.key_press(Key::ArrowDown);
-    settle(&mut harness);
     let file = "audio/angry_m1.wav";
     for (pull, key) in [(8_000, Key::Space), (16_000, Key::M), (0, Key::M)] {
         harness.key_press(key);
@@ -628,8 +634,6 @@ fn every_lane_fits_at_1280_by_800_and_lanes_collapse() {
         ..
     } = studio(&demo_project());
     settle(&mut harness);
-    harness.key_press(Key::ArrowDown);
-    settle(&mut harness);
     let panes = [
         "Time ruler",
         "Original",
@@ -669,4 +673,45 @@ fn every_lane_fits_at_1280_by_800_and_lanes_collapse() {
     harness.get_by_label("More").click();
     harness.run();
     assert!(harness.query_all_by_label_contains("Arousal").count() > 0);
+}
+
+#[test]
+fn reopening_starts_where_the_annotator_left_off_with_cached_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(dir.path());
+    let cache = tempfile::tempdir().unwrap();
+    let open = || {
+        let app = StudioApp::open(
+            &project,
+            None,
+            Playback::Sink(Box::new(FakeSink::default())),
+        )
+        .with_model(tiny_model())
+        .with_cache_dir(Some(cache.path().to_path_buf()))
+        .with_annotator("alice");
+        let mut harness = Harness::builder()
+            .with_size(egui::vec2(1280.0, 800.0))
+            .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app);
+        settle(&mut harness);
+        harness
+    };
+    let mut harness = open();
+    assert_eq!(
+        harness.state().selected(),
+        Some(0),
+        "the first, with nothing labelled"
+    );
+    harness.get_by_label("audio/happy_m2.mp3").click();
+    settle(&mut harness);
+    harness.key_press(Key::Num3);
+    harness.run();
+    drop(harness);
+    // Reopened: on alice's last recording, and the first recording's prediction (analysed last
+    // time, not opened now) is in the browser from the cache's summaries.
+    let harness = open();
+    assert_eq!(harness.state().selected(), Some(2));
+    harness.get_by_label_contains("6 recordings · 2 analysed");
+    // Row 0 reads "analysed" without having been opened (row 2 reads "reviewed").
+    assert_eq!(harness.query_all_by_label("analysed").count(), 1);
+    assert_eq!(harness.query_all_by_label("reviewed").count(), 1);
 }

@@ -217,6 +217,9 @@ pub fn analyze_path(
         .zip(audio_hash.as_deref())
         .and_then(|(cache, hash)| cache.load(hash, session.model_hash(), params))
     {
+        if let Some(cache) = cache {
+            cache.remember(path, session.model_hash(), params, &hit);
+        }
         return Ok((hit, true));
     }
     let decoded = decode_file(
@@ -238,6 +241,7 @@ pub fn analyze_path(
         )?;
     if let (Some(cache), Some(hash)) = (cache, audio_hash.as_deref()) {
         cache.store(hash, session.model_hash(), params, &analysis);
+        cache.remember(path, session.model_hash(), params, &analysis);
     }
     Ok((analysis, false))
 }

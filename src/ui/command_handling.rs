@@ -34,10 +34,21 @@ impl StudioApp {
         self.labelling.install(annotations);
         let recordings = collection.recordings.len();
         self.engine.restart(Some(&project), recordings);
+        let paths = collection
+            .recordings
+            .iter()
+            .map(|r| r.path.clone())
+            .collect();
+        self.engine.engine.recall_cached(paths, self.notify.clone());
         self.collection
             .install(project, collection, orphans, read_only, self.notify.clone());
+        // Start on the recording asked for, else the one last labelled, else the first.
         if let Some(listed) = self.collection.take_pending_select() {
             self.select_when_listed(&listed);
+        } else {
+            let last = self.labelling.last_worked_on().map(str::to_owned);
+            let index = last.and_then(|listed| self.collection.find(&listed));
+            self.select(index.unwrap_or(0));
         }
     }
 

@@ -74,6 +74,17 @@ impl Labelling {
         }
     }
 
+    /// The recording the current annotator labelled last (where to start when a project opens).
+    #[must_use]
+    pub fn last_worked_on(&self) -> Option<&str> {
+        let me = self.annotations.annotator()?;
+        self.annotations
+            .iter()
+            .filter_map(|(file, by)| Some((file, by.get(me)?.updated_ms)))
+            .max_by_key(|(_, updated_ms)| *updated_ms)
+            .map(|(file, _)| file.as_str())
+    }
+
     /// The current annotator's label of `file`.
     #[must_use]
     pub fn label_of(&self, file: &str) -> Option<&Label> {

@@ -10,6 +10,7 @@ mod labelling;
 mod lane_layout;
 mod panels;
 mod player;
+mod prediction;
 mod problems;
 mod recording;
 mod rows;
