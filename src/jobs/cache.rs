@@ -371,7 +371,7 @@ mod tests {
         );
         assert_eq!(recalled[1], None, "never analysed");
         assert_eq!(
-            cache.recall("other model", &params, &[a.clone()]),
+            cache.recall("other model", &params, std::slice::from_ref(&a)),
             vec![None]
         );
         // A file changed since (another size) is not trusted.
