@@ -639,6 +639,7 @@ fn every_lane_fits_at_1280_by_800_and_lanes_collapse() {
         "Original",
         "Segments",
         "Enhanced (Sparse MERIT)",
+        "Pitch and intensity",
         "Emotion trajectory",
         "SER router",
         "SE router",

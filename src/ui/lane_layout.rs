@@ -11,6 +11,7 @@ pub enum LaneKind {
     Original,
     Enhanced,
     Spectrogram,
+    Prosody,
     Trajectory,
     SerRouter,
     SeRouter,
@@ -23,6 +24,7 @@ impl LaneKind {
         match self {
             Self::Original | Self::Enhanced => 80.0,
             Self::Spectrogram => 110.0,
+            Self::Prosody => 70.0,
             Self::Trajectory => 150.0,
             Self::SerRouter | Self::SeRouter => 72.0,
         }
@@ -35,6 +37,7 @@ impl LaneKind {
             Self::Original => "Original",
             Self::Enhanced => "Enhanced (Sparse MERIT)",
             Self::Spectrogram => "Spectrogram",
+            Self::Prosody => "Pitch and intensity",
             Self::Trajectory => "Emotion trajectory",
             Self::SerRouter => "SER router",
             Self::SeRouter => "SE router",
@@ -124,11 +127,12 @@ impl LaneLayout {
 mod tests {
     use super::*;
 
-    const ALL: [LaneKind; 6] = [
+    const ALL: [LaneKind; 7] = [
         LaneKind::Original,
         LaneKind::Enhanced,
         LaneKind::Spectrogram,
         LaneKind::Trajectory,
+        LaneKind::Prosody,
         LaneKind::SerRouter,
         LaneKind::SeRouter,
     ];
@@ -157,7 +161,7 @@ mod tests {
         layout.toggle_collapsed(LaneKind::SerRouter);
         let after = layout.heights(&ALL, 480.0);
         assert_eq!(after[2], 300.0);
-        assert_eq!(after[4], COLLAPSED_PX);
+        assert_eq!(after[5], COLLAPSED_PX, "{ALL:?}");
         assert!(after[0] < before[0], "the others shrink to make room");
         layout.toggle_collapsed(LaneKind::SerRouter);
         assert!(!layout.is_collapsed(LaneKind::SerRouter));

@@ -103,7 +103,7 @@ fn lanes_of(recording: &RecordingState) -> Vec<LaneKind> {
     if recording.analysis.is_some() {
         lanes.push(LaneKind::Enhanced);
     }
-    lanes.push(LaneKind::Spectrogram);
+    lanes.extend([LaneKind::Spectrogram, LaneKind::Prosody]);
     if recording.analysis.is_some() {
         lanes.extend([
             LaneKind::Trajectory,
@@ -200,6 +200,15 @@ pub fn lanes_ui(
             .map(|(generation, image)| (image.as_ref(), recording.version(*generation)));
         drawn.extend(lane(ui, LaneKind::Spectrogram, &mut |ui, size| {
             lanes::spectrogram(ui, size, &timeline, image, title)
+        }));
+        // Each contour only once it belongs to the signal shown (not a previous analysis).
+        let original_prosody = recording.prosody[0].as_ref().map(|(_, t)| t.as_ref());
+        let enhanced_prosody = recording.prosody[1]
+            .as_ref()
+            .filter(|(generation, _)| *generation == recording.analysis_generation)
+            .map(|(_, t)| t.as_ref());
+        drawn.extend(lane(ui, LaneKind::Prosody, &mut |ui, size| {
+            lanes::prosody(ui, size, &timeline, original_prosody, enhanced_prosody)
         }));
         if let Some(analysis) = &recording.analysis {
             let result = &analysis.result;
