@@ -507,6 +507,22 @@ fn segments_are_made_nudged_split_merged_labelled_and_deleted_with_keys_only() {
     assert_eq!(segments_of(&harness, file).len(), 2);
     press(&mut harness, Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
     assert_eq!(segments_of(&harness, file), vec![seg(0.2, 1.41, "angry")]);
+    // Q snaps the selected (start) boundary to the quietest 10 ms within 50 ms; undone again.
+    let decoded = merit_studio::audio::decode_file(
+        &project.join(file),
+        merit_studio::audio::DecodeOptions::default(),
+    )
+    .unwrap();
+    let quiet = merit_studio::audio::energy::quietest_point(&decoded.analysis, 16_000, 0.2, 0.05);
+    press(&mut harness, none, Key::Q);
+    let snapped = segments_of(&harness, file)[0].0;
+    assert!(
+        (snapped - (quiet * 1000.0).round() / 1000.0).abs() < 1e-9,
+        "{snapped} {quiet}"
+    );
+    assert!((snapped - 0.2).abs() <= 0.05 + 1e-9);
+    press(&mut harness, Modifiers::COMMAND, Key::Z);
+    assert_eq!(segments_of(&harness, file), vec![seg(0.2, 1.41, "angry")]);
     // Playing on, it pauses exactly at the segment's end.
     sink.pull(16_000);
     harness.run_steps(2);
@@ -666,6 +682,25 @@ fn every_lane_fits_at_1280_by_800_and_lanes_collapse() {
     harness.get_by_label("Show SER router").click();
     harness.run();
     harness.get_by_label("SER router");
+    // Dragging the line under a lane gives it its height.
+    let original = harness.get_by_label("Original").rect();
+    let handle = egui::pos2(original.center().x, original.bottom() + 4.0);
+    harness.hover_at(handle);
+    harness.run_steps(2);
+    harness.drag_at(handle);
+    harness.run_steps(2);
+    for step in 1..=4 {
+        harness.hover_at(handle + egui::vec2(0.0, 10.0 * step as f32));
+        harness.run_steps(2);
+    }
+    harness.drop_at(handle + egui::vec2(0.0, 40.0));
+    harness.run_steps(2);
+    let grown = harness.get_by_label("Original").rect().height();
+    assert!(
+        (grown - original.height() - 40.0).abs() <= 8.0,
+        "{} → {grown}",
+        original.height()
+    );
     // The label strip folds its attribute rows away.
     assert!(harness.query_all_by_label_contains("Arousal").count() > 0);
     harness.get_by_label("Less").click();

@@ -118,9 +118,7 @@ pub fn label_ui(
     });
     if folded {
         segment_status_ui(ui, view, &label.segments);
-        if let Some(error) = &view.labelling.error {
-            ui.colored_label(ui.visuals().error_fg_color, error.to_string());
-        }
+        error_ui(ui, view);
         return;
     }
     ui.horizontal_wrapped(|ui| {
@@ -217,6 +215,11 @@ pub fn label_ui(
         }
     });
     segment_status_ui(ui, view, &label.segments);
+    error_ui(ui, view);
+}
+
+/// Why the last label edit was refused, until the next one succeeds.
+fn error_ui(ui: &mut egui::Ui, view: &StudioView<'_>) {
     if let Some(error) = &view.labelling.error {
         ui.colored_label(ui.visuals().error_fg_color, error.to_string());
     }
