@@ -61,7 +61,25 @@ pub(super) fn write(
             eaf(project, row, duration)
         }),
         Format::Audacity => per_recording(rows, out, "txt", audacity),
+        Format::Labelstudio => labelstudio(project, rows, out, options),
     }
+}
+
+fn labelstudio(
+    project: &Project,
+    rows: &[ExportRow],
+    out: &Path,
+    options: &super::ExportOptions,
+) -> Result<Vec<PathBuf>, ExportError> {
+    let tasks = super::labelstudio::tasks(rows, &options.predictions);
+    let json =
+        serde_json::to_vec_pretty(&tasks).map_err(|e| ExportError::Invalid(e.to_string()))?;
+    let tasks_path = out.join("tasks.json");
+    write_file(&tasks_path, &json)?;
+    let config_path = out.join("labeling-config.xml");
+    let config = super::labelstudio::labeling_config(&project.file.label_scheme);
+    write_file(&config_path, config.as_bytes())?;
+    Ok(vec![tasks_path, config_path])
 }
 
 fn msp(project: &Project, rows: &[ExportRow], out: &Path) -> Result<Vec<PathBuf>, ExportError> {
