@@ -131,11 +131,23 @@ pub fn browser_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSe
     let rows = collection.browser.rows();
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
     let widths = column_widths(ui, view);
+    let longest_name = view
+        .collection
+        .collection
+        .recordings
+        .iter()
+        .map(|r| r.listed_path.as_str())
+        .max_by_key(|name| name.len())
+        .unwrap_or("");
+    let file_width =
+        (text_width(ui, longest_name, false) + 2.0 * ui.spacing().button_padding.x + 4.0)
+            .clamp(100.0, 260.0);
     let mut table = TableBuilder::new(ui)
         .striped(true)
         .sense(egui::Sense::click())
-        // The file name takes what the other columns, fitted to their content, leave.
-        .column(Column::remainder().at_least(100.0).clip(true));
+        // The file name takes what the other columns, fitted to their content, leave (at least
+        // its longest name, up to 260 px; longer ones are cut, with the full path on hover).
+        .column(Column::remainder().at_least(file_width).clip(true));
     for width in widths {
         table = table.column(
             Column::initial(width)
