@@ -631,3 +631,53 @@ fn label_takes_segment_edits_and_refuses_overlaps() {
         "{segments:?}"
     );
 }
+
+#[test]
+fn label_takes_comments_and_jsonl_exports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(dir.path());
+    let file = "audio/angry_m1.wav";
+    let acks = label(
+        &project,
+        "王芳",
+        &[
+            &format!(r#"{{"file": "{file}", "class": "angry"}}"#),
+            &format!(
+                r#"{{"file": "{file}", "comment": {{"text": "laughs, then \"no\" = sarcasm?"}}}}"#
+            ),
+            &format!(
+                r#"{{"file": "{file}", "comment": {{"text": "agreed", "reply_to": {{"author": "王芳", "id": 2}}}}}}"#
+            ),
+            &format!(r#"{{"file": "{file}", "comment": {{"text": "   "}}}}"#),
+        ],
+    );
+    let ok: Vec<bool> = acks.iter().map(|a| a["ok"] == true).collect();
+    assert_eq!(ok, [true, true, true, false], "{acks:?}");
+    assert!(
+        acks[3]["error"]
+            .as_str()
+            .unwrap()
+            .contains("needs some text")
+    );
+    let out = dir.path().join("labels.jsonl");
+    let output = studio(&[
+        "export",
+        path_str(&project),
+        "--format",
+        "jsonl",
+        "--out",
+        path_str(&out),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let row: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["file"] == file)
+        .unwrap();
+    let comments = row["comments"].as_array().unwrap();
+    assert_eq!(comments.len(), 2);
+    assert_eq!(comments[0]["author"], "王芳");
+    assert_eq!(comments[0]["text"], "laughs, then \"no\" = sarcasm?");
+    assert_eq!(comments[1]["reply_to"]["id"], 2);
+}

@@ -751,3 +751,68 @@ fn reopening_starts_where_the_annotator_left_off_with_cached_predictions() {
     assert_eq!(harness.query_all_by_label("analysed").count(), 1);
     assert_eq!(harness.query_all_by_label("reviewed").count(), 1);
 }
+
+#[test]
+fn comments_are_threaded_resolved_and_searchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut harness) = alice_on_the_first_recording(dir.path());
+    let file = "audio/angry_m1.wav";
+    harness.key_press(Key::N);
+    harness.run();
+    harness.get_by_label("No comments yet.");
+    let field = egui::accesskit::Role::MultilineTextInput;
+    harness.get_by_role(field).click();
+    harness.run();
+    harness
+        .get_by_role(field)
+        .type_text("is this laughter, or a cough?");
+    harness.run();
+    harness.get_by_label("Add comment").click();
+    harness.run();
+    let comments = |h: &Harness<'static, StudioApp>| {
+        h.state()
+            .annotations()
+            .label(file, "alice")
+            .map(|l| l.comments.clone())
+            .unwrap_or_default()
+    };
+    let first = comments(&harness);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].text, "is this laughter, or a cough?");
+    assert_eq!(first[0].segment, None);
+    // A reply names the comment it answers and is drawn under it.
+    harness.get_by_label("Reply").click();
+    harness.run();
+    harness.get_by_label_contains("Reply to alice's comment");
+    harness.get_by_role(field).click();
+    harness.run();
+    harness.get_by_role(field).type_text("a cough");
+    harness.get_by_label("Add comment").click();
+    harness.run();
+    let both = comments(&harness);
+    assert_eq!(both.len(), 2);
+    let reply = both.iter().find(|c| c.text == "a cough").unwrap();
+    assert_eq!(
+        reply.reply_to.as_ref().map(|r| (r.author.as_str(), r.id)),
+        Some(("alice", first[0].id))
+    );
+    // Resolving is one edit of the author's comment.
+    harness
+        .query_all_by_label("Resolve")
+        .next()
+        .unwrap()
+        .click();
+    harness.run();
+    assert!(comments(&harness).iter().any(|c| c.resolved));
+    harness.get_by_label_contains("Comments (2)");
+    // The browser finds recordings by their comments.
+    let search = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search");
+    search.click();
+    harness.run();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .type_text("comment:cough");
+    harness.run();
+    harness.get_by_label(file);
+    assert!(harness.query_by_label("audio/sad_f1.flac").is_none());
+}

@@ -37,6 +37,31 @@ pub struct Segment {
     pub class: String,
 }
 
+/// The comment a reply answers: its author (whose label holds it) and id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentRef {
+    pub author: String,
+    pub id: u64,
+}
+
+/// A remark on a recording or one of its segments, by the annotator whose label holds it; a reply
+/// names the comment it answers, so threads can span annotators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    /// Unique within the annotator's labels (the journal sequence number that created it).
+    pub id: u64,
+    /// The segment it is about (`None`: the whole recording).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<CommentRef>,
+    /// When it was written (milliseconds since the Unix epoch).
+    pub time_ms: u64,
+    pub text: String,
+    #[serde(default)]
+    pub resolved: bool,
+}
+
 /// Where the categorical label came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +111,13 @@ pub enum Op {
     SetConfidence {
         confidence: Option<f64>,
     },
+    /// Adds a comment, or replaces the one with the same id (an edit, resolving it).
+    PutComment {
+        comment: Comment,
+    },
+    RemoveComment {
+        id: u64,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -104,6 +136,9 @@ pub struct Label {
     pub flags: BTreeSet<Flag>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
+    /// Comments and replies (a comment alone does not make a recording reviewed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<Comment>,
     /// When the label last changed (milliseconds since the Unix epoch).
     #[serde(default)]
     pub updated_ms: u64,
@@ -175,6 +210,23 @@ impl Label {
             }
             Op::SetConfidence { confidence } => Op::SetConfidence {
                 confidence: std::mem::replace(&mut self.confidence, *confidence),
+            },
+            Op::PutComment { comment } => {
+                match self.comments.iter_mut().find(|c| c.id == comment.id) {
+                    Some(old) => Op::PutComment {
+                        comment: std::mem::replace(old, comment.clone()),
+                    },
+                    None => {
+                        self.comments.push(comment.clone());
+                        Op::RemoveComment { id: comment.id }
+                    }
+                }
+            }
+            Op::RemoveComment { id } => match self.comments.iter().position(|c| c.id == *id) {
+                Some(index) => Op::PutComment {
+                    comment: self.comments.remove(index),
+                },
+                None => Op::RemoveComment { id: *id },
             },
         }
     }
@@ -298,6 +350,27 @@ mod tests {
                 remove: vec![8],
                 put: Vec::new(),
             },
+            Op::PutComment {
+                comment: Comment {
+                    id: 20,
+                    segment: None,
+                    reply_to: None,
+                    time_ms: 1,
+                    text: "is this laughter?".into(),
+                    resolved: false,
+                },
+            },
+            Op::PutComment {
+                comment: Comment {
+                    id: 20,
+                    segment: None,
+                    reply_to: None,
+                    time_ms: 1,
+                    text: "is this laughter?".into(),
+                    resolved: true,
+                },
+            },
+            Op::RemoveComment { id: 20 },
         ]
     }
 

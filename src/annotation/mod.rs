@@ -15,7 +15,7 @@ mod store;
 
 use std::path::PathBuf;
 
-pub use label::{ClassSource, Flag, Label, Op, Segment};
+pub use label::{ClassSource, Comment, CommentRef, Flag, Label, Op, Segment};
 pub use store::{AnnotationStore, Applied};
 
 #[derive(Debug, thiserror::Error)]

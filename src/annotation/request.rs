@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::label::{ClassSource, Flag, Label, Op, Segment};
+use super::label::{ClassSource, Comment, CommentRef, Flag, Label, Op, Segment};
 use super::segments::{SegmentEdit, SegmentError, check_fits};
 use crate::project::LabelScheme;
 
@@ -37,6 +37,8 @@ pub enum RequestError {
     BadConfidence(f64),
     #[error(transparent)]
     Segment(#[from] SegmentError),
+    #[error("a comment needs some text")]
+    EmptyComment,
 }
 
 /// What one input line asks for.
@@ -69,6 +71,8 @@ struct Line {
     segment: Option<SegmentLine>,
     remove_segment: Option<u64>,
     segment_edit: Option<SegmentEdit>,
+    comment: Option<CommentLine>,
+    remove_comment: Option<u64>,
     note: Option<String>,
     flag: Option<Flag>,
     unflag: Option<Flag>,
@@ -86,7 +90,27 @@ struct SegmentLine {
     class: String,
 }
 
-/// Parses one line; `next_id` numbers new segments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommentLine {
+    /// To edit or resolve an existing comment; a new one gets the next id.
+    id: Option<u64>,
+    text: String,
+    segment: Option<u64>,
+    reply_to: Option<CommentRef>,
+    #[serde(default)]
+    resolved: bool,
+}
+
+/// Now, in milliseconds since the Unix epoch.
+#[must_use]
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Parses one line; `next_id` numbers new segments and comments.
 ///
 /// # Errors
 /// [`RequestError`] saying what is wrong with the line.
@@ -146,6 +170,27 @@ pub fn parse_request(
         requests.push(Request::Segment {
             file: file.clone(),
             edit,
+        });
+    }
+    if let Some(c) = line.comment {
+        requests.push(Request::Edit {
+            file: file.clone(),
+            op: Op::PutComment {
+                comment: Comment {
+                    id: c.id.unwrap_or(next_id),
+                    segment: c.segment,
+                    reply_to: c.reply_to,
+                    time_ms: now_ms(),
+                    text: c.text,
+                    resolved: c.resolved,
+                },
+            },
+        });
+    }
+    if let Some(id) = line.remove_comment {
+        requests.push(Request::Edit {
+            file: file.clone(),
+            op: Op::RemoveComment { id },
         });
     }
     if let Some(note) = line.note {
@@ -240,6 +285,9 @@ pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, RequestError> {
             confidence: Some(c),
         } if !(0.0..=1.0).contains(&c) => {
             return Err(RequestError::BadConfidence(c));
+        }
+        Op::PutComment { comment } if comment.text.trim().is_empty() => {
+            return Err(RequestError::EmptyComment);
         }
         other => other,
     })

@@ -215,6 +215,12 @@ impl StudioApp {
             .resizable(true)
             .default_size(560.0)
             .show(ui, |ui| panels::browser_ui(ui, &view, sender));
+        if self.windows.comments {
+            egui::Panel::right("comments")
+                .resizable(true)
+                .default_size(260.0)
+                .show(ui, |ui| panels::comments_ui(ui, &view, sender));
+        }
         let drafts = &mut self.label_drafts;
         egui::CentralPanel::default()
             .show(ui, |ui| panels::recording_ui(ui, &view, drafts, sender));

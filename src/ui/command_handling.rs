@@ -161,6 +161,11 @@ impl StudioApp {
             Action::SetLaneHeight(lane, height) => self.lanes.set_height(lane, height),
             Action::ToggleLane(lane) => self.lanes.toggle_collapsed(lane),
             Action::ToggleLabelFold => self.lanes.label_folded = !self.lanes.label_folded,
+            Action::AddComment {
+                text,
+                segment,
+                reply_to,
+            } => self.add_comment(text, segment, reply_to),
             Action::SetSelection(a, b) => {
                 if let Some(recording) = self.recording.as_mut() {
                     recording.selection = Some((a.min(b), a.max(b)));
@@ -330,6 +335,7 @@ impl StudioApp {
             Command::ExportLabels => self.export.open = !self.export.open,
             Command::ChooseExportFolder => self.start_dialog(Dialog::ExportFolder),
             Command::Segment(command) => self.run_segment(command),
+            Command::ToggleComments => self.windows.comments = !self.windows.comments,
             Command::Palette => {
                 self.windows.palette = match self.windows.palette {
                     Some(_) => None,

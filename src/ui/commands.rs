@@ -52,6 +52,7 @@ pub enum Command {
     Palette,
     /// Segment editing (its own table, `segments.rs`).
     Segment(SegmentCommand),
+    ToggleComments,
 }
 
 /// A change the user asked for: a named command, or an edit with its data.
@@ -96,6 +97,12 @@ pub enum Action {
     ToggleLane(LaneKind),
     /// Fold or unfold the label strip's attribute, flag and note rows.
     ToggleLabelFold,
+    /// A new comment by the current annotator on the open recording (or one of its segments).
+    AddComment {
+        text: String,
+        segment: Option<u64>,
+        reply_to: Option<crate::annotation::CommentRef>,
+    },
 }
 
 impl From<Command> for Action {
@@ -134,7 +141,7 @@ const fn shift(key: Key) -> KeyboardShortcut {
 }
 
 /// (command, name, shortcut), in the order the palette lists them.
-pub const COMMANDS: [(Command, &str, KeyboardShortcut); 30] = [
+pub const COMMANDS: [(Command, &str, KeyboardShortcut); 31] = [
     (
         Command::SwitchRnnoise,
         "Switch original / RNNoise (the classic baseline)",
@@ -237,6 +244,11 @@ pub const COMMANDS: [(Command, &str, KeyboardShortcut); 30] = [
     (Command::ChooseModel, "Choose another model…", ctrl(Key::M)),
     (Command::ShowModelCard, "Show the model card", key(Key::I)),
     (Command::Palette, "Command palette", ctrl(Key::K)),
+    (
+        Command::ToggleComments,
+        "Show / hide the comments",
+        key(Key::N),
+    ),
 ];
 
 /// Every command of the tables, in the palette's order: the main table, then segment editing.

@@ -88,6 +88,29 @@ impl StudioApp {
         }
     }
 
+    /// A new comment as the current annotator: its id is the journal edit that writes it.
+    pub(super) fn add_comment(
+        &mut self,
+        text: String,
+        segment: Option<u64>,
+        reply_to: Option<crate::annotation::CommentRef>,
+    ) {
+        let Some((file, _, _)) = self.segment_context() else {
+            return;
+        };
+        let comment = crate::annotation::Comment {
+            id: self.labelling.annotations.next_seq().unwrap_or(1),
+            segment,
+            reply_to,
+            time_ms: crate::annotation::request::now_ms(),
+            text,
+            resolved: false,
+        };
+        let scheme = scheme_of(&self.collection);
+        self.labelling
+            .edit(&file, crate::annotation::Op::PutComment { comment }, scheme);
+    }
+
     pub(super) fn run_segment(&mut self, command: SegmentCommand) {
         let Some((file, duration_s, segments)) = self.segment_context() else {
             return;

@@ -18,6 +18,8 @@ use super::segments::SegmentCursor;
 pub struct Windows {
     pub palette: Option<String>,
     pub model_card: bool,
+    /// The comments side panel.
+    pub comments: bool,
 }
 
 #[derive(Clone, Copy)]

@@ -235,6 +235,30 @@ fn decoded_copy(row: &ExportRow, folder: &Path) -> Result<PathBuf, ExportError> 
     Ok(std::path::absolute(&path).unwrap_or(path))
 }
 
+/// Every comment on the row's recording, with its author, oldest first.
+pub(super) fn comments_of(row: &ExportRow) -> Vec<serde_json::Value> {
+    let mut comments: Vec<_> = row
+        .by_annotator
+        .iter()
+        .flat_map(|(author, label)| label.comments.iter().map(move |c| (author, c)))
+        .collect();
+    comments.sort_by_key(|(_, c)| c.time_ms);
+    comments
+        .into_iter()
+        .map(|(author, c)| {
+            serde_json::json!({
+                "author": author,
+                "id": c.id,
+                "segment": c.segment,
+                "reply_to": c.reply_to,
+                "time_ms": c.time_ms,
+                "text": c.text,
+                "resolved": c.resolved,
+            })
+        })
+        .collect()
+}
+
 fn jsonl(rows: &[ExportRow], out: &Path, audio16k: bool) -> Result<Vec<PathBuf>, ExportError> {
     let mut text = String::new();
     let mut written = Vec::new();
@@ -259,6 +283,7 @@ fn jsonl(rows: &[ExportRow], out: &Path, audio16k: bool) -> Result<Vec<PathBuf>,
             "source": row.source,
             "annotators": row.annotators,
             "speaker": row.speaker,
+            "comments": comments_of(row),
         });
         let _ = writeln!(text, "{object}");
     }

@@ -43,6 +43,18 @@ fn recording_bar(
         )
         .on_hover_text(recording.path.display().to_string());
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let comments = view
+                .current_file()
+                .and_then(|file| view.labelling.annotations.labels_of(file))
+                .map_or(0, |by| by.values().map(|l| l.comments.len()).sum::<usize>());
+            command_button(
+                ui,
+                &format!("Comments ({comments})"),
+                view.windows.comments,
+                Command::ToggleComments,
+                commands,
+            );
+            ui.separator();
             if view.engine.engine.analysing() == Some(recording.index) {
                 command_button(ui, "Cancel", false, Command::CancelAnalysis, commands);
                 ui.spinner();
