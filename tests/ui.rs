@@ -305,6 +305,7 @@ fn the_palette_lists_commands_with_their_shortcuts() {
     // Segment editing is listed with the rest.
     harness.get_by_label("Split the segment at the playhead");
     harness.get_by_label("Nudge the selected boundary 100 ms later");
+    harness.get_by_label("Show / hide the comments");
     harness.key_press(Key::Escape);
     harness.run();
     assert!(harness.query_by_label("Zoom to the selection").is_none());
@@ -757,7 +758,17 @@ fn comments_are_threaded_resolved_and_searchable() {
     let dir = tempfile::tempdir().unwrap();
     let (_, mut harness) = alice_on_the_first_recording(dir.path());
     let file = "audio/angry_m1.wav";
-    harness.key_press(Key::N);
+    // The browser finds recordings by their comments: none has one yet.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .click();
+    harness.run();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .type_text("comment:cough");
+    harness.run();
+    assert!(harness.query_by_label(file).is_none());
+    harness.get_by_label("Comments (0)").click();
     harness.run();
     harness.get_by_label("No comments yet.");
     let field = egui::accesskit::Role::MultilineTextInput;
@@ -805,14 +816,7 @@ fn comments_are_threaded_resolved_and_searchable() {
     harness.run();
     assert!(comments(&harness).iter().any(|c| c.resolved));
     harness.get_by_label_contains("Comments (2)");
-    // The browser finds recordings by their comments.
-    let search = harness.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search");
-    search.click();
-    harness.run();
-    harness
-        .get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
-        .type_text("comment:cough");
-    harness.run();
+    // The search (unchanged) now finds this recording, and only it.
     harness.get_by_label(file);
     assert!(harness.query_by_label("audio/sad_f1.flac").is_none());
 }

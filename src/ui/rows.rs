@@ -129,8 +129,9 @@ pub fn is_reviewed(collection: &Collection, annotations: &AnnotationStore, index
 }
 
 /// What the browser's row order depends on: the view, the predictions' generation, how many
-/// headers are read, and how many recordings there are.
-type RowsKey = (BrowserView, u64, usize, usize);
+/// headers are read, how many recordings there are, and the current annotator's journal position
+/// (a label or comment edit changes what `label:`, `comment:` and the status filter find).
+type RowsKey = (BrowserView, u64, usize, usize, Option<u64>);
 
 /// Everything the row order is computed from.
 pub struct RowSources<'a> {
@@ -164,6 +165,7 @@ impl Browser {
             sources.engine.predictions_generation(),
             sources.checks.iter().filter(|c| c.is_some()).count(),
             sources.collection.recordings.len(),
+            sources.annotations.next_seq(),
         );
         if self.key.as_ref() != Some(&key) {
             self.rows = visible_rows(&self.view, sources);
