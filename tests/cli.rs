@@ -562,3 +562,122 @@ fn annotators_sign_with_their_own_names_in_labels_and_exports() {
         stderr(&refused)
     );
 }
+
+#[test]
+fn label_takes_segment_edits_and_refuses_overlaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(dir.path());
+    let file = "audio/angry_m1.wav";
+    let acks = label(
+        &project,
+        "zoë",
+        &[
+            &format!(
+                r#"{{"file": "{file}", "segment": {{"start_s": 0.5, "end_s": 1.5, "class": "sad"}}}}"#
+            ),
+            // Overlapping the first: refused, naming it.
+            &format!(
+                r#"{{"file": "{file}", "segment": {{"start_s": 1.0, "end_s": 2.0, "class": "sad"}}}}"#
+            ),
+            &format!(
+                r#"{{"file": "{file}", "segment_edit": {{"split": {{"id": 1, "at_s": 1.0}}}}}}"#
+            ),
+            &format!(
+                r#"{{"file": "{file}", "segment_edit": {{"nudge": {{"id": 2, "boundary": "end", "by_s": 100}}}}}}"#
+            ),
+            &format!(r#"{{"file": "{file}", "segment_edit": {{"merge_with_next": {{"id": 1}}}}}}"#),
+            &format!(
+                r#"{{"file": "{file}", "segment_edit": {{"set_class": {{"id": 1, "class": "Happy"}}}}}}"#
+            ),
+            &format!(
+                r#"{{"file": "{file}", "segment_edit": {{"split": {{"id": 1, "at_s": 9.0}}}}}}"#
+            ),
+            r#"{"undo": true}"#,
+        ],
+    );
+    let ok: Vec<bool> = acks.iter().map(|a| a["ok"] == true).collect();
+    assert_eq!(
+        ok,
+        [true, false, true, true, true, true, false, true],
+        "{acks:?}"
+    );
+    let overlap = acks[1]["error"].as_str().unwrap();
+    assert!(overlap.contains("overlaps segment 1"), "{overlap}");
+    assert!(
+        acks[6]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not inside segment 1")
+    );
+    let store = merit_studio::annotation::AnnotationStore::load(&project).unwrap();
+    let segments = &store.label(file, "zoë").unwrap().segments;
+    // Split at 1.0, the second half's end nudged to the recording's end (not 100 s), merged; the
+    // class change undone.
+    let duration_s = merit_studio::audio::probe(&project.join(file))
+        .unwrap()
+        .duration_secs()
+        .unwrap();
+    assert_eq!(segments.len(), 1);
+    assert_eq!(
+        (
+            segments[0].id,
+            segments[0].start_s,
+            segments[0].class.as_str()
+        ),
+        (1, 0.5, "sad")
+    );
+    assert!(
+        (segments[0].end_s - duration_s).abs() < 1e-9,
+        "{segments:?}"
+    );
+}
+
+#[test]
+fn label_takes_comments_and_jsonl_exports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(dir.path());
+    let file = "audio/angry_m1.wav";
+    let acks = label(
+        &project,
+        "王芳",
+        &[
+            &format!(r#"{{"file": "{file}", "class": "angry"}}"#),
+            &format!(
+                r#"{{"file": "{file}", "comment": {{"text": "laughs, then \"no\" = sarcasm?"}}}}"#
+            ),
+            &format!(
+                r#"{{"file": "{file}", "comment": {{"text": "agreed", "reply_to": {{"author": "王芳", "id": 2}}}}}}"#
+            ),
+            &format!(r#"{{"file": "{file}", "comment": {{"text": "   "}}}}"#),
+        ],
+    );
+    let ok: Vec<bool> = acks.iter().map(|a| a["ok"] == true).collect();
+    assert_eq!(ok, [true, true, true, false], "{acks:?}");
+    assert!(
+        acks[3]["error"]
+            .as_str()
+            .unwrap()
+            .contains("needs some text")
+    );
+    let out = dir.path().join("labels.jsonl");
+    let output = studio(&[
+        "export",
+        path_str(&project),
+        "--format",
+        "jsonl",
+        "--out",
+        path_str(&out),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let row: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["file"] == file)
+        .unwrap();
+    let comments = row["comments"].as_array().unwrap();
+    assert_eq!(comments.len(), 2);
+    assert_eq!(comments[0]["author"], "王芳");
+    assert_eq!(comments[0]["text"], "laughs, then \"no\" = sarcasm?");
+    assert_eq!(comments[1]["reply_to"]["id"], 2);
+}

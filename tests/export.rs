@@ -382,3 +382,176 @@ fn every_format_writes_into_an_empty_folder_only() {
         "audio beside the metadata"
     );
 }
+
+/// Names Label Studio must carry through unchanged: commas, quotes, `=`, a tab, non-Latin scripts.
+const AWKWARD: [&str; 4] = [
+    "comma, \"quoted\" =1.wav",
+    "tab\there.wav",
+    "王芳 说话.wav",
+    "Ζωή (ελληνικά).wav",
+];
+
+#[test]
+fn labelstudio_round_trips_labels_and_segments_with_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = labelled_project(dir.path());
+    let mut store = AnnotationStore::load(&project).unwrap();
+    store.set_annotator("zoë").unwrap();
+    for (index, name) in AWKWARD.iter().enumerate() {
+        Wav::pcm16(16_000, 1, &sine(180.0, 16_000, 32_000, 1)).write(&project.join(name));
+        let class = ["sad", "happy", "neutral", "angry"][index];
+        let edits = [
+            Op::SetClass {
+                class: Some(class.into()),
+                source: ClassSource::Human,
+            },
+            Op::SetAttributes {
+                values: [("arousal".to_owned(), Some(2.0 + index as f64))].into(),
+            },
+            Op::PutSegment {
+                segment: Segment {
+                    id: 500,
+                    start_s: 0.123,
+                    end_s: 0.987,
+                    class: "angry".into(),
+                },
+            },
+            Op::PutSegment {
+                segment: Segment {
+                    id: 501,
+                    start_s: 0.987,
+                    end_s: 1.999,
+                    class: class.into(),
+                },
+            },
+        ];
+        for op in edits {
+            store.edit(name, op).unwrap();
+        }
+    }
+    drop(store);
+    let out = dir.path().join("ls");
+    export(&project, "labelstudio", &out, &["--annotator", "zoë"]);
+    let tasks: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("tasks.json")).unwrap()).unwrap();
+    let config = std::fs::read_to_string(out.join("labeling-config.xml")).unwrap();
+    assert!(out.join("provenance.json").is_file());
+    // The documented task format: data, annotations and predictions with results of controls the
+    // config defines, ids unique in the file, regions in seconds inside the recording.
+    let mut ids = std::collections::HashSet::new();
+    let tasks = tasks.as_array().unwrap();
+    assert_eq!(tasks.len(), AWKWARD.len(), "zoë's recordings");
+    for task in tasks {
+        let file = task["data"]["file"].as_str().unwrap();
+        assert_eq!(task["data"]["audio"], file);
+        let predictions = task["predictions"].as_array().unwrap();
+        assert_eq!(predictions.len(), 1, "{file}");
+        let model_version = predictions[0]["model_version"].as_str().unwrap();
+        assert_eq!(model_version.len(), 64, "the model's blake3 hash");
+        let score = predictions[0]["score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score));
+        let annotations = task["annotations"].as_array().unwrap();
+        let results = annotations
+            .iter()
+            .chain(predictions)
+            .flat_map(|a| a["result"].as_array().unwrap());
+        for result in results {
+            assert!(
+                ids.insert(result["id"].as_str().unwrap().to_owned()),
+                "{result}"
+            );
+            assert_eq!(result["to_name"], "audio");
+            let control = result["from_name"].as_str().unwrap();
+            assert!(config.contains(&format!("name=\"{control}\"")), "{control}");
+            if result["type"] == "labels" {
+                let (start, end) = (
+                    result["value"]["start"].as_f64().unwrap(),
+                    result["value"]["end"].as_f64().unwrap(),
+                );
+                assert!(0.0 <= start && start < end && end <= 2.0 + 1e-9, "{result}");
+                let label = result["value"]["labels"][0].as_str().unwrap();
+                assert!(config.contains(&format!("<Label value=\"{label}\"/>")));
+            }
+        }
+    }
+    import(
+        &project,
+        "labelstudio",
+        &out.join("tasks.json"),
+        "back",
+        &["--from-annotator", "zoë"],
+    );
+    let store = AnnotationStore::load(&project).unwrap();
+    for name in AWKWARD {
+        let (zoe, back) = (
+            store.label(name, "zoë").unwrap(),
+            store.label(name, "back").unwrap(),
+        );
+        assert_eq!(back.class, zoe.class, "{name}");
+        assert_eq!(back.attributes, zoe.attributes, "{name}");
+        let spans = |l: &merit_studio::annotation::Label| {
+            l.segments
+                .iter()
+                .map(|s| {
+                    (
+                        (s.start_s * 1000.0).round(),
+                        (s.end_s * 1000.0).round(),
+                        s.class.clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(spans(back), spans(zoe), "{name}");
+    }
+}
+
+#[test]
+fn labelstudio_problems_are_reported_per_task_and_the_rest_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = labelled_project(dir.path());
+    let tasks = serde_json::json!([
+        {"id": 7, "data": {"audio": "/data/upload/3/plain.wav"}, "annotations": [{"result": [
+            {"id": "a", "from_name": "emotion", "to_name": "audio", "type": "choices", "value": {"choices": ["Happy"]}},
+            {"id": "b", "from_name": "segment", "to_name": "audio", "type": "labels", "value": {"start": 0.5, "end": 1.25, "labels": ["sad"]}},
+            {"id": "c", "from_name": "segment", "to_name": "audio", "type": "labels", "value": {"start": 1.5, "end": 9.0, "labels": ["sad"]}},
+            {"id": "d", "from_name": "transcript", "to_name": "audio", "type": "textarea", "value": {"text": ["hi"]}},
+            {"id": "e", "from_name": "valence", "to_name": "audio", "type": "rating", "value": {"rating": 3}}
+        ]}]},
+        {"id": 8, "data": {"audio": "missing.wav"}, "annotations": [{"result": []}]}
+    ]);
+    let input = dir.path().join("export.json");
+    std::fs::write(&input, serde_json::to_vec(&tasks).unwrap()).unwrap();
+    let output = studio(&[
+        "import",
+        p(&project),
+        "--format",
+        "labelstudio",
+        p(&input),
+        "--annotator",
+        "ls",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "problems give a non-zero exit");
+    assert!(
+        stderr.contains("task 7 (plain.wav)") && stderr.contains("ends past the recording's end"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown control \"transcript\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("task 8: \"missing.wav\" is not a recording"),
+        "{stderr}"
+    );
+    let store = AnnotationStore::load(&project).unwrap();
+    let label = store.label("plain.wav", "ls").unwrap();
+    assert_eq!(label.class.as_deref(), Some("happy"));
+    assert_eq!(label.attributes.get("valence"), Some(&3.0));
+    let spans: Vec<_> = label
+        .segments
+        .iter()
+        .map(|s| (s.start_s, s.end_s))
+        .collect();
+    assert_eq!(spans, vec![(0.5, 1.25)]);
+}

@@ -37,6 +37,31 @@ pub struct Segment {
     pub class: String,
 }
 
+/// The comment a reply answers: its author (whose label holds it) and id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentRef {
+    pub author: String,
+    pub id: u64,
+}
+
+/// A remark on a recording or one of its segments, by the annotator whose label holds it; a reply
+/// names the comment it answers, so threads can span annotators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comment {
+    /// Unique within the annotator's labels (the journal sequence number that created it).
+    pub id: u64,
+    /// The segment it is about (`None`: the whole recording).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<CommentRef>,
+    /// When it was written (milliseconds since the Unix epoch).
+    pub time_ms: u64,
+    pub text: String,
+    #[serde(default)]
+    pub resolved: bool,
+}
+
 /// Where the categorical label came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -68,6 +93,14 @@ pub enum Op {
     RemoveSegment {
         id: u64,
     },
+    /// Removes the segments `remove`, then puts `put` (adding or replacing by id): a split, a merge
+    /// or a moved boundary is one edit, so one undo step (see `segments`).
+    EditSegments {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remove: Vec<u64>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        put: Vec<Segment>,
+    },
     SetNote {
         note: String,
     },
@@ -77,6 +110,13 @@ pub enum Op {
     },
     SetConfidence {
         confidence: Option<f64>,
+    },
+    /// Adds a comment, or replaces the one with the same id (an edit, resolving it).
+    PutComment {
+        comment: Comment,
+    },
+    RemoveComment {
+        id: u64,
     },
 }
 
@@ -96,6 +136,9 @@ pub struct Label {
     pub flags: BTreeSet<Flag>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
+    /// Comments and replies (a comment alone does not make a recording reviewed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<Comment>,
     /// When the label last changed (milliseconds since the Unix epoch).
     #[serde(default)]
     pub updated_ms: u64,
@@ -150,6 +193,7 @@ impl Label {
                 },
                 None => Op::RemoveSegment { id: *id },
             },
+            Op::EditSegments { remove, put } => self.edit_segments(remove, put),
             Op::SetNote { note } => Op::SetNote {
                 note: std::mem::replace(&mut self.note, note.clone()),
             },
@@ -167,6 +211,47 @@ impl Label {
             Op::SetConfidence { confidence } => Op::SetConfidence {
                 confidence: std::mem::replace(&mut self.confidence, *confidence),
             },
+            Op::PutComment { comment } => {
+                match self.comments.iter_mut().find(|c| c.id == comment.id) {
+                    Some(old) => Op::PutComment {
+                        comment: std::mem::replace(old, comment.clone()),
+                    },
+                    None => {
+                        self.comments.push(comment.clone());
+                        Op::RemoveComment { id: comment.id }
+                    }
+                }
+            }
+            Op::RemoveComment { id } => match self.comments.iter().position(|c| c.id == *id) {
+                Some(index) => Op::PutComment {
+                    comment: self.comments.remove(index),
+                },
+                None => Op::RemoveComment { id: *id },
+            },
+        }
+    }
+
+    /// Removes, then puts; the inverse removes every put id and puts back what was there.
+    fn edit_segments(&mut self, remove: &[u64], put: &[Segment]) -> Op {
+        let mut restore = Vec::new();
+        self.segments.retain(|s| {
+            let removed = remove.contains(&s.id);
+            if removed {
+                restore.push(s.clone());
+            }
+            !removed
+        });
+        for segment in put {
+            match self.segments.iter_mut().find(|s| s.id == segment.id) {
+                Some(old) => restore.push(std::mem::replace(old, segment.clone())),
+                None => self.segments.push(segment.clone()),
+            }
+        }
+        self.segments
+            .sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        Op::EditSegments {
+            remove: put.iter().map(|s| s.id).collect(),
+            put: restore,
         }
     }
 
@@ -224,7 +309,68 @@ mod tests {
             Op::SetAttributes {
                 values: [("arousal".to_owned(), None)].into(),
             },
+            Op::PutSegment {
+                segment: Segment {
+                    id: 8,
+                    start_s: 3.0,
+                    end_s: 4.0,
+                    class: "happy".into(),
+                },
+            },
+            // A split: 8 shortened, 9 added, in one edit.
+            Op::EditSegments {
+                remove: Vec::new(),
+                put: vec![
+                    Segment {
+                        id: 8,
+                        start_s: 3.0,
+                        end_s: 3.5,
+                        class: "happy".into(),
+                    },
+                    Segment {
+                        id: 9,
+                        start_s: 3.5,
+                        end_s: 4.0,
+                        class: "happy".into(),
+                    },
+                ],
+            },
+            // A merge: 8 extended, 9 removed.
+            Op::EditSegments {
+                remove: vec![9],
+                put: vec![Segment {
+                    id: 8,
+                    start_s: 3.0,
+                    end_s: 4.0,
+                    class: "sad".into(),
+                }],
+            },
             Op::RemoveSegment { id: 7 },
+            Op::EditSegments {
+                remove: vec![8],
+                put: Vec::new(),
+            },
+            Op::PutComment {
+                comment: Comment {
+                    id: 20,
+                    segment: None,
+                    reply_to: None,
+                    time_ms: 1,
+                    text: "is this laughter?".into(),
+                    resolved: false,
+                },
+            },
+            Op::PutComment {
+                comment: Comment {
+                    id: 20,
+                    segment: None,
+                    reply_to: None,
+                    time_ms: 1,
+                    text: "is this laughter?".into(),
+                    resolved: true,
+                },
+            },
+            Op::RemoveComment { id: 20 },
         ]
     }
 

@@ -10,11 +10,12 @@ pub mod label;
 mod lock;
 pub mod queue;
 pub mod request;
+pub mod segments;
 mod store;
 
 use std::path::PathBuf;
 
-pub use label::{ClassSource, Flag, Label, Op, Segment};
+pub use label::{ClassSource, Comment, CommentRef, Flag, Label, Op, Segment};
 pub use store::{AnnotationStore, Applied};
 
 #[derive(Debug, thiserror::Error)]

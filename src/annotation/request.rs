@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::label::{ClassSource, Flag, Op, Segment};
+use super::label::{ClassSource, Comment, CommentRef, Flag, Label, Op, Segment};
+use super::segments::{SegmentEdit, SegmentError, check_fits};
 use crate::project::LabelScheme;
 
 /// Why a line or an edit is refused; nothing is changed for it.
@@ -34,6 +35,10 @@ pub enum RequestError {
     BadSegment { start_s: f64, end_s: f64 },
     #[error("confidence {0} is outside 0..1")]
     BadConfidence(f64),
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+    #[error("a comment needs some text")]
+    EmptyComment,
 }
 
 /// What one input line asks for.
@@ -42,6 +47,11 @@ pub enum Request {
     Edit {
         file: String,
         op: Op,
+    },
+    /// A segment edit (split, merge, move a boundary…), resolved against the label as it is.
+    Segment {
+        file: String,
+        edit: SegmentEdit,
     },
     /// Set the class to the model's prediction for `file`.
     AcceptModel {
@@ -60,6 +70,9 @@ struct Line {
     accept_model: Option<bool>,
     segment: Option<SegmentLine>,
     remove_segment: Option<u64>,
+    segment_edit: Option<SegmentEdit>,
+    comment: Option<CommentLine>,
+    remove_comment: Option<u64>,
     note: Option<String>,
     flag: Option<Flag>,
     unflag: Option<Flag>,
@@ -77,7 +90,27 @@ struct SegmentLine {
     class: String,
 }
 
-/// Parses one line; `next_id` numbers new segments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommentLine {
+    /// To edit or resolve an existing comment; a new one gets the next id.
+    id: Option<u64>,
+    text: String,
+    segment: Option<u64>,
+    reply_to: Option<CommentRef>,
+    #[serde(default)]
+    resolved: bool,
+}
+
+/// Now, in milliseconds since the Unix epoch.
+#[must_use]
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Parses one line; `next_id` numbers new segments and comments.
 ///
 /// # Errors
 /// [`RequestError`] saying what is wrong with the line.
@@ -131,6 +164,33 @@ pub fn parse_request(
         requests.push(Request::Edit {
             file: file.clone(),
             op: Op::RemoveSegment { id },
+        });
+    }
+    if let Some(edit) = line.segment_edit {
+        requests.push(Request::Segment {
+            file: file.clone(),
+            edit,
+        });
+    }
+    if let Some(c) = line.comment {
+        requests.push(Request::Edit {
+            file: file.clone(),
+            op: Op::PutComment {
+                comment: Comment {
+                    id: c.id.unwrap_or(next_id),
+                    segment: c.segment,
+                    reply_to: c.reply_to,
+                    time_ms: now_ms(),
+                    text: c.text,
+                    resolved: c.resolved,
+                },
+            },
+        });
+    }
+    if let Some(id) = line.remove_comment {
+        requests.push(Request::Edit {
+            file: file.clone(),
+            op: Op::RemoveComment { id },
         });
     }
     if let Some(note) = line.note {
@@ -211,23 +271,70 @@ pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, RequestError> {
             }
             Op::SetAttributes { values }
         }
-        Op::PutSegment { mut segment } => {
-            if !(segment.start_s >= 0.0 && segment.end_s > segment.start_s) {
-                return Err(RequestError::BadSegment {
-                    start_s: segment.start_s,
-                    end_s: segment.end_s,
-                });
-            }
-            segment.class = class_id(&segment.class)?;
-            Op::PutSegment { segment }
-        }
+        Op::PutSegment { segment } => Op::PutSegment {
+            segment: check_segment(segment, &class_id)?,
+        },
+        Op::EditSegments { remove, put } => Op::EditSegments {
+            remove,
+            put: put
+                .into_iter()
+                .map(|segment| check_segment(segment, &class_id))
+                .collect::<Result<_, _>>()?,
+        },
         Op::SetConfidence {
             confidence: Some(c),
         } if !(0.0..=1.0).contains(&c) => {
             return Err(RequestError::BadConfidence(c));
         }
+        Op::PutComment { comment } if comment.text.trim().is_empty() => {
+            return Err(RequestError::EmptyComment);
+        }
         other => other,
     })
+}
+
+fn check_segment(
+    mut segment: Segment,
+    class_id: &impl Fn(&str) -> Result<String, RequestError>,
+) -> Result<Segment, RequestError> {
+    if !(segment.start_s >= 0.0 && segment.end_s > segment.start_s) {
+        return Err(RequestError::BadSegment {
+            start_s: segment.start_s,
+            end_s: segment.end_s,
+        });
+    }
+    segment.class = class_id(&segment.class)?;
+    Ok(segment)
+}
+
+/// [`check_op`], and the overlap rule of [`super::segments`] against `label` (the annotator's
+/// label of the recording as it is now): the checks every new edit passes, from the window or a
+/// `label` line.
+///
+/// # Errors
+/// As [`check_op`], or [`RequestError::Segment`] when segments would overlap.
+pub fn check_edit(op: Op, scheme: &LabelScheme, label: Option<&Label>) -> Result<Op, RequestError> {
+    let op = check_op(op, scheme)?;
+    check_fits(label.map_or(&[], |l| &l.segments), &op)?;
+    Ok(op)
+}
+
+/// Resolves a segment edit against `label` (see [`SegmentEdit::resolve`]) and checks the result
+/// like any edit; `Ok(None)`: nothing would change.
+///
+/// # Errors
+/// As [`check_edit`].
+pub fn resolve_segment_edit(
+    edit: &SegmentEdit,
+    scheme: &LabelScheme,
+    label: Option<&Label>,
+    duration_s: f64,
+    new_id: u64,
+) -> Result<Option<Op>, RequestError> {
+    let segments = label.map_or(&[][..], |l| &l.segments);
+    edit.resolve(segments, duration_s, new_id)?
+        .map(|op| check_edit(op, scheme, label))
+        .transpose()
 }
 
 #[cfg(test)]

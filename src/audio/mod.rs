@@ -3,6 +3,7 @@
 
 mod clock;
 mod decode;
+pub mod energy;
 mod error;
 pub mod pitch;
 pub mod pyramid;

@@ -27,6 +27,8 @@ pub enum FormatArg {
     Eaf,
     /// One Audacity label track per recording (folder).
     Audacity,
+    /// Label Studio tasks.json (with the model's predictions) and labeling-config.xml (folder).
+    Labelstudio,
 }
 
 impl From<FormatArg> for Format {
@@ -38,6 +40,7 @@ impl From<FormatArg> for Format {
             FormatArg::Textgrid => Self::Textgrid,
             FormatArg::Eaf => Self::Eaf,
             FormatArg::Audacity => Self::Audacity,
+            FormatArg::Labelstudio => Self::Labelstudio,
         }
     }
 }
@@ -82,13 +85,14 @@ pub struct ExportArgs {
 
 /// Runs (or takes from the cache) the analysis of every row: fills unlabelled rows with the
 /// model's prediction when asked, and writes enhanced WAVs under `enhanced_folder` when given.
-/// Returns the model's hash and the files that failed.
+/// Returns the model's hash, the files that failed and the predictions (for Label Studio).
 fn add_model_outputs(
     project: &Project,
     rows: &mut [crate::export::ExportRow],
     args: &ExportArgs,
     enhanced_folder: Option<&Path>,
-) -> anyhow::Result<(String, Vec<String>)> {
+) -> anyhow::Result<ModelOutputs> {
+    use crate::export::labelstudio::{ModelPrediction, trajectory_regions};
     use crate::jobs::batch::analyze_path;
     use crate::jobs::cache::{AnalysisCache, default_folder};
     use crate::jobs::model_choice::choose_model;
@@ -98,6 +102,7 @@ fn add_model_outputs(
     let mut session = MeritSession::load(&model, SessionOptions::default())?;
     let cache = AnalysisCache::new(default_folder());
     let mut failed = Vec::new();
+    let mut predictions = std::collections::BTreeMap::new();
     for row in rows.iter_mut() {
         let analysis = match analyze_path(
             &mut session,
@@ -113,6 +118,20 @@ fn add_model_outputs(
                 continue;
             }
         };
+        predictions.insert(
+            row.file.clone(),
+            ModelPrediction {
+                model_version: session.model_hash().to_owned(),
+                class: analysis.top_class().to_owned(),
+                score: f64::from(analysis.probs.iter().copied().fold(0.0, f32::max)),
+                regions: trajectory_regions(
+                    &analysis.trajectory.times_s,
+                    &analysis.trajectory.probs,
+                    &analysis.classes,
+                    analysis.duration_s,
+                ),
+            },
+        );
         if args.model_labels && row.source == "none" {
             row.label = Some(analysis.top_class().to_owned());
             row.soft_label = analysis
@@ -130,8 +149,14 @@ fn add_model_outputs(
             )?;
         }
     }
-    Ok((session.model_hash().to_owned(), failed))
+    Ok((session.model_hash().to_owned(), failed, predictions))
 }
+
+type ModelOutputs = (
+    String,
+    Vec<String>,
+    std::collections::BTreeMap<String, crate::export::labelstudio::ModelPrediction>,
+);
 
 pub fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let project = Project::open(&args.project)?;
@@ -156,7 +181,9 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         }),
         audio16k: args.audio16k,
         metadata_csv: args.metadata_csv,
+        predictions: std::collections::BTreeMap::new(),
     };
+    let mut options = options;
     let mut rows = rows(
         &collection,
         &store,
@@ -167,10 +194,22 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     );
     let mut model_hash = None;
     let mut failed = Vec::new();
+    let labelstudio = matches!(format, Format::Labelstudio);
+    if labelstudio && !args.model_labels && !args.enhanced {
+        // Predictions are welcome, not required: without a model the tasks carry labels only.
+        match add_model_outputs(&project, &mut rows, args, None) {
+            Ok((hash, broken, predictions)) => {
+                model_hash = Some(hash);
+                failed = broken;
+                options.predictions = predictions;
+            }
+            Err(error) => eprintln!("warning: no model predictions in the tasks: {error:#}"),
+        }
+    }
     if args.model_labels || args.enhanced {
         // Beside the output while the export folder must still be empty; moved in afterwards.
         let folder = args.out.with_extension("enhanced");
-        let (hash, broken) = add_model_outputs(
+        let (hash, broken, predictions) = add_model_outputs(
             &project,
             &mut rows,
             args,
@@ -178,6 +217,7 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         )?;
         model_hash = Some(hash);
         failed = broken;
+        options.predictions = predictions;
         if !options.include_unlabelled {
             rows.retain(|row| row.source != "none");
         }
@@ -222,6 +262,8 @@ pub enum ImportFormat {
     Eaf,
     /// Hugging Face AudioFolder metadata (the folder, metadata.jsonl or metadata.csv).
     Audiofolder,
+    /// Label Studio's JSON export (a list of tasks; --from-annotator picks our exports' annotator).
+    Labelstudio,
 }
 
 #[derive(Debug, clap::Args)]
@@ -238,7 +280,7 @@ pub struct ImportArgs {
     /// TextGrid tier to read (default: consensus).
     #[arg(long)]
     tier: Option<String>,
-    /// Detailed MSP CSV: only this annotator's rows.
+    /// Detailed MSP CSV: only this annotator's rows; Label Studio: this annotator's annotation.
     #[arg(long)]
     from_annotator: Option<String>,
 }
@@ -272,6 +314,23 @@ pub fn run_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
             first_id,
         ),
         ImportFormat::Audiofolder => import::audiofolder(input),
+        ImportFormat::Labelstudio => {
+            let listed: Vec<import::Listed<'_>> = collection
+                .recordings
+                .iter()
+                .map(|r| import::Listed {
+                    listed: &r.listed_path,
+                    path: &r.path,
+                })
+                .collect();
+            import::labelstudio(
+                input,
+                scheme,
+                &listed,
+                args.from_annotator.as_deref(),
+                first_id,
+            )
+        }
     }
     .with_context(|| format!("cannot read {}", input.display()))?;
     let listed: std::collections::HashSet<&str> = collection

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::annotation::request::{Request, parse_request};
+use crate::annotation::request::{Request, parse_request, resolve_segment_edit};
+use crate::annotation::segments::check_fits;
 use crate::annotation::{AnnotationStore, ClassSource, Op};
+use crate::audio::probe;
 use crate::jobs::batch::analyze_path;
 use crate::jobs::cache::{AnalysisCache, default_folder};
 use crate::jobs::model_choice::choose_model;
@@ -89,10 +91,30 @@ pub fn run(args: &LabelArgs) -> anyhow::Result<ExitCode> {
                     .find(|r| r.listed_path == file)
                     .ok_or_else(|| anyhow::anyhow!("{file:?} is not a recording of this project"))
             };
+            let mine = |store: &AnnotationStore, file: &str| {
+                store.label(file, store.annotator()?).cloned()
+            };
             let applied = match request {
                 Request::Edit { file, op } => {
                     recording(&file)?;
+                    let label = mine(&store, &file);
+                    check_fits(label.as_ref().map_or(&[], |l| &l.segments), &op)?;
                     store.edit(&file, op)
+                }
+                Request::Segment { file, edit } => {
+                    // The end of the recording bounds a moved boundary (unbounded when the
+                    // header cannot say).
+                    let duration_s = probe(&recording(&file)?.path)
+                        .ok()
+                        .and_then(|info| info.duration_secs())
+                        .unwrap_or(f64::INFINITY);
+                    let label = mine(&store, &file);
+                    let op =
+                        resolve_segment_edit(&edit, scheme, label.as_ref(), duration_s, next_id)?;
+                    match op {
+                        Some(op) => store.edit(&file, op),
+                        None => return Ok(None),
+                    }
                 }
                 Request::AcceptModel { file } => {
                     let path = &recording(&file)?.path;
@@ -116,13 +138,20 @@ pub fn run(args: &LabelArgs) -> anyhow::Result<ExitCode> {
                     ))
                 }),
             };
-            Ok(applied?)
+            Ok(Some(applied?))
         })();
         let ack = match outcome {
-            Ok(applied) => Ack {
+            Ok(Some(applied)) => Ack {
                 ok: true,
                 seq: Some(applied.entry.seq),
                 file: Some(applied.entry.file),
+                error: None,
+            },
+            // A segment edit that changes nothing (a boundary already at its limit).
+            Ok(None) => Ack {
+                ok: true,
+                seq: None,
+                file: None,
                 error: None,
             },
             Err(error) => {

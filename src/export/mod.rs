@@ -6,6 +6,7 @@
 mod cells;
 mod formats;
 pub mod import;
+pub mod labelstudio;
 mod provenance;
 mod rows;
 
@@ -33,6 +34,8 @@ pub enum Format {
     Eaf,
     /// One Audacity label track per recording (folder).
     Audacity,
+    /// Label Studio: `tasks.json` and `labeling-config.xml` (folder).
+    Labelstudio,
 }
 
 /// Which labels an export carries.
@@ -59,6 +62,8 @@ pub struct ExportOptions {
     /// AudioFolder: `metadata.csv` instead of `metadata.jsonl` (`datasets` refuses a folder that
     /// holds both).
     pub metadata_csv: bool,
+    /// Label Studio: the model's predictions by recording (as listed), for the tasks' `predictions`.
+    pub predictions: std::collections::BTreeMap<String, labelstudio::ModelPrediction>,
 }
 
 #[derive(Debug, thiserror::Error)]

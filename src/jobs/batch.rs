@@ -234,6 +234,9 @@ pub fn analyze_recording(
         .zip(audio_hash.as_deref())
         .and_then(|(cache, hash)| cache.load(hash, session.model_hash(), params))
     {
+        if let Some(cache) = cache {
+            cache.remember(path, session.model_hash(), params, &hit);
+        }
         return Ok((hit, true));
     }
     let decoded_here;
@@ -261,6 +264,7 @@ pub fn analyze_recording(
         })?;
     if let (Some(cache), Some(hash)) = (cache, audio_hash.as_deref()) {
         cache.store(hash, session.model_hash(), params, &analysis);
+        cache.remember(path, session.model_hash(), params, &analysis);
     }
     Ok((analysis, false))
 }

@@ -3,7 +3,9 @@
 //! re-analyses. A cache file that is truncated, corrupt or from another format version is ignored
 //! (and rebuilt), never trusted.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 
@@ -36,12 +38,104 @@ impl AnalysisCache {
         Self { folder }
     }
 
-    fn entry(&self, audio_hash: &str, model_hash: &str, params: &AnalysisParams) -> PathBuf {
+    /// The folder of one model's entries, and the key of the parameters.
+    fn model_folder_and_key(&self, model_hash: &str, params: &AnalysisParams) -> (PathBuf, String) {
         let params_key =
             blake3::hash(serde_json::to_string(params).unwrap_or_default().as_bytes()).to_hex();
-        self.folder
-            .join(&model_hash[..model_hash.len().min(16)])
-            .join(format!("{audio_hash}-{}.bin", &params_key[..12]))
+        (
+            self.folder.join(&model_hash[..model_hash.len().min(16)]),
+            params_key[..12].to_owned(),
+        )
+    }
+
+    fn entry(&self, audio_hash: &str, model_hash: &str, params: &AnalysisParams) -> PathBuf {
+        let (folder, key) = self.model_folder_and_key(model_hash, params);
+        folder.join(format!("{audio_hash}-{key}.bin"))
+    }
+
+    fn summaries_file(&self, model_hash: &str, params: &AnalysisParams) -> PathBuf {
+        let (folder, key) = self.model_folder_and_key(model_hash, params);
+        folder.join(format!("summaries-{key}.jsonl"))
+    }
+
+    /// Notes what the browser shows of `analysis` (of the file at `path`) in the summary index;
+    /// failures only cost a later re-read, so they are logged.
+    pub fn remember(
+        &self,
+        path: &Path,
+        model_hash: &str,
+        params: &AnalysisParams,
+        analysis: &SignalAnalysis,
+    ) {
+        let Some((path, stamp)) = stamped(path) else {
+            return;
+        };
+        let line = SummaryLine {
+            path,
+            len: stamp.0,
+            modified_ns: stamp.1,
+            summary: Summary::of(analysis),
+        };
+        let file = self.summaries_file(model_hash, params);
+        let result = serde_json::to_string(&line)
+            .map_err(std::io::Error::other)
+            .and_then(|mut text| {
+                text.push('\n');
+                file.parent().map_or(Ok(()), std::fs::create_dir_all)?;
+                // One write of one line to a file opened for appending: lines from several
+                // threads or processes do not interleave.
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&file)?
+                    .write_all(text.as_bytes())
+            });
+        if let Err(error) = result {
+            tracing::warn!("cannot note a summary in {}: {error}", file.display());
+        }
+    }
+
+    /// The summaries of the files at `paths` that are unchanged (size and modification time) since
+    /// they were analysed; no audio file is read. A summary index with many outdated lines is
+    /// rewritten with only the latest line per file.
+    #[must_use]
+    pub fn recall(
+        &self,
+        model_hash: &str,
+        params: &AnalysisParams,
+        paths: &[PathBuf],
+    ) -> Vec<Option<Summary>> {
+        let file = self.summaries_file(model_hash, params);
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            return vec![None; paths.len()];
+        };
+        let mut latest: HashMap<PathBuf, SummaryLine> = HashMap::new();
+        let mut lines = 0_usize;
+        for line in text.lines() {
+            lines += 1;
+            // A torn or foreign line is skipped: the index is only a shortcut.
+            if let Ok(parsed) = serde_json::from_str::<SummaryLine>(line) {
+                latest.insert(parsed.path.clone(), parsed);
+            }
+        }
+        if lines > 2 * latest.len() + 100 {
+            let compacted: String = latest
+                .values()
+                .filter_map(|l| serde_json::to_string(l).ok())
+                .map(|l| l + "\n")
+                .collect();
+            if let Err(error) = write_atomically(&file, compacted.as_bytes()) {
+                tracing::warn!("cannot compact {}: {error}", file.display());
+            }
+        }
+        paths
+            .iter()
+            .map(|path| {
+                let (path, (len, modified_ns)) = stamped(path)?;
+                let line = latest.get(&path)?;
+                (line.len == len && line.modified_ns == modified_ns).then(|| line.summary.clone())
+            })
+            .collect()
     }
 
     /// The cached analysis, if there is a valid one.
@@ -83,6 +177,49 @@ impl AnalysisCache {
             tracing::warn!("cannot write cache file {}: {error}", path.display());
         }
     }
+}
+
+/// What the browser shows of a cached analysis: the top class and the class probabilities.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub class: String,
+    pub probs: Vec<f32>,
+    pub classes: Vec<String>,
+}
+
+impl Summary {
+    #[must_use]
+    pub fn of(analysis: &SignalAnalysis) -> Self {
+        Self {
+            class: analysis.top_class().to_owned(),
+            probs: analysis.probs.clone(),
+            classes: analysis.classes.clone(),
+        }
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SummaryLine {
+    path: PathBuf,
+    len: u64,
+    modified_ns: u64,
+    #[serde(flatten)]
+    summary: Summary,
+}
+
+/// The absolute path of a file with its size and modification time (nanoseconds since the epoch).
+fn stamped(path: &Path) -> Option<(PathBuf, (u64, u64))> {
+    let absolute = std::path::absolute(path).ok()?;
+    let metadata = std::fs::metadata(&absolute).ok()?;
+    let modified = metadata
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some((
+        absolute,
+        (metadata.len(), u64::try_from(modified.as_nanos()).ok()?),
+    ))
 }
 
 fn put_len(bytes: &mut Vec<u8>, len: usize) {
@@ -219,6 +356,33 @@ mod tests {
             provider: Provider::Cpu,
             inference_s: 0.01,
         }
+    }
+
+    #[test]
+    fn summaries_are_recalled_for_unchanged_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = AnalysisCache::new(dir.path().join("cache"));
+        let params = AnalysisParams::default();
+        let (a, b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
+        std::fs::write(&a, b"RIFF a").unwrap();
+        std::fs::write(&b, b"RIFF b").unwrap();
+        for _ in 0..3 {
+            cache.remember(&a, "model", &params, &sample());
+        }
+        let recalled = cache.recall("model", &params, &[a.clone(), b.clone()]);
+        assert_eq!(recalled[0].as_ref().map(|s| s.class.as_str()), Some("b"));
+        assert_eq!(
+            recalled[0].as_ref().map(|s| s.probs.clone()),
+            Some(vec![0.25, 0.75])
+        );
+        assert_eq!(recalled[1], None, "never analysed");
+        assert_eq!(
+            cache.recall("other model", &params, std::slice::from_ref(&a)),
+            vec![None]
+        );
+        // A file changed since (another size) is not trusted.
+        std::fs::write(&a, b"RIFF a, longer").unwrap();
+        assert_eq!(cache.recall("model", &params, &[a]), vec![None]);
     }
 
     #[test]

@@ -120,8 +120,12 @@ fn external_data_path(model: &Path) -> PathBuf {
     model.with_file_name(name)
 }
 
-/// blake3 of the model file and of its external weights, if it has them.
-fn model_digest(path: &Path) -> std::io::Result<String> {
+/// blake3 of the model file and of its external weights, if it has them (the hash
+/// [`MeritSession::model_hash`] gives once loaded).
+///
+/// # Errors
+/// The model or its weights cannot be read.
+pub fn model_digest(path: &Path) -> std::io::Result<String> {
     let data = external_data_path(path);
     if data.is_file() {
         crate::fsio::blake3_of_files(&[path, &data])

@@ -52,6 +52,8 @@ pub struct Transport {
     speed_bits: AtomicU32,
     loop_start: AtomicU64,
     loop_end: AtomicU64,
+    /// Pause when the position reaches this sample ("play segment"); `NO_LOOP`: play on.
+    stop_at: AtomicU64,
     /// Bumped whenever new tracks are loaded; a source of an older generation ends itself.
     generation: AtomicU64,
 }
@@ -68,6 +70,7 @@ impl Default for Transport {
             speed_bits: AtomicU32::new(1.0_f32.to_bits()),
             loop_start: AtomicU64::new(NO_LOOP),
             loop_end: AtomicU64::new(NO_LOOP),
+            stop_at: AtomicU64::new(NO_LOOP),
             generation: AtomicU64::new(0),
         }
     }
@@ -188,6 +191,21 @@ impl Transport {
         self.loop_end.store(end, Ordering::Relaxed);
     }
 
+    /// Pauses exactly at `seconds` (cleared once reached), or plays on with `None`.
+    pub fn set_stop_at_s(&self, seconds: Option<f64>) {
+        let sample = seconds.map_or(NO_LOOP, |s| {
+            (s.max(0.0) * f64::from(ANALYSIS_RATE_HZ)) as u64
+        });
+        self.stop_at.store(sample, Ordering::Relaxed);
+    }
+
+    /// Where playback will pause by itself, if set.
+    #[must_use]
+    pub fn stop_at_samples(&self) -> Option<u64> {
+        let sample = self.stop_at.load(Ordering::Relaxed);
+        (sample != NO_LOOP).then_some(sample)
+    }
+
     fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)
     }
@@ -291,7 +309,14 @@ impl Iterator for PlaybackSource {
             }
         }
         let mut next = position + (f64::from(transport.speed()) * FIXED_ONE as f64) as u64;
-        if let Some((start, end)) = transport.loop_range()
+        if let Some(stop) = transport.stop_at_samples()
+            && position < stop * FIXED_ONE
+            && next >= stop * FIXED_ONE
+        {
+            next = stop * FIXED_ONE;
+            transport.playing.store(false, Ordering::Relaxed);
+            transport.stop_at.store(NO_LOOP, Ordering::Relaxed);
+        } else if let Some((start, end)) = transport.loop_range()
             && next >= end * FIXED_ONE
         {
             next = start * FIXED_ONE;

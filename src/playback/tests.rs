@@ -90,3 +90,22 @@ fn loading_new_tracks_ends_the_old_source() {
     let _new = PlaybackSource::new(tracks(), transport);
     assert_eq!(old.next(), None);
 }
+
+#[test]
+fn a_stop_point_pauses_exactly_there_once() {
+    let transport = Arc::new(Transport::default());
+    let mut source = PlaybackSource::new(tracks(), transport.clone());
+    transport.seek_samples(1_000);
+    transport.set_stop_at_s(Some(1_010.0 / 16_000.0));
+    transport.set_playing(true);
+    let played: Vec<f32> = source.by_ref().take(15).collect();
+    assert_eq!(played[9], 1_009.0);
+    assert_eq!(played[10..], [0.0; 5], "silent once paused");
+    assert_eq!(transport.position_samples(), 1_010);
+    assert!(!transport.is_playing());
+    // Cleared once reached: playing again goes on past it.
+    assert_eq!(transport.stop_at_samples(), None);
+    transport.set_playing(true);
+    let on: Vec<f32> = source.by_ref().take(3).collect();
+    assert_eq!(on, [1_010.0, 1_011.0, 1_012.0]);
+}

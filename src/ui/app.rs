@@ -16,10 +16,12 @@ use super::commands::{self, Action, CommandSender};
 use super::engine::EngineState;
 use super::exporting::ExportState;
 use super::labelling::Labelling;
+use super::lane_layout::LaneLayout;
 use super::panels::{self, LabelDrafts};
 use super::player::{Playback, Player};
 use super::recording::RecordingState;
 use super::rows::RowSources;
+use super::segments::SegmentCursor;
 use super::view::{StudioView, Windows, scheme_of};
 
 /// What a file dialog (run on its own thread, as dialogs block) was opened for.
@@ -38,6 +40,10 @@ pub struct StudioApp {
     pub(super) player: Player,
     pub(super) export: ExportState,
     pub(super) windows: Windows,
+    /// The selected segment and boundary, a pending mark, auto-play.
+    pub(super) segments: SegmentCursor,
+    /// Lane heights, collapsed lanes, the label strip folded.
+    pub(super) lanes: LaneLayout,
     /// The label strip's fields while they are being edited (its own widget state).
     label_drafts: LabelDrafts,
     sender: CommandSender,
@@ -64,6 +70,8 @@ impl StudioApp {
             player: Player::new(playback),
             export: ExportState::default(),
             windows: Windows::default(),
+            segments: SegmentCursor::default(),
+            lanes: LaneLayout::default(),
             label_drafts: LabelDrafts::default(),
             sender,
             actions,
@@ -197,14 +205,22 @@ impl StudioApp {
             player: &self.player,
             export: &self.export,
             windows: &self.windows,
+            segments: &self.segments,
+            lanes: &self.lanes,
         };
         let sender = &self.sender;
         egui::Panel::top("header").show(ui, |ui| panels::header_ui(ui, &view, sender));
         egui::Panel::bottom("footer").show(ui, |ui| panels::footer_ui(ui, &view, sender));
         egui::Panel::left("browser")
             .resizable(true)
-            .default_size(540.0)
+            .default_size(560.0)
             .show(ui, |ui| panels::browser_ui(ui, &view, sender));
+        if self.windows.comments {
+            egui::Panel::right("comments")
+                .resizable(true)
+                .default_size(260.0)
+                .show(ui, |ui| panels::comments_ui(ui, &view, sender));
+        }
         let drafts = &mut self.label_drafts;
         egui::CentralPanel::default()
             .show(ui, |ui| panels::recording_ui(ui, &view, drafts, sender));
@@ -219,6 +235,7 @@ impl StudioApp {
         for action in actions {
             self.apply(action);
         }
+        self.follow_segment_playback();
         if self.player.transport.is_playing() {
             if let Some(recording) = self.recording.as_mut() {
                 recording

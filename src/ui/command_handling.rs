@@ -34,10 +34,21 @@ impl StudioApp {
         self.labelling.install(annotations);
         let recordings = collection.recordings.len();
         self.engine.restart(Some(&project), recordings);
+        let paths = collection
+            .recordings
+            .iter()
+            .map(|r| r.path.clone())
+            .collect();
+        self.engine.engine.recall_cached(paths, self.notify.clone());
         self.collection
             .install(project, collection, orphans, read_only, self.notify.clone());
+        // Start on the recording asked for, else the one last labelled, else the first.
         if let Some(listed) = self.collection.take_pending_select() {
             self.select_when_listed(&listed);
+        } else {
+            let last = self.labelling.last_worked_on().map(str::to_owned);
+            let index = last.and_then(|listed| self.collection.find(&listed));
+            self.select(index.unwrap_or(0));
         }
     }
 
@@ -58,6 +69,8 @@ impl StudioApp {
             return;
         }
         self.player.transport.set_playing(false);
+        self.player.transport.set_stop_at_s(None);
+        self.segments.reset();
         self.collection.selected = Some(index);
         let path = self.collection.collection.recordings[index].path.clone();
         self.recording = Some(RecordingState::open(index, path, self.notify.clone()));
@@ -152,8 +165,20 @@ impl StudioApp {
                 if let Some(recording) = self.recording.as_mut() {
                     recording.selection = None;
                 }
+                self.player.transport.set_stop_at_s(None);
+                self.segments.playing = None;
                 self.player.transport.seek_s(t);
             }
+            Action::EditSegment(edit) => self.edit_segment(&edit),
+            Action::SelectSegment(id) => self.segments.selected = id,
+            Action::SetLaneHeight(lane, height) => self.lanes.set_height(lane, height),
+            Action::ToggleLane(lane) => self.lanes.toggle_collapsed(lane),
+            Action::ToggleLabelFold => self.lanes.label_folded = !self.lanes.label_folded,
+            Action::AddComment {
+                text,
+                segment,
+                reply_to,
+            } => self.add_comment(text, segment, reply_to),
             Action::SetSelection(a, b) => {
                 if let Some(recording) = self.recording.as_mut() {
                     recording.selection = Some((a.min(b), a.max(b)));
@@ -182,6 +207,15 @@ impl StudioApp {
 
     /// Carries out one command of the table (from a key, a button or the palette).
     pub fn run(&mut self, command: Command) {
+        // With a segment selected, the number keys and Delete act on it.
+        let on_selected_segment = match command {
+            Command::SetClass(index) => self.set_selected_segment_class(index),
+            Command::RemoveSegment => self.remove_selected_segment(),
+            _ => false,
+        };
+        if on_selected_segment {
+            return;
+        }
         let recordings = self.collection.collection.recordings.len();
         let playhead = self.player.transport.position_s();
         let scheme = scheme_of(&self.collection);
@@ -210,9 +244,15 @@ impl StudioApp {
             Command::Undo => self.labelling.undo_or_redo(false),
             Command::Redo => self.labelling.undo_or_redo(true),
             Command::AddSegment => {
-                if let Some(file) = file {
-                    let selection = self.recording.as_ref().and_then(|r| r.selection);
-                    self.labelling.add_segment(file, selection, scheme);
+                if let (Some(file), Some(recording)) = (file, self.recording.as_ref()) {
+                    let duration_s = recording.timeline.duration_s;
+                    let selection = recording.selection;
+                    let id = self
+                        .labelling
+                        .add_segment(file, selection, duration_s, scheme);
+                    if id.is_some() {
+                        self.segments.selected = id;
+                    }
                 }
             }
             Command::RemoveSegment => {
@@ -301,8 +341,8 @@ impl StudioApp {
                 }
             }
             Command::CancelAnalysis => {
-                // Escape closes the palette first.
-                if self.windows.palette.take().is_none() {
+                // Escape closes the palette first, then forgets the segment selection.
+                if self.windows.palette.take().is_none() && !self.segments.clear() {
                     self.engine.engine.cancel();
                 }
             }
@@ -311,6 +351,8 @@ impl StudioApp {
             Command::ShowModelCard => self.windows.model_card = !self.windows.model_card,
             Command::ExportLabels => self.export.open = !self.export.open,
             Command::ChooseExportFolder => self.start_dialog(Dialog::ExportFolder),
+            Command::Segment(command) => self.run_segment(command),
+            Command::ToggleComments => self.windows.comments = !self.windows.comments,
             Command::Palette => {
                 self.windows.palette = match self.windows.palette {
                     Some(_) => None,

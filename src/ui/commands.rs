@@ -9,9 +9,12 @@ use std::sync::mpsc;
 use egui::{Key, KeyboardShortcut, Modifiers};
 
 use crate::annotation::Op;
+use crate::annotation::segments::SegmentEdit;
 use crate::export::Format;
 
+use super::lane_layout::LaneKind;
 use super::rows::BrowserView;
+use super::segments::{SEGMENT_COMMANDS, SegmentCommand};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
@@ -47,6 +50,9 @@ pub enum Command {
     ExportLabels,
     ChooseExportFolder,
     Palette,
+    /// Segment editing (its own table, `segments.rs`).
+    Segment(SegmentCommand),
+    ToggleComments,
 }
 
 /// A change the user asked for: a named command, or an edit with its data.
@@ -80,6 +86,22 @@ pub enum Action {
     SetExportChoice {
         format: Format,
         mine_only: bool,
+    },
+    /// A segment edit of the open recording by the current annotator (a dragged boundary).
+    EditSegment(SegmentEdit),
+    /// Select one of the current annotator's segments (`None`: none).
+    SelectSegment(Option<u64>),
+    /// A lane dragged to this height (pixels).
+    SetLaneHeight(LaneKind, f32),
+    /// Collapse or expand a lane.
+    ToggleLane(LaneKind),
+    /// Fold or unfold the label strip's attribute, flag and note rows.
+    ToggleLabelFold,
+    /// A new comment by the current annotator on the open recording (or one of its segments).
+    AddComment {
+        text: String,
+        segment: Option<u64>,
+        reply_to: Option<crate::annotation::CommentRef>,
     },
 }
 
@@ -119,7 +141,7 @@ const fn shift(key: Key) -> KeyboardShortcut {
 }
 
 /// (command, name, shortcut), in the order the palette lists them.
-pub const COMMANDS: [(Command, &str, KeyboardShortcut); 30] = [
+pub const COMMANDS: [(Command, &str, KeyboardShortcut); 31] = [
     (
         Command::SwitchRnnoise,
         "Switch original / RNNoise (the classic baseline)",
@@ -154,7 +176,7 @@ pub const COMMANDS: [(Command, &str, KeyboardShortcut); 30] = [
     ),
     (
         Command::RemoveSegment,
-        "Remove the segment at the playhead",
+        "Remove the selected segment (else the one at the playhead)",
         key(Key::Delete),
     ),
     (Command::PlayPause, "Play / pause", key(Key::Space)),
@@ -211,7 +233,7 @@ pub const COMMANDS: [(Command, &str, KeyboardShortcut); 30] = [
     ),
     (
         Command::CancelAnalysis,
-        "Cancel the analysis",
+        "Deselect the segment, else cancel the analysis",
         key(Key::Escape),
     ),
     (
@@ -222,7 +244,21 @@ pub const COMMANDS: [(Command, &str, KeyboardShortcut); 30] = [
     (Command::ChooseModel, "Choose another model…", ctrl(Key::M)),
     (Command::ShowModelCard, "Show the model card", key(Key::I)),
     (Command::Palette, "Command palette", ctrl(Key::K)),
+    (
+        Command::ToggleComments,
+        "Show / hide the comments",
+        key(Key::N),
+    ),
 ];
+
+/// Every command of the tables, in the palette's order: the main table, then segment editing.
+pub fn all_commands() -> impl Iterator<Item = (Command, &'static str, KeyboardShortcut)> {
+    COMMANDS.iter().copied().chain(
+        SEGMENT_COMMANDS
+            .iter()
+            .map(|&(command, name, shortcut)| (Command::Segment(command), name, shortcut)),
+    )
+}
 
 /// The key for a label scheme hotkey ("1".."9", "0", or a letter).
 #[must_use]
@@ -233,11 +269,10 @@ pub fn hotkey(text: &str) -> Option<KeyboardShortcut> {
 /// The name of `command` with its shortcut, for tooltips.
 #[must_use]
 pub fn tooltip(ctx: &egui::Context, command: Command) -> String {
-    COMMANDS
-        .iter()
+    all_commands()
         .find(|(c, _, _)| *c == command)
         .map_or_else(String::new, |(_, name, shortcut)| {
-            format!("{name} ({})", ctx.format_shortcut(shortcut))
+            format!("{name} ({})", ctx.format_shortcut(&shortcut))
         })
 }
 
@@ -256,12 +291,12 @@ pub fn pressed(ctx: &egui::Context, class_keys: &[Option<KeyboardShortcut>]) -> 
     ctx.input_mut(|input| {
         // Ctrl+Shift+Z before Ctrl+Z and Shift+A before A: consume_shortcut lets extra modifiers
         // through, so the more specific shortcut must take the key first.
-        let mut ordered: Vec<_> = COMMANDS.iter().collect();
+        let mut ordered: Vec<_> = all_commands().collect();
         ordered.sort_by_key(|(_, _, s)| std::cmp::Reverse(modifier_count(s.modifiers)));
         let mut commands: Vec<Command> = ordered
             .into_iter()
             .filter(|(_, _, shortcut)| input.consume_shortcut(shortcut))
-            .map(|(command, _, _)| *command)
+            .map(|(command, _, _)| command)
             .collect();
         commands.extend(
             class_keys

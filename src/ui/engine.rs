@@ -11,6 +11,9 @@ use crate::jobs::model_choice::choose_model;
 use crate::jobs::{Job, JobContext, JobPanicked, Notify, Progress};
 use crate::model::analysis::{AnalysisParams, SignalAnalysis};
 use crate::model::runtime::{self, RuntimeError, RuntimeLibrary};
+use crate::model::session::model_digest;
+
+pub use super::prediction::Prediction;
 use crate::model::{MeritSession, ModelCard, Provider, SessionOptions};
 use crate::project::Project;
 
@@ -30,35 +33,6 @@ impl EngineError {
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
         matches!(self, Self::Analysis(error) if error.is_cancelled())
-    }
-}
-
-/// The model's verdict on one recording, as the browser shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Prediction {
-    Analysed {
-        class: String,
-        confidence: f32,
-        /// Class probabilities in the model's class order.
-        probs: Vec<f32>,
-        classes: Vec<String>,
-    },
-    Failed(String),
-}
-
-impl Prediction {
-    /// The prediction a finished analysis gives; `None` for a cancelled one (nothing was learnt).
-    fn of(result: &Result<SignalAnalysis, AnalyzeError>) -> Option<Self> {
-        match result {
-            Ok(analysis) => Some(Self::Analysed {
-                class: analysis.top_class().to_owned(),
-                confidence: analysis.probs.iter().copied().fold(0.0, f32::max),
-                probs: analysis.probs.clone(),
-                classes: analysis.classes.clone(),
-            }),
-            Err(error) if error.is_cancelled() => None,
-            Err(error) => Some(Self::Failed(error.to_string())),
-        }
     }
 }
 
@@ -126,6 +100,8 @@ pub struct Engine {
     /// Analysis of one recording (by collection index).
     current: Option<(usize, Job<Result<SignalAnalysis, AnalyzeError>>)>,
     collection: Option<Job<()>>,
+    /// Reading the cache's summaries of the collection (see [`Engine::recall_cached`]).
+    recall: Option<Job<()>>,
     /// Per-recording predictions, filled in as the collection job goes.
     predictions: Arc<Mutex<Predictions>>,
 }
@@ -177,6 +153,7 @@ impl Engine {
             cache: cache.map(|folder| Arc::new(AnalysisCache::new(folder))),
             current: None,
             collection: None,
+            recall: None,
             predictions: Arc::new(Mutex::new(Predictions {
                 by_index: vec![None; recordings],
                 ..Predictions::default()
@@ -230,6 +207,32 @@ impl Engine {
         }
     }
 
+    /// Shows what the analysis cache already knows of `paths` (unchanged files) without reading
+    /// any audio, so a reopened project's browser has its predictions at once.
+    pub fn recall_cached(&mut self, paths: Vec<PathBuf>, notify: Option<Notify>) {
+        let (Some(cache), work) = (self.cache.clone(), self.job_work()) else {
+            return;
+        };
+        let job = Job::spawn("recall-predictions", notify, move |_: &JobContext| {
+            let Ok(model_hash) = model_digest(&work.model) else {
+                return;
+            };
+            let found = cache.recall(&model_hash, &work.params, &paths);
+            let mut predictions = work
+                .predictions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (index, summary) in found.into_iter().enumerate() {
+                if let Some(summary) = summary
+                    && predictions.by_index.get(index).is_some_and(Option::is_none)
+                {
+                    predictions.set(index, summary.into());
+                }
+            }
+        });
+        self.recall = job.ok();
+    }
+
     fn job_work(&self) -> JobWork {
         JobWork {
             session: self.session.clone(),
@@ -254,6 +257,9 @@ impl Engine {
         if self.collection.as_ref().is_some_and(Job::is_finished) {
             self.collection = None;
             self.refresh_status();
+        }
+        if self.recall.as_ref().is_some_and(Job::is_finished) {
+            self.recall = None;
         }
         let (_, job) = self.current.as_mut()?;
         let result = job.try_take()?;
@@ -339,7 +345,7 @@ impl Engine {
 
     #[must_use]
     pub fn is_busy(&self) -> bool {
-        self.current.is_some() || self.collection.is_some()
+        self.current.is_some() || self.collection.is_some() || self.recall.is_some()
     }
 }
 

@@ -4,8 +4,9 @@
 
 use crate::annotation::consensus::consensus;
 use crate::annotation::queue::QueueItem;
-use crate::annotation::request::{RequestError, check_op};
-use crate::annotation::{AnnotationError, AnnotationStore, ClassSource, Label, Op, Segment};
+use crate::annotation::request::{RequestError, check_edit, resolve_segment_edit};
+use crate::annotation::segments::SegmentEdit;
+use crate::annotation::{AnnotationError, AnnotationStore, ClassSource, Label, Op};
 use crate::project::{Collection, LabelScheme};
 
 use super::engine::Prediction;
@@ -25,6 +26,8 @@ pub enum LabelError {
     NoSelection,
     #[error("no segment at the playhead")]
     NoSegmentAtPlayhead,
+    #[error("no segment selected: select one with , and . (or press M twice to make one)")]
+    NoSegmentSelected,
 }
 
 #[derive(Default)]
@@ -79,6 +82,17 @@ impl Labelling {
         }
     }
 
+    /// The recording the current annotator labelled last (where to start when a project opens).
+    #[must_use]
+    pub fn last_worked_on(&self) -> Option<&str> {
+        let me = self.annotations.annotator()?;
+        self.annotations
+            .iter()
+            .filter_map(|(file, by)| Some((file, by.get(me)?.updated_ms)))
+            .max_by_key(|(_, updated_ms)| *updated_ms)
+            .map(|(file, _)| file.as_str())
+    }
+
     /// The current annotator's label of `file`.
     #[must_use]
     pub fn label_of(&self, file: &str) -> Option<&Label> {
@@ -88,10 +102,58 @@ impl Labelling {
     /// Applies `op` to `file`'s label; a refusal (no annotator, read-only, bad value) is kept to
     /// show and changes nothing.
     pub fn edit(&mut self, file: &str, op: Op, scheme: &LabelScheme) {
-        let result = check_op(op, scheme)
+        let result = check_edit(op, scheme, self.label_of(file))
             .map_err(LabelError::from)
             .and_then(|op| Ok(self.annotations.edit(file, op)?));
         self.error = result.err();
+    }
+
+    /// Makes a segment edit of `file` (a recording of `duration_s`) as one journal edit; the id a
+    /// new segment got, or the edited one's; `None` when refused (the reason is kept to show) or
+    /// when nothing changed.
+    pub fn edit_segment(
+        &mut self,
+        file: &str,
+        edit: &SegmentEdit,
+        duration_s: f64,
+        scheme: &LabelScheme,
+    ) -> Option<u64> {
+        let new_id = self.annotations.next_seq().unwrap_or(1);
+        let op = resolve_segment_edit(edit, scheme, self.label_of(file), duration_s, new_id);
+        let result = match op {
+            Ok(Some(op)) => self.annotations.edit(file, op).map_err(LabelError::from),
+            Ok(None) => {
+                self.error = None;
+                return None;
+            }
+            Err(error) => Err(error.into()),
+        };
+        match result {
+            Ok(applied) => {
+                self.error = None;
+                Some(match edit {
+                    SegmentEdit::Create { .. } | SegmentEdit::Split { .. } => applied.entry.seq,
+                    SegmentEdit::Move { id, .. }
+                    | SegmentEdit::Nudge { id, .. }
+                    | SegmentEdit::MergeWithNext { id }
+                    | SegmentEdit::SetClass { id, .. }
+                    | SegmentEdit::Remove { id } => *id,
+                })
+            }
+            Err(error) => {
+                self.error = Some(error);
+                None
+            }
+        }
+    }
+
+    /// The class a new segment gets: the label's class, else the scheme's first.
+    #[must_use]
+    pub fn new_segment_class(&self, file: &str, scheme: &LabelScheme) -> String {
+        self.label_of(file)
+            .and_then(|l| l.class.clone())
+            .or_else(|| scheme.classes.first().map(|c| c.id.clone()))
+            .unwrap_or_default()
     }
 
     /// Sets the class with `index` in `scheme`.
@@ -131,25 +193,26 @@ impl Labelling {
         self.error = result.err().map(Into::into);
     }
 
-    /// A segment over `selection`, with the label's class (or the scheme's first class).
-    pub fn add_segment(&mut self, file: &str, selection: Option<(f64, f64)>, scheme: &LabelScheme) {
-        let Some((start_s, end_s)) = selection else {
+    /// A segment over `selection` (from its start; see the overlap rule in
+    /// `annotation::segments`), with the label's class (or the scheme's first class).
+    pub fn add_segment(
+        &mut self,
+        file: &str,
+        selection: Option<(f64, f64)>,
+        duration_s: f64,
+        scheme: &LabelScheme,
+    ) -> Option<u64> {
+        let Some((anchor_s, to_s)) = selection else {
             self.error = Some(LabelError::NoSelection);
-            return;
+            return None;
         };
-        let class = self
-            .label_of(file)
-            .and_then(|l| l.class.clone())
-            .or_else(|| scheme.classes.first().map(|c| c.id.clone()))
-            .unwrap_or_default();
-        let id = self.annotations.next_seq().unwrap_or(1);
-        let segment = Segment {
-            id,
-            start_s,
-            end_s,
+        let class = self.new_segment_class(file, scheme);
+        let edit = SegmentEdit::Create {
+            anchor_s,
+            to_s,
             class,
         };
-        self.edit(file, Op::PutSegment { segment }, scheme);
+        self.edit_segment(file, &edit, duration_s, scheme)
     }
 
     pub fn remove_segment_at(&mut self, file: &str, at_s: f64, scheme: &LabelScheme) {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::audio::pitch::{ProsodyTrack, prosody_track};
 use crate::audio::pyramid::WaveformPyramid;
 use crate::audio::spectrogram::{FrequencyScale, SpectrogramParams, spectrogram};
 use crate::audio::{ANALYSIS_RATE_HZ, AudioError, DecodeOptions, decode_file};
@@ -161,6 +162,24 @@ pub struct Arrivals {
     pub rnnoise: bool,
 }
 
+/// Moves finished per-signal jobs' results (with their analysis generation) into `results`.
+fn take_finished<T: Send + 'static>(
+    jobs: &mut [Option<(u64, Job<T>)>; 2],
+    results: &mut [Option<(u64, Arc<T>)>; 2],
+) {
+    for (job, result) in jobs.iter_mut().zip(results.iter_mut()) {
+        if let Some((generation, running)) = job.as_mut()
+            && let Some(finished) = running.try_take()
+        {
+            let generation = *generation;
+            *job = None;
+            if let Ok(value) = finished {
+                *result = Some((generation, Arc::new(value)));
+            }
+        }
+    }
+}
+
 pub struct RecordingState {
     pub id: RecordingId,
     pub index: usize,
@@ -177,6 +196,9 @@ pub struct RecordingState {
     /// made from.
     pub spectrograms: [Option<(u64, Arc<SpectrogramImage>)>; 2],
     pub show_enhanced_spectrogram: bool,
+    /// F0 and intensity of the original and the enhanced signal, as they arrive (with the
+    /// analysis generation each was computed from).
+    pub prosody: [Option<(u64, Arc<ProsodyTrack>)>; 2],
     /// RNNoise's enhancement of the original (the classic baseline, for a third playback source).
     pub rnnoise: Option<Arc<[f32]>>,
     rnnoise_job: Option<Job<Option<Arc<[f32]>>>>,
@@ -184,6 +206,7 @@ pub struct RecordingState {
     pub selection: Option<(f64, f64)>,
     load: Option<Job<Result<Signal, AudioError>>>,
     spectrogram_jobs: [Option<(u64, Job<SpectrogramImage>)>; 2],
+    prosody_jobs: [Option<(u64, Job<ProsodyTrack>)>; 2],
     notify: Option<Notify>,
 }
 
@@ -214,11 +237,13 @@ impl RecordingState {
             analysis_error: None,
             spectrograms: [None, None],
             show_enhanced_spectrogram: false,
+            prosody: [None, None],
             rnnoise: None,
             rnnoise_job: None,
             selection: None,
             load: None,
             spectrogram_jobs: [None, None],
+            prosody_jobs: [None, None],
             notify,
         };
         match load {
@@ -228,11 +253,20 @@ impl RecordingState {
         state
     }
 
-    fn start_spectrogram(&mut self, slot: usize, samples: Arc<[f32]>) {
+    /// Starts what is computed from a signal (slot 0 original, 1 enhanced): its spectrogram and
+    /// its prosody contours.
+    fn start_derived(&mut self, slot: usize, samples: Arc<[f32]>) {
+        let for_prosody = samples.clone();
         if let Ok(job) = Job::spawn("spectrogram", self.notify.clone(), move |_| {
             SpectrogramImage::of(&samples)
         }) {
             self.spectrogram_jobs[slot] = Some((self.analysis_generation, job));
+        }
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        if let Ok(job) = Job::spawn("prosody", self.notify.clone(), move |_| {
+            prosody_track(&for_prosody, threads)
+        }) {
+            self.prosody_jobs[slot] = Some((self.analysis_generation, job));
         }
     }
 
@@ -275,7 +309,7 @@ impl RecordingState {
                 Ok(Ok(signal)) => {
                     self.timeline =
                         Timeline::new(signal.samples.len() as f64 / f64::from(ANALYSIS_RATE_HZ));
-                    self.start_spectrogram(0, signal.samples.clone());
+                    self.start_derived(0, signal.samples.clone());
                     let samples = signal.samples.clone();
                     self.rnnoise_job = Job::spawn("rnnoise", self.notify.clone(), move |_| {
                         crate::audio::rnnoise::denoise_16k(&samples)
@@ -290,17 +324,8 @@ impl RecordingState {
                 Err(panicked) => self.error = Some(panicked.into()),
             }
         }
-        for (slot, job) in self.spectrogram_jobs.iter_mut().enumerate() {
-            if let Some((generation, running)) = job.as_mut()
-                && let Some(result) = running.try_take()
-            {
-                let generation = *generation;
-                *job = None;
-                if let Ok(image) = result {
-                    self.spectrograms[slot] = Some((generation, Arc::new(image)));
-                }
-            }
-        }
+        take_finished(&mut self.spectrogram_jobs, &mut self.spectrograms);
+        take_finished(&mut self.prosody_jobs, &mut self.prosody);
         Arrivals {
             decoded: arrived,
             rnnoise,
@@ -311,7 +336,7 @@ impl RecordingState {
     pub fn set_analysis(&mut self, result: SignalAnalysis) {
         let analysis = RecordingAnalysis::new(result);
         self.analysis_generation += 1;
-        self.start_spectrogram(1, analysis.enhanced.samples.clone());
+        self.start_derived(1, analysis.enhanced.samples.clone());
         self.analysis = Some(analysis);
         self.analysis_error = None;
     }
@@ -321,6 +346,7 @@ impl RecordingState {
         self.load.is_some()
             || self.rnnoise_job.is_some()
             || self.spectrogram_jobs.iter().any(Option::is_some)
+            || self.prosody_jobs.iter().any(Option::is_some)
     }
 }
 

@@ -91,10 +91,13 @@ struct Fields<'a> {
     split: Option<&'a str>,
     label: Option<&'a str>,
     predicted: Option<&'a str>,
+    /// Every comment's text, lower-case (gathered only when the query asks for `comment:`).
+    comments: Option<String>,
 }
 
-/// Every word of the (lower-case) query must match: `speaker:`, `split:`, `label:` and
-/// `predicted:` words match that field; other words match the file, speaker or label.
+/// Every word of the (lower-case) query must match: `speaker:`, `split:`, `label:`, `predicted:`
+/// and `comment:` words match that field (`comment:` alone: has a comment); other words match the
+/// file, speaker or label.
 fn matches_query(query: &str, fields: &Fields<'_>) -> bool {
     let has =
         |value: Option<&str>, word: &str| value.is_some_and(|v| v.to_lowercase().contains(word));
@@ -105,6 +108,7 @@ fn matches_query(query: &str, fields: &Fields<'_>) -> bool {
             Some(("split", value)) => has(fields.split, value),
             Some(("label" | "class", value)) => has(fields.label, value),
             Some(("predicted", value)) => has(fields.predicted, value),
+            Some(("comment" | "comments", value)) => has(fields.comments.as_deref(), value),
             _ => {
                 has(Some(fields.file), word) || has(fields.speaker, word) || has(fields.label, word)
             }
@@ -125,8 +129,9 @@ pub fn is_reviewed(collection: &Collection, annotations: &AnnotationStore, index
 }
 
 /// What the browser's row order depends on: the view, the predictions' generation, how many
-/// headers are read, and how many recordings there are.
-type RowsKey = (BrowserView, u64, usize, usize);
+/// headers are read, how many recordings there are, and the current annotator's journal position
+/// (a label or comment edit changes what `label:`, `comment:` and the status filter find).
+type RowsKey = (BrowserView, u64, usize, usize, Option<u64>);
 
 /// Everything the row order is computed from.
 pub struct RowSources<'a> {
@@ -160,6 +165,7 @@ impl Browser {
             sources.engine.predictions_generation(),
             sources.checks.iter().filter(|c| c.is_some()).count(),
             sources.collection.recordings.len(),
+            sources.annotations.next_seq(),
         );
         if self.key.as_ref() != Some(&key) {
             self.rows = visible_rows(&self.view, sources);
@@ -195,6 +201,14 @@ fn visible_rows(view: &BrowserView, sources: &RowSources<'_>) -> Vec<usize> {
             let label = labels
                 .and_then(|by| consensus(by.values()).class)
                 .or_else(|| r.reference.as_ref().and_then(|l| l.class.clone()));
+            let comments = needle.contains("comment").then(|| {
+                labels.map(|by| {
+                    by.values()
+                        .flat_map(|l| l.comments.iter().map(|c| c.text.to_lowercase()))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+            });
             matches_query(
                 &needle,
                 &Fields {
@@ -203,6 +217,7 @@ fn visible_rows(view: &BrowserView, sources: &RowSources<'_>) -> Vec<usize> {
                     split: r.split.as_deref(),
                     label: label.as_deref(),
                     predicted,
+                    comments: comments.flatten().filter(|c| !c.is_empty()),
                 },
             )
         })
@@ -268,6 +283,7 @@ mod tests {
             split: Some("test"),
             label: Some("sad"),
             predicted: Some("angry"),
+            comments: Some("is this laughter?\nno, a cough".into()),
         };
         assert!(matches_query("", &fields));
         assert!(matches_query("sad", &fields));
@@ -276,5 +292,13 @@ mod tests {
         assert!(!matches_query("label:angry", &fields));
         assert!(matches_query("speaker:f1 flac", &fields));
         assert!(!matches_query("speaker:f1 mp3", &fields));
+        assert!(matches_query("comment:cough", &fields));
+        assert!(matches_query("comment:", &fields), "has a comment");
+        assert!(!matches_query("comment:sneeze", &fields));
+        let silent = Fields {
+            comments: None,
+            ..fields
+        };
+        assert!(!matches_query("comment:", &silent));
     }
 }

@@ -8,14 +8,18 @@ use super::collection::CollectionState;
 use super::engine::EngineState;
 use super::exporting::ExportState;
 use super::labelling::Labelling;
+use super::lane_layout::LaneLayout;
 use super::player::Player;
 use super::recording::RecordingState;
+use super::segments::SegmentCursor;
 
 /// Which floating windows are open: the command palette (with its text) and the model card.
 #[derive(Debug, Default)]
 pub struct Windows {
     pub palette: Option<String>,
     pub model_card: bool,
+    /// The comments side panel.
+    pub comments: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -27,6 +31,8 @@ pub struct StudioView<'a> {
     pub player: &'a Player,
     pub export: &'a ExportState,
     pub windows: &'a Windows,
+    pub segments: &'a SegmentCursor,
+    pub lanes: &'a LaneLayout,
 }
 
 impl<'a> StudioView<'a> {

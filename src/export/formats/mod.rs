@@ -61,7 +61,25 @@ pub(super) fn write(
             eaf(project, row, duration)
         }),
         Format::Audacity => per_recording(rows, out, "txt", audacity),
+        Format::Labelstudio => labelstudio(project, rows, out, options),
     }
+}
+
+fn labelstudio(
+    project: &Project,
+    rows: &[ExportRow],
+    out: &Path,
+    options: &super::ExportOptions,
+) -> Result<Vec<PathBuf>, ExportError> {
+    let tasks = super::labelstudio::tasks(rows, &options.predictions);
+    let json =
+        serde_json::to_vec_pretty(&tasks).map_err(|e| ExportError::Invalid(e.to_string()))?;
+    let tasks_path = out.join("tasks.json");
+    write_file(&tasks_path, &json)?;
+    let config_path = out.join("labeling-config.xml");
+    let config = super::labelstudio::labeling_config(&project.file.label_scheme);
+    write_file(&config_path, config.as_bytes())?;
+    Ok(vec![tasks_path, config_path])
 }
 
 fn msp(project: &Project, rows: &[ExportRow], out: &Path) -> Result<Vec<PathBuf>, ExportError> {
@@ -217,6 +235,30 @@ fn decoded_copy(row: &ExportRow, folder: &Path) -> Result<PathBuf, ExportError> 
     Ok(std::path::absolute(&path).unwrap_or(path))
 }
 
+/// Every comment on the row's recording, with its author, oldest first.
+pub(super) fn comments_of(row: &ExportRow) -> Vec<serde_json::Value> {
+    let mut comments: Vec<_> = row
+        .by_annotator
+        .iter()
+        .flat_map(|(author, label)| label.comments.iter().map(move |c| (author, c)))
+        .collect();
+    comments.sort_by_key(|(_, c)| c.time_ms);
+    comments
+        .into_iter()
+        .map(|(author, c)| {
+            serde_json::json!({
+                "author": author,
+                "id": c.id,
+                "segment": c.segment,
+                "reply_to": c.reply_to,
+                "time_ms": c.time_ms,
+                "text": c.text,
+                "resolved": c.resolved,
+            })
+        })
+        .collect()
+}
+
 fn jsonl(rows: &[ExportRow], out: &Path, audio16k: bool) -> Result<Vec<PathBuf>, ExportError> {
     let mut text = String::new();
     let mut written = Vec::new();
@@ -241,6 +283,7 @@ fn jsonl(rows: &[ExportRow], out: &Path, audio16k: bool) -> Result<Vec<PathBuf>,
             "source": row.source,
             "annotators": row.annotators,
             "speaker": row.speaker,
+            "comments": comments_of(row),
         });
         let _ = writeln!(text, "{object}");
     }

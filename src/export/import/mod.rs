@@ -4,6 +4,7 @@
 //! line and reason, and the rest is imported; only the named annotator's journal is written, so
 //! nobody else's labels are ever overwritten.
 
+mod labelstudio;
 mod timed;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use crate::annotation::request::check_op;
 use crate::annotation::{AnnotationStore, ClassSource, Op};
 use crate::project::LabelScheme;
 
+pub use labelstudio::{Listed, labelstudio};
 pub use timed::{audacity, eaf, textgrid};
 
 /// A row that could not be imported.

@@ -30,6 +30,64 @@ const COLUMNS: [SortColumn; 6] = [
     SortColumn::Status,
 ];
 
+/// Width of `text` on one line, as a cell draws it (strong for titles).
+fn text_width(ui: &egui::Ui, text: &str, strong: bool) -> f32 {
+    let text = egui::RichText::new(text);
+    let text = if strong { text.strong() } else { text };
+    egui::WidgetText::from(text)
+        .into_galley(
+            ui,
+            Some(egui::TextWrapMode::Extend),
+            f32::INFINITY,
+            egui::TextStyle::Body,
+        )
+        .size()
+        .x
+}
+
+/// Widths of the columns after the file name, fitted to their title (with a sort arrow) and their
+/// widest content: the longest speaker, a class with a vote count or a percentage, a status.
+fn column_widths(ui: &egui::Ui, view: &StudioView<'_>) -> [f32; 5] {
+    let padding = 2.0 * ui.spacing().button_padding.x + 4.0;
+    let recordings = &view.collection.collection.recordings;
+    let speaker = recordings
+        .iter()
+        .filter_map(|r| r.speaker.as_deref())
+        .max_by_key(|s| s.len())
+        .unwrap_or("–");
+    let class = view
+        .scheme()
+        .classes
+        .iter()
+        .map(|c| c.id.as_str())
+        .max_by_key(|c| c.len())
+        .unwrap_or("neutral");
+    let longest_s = view
+        .collection
+        .checks
+        .iter()
+        .filter_map(|c| c.as_ref()?.as_ref().ok()?.duration_secs())
+        .fold(0.0, f64::max);
+    let contents = [
+        format_time(longest_s),
+        speaker.to_owned(),
+        format!("{class} (10)"),
+        format!("{class} 100%"),
+        Status::ALL
+            .iter()
+            .map(|s| s.name())
+            .max_by_key(|n| n.len())
+            .unwrap_or("unanalysed")
+            .to_owned(),
+    ];
+    let mut widths = [0.0; 5];
+    for (i, content) in contents.iter().enumerate() {
+        let title = text_width(ui, &format!("{} ^", TITLES[i + 1]), true);
+        widths[i] = title.max(text_width(ui, content, false)) + padding;
+    }
+    widths
+}
+
 pub fn browser_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSender) {
     let shown = &view.collection.browser.view;
     let mut browse = shown.clone();
@@ -72,23 +130,37 @@ pub fn browser_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSe
     let annotations = &view.labelling.annotations;
     let rows = collection.browser.rows();
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 6.0;
-    TableBuilder::new(ui)
+    let widths = column_widths(ui, view);
+    let longest_name = view
+        .collection
+        .collection
+        .recordings
+        .iter()
+        .map(|r| r.listed_path.as_str())
+        .max_by_key(|name| name.len())
+        .unwrap_or("");
+    let file_width =
+        (text_width(ui, longest_name, false) + 2.0 * ui.spacing().button_padding.x + 4.0)
+            .clamp(100.0, 260.0);
+    let mut table = TableBuilder::new(ui)
         .striped(true)
         .sense(egui::Sense::click())
-        .column(
-            Column::initial(150.0)
-                .at_least(80.0)
+        // The file name takes what the other columns, fitted to their content, leave (at least
+        // its longest name, up to 260 px; longer ones are cut, with the full path on hover).
+        .column(Column::remainder().at_least(file_width).clip(true));
+    for width in widths {
+        table = table.column(
+            Column::initial(width)
+                .at_least(width)
                 .resizable(true)
                 .clip(true),
-        )
-        .column(Column::initial(62.0).resizable(true))
-        .column(Column::initial(46.0).resizable(true).clip(true))
-        .column(Column::initial(56.0).resizable(true).clip(true))
-        .column(Column::initial(80.0).resizable(true).clip(true))
-        .column(Column::remainder().clip(true))
+        );
+    }
+    table
         .header(row_height, |mut header| {
             for (title, column) in TITLES.into_iter().zip(COLUMNS) {
                 header.col(|ui| {
+                    ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
                     let sorted = browse.sort == column;
                     let arrow = match (sorted, browse.descending) {
                         (false, _) => "",

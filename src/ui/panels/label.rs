@@ -4,8 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::annotation::{ClassSource, Flag, Op};
+use crate::annotation::segments::Boundary;
+use crate::annotation::{ClassSource, Flag, Op, Segment};
 use crate::ui::commands::{Action, Command, CommandSender, tooltip};
+use crate::ui::segments::SegmentCommand;
 use crate::ui::theme;
 use crate::ui::view::StudioView;
 
@@ -31,7 +33,23 @@ pub fn label_ui(
     let annotations = &view.labelling.annotations;
     let label = view.current_label().cloned().unwrap_or_default();
     let send_op = |op: Op| commands.send(Action::EditLabel(op));
+    let folded = view.lanes.label_folded;
     ui.horizontal_wrapped(|ui| {
+        let (arrow, hover) = if folded {
+            ("More", "show the attributes, confidence, flags and note")
+        } else {
+            (
+                "Less",
+                "fold the attributes, confidence, flags and note away",
+            )
+        };
+        if ui
+            .add(egui::Button::new(arrow).small())
+            .on_hover_text(hover)
+            .clicked()
+        {
+            commands.send(Action::ToggleLabelFold);
+        }
         match annotations.annotator() {
             Some(name) => ui.label(format!("Label by {name}:")),
             None => ui.colored_label(
@@ -98,6 +116,11 @@ pub fn label_ui(
             }
         }
     });
+    if folded {
+        segment_status_ui(ui, view, &label.segments);
+        error_ui(ui, view);
+        return;
+    }
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().slider_width = 60.0;
         for scale in &scheme.attributes {
@@ -191,7 +214,51 @@ pub fn label_ui(
             commands.send(Command::AddSegment);
         }
     });
+    segment_status_ui(ui, view, &label.segments);
+    error_ui(ui, view);
+}
+
+/// Why the last label edit was refused, until the next one succeeds.
+fn error_ui(ui: &mut egui::Ui, view: &StudioView<'_>) {
     if let Some(error) = &view.labelling.error {
         ui.colored_label(ui.visuals().error_fg_color, error.to_string());
     }
+}
+
+/// The selected segment, its boundary, a pending mark and auto-play, when any of them is set.
+fn segment_status_ui(ui: &mut egui::Ui, view: &StudioView<'_>, segments: &[Segment]) {
+    let cursor = view.segments;
+    let selected = cursor
+        .selected
+        .and_then(|id| segments.iter().find(|s| s.id == id));
+    if selected.is_none() && cursor.mark_s.is_none() && !cursor.auto_play_next {
+        return;
+    }
+    ui.horizontal_wrapped(|ui| {
+        if let Some(mark_s) = cursor.mark_s {
+            ui.label(format!("Segment from {mark_s:.3} s: M again ends it at the playhead"));
+        }
+        if let Some(segment) = selected {
+            let boundary = match cursor.boundary {
+                Boundary::Start => "start",
+                Boundary::End => "end",
+            };
+            ui.label(format!(
+                "Selected segment {}: {:.3}–{:.3} s {} · boundary: {boundary}",
+                segment.id, segment.start_s, segment.end_s, segment.class
+            ))
+            .on_hover_text(
+                "number keys set its class, Alt+←/→ nudge the boundary (Shift: 100 ms), E the other boundary, Q snaps, X splits, J merges, Delete removes, Esc deselects",
+            );
+        }
+        ui.weak(if cursor.auto_play_next {
+            "auto-play next: on"
+        } else {
+            "auto-play next: off"
+        })
+        .on_hover_text(tooltip(
+            ui.ctx(),
+            Command::Segment(SegmentCommand::ToggleAutoPlay),
+        ));
+    });
 }

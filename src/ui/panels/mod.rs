@@ -2,15 +2,18 @@
 //! the user's actions through a [`crate::ui::commands::CommandSender`]; none changes the app.
 
 mod browser;
+mod comments;
 mod export;
 mod header;
 mod label;
+mod lane_stack;
 mod lanes;
 mod model_card;
 mod palette;
 mod recording;
 
 pub use browser::browser_ui;
+pub use comments::comments_ui;
 pub use export::export_ui;
 pub use header::{footer_ui, header_ui};
 pub use label::{LabelDrafts, label_ui};

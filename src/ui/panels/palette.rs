@@ -1,6 +1,6 @@
 //! The command palette (Ctrl+K): every command of the table, filtered as you type.
 
-use crate::ui::commands::{Action, COMMANDS, CommandSender};
+use crate::ui::commands::{Action, CommandSender, all_commands};
 use crate::ui::view::StudioView;
 
 pub fn palette_ui(ctx: &egui::Context, view: &StudioView<'_>, commands: &CommandSender) {
@@ -24,8 +24,7 @@ pub fn palette_ui(ctx: &egui::Context, view: &StudioView<'_>, commands: &Command
             );
             search.request_focus();
             let needle = query.to_lowercase();
-            let matching: Vec<_> = COMMANDS
-                .iter()
+            let matching: Vec<_> = all_commands()
                 .filter(|(_, name, _)| name.to_lowercase().contains(&needle))
                 .collect();
             for (command, name, shortcut) in &matching {

@@ -1,15 +1,15 @@
 //! The recording view: transport bar, then every pane on one time axis with one playhead.
 
-use egui::Color32;
-
+use crate::annotation::segments::SegmentEdit;
 use crate::audio::format_time;
 use crate::playback::Track;
 use crate::ui::commands::{Action, Command, CommandSender, tooltip};
 use crate::ui::player::Playback;
+use crate::ui::recording::RecordingState;
 use crate::ui::view::StudioView;
 
 use super::LabelDrafts;
-use super::lanes::{self, TimeGesture};
+use super::lanes::{SegmentGesture, TimeGesture};
 
 fn command_button(
     ui: &mut egui::Ui,
@@ -27,9 +27,59 @@ fn command_button(
     }
 }
 
+/// The open recording's name, then (right-aligned) position, zoom and analysis.
+fn recording_bar(
+    ui: &mut egui::Ui,
+    view: &StudioView<'_>,
+    recording: &RecordingState,
+    commands: &CommandSender,
+) {
+    ui.horizontal(|ui| {
+        ui.strong(
+            recording
+                .path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        )
+        .on_hover_text(recording.path.display().to_string());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let comments = view
+                .current_file()
+                .and_then(|file| view.labelling.annotations.labels_of(file))
+                .map_or(0, |by| by.values().map(|l| l.comments.len()).sum::<usize>());
+            command_button(
+                ui,
+                &format!("Comments ({comments})"),
+                view.windows.comments,
+                Command::ToggleComments,
+                commands,
+            );
+            ui.separator();
+            if view.engine.engine.analysing() == Some(recording.index) {
+                command_button(ui, "Cancel", false, Command::CancelAnalysis, commands);
+                ui.spinner();
+            } else {
+                command_button(ui, "Analyse", false, Command::AnalyseRecording, commands);
+            }
+            ui.separator();
+            command_button(ui, "Fit", false, Command::Fit, commands);
+            command_button(ui, "−", false, Command::ZoomOut, commands);
+            command_button(ui, "+", false, Command::ZoomIn, commands);
+            ui.label("Zoom");
+            ui.separator();
+            ui.monospace(format!(
+                "{} / {}",
+                format_time(view.player.transport.position_s()),
+                format_time(recording.timeline.duration_s)
+            ));
+        });
+    });
+}
+
 fn transport_bar(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSender) {
     let transport = &view.player.transport;
-    ui.horizontal_wrapped(|ui| {
+    // One row at 1280 px: short labels, the full names in the tooltips.
+    ui.horizontal(|ui| {
         let playing = transport.is_playing();
         command_button(
             ui,
@@ -68,31 +118,13 @@ fn transport_bar(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSen
             Command::ToggleLoop,
             commands,
         );
-        command_button(ui, "-", false, Command::Slower, commands);
+        command_button(ui, "−", false, Command::Slower, commands);
         ui.monospace(format!("{:.2}×", transport.speed()));
         command_button(ui, "+", false, Command::Faster, commands);
         ui.separator();
-        if let Some(recording) = view.recording {
-            ui.monospace(format!(
-                "{} / {}",
-                format_time(transport.position_s()),
-                format_time(recording.timeline.duration_s)
-            ));
-        }
-        ui.separator();
-        command_button(ui, "Zoom in", false, Command::ZoomIn, commands);
-        command_button(ui, "Zoom out", false, Command::ZoomOut, commands);
-        command_button(ui, "Fit", false, Command::Fit, commands);
-        ui.separator();
-        let current = view.recording.map(|r| r.index);
-        if current.is_some() && view.engine.engine.analysing() == current {
-            ui.spinner();
-            command_button(ui, "Cancel", false, Command::CancelAnalysis, commands);
-        } else {
-            command_button(ui, "Analyse", false, Command::AnalyseRecording, commands);
-        }
-        if let Playback::Unavailable(_) = view.player.output {
-            ui.weak("no audio device: playback is silent");
+        if let Playback::Unavailable(error) = &view.player.output {
+            ui.weak("(silent)")
+                .on_hover_text(format!("no audio device: playback is silent ({error})"));
         }
     });
 }
@@ -107,20 +139,13 @@ pub fn recording_ui(
     let panel_width = ui.available_width();
     transport_bar(ui, view, commands);
     ui.separator();
-    let playhead = view.player.transport.position_s();
     let Some(recording) = view.recording else {
         ui.centered_and_justified(|ui| {
             ui.weak("Select a recording (Up/Down keys or click). Ctrl+K lists every command.");
         });
         return;
     };
-    ui.strong(
-        recording
-            .path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-    )
-    .on_hover_text(recording.path.display().to_string());
+    recording_bar(ui, view, recording, commands);
     if let Some(error) = &recording.error {
         ui.colored_label(
             ui.visuals().error_fg_color,
@@ -140,73 +165,22 @@ pub fn recording_ui(
     let Some(original) = &recording.original else {
         return;
     };
-    let labels = view
-        .current_file()
-        .and_then(|file| view.labelling.annotations.labels_of(file));
-    let mut gestures = Vec::new();
-    let mut rects = Vec::new();
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        let width = ui.available_width().min(panel_width);
-        let timeline = recording.timeline;
-        let (rect, g) = lanes::ruler(ui, width, &timeline);
-        rects.push(rect);
-        gestures.extend(g);
-        let (rect, g) = lanes::waveform(ui, width, &timeline, &original.pyramid, "Original", Color32::from_rgb(0x56, 0xB4, 0xE9));
-        rects.push(rect);
-        gestures.extend(g);
-        match &recording.analysis {
-            Some(analysis) => {
-                let (rect, g) = lanes::waveform(ui, width, &timeline, &analysis.enhanced.pyramid, "Enhanced (Sparse MERIT)", Color32::from_rgb(0x00, 0x9E, 0x73));
-                rects.push(rect);
-                gestures.extend(g);
-            }
-            None => match &recording.analysis_error {
-                Some(error) => {
-                    ui.colored_label(ui.visuals().error_fg_color, format!("analysis failed: {error}"))
-                        .on_hover_text("Press I for the model card; Ctrl+M chooses another model.");
-                }
-                None => {
-                    ui.weak("Enhanced audio, trajectory and routing appear once the recording is analysed (A).");
-                }
-            },
-        }
-        let slot = usize::from(recording.show_enhanced_spectrogram && recording.analysis.is_some());
-        let title = if slot == 1 { "Spectrogram, enhanced (S: original)" } else { "Spectrogram, original (S: enhanced)" };
-        let image = recording.spectrograms[slot]
-            .as_ref()
-            .map(|(generation, image)| (image.as_ref(), recording.version(*generation)));
-        let (rect, g) = lanes::spectrogram(ui, width, &timeline, image, title);
-        rects.push(rect);
-        gestures.extend(g);
-        if let Some(analysis) = &recording.analysis {
-            let result = &analysis.result;
-            if let Some(padded) = result.padded_from_s {
-                ui.weak(format!("clip of {padded:.2} s padded to the model's 0.5 s minimum"));
-            }
-            let (rect, g) = lanes::trajectory(ui, width, &timeline, result);
-            if let Some(labels) = labels {
-                lanes::labels_over(ui, rect, &timeline, labels);
-            }
-            rects.push(rect);
-            gestures.extend(g);
-            let data = recording.version(recording.analysis_generation);
-            let (rect, g) = lanes::heatmap(ui, width, &timeline, (&result.ser, data), "SER router");
-            rects.push(rect);
-            gestures.extend(g);
-            let (rect, g) = lanes::heatmap(ui, width, &timeline, (&result.se, data), "SE router");
-            rects.push(rect);
-            gestures.extend(g);
-        }
-        for rect in &rects {
-            lanes::overlay(ui, *rect, &timeline, playhead, recording.selection);
-        }
-    });
+    let (gestures, segment_gestures) =
+        super::lane_stack::lanes_ui(ui, view, recording, original, panel_width, commands);
     for gesture in gestures {
         commands.send(match gesture {
             TimeGesture::Seek(t) => Action::Seek(t),
             TimeGesture::Select(a, b) => Action::SetSelection(a, b),
             TimeGesture::Zoom { factor, anchor_s } => Action::Zoom { factor, anchor_s },
             TimeGesture::Scroll(fraction) => Action::Scroll(fraction),
+        });
+    }
+    for gesture in segment_gestures {
+        commands.send(match gesture {
+            SegmentGesture::Select(id) => Action::SelectSegment(id),
+            SegmentGesture::Move { id, boundary, to_s } => {
+                Action::EditSegment(SegmentEdit::Move { id, boundary, to_s })
+            }
         });
     }
 }

@@ -14,17 +14,14 @@ use super::{TimeGesture, colour_scale, gestures};
 /// Experts × frames of one router: probability as viridis, the chosen (top) expert outlined.
 pub fn heatmap(
     ui: &mut egui::Ui,
-    width: f32,
+    size: Vec2,
     timeline: &Timeline,
     (trace, data): (&RouterTrace, DataVersion),
     title: &str,
 ) -> (Rect, Vec<TimeGesture>) {
     let experts = trace.experts().max(1);
-    let row_height = 14.0;
-    let (rect, response) = ui.allocate_exact_size(
-        Vec2::new(width, row_height * experts as f32 + 16.0),
-        Sense::click_and_drag(),
-    );
+    let (rect, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
+    let row_height = ((rect.height() - 16.0) / experts as f32).max(2.0);
     let painter = ui.painter_at(rect);
     let map = Rect::from_min_max(rect.left_top() + Vec2::new(0.0, 16.0), rect.right_bottom());
     let columns = map.width().max(1.0) as usize;

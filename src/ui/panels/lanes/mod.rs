@@ -3,6 +3,8 @@
 //! (seek, select, zoom) the same way through [`TimeGesture`].
 
 mod heatmap;
+mod prosody;
+mod segments;
 mod spectrogram;
 mod texture;
 mod trajectory;
@@ -15,6 +17,8 @@ use crate::ui::theme;
 use crate::ui::timeline::Timeline;
 
 pub use heatmap::heatmap;
+pub use prosody::prosody;
+pub use segments::{SegmentGesture, segments_lane};
 pub use spectrogram::spectrogram;
 pub use trajectory::{labels_over, trajectory};
 pub use waveform::waveform;

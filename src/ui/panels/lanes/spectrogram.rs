@@ -11,12 +11,12 @@ use super::{TimeGesture, colour_scale, gestures};
 
 pub fn spectrogram(
     ui: &mut egui::Ui,
-    width: f32,
+    size: Vec2,
     timeline: &Timeline,
     image: Option<(&SpectrogramImage, DataVersion)>,
     title: &str,
 ) -> (Rect, Vec<TimeGesture>) {
-    let (rect, response) = ui.allocate_exact_size(Vec2::new(width, 110.0), Sense::click_and_drag());
+    let (rect, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, theme::viridis(0.0));
     if let Some((image, data)) = image {

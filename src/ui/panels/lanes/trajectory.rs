@@ -12,14 +12,14 @@ use super::{TimeGesture, gestures};
 
 pub fn trajectory(
     ui: &mut egui::Ui,
-    width: f32,
+    size: egui::Vec2,
     timeline: &Timeline,
     analysis: &SignalAnalysis,
 ) -> (Rect, Vec<TimeGesture>) {
     let trajectory = &analysis.trajectory;
     let plot = Plot::new("trajectory")
-        .width(width)
-        .height(150.0)
+        .width(size.x)
+        .height(size.y)
         .show_axes([false, false])
         .show_grid([false, true])
         .show_x(false)

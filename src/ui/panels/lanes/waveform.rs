@@ -9,13 +9,13 @@ use super::{TimeGesture, gestures, pane_title};
 
 pub fn waveform(
     ui: &mut egui::Ui,
-    width: f32,
+    size: Vec2,
     timeline: &Timeline,
     pyramid: &WaveformPyramid,
     title: &str,
     colour: Color32,
 ) -> (Rect, Vec<TimeGesture>) {
-    let (rect, response) = ui.allocate_exact_size(Vec2::new(width, 80.0), Sense::click_and_drag());
+    let (rect, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, ui.visuals().extreme_bg_color);
     let columns = rect.width().max(1.0) as usize;

@@ -1,0 +1,41 @@
+//! The model's verdict on one recording as the browser shows it: from a finished analysis, or
+//! from the analysis cache's summary of one (a reopened project).
+
+use crate::jobs::batch::AnalyzeError;
+use crate::jobs::cache::Summary;
+use crate::model::analysis::SignalAnalysis;
+
+/// The model's verdict on one recording, as the browser shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prediction {
+    Analysed {
+        class: String,
+        confidence: f32,
+        /// Class probabilities in the model's class order.
+        probs: Vec<f32>,
+        classes: Vec<String>,
+    },
+    Failed(String),
+}
+
+impl From<Summary> for Prediction {
+    fn from(summary: Summary) -> Self {
+        Self::Analysed {
+            class: summary.class,
+            confidence: summary.probs.iter().copied().fold(0.0, f32::max),
+            probs: summary.probs,
+            classes: summary.classes,
+        }
+    }
+}
+
+impl Prediction {
+    /// The prediction a finished analysis gives; `None` for a cancelled one (nothing was learnt).
+    pub(super) fn of(result: &Result<SignalAnalysis, AnalyzeError>) -> Option<Self> {
+        match result {
+            Ok(analysis) => Some(Summary::of(analysis).into()),
+            Err(error) if error.is_cancelled() => None,
+            Err(error) => Some(Self::Failed(error.to_string())),
+        }
+    }
+}
