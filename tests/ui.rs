@@ -188,24 +188,25 @@ fn search_and_sort_reorder_the_browser() {
 }
 
 /// A copy of the demo project under `dir`, alice writing, the first recording open.
-fn alice_on_the_first_recording(
-    dir: &std::path::Path,
-) -> (std::path::PathBuf, Harness<'static, StudioApp>) {
+fn alice_on_the_first_recording(dir: &std::path::Path) -> (std::path::PathBuf, Studio) {
     let project = common::copy_demo(dir);
-    let Studio {
-        mut harness,
-        _cache,
-        ..
-    } = studio(&project);
-    harness.state_mut().set_annotator("alice");
-    settle(&mut harness);
-    (project, harness)
+    let mut studio = studio(&project);
+    studio.harness.state_mut().set_annotator("alice");
+    settle(&mut studio.harness);
+    (project, studio)
 }
 
 #[test]
 fn labelling_with_the_keyboard_alone_is_journaled() {
     let dir = tempfile::tempdir().unwrap();
-    let (project, mut harness) = alice_on_the_first_recording(dir.path());
+    let (
+        project,
+        Studio {
+            mut harness,
+            _cache,
+            ..
+        },
+    ) = alice_on_the_first_recording(dir.path());
     let file = "audio/angry_m1.wav";
     let class_of = |harness: &Harness<'static, StudioApp>, who: &str| {
         let label = harness.state().annotations().label(file, who).cloned();
@@ -274,7 +275,14 @@ fn labelling_with_the_keyboard_alone_is_journaled() {
 #[test]
 fn labels_are_exported_from_the_window() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, mut harness) = alice_on_the_first_recording(dir.path());
+    let (
+        _,
+        Studio {
+            mut harness,
+            _cache,
+            ..
+        },
+    ) = alice_on_the_first_recording(dir.path());
     harness.key_press(Key::Num3);
     harness.key_press_modifiers(Modifiers::COMMAND, Key::E);
     harness.run();
@@ -431,14 +439,14 @@ fn segments_of(harness: &Harness<'static, StudioApp>, file: &str) -> Vec<(f64, f
 #[test]
 fn segments_are_made_nudged_split_merged_labelled_and_deleted_with_keys_only() {
     let dir = tempfile::tempdir().unwrap();
-    let project = common::copy_demo(dir.path());
-    let Studio {
-        mut harness,
-        sink,
-        _cache,
-    } = studio(&project);
-    harness.state_mut().set_annotator("alice");
-    settle(&mut harness);
+    let (
+        project,
+        Studio {
+            mut harness,
+            sink,
+            _cache,
+        },
+    ) = alice_on_the_first_recording(dir.path());
     let file = "audio/angry_m1.wav";
     let transport = harness.state().transport().clone();
     let (alt, alt_shift) = (Modifiers::ALT, Modifiers::ALT | Modifiers::SHIFT);
@@ -590,14 +598,14 @@ fn segments_are_made_nudged_split_merged_labelled_and_deleted_with_keys_only() {
 #[test]
 fn a_segment_boundary_is_dragged_with_the_mouse_as_one_edit() {
     let dir = tempfile::tempdir().unwrap();
-    let project = common::copy_demo(dir.path());
-    let Studio {
-        mut harness,
-        sink,
-        _cache,
-    } = studio(&project);
-    harness.state_mut().set_annotator("alice");
-    settle(&mut harness);
+    let (
+        project,
+        Studio {
+            mut harness,
+            sink,
+            _cache,
+        },
+    ) = alice_on_the_first_recording(dir.path());
     let file = "audio/angry_m1.wav";
     for (pull, key) in [(8_000, Key::Space), (16_000, Key::M), (0, Key::M)] {
         harness.key_press(key);
@@ -756,7 +764,14 @@ fn reopening_starts_where_the_annotator_left_off_with_cached_predictions() {
 #[test]
 fn comments_are_threaded_resolved_and_searchable() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, mut harness) = alice_on_the_first_recording(dir.path());
+    let (
+        _,
+        Studio {
+            mut harness,
+            _cache,
+            ..
+        },
+    ) = alice_on_the_first_recording(dir.path());
     let file = "audio/angry_m1.wav";
     // The browser finds recordings by their comments: none has one yet.
     harness
