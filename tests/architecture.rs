@@ -269,3 +269,15 @@ fn every_subcommand_test_bench_and_python_module_is_named() {
         missing.join("\n")
     );
 }
+
+#[test]
+fn no_source_file_is_over_450_lines() {
+    let long: Vec<String> = files(&Path::new(ROOT).join("src"), "rs")
+        .into_iter()
+        .filter_map(|path| {
+            let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+            (lines > 450).then(|| format!("{} ({lines} lines)", path.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these files: {long:?}");
+}
