@@ -11,6 +11,7 @@ mod lock;
 pub mod queue;
 pub mod request;
 mod store;
+pub mod trace;
 
 use std::path::PathBuf;
 

@@ -33,6 +33,12 @@ pub enum Format {
     Eaf,
     /// One Audacity label track per recording (folder).
     Audacity,
+    /// Time-continuous traces: one CSV per recording × dimension (folder).
+    TracesCsv,
+    /// Time-continuous traces as NOVA continuous annotations (folder).
+    Nova,
+    /// Time-continuous traces: one JSON object per recording (file).
+    TracesJsonl,
 }
 
 /// Which labels an export carries.
@@ -101,7 +107,7 @@ pub fn export(
     provenance: &Provenance,
 ) -> Result<Vec<PathBuf>, ExportError> {
     let format = options.format.unwrap_or(Format::Jsonl);
-    let folder_format = !matches!(format, Format::Jsonl);
+    let folder_format = !matches!(format, Format::Jsonl | Format::TracesJsonl);
     if folder_format {
         let not_empty = std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some());
         if not_empty {

@@ -20,6 +20,7 @@ use super::panels::{self, LabelDrafts};
 use super::player::{Playback, Player};
 use super::recording::RecordingState;
 use super::rows::RowSources;
+use super::trace_mode::{StickInput, Tracing};
 use super::view::{StudioView, Windows, scheme_of};
 
 /// What a file dialog (run on its own thread, as dialogs block) was opened for.
@@ -38,6 +39,7 @@ pub struct StudioApp {
     pub(super) player: Player,
     pub(super) export: ExportState,
     pub(super) windows: Windows,
+    pub(super) trace: Tracing,
     /// The label strip's fields while they are being edited (its own widget state).
     label_drafts: LabelDrafts,
     sender: CommandSender,
@@ -64,6 +66,7 @@ impl StudioApp {
             player: Player::new(playback),
             export: ExportState::default(),
             windows: Windows::default(),
+            trace: Tracing::default(),
             label_drafts: LabelDrafts::default(),
             sender,
             actions,
@@ -109,6 +112,13 @@ impl StudioApp {
         let recordings = self.collection.collection.recordings.len();
         self.engine
             .set_cache_dir(folder, self.collection.project.as_ref(), recordings);
+        self
+    }
+
+    /// Traces with `stick` (a gamepad, or a test's stand-in) instead of the mouse and keys.
+    #[must_use]
+    pub fn with_stick(mut self, stick: Box<dyn StickInput>) -> Self {
+        self.trace.stick = Some(stick);
         self
     }
 
@@ -166,11 +176,13 @@ impl StudioApp {
     /// lets the panels draw and send actions, then applies the actions.
     pub fn studio_ui(&mut self, ui: &mut egui::Ui) {
         self.poll_jobs();
+        let (schemes, combine) = self.trace_settings();
         self.collection.browser.refresh(&RowSources {
             collection: &self.collection.collection,
             checks: &self.collection.checks,
             annotations: &self.labelling.annotations,
             engine: &self.engine.engine,
+            traces: (&schemes, combine),
         });
         let class_keys: Vec<_> = scheme_of(&self.collection)
             .classes
@@ -197,6 +209,7 @@ impl StudioApp {
             player: &self.player,
             export: &self.export,
             windows: &self.windows,
+            trace: &self.trace,
         };
         let sender = &self.sender;
         egui::Panel::top("header").show(ui, |ui| panels::header_ui(ui, &view, sender));
@@ -219,7 +232,8 @@ impl StudioApp {
         for action in actions {
             self.apply(action);
         }
-        if self.player.transport.is_playing() {
+        self.poll_trace();
+        if self.player.transport.is_playing() || self.trace.active.is_some() {
             if let Some(recording) = self.recording.as_mut() {
                 recording
                     .timeline

@@ -47,6 +47,8 @@ pub enum Command {
     ExportLabels,
     ChooseExportFolder,
     Palette,
+    TracePass,
+    NextTraceDimension,
 }
 
 /// A change the user asked for: a named command, or an edit with its data.
@@ -81,6 +83,8 @@ pub enum Action {
         format: Format,
         mine_only: bool,
     },
+    /// The value the trace input holds now (trace mode), on the dimension's scale.
+    TraceValue(f64),
 }
 
 impl From<Command> for Action {
@@ -119,7 +123,7 @@ const fn shift(key: Key) -> KeyboardShortcut {
 }
 
 /// (command, name, shortcut), in the order the palette lists them.
-pub const COMMANDS: [(Command, &str, KeyboardShortcut); 30] = [
+pub const COMMANDS: [(Command, &str, KeyboardShortcut); 32] = [
     (
         Command::SwitchRnnoise,
         "Switch original / RNNoise (the classic baseline)",
@@ -222,6 +226,16 @@ pub const COMMANDS: [(Command, &str, KeyboardShortcut); 30] = [
     (Command::ChooseModel, "Choose another model…", ctrl(Key::M)),
     (Command::ShowModelCard, "Show the model card", key(Key::I)),
     (Command::Palette, "Command palette", ctrl(Key::K)),
+    (
+        Command::TracePass,
+        "Trace: start a pass (plays; mouse, PageUp/PageDown or a gamepad) / stop it",
+        key(Key::T),
+    ),
+    (
+        Command::NextTraceDimension,
+        "Trace: next dimension (arousal, valence, …)",
+        shift(Key::T),
+    ),
 ];
 
 /// The key for a label scheme hotkey ("1".."9", "0", or a letter).

@@ -5,8 +5,9 @@
 use crate::annotation::consensus::consensus;
 use crate::annotation::queue::QueueItem;
 use crate::annotation::request::{RequestError, check_op};
+use crate::annotation::trace::review_figures;
 use crate::annotation::{AnnotationError, AnnotationStore, ClassSource, Label, Op, Segment};
-use crate::project::{Collection, LabelScheme};
+use crate::project::{Collection, LabelScheme, PassCombine, TraceScheme};
 
 use super::engine::Prediction;
 
@@ -165,6 +166,7 @@ pub fn queue_items(
     collection: &Collection,
     annotations: &AnnotationStore,
     predictions: &[Option<Prediction>],
+    (schemes, combine): (&[TraceScheme], PassCombine),
 ) -> Vec<QueueItem> {
     let me = annotations.annotator();
     collection
@@ -179,6 +181,10 @@ pub fn queue_items(
                 Some(Prediction::Analysed { probs, classes, .. }) => (Some(probs), classes),
                 _ => (None, Vec::new()),
             };
+            let (trace_ccc, proxy_gap) = labels.map_or((None, None), |by| {
+                let utterance = probs.as_deref().map(|p| (classes.as_slice(), p));
+                review_figures(by, schemes, combine, utterance)
+            });
             let label = own
                 .and_then(|l| l.class.clone())
                 .or_else(|| summary.as_ref()?.class.clone());
@@ -194,6 +200,8 @@ pub fn queue_items(
                 }),
                 reviewed: own.is_some_and(|l| !l.is_empty()),
                 flagged: labels.is_some_and(|by| by.values().any(|l| !l.flags.is_empty())),
+                trace_ccc,
+                proxy_gap,
             }
         })
         .collect()

@@ -15,6 +15,8 @@ mod rows;
 mod screenshot;
 mod theme;
 mod timeline;
+mod trace_handling;
+mod trace_mode;
 mod view;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ use std::path::{Path, PathBuf};
 pub use app::StudioApp;
 pub use player::Playback;
 pub use screenshot::ScreenshotError;
+pub use trace_mode::StickInput;
 
 /// The bundled demo project, opened when nothing else is named.
 #[must_use]

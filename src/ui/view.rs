@@ -2,7 +2,7 @@
 //! the [`super::commands::CommandSender`]).
 
 use crate::annotation::Label;
-use crate::project::LabelScheme;
+use crate::project::{LabelScheme, TraceScheme};
 
 use super::collection::CollectionState;
 use super::engine::EngineState;
@@ -10,6 +10,7 @@ use super::exporting::ExportState;
 use super::labelling::Labelling;
 use super::player::Player;
 use super::recording::RecordingState;
+use super::trace_mode::Tracing;
 
 /// Which floating windows are open: the command palette (with its text) and the model card.
 #[derive(Debug, Default)]
@@ -27,6 +28,7 @@ pub struct StudioView<'a> {
     pub player: &'a Player,
     pub export: &'a ExportState,
     pub windows: &'a Windows,
+    pub trace: &'a Tracing,
 }
 
 impl<'a> StudioView<'a> {
@@ -40,6 +42,12 @@ impl<'a> StudioView<'a> {
     #[must_use]
     pub fn current_file(&self) -> Option<&'a str> {
         self.collection.listed_path(self.recording?.index)
+    }
+
+    /// The dimension trace mode traces (none before a project is open).
+    #[must_use]
+    pub fn trace_scheme(&self) -> Option<TraceScheme> {
+        self.trace.scheme(self.collection.project.as_ref())
     }
 
     /// The current annotator's label of the open recording.

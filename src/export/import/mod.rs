@@ -5,6 +5,7 @@
 //! nobody else's labels are ever overwritten.
 
 mod timed;
+mod traces;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,9 @@ use crate::annotation::{AnnotationStore, ClassSource, Op};
 use crate::project::LabelScheme;
 
 pub use timed::{audacity, eaf, textgrid};
+pub use traces::{
+    ImportedPass, ImportedTrace, NovaHeader, nova, nova_paths, read_nova_header, traces_csv,
+};
 
 /// A row that could not be imported.
 #[derive(Debug, Clone, PartialEq, Eq)]

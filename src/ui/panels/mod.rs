@@ -9,6 +9,7 @@ mod lanes;
 mod model_card;
 mod palette;
 mod recording;
+mod trace;
 
 pub use browser::browser_ui;
 pub use export::export_ui;

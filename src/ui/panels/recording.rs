@@ -178,6 +178,18 @@ pub fn recording_ui(
         let (rect, g) = lanes::spectrogram(ui, width, &timeline, image, title);
         rects.push(rect);
         gestures.extend(g);
+        if let Some(scheme) = view.trace_scheme() {
+            let lane = super::trace::trace_lane_of(view, recording, &scheme);
+            let (rect, g, value) = lanes::trace_lane(ui, width, &timeline, &lane);
+            if let Some(message) = &view.trace.message {
+                ui.weak(message);
+            }
+            rects.push(rect);
+            gestures.extend(g);
+            if let Some(value) = value {
+                commands.send(Action::TraceValue(value));
+            }
+        }
         if let Some(analysis) = &recording.analysis {
             let result = &analysis.result;
             if let Some(padded) = result.padded_from_s {

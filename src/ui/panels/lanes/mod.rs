@@ -5,6 +5,7 @@
 mod heatmap;
 mod spectrogram;
 mod texture;
+mod trace;
 mod trajectory;
 mod waveform;
 
@@ -16,6 +17,7 @@ use crate::ui::timeline::Timeline;
 
 pub use heatmap::heatmap;
 pub use spectrogram::spectrogram;
+pub use trace::{TraceLane, trace_lane};
 pub use trajectory::{labels_over, trajectory};
 pub use waveform::waveform;
 
