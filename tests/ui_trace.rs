@@ -49,8 +49,14 @@ impl StickInput for FakeStick {
 
 fn settle(harness: &mut Harness<'static, StudioApp>) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while harness.state().is_busy() {
+    loop {
         harness.step();
+        if !harness.state().is_busy() {
+            harness.step();
+            if !harness.state().is_busy() {
+                break;
+            }
+        }
         assert!(Instant::now() < deadline, "background work did not finish");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -77,7 +83,7 @@ fn alice(stick: Option<FakeStick>) -> Traced {
         app = app.with_stick(Box::new(stick));
     }
     let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 1400.0))
+        .with_size(egui::vec2(1280.0, 800.0))
         .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app);
     harness.state_mut().set_annotator("alice");
     settle(&mut harness);

@@ -39,7 +39,7 @@ pub fn browser_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSe
         ui.add(
             egui::TextEdit::singleline(&mut browse.search)
                 .hint_text("words, or speaker: split: label: predicted:")
-                .desired_width(ui.available_width() - 225.0),
+                .desired_width(ui.available_width() - 350.0),
         )
         .labelled_by(label.id);
         let queue = browse.sort == SortColumn::Queue;

@@ -170,14 +170,6 @@ pub fn recording_ui(
                 }
             },
         }
-        let slot = usize::from(recording.show_enhanced_spectrogram && recording.analysis.is_some());
-        let title = if slot == 1 { "Spectrogram, enhanced (S: original)" } else { "Spectrogram, original (S: enhanced)" };
-        let image = recording.spectrograms[slot]
-            .as_ref()
-            .map(|(generation, image)| (image.as_ref(), recording.version(*generation)));
-        let (rect, g) = lanes::spectrogram(ui, width, &timeline, image, title);
-        rects.push(rect);
-        gestures.extend(g);
         if let Some(scheme) = view.trace_scheme() {
             let lane = super::trace::trace_lane_of(view, recording, &scheme);
             let (rect, g, value) = lanes::trace_lane(ui, width, &timeline, &lane);
@@ -190,6 +182,14 @@ pub fn recording_ui(
                 commands.send(Action::TraceValue(value));
             }
         }
+        let slot = usize::from(recording.show_enhanced_spectrogram && recording.analysis.is_some());
+        let title = if slot == 1 { "Spectrogram, enhanced (S: original)" } else { "Spectrogram, original (S: enhanced)" };
+        let image = recording.spectrograms[slot]
+            .as_ref()
+            .map(|(generation, image)| (image.as_ref(), recording.version(*generation)));
+        let (rect, g) = lanes::spectrogram(ui, width, &timeline, image, title);
+        rects.push(rect);
+        gestures.extend(g);
         if let Some(analysis) = &recording.analysis {
             let result = &analysis.result;
             if let Some(padded) = result.padded_from_s {
