@@ -112,7 +112,7 @@ impl TraceSettings {
                 ));
             }
             if let TraceMode::Bounded { min, max } = scheme.mode
-                && !(min < max)
+                && min.partial_cmp(&max) != Some(std::cmp::Ordering::Less)
             {
                 problems.push(format!("trace `{}` needs min < max", scheme.dimension));
             }
