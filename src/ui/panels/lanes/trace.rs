@@ -89,22 +89,38 @@ pub fn trace_lane(
     if let Some(live) = &lane.live {
         line(live, Stroke::new(2.5, LIVE), false);
     }
-    let mut legend: Vec<String> = lane.annotators.iter().map(|(n, _)| n.clone()).collect();
+    // A legend in the pane's colours, right-aligned along the top.
+    let mut legend: Vec<(String, Color32)> = lane
+        .annotators
+        .iter()
+        .enumerate()
+        .map(|(index, (name, _))| (name.clone(), theme::class_colour(index + 4)))
+        .collect();
     if lane.proxy.is_some() {
-        legend.push("model proxy (circumplex, dashed)".into());
+        legend.push(("model proxy (circumplex, dashed)".into(), PROXY));
+    }
+    let mut x = rect.right() - 6.0;
+    for (name, colour) in legend.iter().rev() {
+        let drawn = painter.text(
+            Pos2::new(x, rect.top() + 2.0),
+            egui::Align2::RIGHT_TOP,
+            name,
+            egui::FontId::proportional(11.0),
+            *colour,
+        );
+        x = drawn.left() - 10.0;
     }
     let mode = if lane.tracing {
-        "tracing: move the pointer up/down or hold PageUp/PageDown; T stops".to_owned()
+        "tracing: pointer up/down or PageUp/PageDown; T stops"
     } else {
-        "T traces, Shift+T switches dimension".to_owned()
+        "T traces, Shift+T switches dimension"
     };
     pane_title(
         &painter,
         rect,
         &format!(
-            "Trace: {} ({min}–{max}) · {mode} · {}",
-            lane.scheme.display_name(),
-            legend.join(", ")
+            "Trace: {} ({min}–{max}) · {mode}",
+            lane.scheme.display_name()
         ),
         ui,
     );
