@@ -6,6 +6,7 @@ mod command_handling;
 mod commands;
 mod engine;
 mod exporting;
+mod gamepad;
 mod labelling;
 mod panels;
 mod player;
@@ -117,6 +118,11 @@ pub fn run(options: WindowOptions) -> Result<(), WindowError> {
                 .and_then(|name| crate::annotation::annotator::normalise_annotator(&name).ok());
             if let Some(annotator) = annotator {
                 app = app.with_annotator(&annotator);
+            }
+            if options.screenshot.is_none()
+                && let Some(stick) = gamepad::GilrsStick::open()
+            {
+                app = app.with_stick(Box::new(stick));
             }
             if let Some(listed) = &options.select {
                 app.select_when_listed(listed);

@@ -10,8 +10,9 @@ use crate::annotation::trace::{PassState, TraceInput, block_len};
 use crate::project::{Project, TraceMode, TraceScheme};
 
 /// A stick of a gamepad (or a test's stand-in): its vertical axis in −1…1, and whether the pad
-/// is still there. The window reads it each frame while a pass runs.
-pub trait StickInput: Send {
+/// is still there. A pass started while a pad is connected follows the stick (and ends, kept as
+/// incomplete, if the pad goes away); otherwise it follows the pointer and keys.
+pub trait StickInput {
     /// `None` when no pad is connected.
     fn axis(&mut self) -> Option<f64>;
 }
@@ -24,6 +25,8 @@ pub struct ActivePass {
     pub scheme: TraceScheme,
     /// Grid index the next sample belongs to.
     pub next_index: u64,
+    /// The pass follows the gamepad stick.
+    pub gamepad: bool,
     /// Samples not yet written (less than a block).
     pub pending: Vec<f64>,
     /// Every sample of the pass so far (for drawing it live).
@@ -61,7 +64,8 @@ impl Tracing {
         scheme: &TraceScheme,
         position_s: f64,
     ) {
-        let input = if self.stick.is_some() {
+        let gamepad = self.stick.as_mut().and_then(|s| s.axis()).is_some();
+        let input = if gamepad {
             TraceInput::Gamepad
         } else {
             TraceInput::Mouse
@@ -81,6 +85,7 @@ impl Tracing {
                     file: file.to_owned(),
                     pass,
                     scheme: scheme.clone(),
+                    gamepad,
                     next_index: start_index,
                     pending: Vec::new(),
                     values: Vec::new(),
@@ -105,7 +110,7 @@ impl Tracing {
         let Some(active) = self.active.as_mut() else {
             return;
         };
-        if let Some(stick) = self.stick.as_mut() {
+        if let Some(stick) = self.stick.as_mut().filter(|_| active.gamepad) {
             match stick.axis() {
                 Some(axis) => {
                     let scheme = active.scheme.clone();
