@@ -299,3 +299,64 @@ fn malformed_trace_rows_are_reported_with_file_and_line_and_the_rest_imported() 
     assert!((frank.values[2] - 4.666_666_666_666_667).abs() < 1e-9);
     assert_eq!(frank.values[6], 6.0);
 }
+
+/// `import` SIGKILLed while it writes a long pass, 20 times into one journal: every replayed pass
+/// is an exact prefix of the file's trace in whole half-second blocks (only the block being
+/// written is lost), and the journal stays readable and appendable after each kill.
+#[test]
+fn a_kill_mid_pass_loses_at_most_the_block_being_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = copy_demo(dir.path());
+    let csv = dir.path().join("long.arousal.csv");
+    // One hour at 25 Hz: far more blocks than a kill lets through.
+    let rows: Vec<(f64, f64)> = (0..90_000)
+        .map(|k| (k as f64 / 25.0, 1.0 + 6.0 * ((k % 997) as f64 / 996.0)))
+        .collect();
+    write_csv(&csv, "value", &rows);
+    let mut rng = fastrand::Rng::with_seed(18);
+    let mut cut_mid_pass = 0;
+    for _ in 0..20 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_merit-studio"))
+            .args([
+                "import",
+                p(&project),
+                "--format",
+                "traces-csv",
+                p(&csv),
+                "--annotator",
+                "kim",
+                "--file",
+                REC,
+            ])
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(rng.u64(100..700)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let store = AnnotationStore::load(&project).unwrap();
+        for warning in store.warnings() {
+            assert!(warning.message.contains("torn"), "{warning}");
+        }
+        let Some(label) = store.label(REC, "kim") else {
+            continue;
+        };
+        cut_mid_pass = 0;
+        for pass in &label.traces.passes {
+            assert_eq!(pass.values.len() % 12, 0, "whole blocks only");
+            if !pass.values.is_empty() && pass.values.len() < rows.len() {
+                cut_mid_pass += 1;
+                assert_eq!(pass.state, merit_studio::annotation::trace::PassState::Open);
+            }
+            for (value, (_, expected)) in pass.values.iter().zip(&rows) {
+                assert_eq!(value, expected);
+            }
+        }
+    }
+    assert!(
+        cut_mid_pass >= 5,
+        "only {cut_mid_pass} kills landed mid-pass"
+    );
+}
