@@ -310,7 +310,12 @@ fn a_kill_mid_pass_loses_at_most_the_block_being_written() {
     let csv = dir.path().join("long.arousal.csv");
     // One hour at 25 Hz: far more blocks than a kill lets through.
     let rows: Vec<(f64, f64)> = (0..90_000)
-        .map(|k| (k as f64 / 25.0, 1.0 + 6.0 * ((k % 997) as f64 / 996.0)))
+        .map(|k: i32| {
+            (
+                f64::from(k) / 25.0,
+                1.0 + 6.0 * (f64::from(k % 997) / 996.0),
+            )
+        })
         .collect();
     write_csv(&csv, "value", &rows);
     let mut rng = fastrand::Rng::with_seed(18);
