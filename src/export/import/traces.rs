@@ -14,6 +14,11 @@ use crate::annotation::trace::{PassState, TraceInput, TraceSeries};
 use crate::annotation::{AnnotationError, AnnotationStore};
 use crate::project::{TraceMode, TraceScheme};
 
+/// Times beyond this are refused (no recording is that long; it guards the fill-in).
+const MAX_TIME_S: f64 = 24.0 * 3600.0;
+/// A longer stretch without rows is not one pass: the rows after it are refused.
+const MAX_GAP_S: f64 = 10.0;
+
 /// One imported pass on the scheme's grid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportedPass {
@@ -93,8 +98,17 @@ impl<'a> Checker<'a> {
                 "time {time_s} s does not come after the previous row's (times must rise)"
             ));
         }
+        if !(0.0..=MAX_TIME_S).contains(&time_s) {
+            return bad(format!("time {time_s} s is outside 0–24 h"));
+        }
+        if self.last_time.is_some_and(|last| time_s - last > MAX_GAP_S) {
+            return bad(format!(
+                "{:.1} s after the previous row (more than {MAX_GAP_S} s untraced: not one pass)",
+                time_s - self.last_time.unwrap_or(0.0)
+            ));
+        }
         let position = time_s * self.rate_hz;
-        if (position - position.round()).abs() > 0.01 || position < -0.01 {
+        if (position - position.round()).abs() > 0.01 {
             return bad(format!(
                 "time {time_s} s is not on the {} Hz grid (a rate that does not match the scheme's)",
                 self.rate_hz
@@ -244,8 +258,8 @@ fn nova_header(path: &Path) -> Result<NovaHeader, String> {
                     header.scheme = attribute(&e, b"name").unwrap_or_default();
                     header.rate_hz = attribute(&e, b"sr")
                         .and_then(|s| s.parse().ok())
-                        .filter(|r: &f64| *r > 0.0)
-                        .ok_or("the scheme has no sample rate (sr)")?;
+                        .filter(|r: &f64| (1.0..=1000.0).contains(r))
+                        .ok_or("the scheme has no sample rate (sr) between 1 and 1000 Hz")?;
                 }
                 _ => {}
             },
