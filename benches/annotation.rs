@@ -1,5 +1,7 @@
-//! Annotation storage: edits per second sustained with an fsync per edit, and the time to open a
-//! project of 100,000 recordings whose journals hold 500,000 lines. Prints figures; asserts nothing.
+//! Annotation storage: edits per second sustained with an fsync per edit, the time to open a
+//! project of 100,000 recordings whose journals hold 500,000 lines, and the replay of an hour-long
+//! trace pass (90,000 samples in 7,500 half-second blocks; issue 18's target is under 100 ms).
+//! Prints figures; asserts nothing.
 //!
 //!     cargo bench --bench annotation
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -87,7 +89,48 @@ fn open_large_project() {
     );
 }
 
+fn trace_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let journals = dir.path().join("annotations");
+    std::fs::create_dir_all(&journals).unwrap();
+    let mut text = String::from(
+        r#"{"v":1,"seq":1,"annotator":"tracer","time_ms":1795700000000,"file":"a.wav","op":"trace","tv":1,"trace":"begin","pass":1,"dimension":"arousal","rate_hz":25.0,"mode":{"kind":"bounded","min":1.0,"max":7.0},"input":"mouse","start_index":0}"#,
+    );
+    text.push('\n');
+    let blocks = 90_000 / 12;
+    for block in 0..blocks {
+        let values: Vec<String> = (0..12)
+            .map(|i| {
+                format!(
+                    "{:.4}",
+                    4.0 + 2.5 * (f64::from(block * 12 + i) / 40.0).sin()
+                )
+            })
+            .collect();
+        writeln!(
+            text,
+            r#"{{"v":1,"seq":{},"annotator":"tracer","time_ms":1795700000000,"file":"a.wav","op":"trace","tv":1,"trace":"block","pass":1,"values":[{}]}}"#,
+            block + 2,
+            values.join(",")
+        )
+        .unwrap();
+    }
+    std::fs::write(journals.join("tracer.jsonl"), text).unwrap();
+    let started = Instant::now();
+    let store = AnnotationStore::load(dir.path()).unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let samples = store.label("a.wav", "tracer").unwrap().traces.passes[0]
+        .values
+        .len();
+    println!(
+        "replay a 1-hour trace pass: {samples} samples in {} blocks in {:.1} ms",
+        blocks,
+        seconds * 1000.0
+    );
+}
+
 fn main() {
     sustained_edits();
     open_large_project();
+    trace_replay();
 }

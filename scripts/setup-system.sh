@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages MERIT Studio needs to build and test (Debian/Ubuntu), only if missing.
-#   build: pkg-config, libasound2-dev (rodio's ALSA backend)
+#   build: pkg-config, libasound2-dev (rodio's ALSA backend), libudev-dev (gilrs, gamepads for trace mode)
 #   tests: python3-venv, espeak-ng, sox, festival with two festvox voices (the model-pipeline tests
 #          generate a small corpus v2; models/training/setup-corpus.sh installs the full corpus's voices);
 #          slurmctld, slurmd, slurm-client, munge (the cluster test starts a one-machine Slurm)
 #   screenshots (MERIT_WITH_DISPLAY_TOOLS=1): xvfb, imagemagick, mesa
 set -euo pipefail
-packages=(pkg-config libasound2-dev python3-venv espeak-ng sox festival festvox-kdlpc16k festvox-italp16k
+packages=(pkg-config libasound2-dev libudev-dev python3-venv espeak-ng sox festival festvox-kdlpc16k festvox-italp16k
   slurmctld slurmd slurm-client munge)
 if [[ "${MERIT_WITH_DISPLAY_TOOLS:-0}" == 1 ]]; then
   packages+=(xvfb imagemagick libgl1-mesa-dri libegl1 libxkbcommon-x11-0)

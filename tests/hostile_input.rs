@@ -367,14 +367,30 @@ fn importers_survive_hostile_files() {
         "1.5",
         "-1",
         "NaN",
+        "time_s",
+        "0.04",
+        "1e300",
+        "4;1",
+        "<scheme name=\"arousal\" type=\"CONTINUOUS\" sr=\"25\" min=\"1\" max=\"7\"/>",
+        "<scheme type=\"continuous\" sr=\"1e-300\"/>",
+        "<info size=\"99999999999\"/>",
     ];
     let scheme = LabelScheme::sparse_merit();
+    let arousal = merit_studio::project::TraceSettings::default()
+        .scheme(&scheme, "arousal")
+        .expect("arousal is traceable");
     let root = folder.path().to_path_buf();
     runner(128)
         .run(&texty(fields), |text| {
             let scheme = scheme.clone();
+            let arousal = arousal.clone();
             let root = root.clone();
             survives("importers", move || {
+                let traces = write(&root, "a.arousal.csv", text.as_bytes());
+                let _ = import::traces_csv(&traces, &arousal, None);
+                let nova = write(&root, "a.annotation", text.as_bytes());
+                write(&root, "a.annotation~", text.as_bytes());
+                let _ = import::nova(&nova, &arousal);
                 let msp = write(&root, "labels.csv", text.as_bytes());
                 let _ = import::msp_csv(&msp, &scheme, None);
                 let jsonl = write(&root, "labels.jsonl", text.as_bytes());

@@ -178,6 +178,11 @@ pub fn read_journal(folder: &Path, annotator: &str) -> Result<JournalContents, A
                 line: Some(number),
                 message: format!("unknown schema version {}; line ignored", entry.v),
             }),
+            Ok(entry) if !entry.op.known_version() => contents.warnings.push(JournalWarning {
+                path: path.clone(),
+                line: Some(number),
+                message: "a trace edit of a newer version; line ignored".into(),
+            }),
             Ok(entry) if entry.seq <= through => {}
             Ok(entry) => contents.entries.push(entry),
             Err(error) => contents.warnings.push(JournalWarning {

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::trace::{TRACE_VERSION, TraceEdit, Traces};
+
 /// Things an annotator can flag about a recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -118,6 +120,29 @@ pub enum Op {
     RemoveComment {
         id: u64,
     },
+    /// A change to the annotator's time-continuous traces (`tv`: the trace fields' version).
+    Trace {
+        tv: u32,
+        #[serde(flatten)]
+        edit: TraceEdit,
+    },
+}
+
+impl Op {
+    /// A trace edit of the current version.
+    #[must_use]
+    pub fn trace(edit: TraceEdit) -> Self {
+        Self::Trace {
+            tv: TRACE_VERSION,
+            edit,
+        }
+    }
+
+    /// Whether this build understands the edit (a trace edit of a newer version is skipped).
+    #[must_use]
+    pub fn known_version(&self) -> bool {
+        !matches!(self, Self::Trace { tv, .. } if *tv != TRACE_VERSION)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -139,6 +164,9 @@ pub struct Label {
     /// Comments and replies (a comment alone does not make a recording reviewed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub comments: Vec<Comment>,
+    /// Time-continuous traces, pass by pass.
+    #[serde(default, skip_serializing_if = "Traces::is_empty")]
+    pub traces: Traces,
     /// When the label last changed (milliseconds since the Unix epoch).
     #[serde(default)]
     pub updated_ms: u64,
@@ -211,6 +239,7 @@ impl Label {
             Op::SetConfidence { confidence } => Op::SetConfidence {
                 confidence: std::mem::replace(&mut self.confidence, *confidence),
             },
+            Op::Trace { edit, .. } => Op::trace(self.traces.apply(edit)),
             Op::PutComment { comment } => {
                 match self.comments.iter_mut().find(|c| c.id == comment.id) {
                     Some(old) => Op::PutComment {
@@ -264,6 +293,7 @@ impl Label {
             && self.note.is_empty()
             && self.flags.is_empty()
             && self.confidence.is_none()
+            && self.traces.is_empty()
     }
 }
 

@@ -12,6 +12,7 @@ pub mod queue;
 pub mod request;
 pub mod segments;
 mod store;
+pub mod trace;
 
 use std::path::PathBuf;
 

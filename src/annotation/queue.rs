@@ -16,6 +16,70 @@ pub struct QueueItem {
     /// The current annotator has labelled it.
     pub reviewed: bool,
     pub flagged: bool,
+    /// The lowest CCC between two annotators' traces of any dimension (when two traced it).
+    pub trace_ccc: Option<f64>,
+    /// How far the model's proxy lies from the human mean trace, as a fraction of the scale
+    /// (the largest over the traced dimensions).
+    pub proxy_gap: Option<f64>,
+}
+
+/// The orders the review queue can take, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueOrder {
+    /// Unreviewed first, then model uncertainty, model vs label, annotators' disagreement, flags.
+    #[default]
+    Combined,
+    /// The model's least certain predictions first.
+    ModelUncertainty,
+    /// Recordings whose annotators disagree most (class votes) first.
+    AnnotatorDisagreement,
+    /// Recordings whose traces agree least (lowest pairwise CCC) first.
+    LowTraceAgreement,
+    /// Recordings where the model's proxy trace lies farthest from the human mean first.
+    ProxyDisagrees,
+}
+
+impl QueueOrder {
+    pub const ALL: [Self; 5] = [
+        Self::Combined,
+        Self::ModelUncertainty,
+        Self::AnnotatorDisagreement,
+        Self::LowTraceAgreement,
+        Self::ProxyDisagrees,
+    ];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Combined => "combined",
+            Self::ModelUncertainty => "model uncertainty",
+            Self::AnnotatorDisagreement => "annotators disagree",
+            Self::LowTraceAgreement => "low trace agreement",
+            Self::ProxyDisagrees => "model proxy disagrees with the human mean",
+        }
+    }
+
+    /// The order called `name` (as [`QueueOrder::name`] writes it, any case).
+    #[must_use]
+    pub fn by_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// Higher = sooner; `None`: the order says nothing about the item (it goes last).
+    fn score(self, item: &QueueItem) -> Option<f64> {
+        match self {
+            Self::Combined => Some(item.priority()),
+            Self::ModelUncertainty => item
+                .probs
+                .as_deref()
+                .map(|p| 0.5 * normalised_entropy(p) + 0.5 * (1.0 - margin(p))),
+            Self::AnnotatorDisagreement => item.item_agreement.map(|a| 1.0 - a),
+            Self::LowTraceAgreement => item.trace_ccc.map(|c| -c),
+            Self::ProxyDisagrees => item.proxy_gap,
+        }
+    }
 }
 
 /// Entropy of `probs` divided by its maximum (0 = certain, 1 = uniform).
@@ -75,7 +139,16 @@ impl QueueItem {
 /// Collection indices in review order (highest priority first; ties keep collection order).
 #[must_use]
 pub fn review_order(items: &[QueueItem]) -> Vec<usize> {
-    let mut ranked: Vec<(f64, usize)> = items.iter().map(|i| (i.priority(), i.index)).collect();
+    review_order_by(items, QueueOrder::Combined)
+}
+
+/// Collection indices in `order` (items it says nothing about last; ties keep collection order).
+#[must_use]
+pub fn review_order_by(items: &[QueueItem], order: QueueOrder) -> Vec<usize> {
+    let mut ranked: Vec<(f64, usize)> = items
+        .iter()
+        .map(|i| (order.score(i).unwrap_or(f64::NEG_INFINITY), i.index))
+        .collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     ranked.into_iter().map(|(_, index)| index).collect()
 }
@@ -125,5 +198,29 @@ mod tests {
             },
         ];
         assert_eq!(review_order(&items), vec![2, 1, 3, 0]);
+    }
+
+    #[test]
+    fn orders_are_chosen_by_name_and_trace_orders_rank_by_traces() {
+        let item = |index, trace_ccc, proxy_gap| QueueItem {
+            index,
+            trace_ccc,
+            proxy_gap,
+            ..QueueItem::default()
+        };
+        let items = vec![
+            item(0, Some(0.9), Some(0.1)),
+            item(1, None, None),
+            item(2, Some(0.2), Some(0.05)),
+            item(3, Some(0.6), Some(0.4)),
+        ];
+        let low = QueueOrder::by_name("Low trace agreement").unwrap();
+        assert_eq!(review_order_by(&items, low), vec![2, 3, 0, 1]);
+        let proxy = QueueOrder::by_name("model proxy disagrees with the human mean").unwrap();
+        assert_eq!(review_order_by(&items, proxy), vec![3, 0, 2, 1]);
+        assert!(QueueOrder::by_name("alphabetical").is_none());
+        for order in QueueOrder::ALL {
+            assert_eq!(QueueOrder::by_name(order.name()), Some(order));
+        }
     }
 }

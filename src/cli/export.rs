@@ -29,6 +29,12 @@ pub enum FormatArg {
     Audacity,
     /// Label Studio tasks.json (with the model's predictions) and labeling-config.xml (folder).
     Labelstudio,
+    /// Traces: one CSV per recording × dimension, `time_s,<annotator>,…` (folder).
+    TracesCsv,
+    /// Traces as NOVA continuous annotations, `.annotation` + `.annotation~` (folder).
+    Nova,
+    /// Traces: one JSON object per recording with rate, values per annotator and mean (file).
+    TracesJsonl,
 }
 
 impl From<FormatArg> for Format {
@@ -41,6 +47,9 @@ impl From<FormatArg> for Format {
             FormatArg::Eaf => Self::Eaf,
             FormatArg::Audacity => Self::Audacity,
             FormatArg::Labelstudio => Self::Labelstudio,
+            FormatArg::TracesCsv => Self::TracesCsv,
+            FormatArg::Nova => Self::Nova,
+            FormatArg::TracesJsonl => Self::TracesJsonl,
         }
     }
 }
@@ -264,25 +273,35 @@ pub enum ImportFormat {
     Audiofolder,
     /// Label Studio's JSON export (a list of tasks; --from-annotator picks our exports' annotator).
     Labelstudio,
+    /// A trace CSV (`time_s,<annotator>,…`) for one recording (--file) and dimension
+    /// (--dimension); --from-annotator picks a column.
+    TracesCsv,
+    /// A NOVA continuous annotation (`.annotation` or `.annotation~`) for one recording (--file).
+    Nova,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    project: PathBuf,
+    pub(super) project: PathBuf,
     #[arg(long, value_enum)]
-    format: ImportFormat,
-    input: PathBuf,
+    pub(super) format: ImportFormat,
+    pub(super) input: PathBuf,
     #[arg(long)]
-    annotator: String,
-    /// The recording a per-recording file (Audacity, TextGrid) describes.
+    pub(super) annotator: String,
+    /// The recording a per-recording file (Audacity, TextGrid, traces) describes.
     #[arg(long)]
-    file: Option<String>,
+    pub(super) file: Option<String>,
     /// TextGrid tier to read (default: consensus).
     #[arg(long)]
     tier: Option<String>,
-    /// Detailed MSP CSV: only this annotator's rows; Label Studio: this annotator's annotation.
+    /// Detailed MSP CSV: only this annotator's rows; Label Studio: this annotator's annotation;
+    /// trace CSV: this annotator's column.
     #[arg(long)]
-    from_annotator: Option<String>,
+    pub(super) from_annotator: Option<String>,
+    /// Traces: the dimension the file traces (default: NOVA's scheme name, or the trace CSV's
+    /// `<recording>.<dimension>.csv` name).
+    #[arg(long)]
+    pub(super) dimension: Option<String>,
 }
 
 pub fn run_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
@@ -331,6 +350,7 @@ pub fn run_import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
                 first_id,
             )
         }
+        ImportFormat::TracesCsv | ImportFormat::Nova => return super::traces::run_import(args),
     }
     .with_context(|| format!("cannot read {}", input.display()))?;
     let listed: std::collections::HashSet<&str> = collection

@@ -13,6 +13,7 @@ mod label;
 mod rnnoise;
 mod runtime;
 mod scan;
+mod traces;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

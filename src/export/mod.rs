@@ -36,6 +36,12 @@ pub enum Format {
     Audacity,
     /// Label Studio: `tasks.json` and `labeling-config.xml` (folder).
     Labelstudio,
+    /// Time-continuous traces: one CSV per recording × dimension (folder).
+    TracesCsv,
+    /// Time-continuous traces as NOVA continuous annotations (folder).
+    Nova,
+    /// Time-continuous traces: one JSON object per recording (file).
+    TracesJsonl,
 }
 
 /// Which labels an export carries.
@@ -106,7 +112,7 @@ pub fn export(
     provenance: &Provenance,
 ) -> Result<Vec<PathBuf>, ExportError> {
     let format = options.format.unwrap_or(Format::Jsonl);
-    let folder_format = !matches!(format, Format::Jsonl);
+    let folder_format = !matches!(format, Format::Jsonl | Format::TracesJsonl);
     if folder_format {
         let not_empty = std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some());
         if not_empty {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{LabelScheme, ProjectError};
+use super::{LabelScheme, ProjectError, TraceSettings};
 
 pub const PROJECT_FILE_NAME: &str = "project.json";
 /// The newest `project.json` schema this build reads and writes.
@@ -58,6 +58,9 @@ pub struct ProjectFile {
     pub model: Option<PathBuf>,
     #[serde(default)]
     pub annotators: Vec<String>,
+    /// Time-continuous traces (absent in older files: the attributes at 25 Hz, final pass).
+    #[serde(default, skip_serializing_if = "TraceSettings::is_default")]
+    pub traces: TraceSettings,
 }
 
 impl ProjectFile {
@@ -72,6 +75,7 @@ impl ProjectFile {
             label_scheme: LabelScheme::sparse_merit(),
             model: None,
             annotators: Vec::new(),
+            traces: TraceSettings::default(),
         }
     }
 
@@ -98,7 +102,8 @@ impl ProjectFile {
             });
         }
         let file: Self = serde_json::from_value(value).map_err(|e| json_error(&e))?;
-        let problems = file.label_scheme.problems();
+        let mut problems = file.label_scheme.problems();
+        problems.extend(file.traces.problems());
         if !problems.is_empty() {
             return Err(ProjectError::Invalid {
                 path: path.to_path_buf(),

@@ -6,12 +6,14 @@ mod file;
 mod label_scheme;
 pub mod manifest;
 pub mod recent;
+mod trace_scheme;
 
 use std::path::{Path, PathBuf};
 
 pub use collection::{Collection, CollectionIssue, Recording, ReferenceLabel};
 pub use file::{PROJECT_FILE_NAME, ProjectFile, SCHEMA_VERSION, Source};
 pub use label_scheme::{AttributeScale, EmotionClass, LabelScheme};
+pub use trace_scheme::{DEFAULT_RATE_HZ, PassCombine, TraceMode, TraceScheme, TraceSettings};
 
 use crate::fsio::write_atomically;
 

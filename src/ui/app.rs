@@ -22,6 +22,7 @@ use super::player::{Playback, Player};
 use super::recording::RecordingState;
 use super::rows::RowSources;
 use super::segments::SegmentCursor;
+use super::trace_mode::{StickInput, Tracing};
 use super::view::{StudioView, Windows, scheme_of};
 
 /// What a file dialog (run on its own thread, as dialogs block) was opened for.
@@ -44,6 +45,7 @@ pub struct StudioApp {
     pub(super) segments: SegmentCursor,
     /// Lane heights, collapsed lanes, the label strip folded.
     pub(super) lanes: LaneLayout,
+    pub(super) trace: Tracing,
     /// The label strip's fields while they are being edited (its own widget state).
     label_drafts: LabelDrafts,
     sender: CommandSender,
@@ -72,6 +74,7 @@ impl StudioApp {
             windows: Windows::default(),
             segments: SegmentCursor::default(),
             lanes: LaneLayout::default(),
+            trace: Tracing::default(),
             label_drafts: LabelDrafts::default(),
             sender,
             actions,
@@ -117,6 +120,13 @@ impl StudioApp {
         let recordings = self.collection.collection.recordings.len();
         self.engine
             .set_cache_dir(folder, self.collection.project.as_ref(), recordings);
+        self
+    }
+
+    /// Traces with `stick` (a gamepad, or a test's stand-in) instead of the mouse and keys.
+    #[must_use]
+    pub fn with_stick(mut self, stick: Box<dyn StickInput>) -> Self {
+        self.trace.stick = Some(stick);
         self
     }
 
@@ -174,11 +184,13 @@ impl StudioApp {
     /// lets the panels draw and send actions, then applies the actions.
     pub fn studio_ui(&mut self, ui: &mut egui::Ui) {
         self.poll_jobs();
+        let (schemes, combine) = self.trace_settings();
         self.collection.browser.refresh(&RowSources {
             collection: &self.collection.collection,
             checks: &self.collection.checks,
             annotations: &self.labelling.annotations,
             engine: &self.engine.engine,
+            traces: (&schemes, combine),
         });
         let class_keys: Vec<_> = scheme_of(&self.collection)
             .classes
@@ -207,6 +219,7 @@ impl StudioApp {
             windows: &self.windows,
             segments: &self.segments,
             lanes: &self.lanes,
+            trace: &self.trace,
         };
         let sender = &self.sender;
         egui::Panel::top("header").show(ui, |ui| panels::header_ui(ui, &view, sender));
@@ -236,7 +249,8 @@ impl StudioApp {
             self.apply(action);
         }
         self.follow_segment_playback();
-        if self.player.transport.is_playing() {
+        self.poll_trace();
+        if self.player.transport.is_playing() || self.trace.active.is_some() {
             if let Some(recording) = self.recording.as_mut() {
                 recording
                     .timeline

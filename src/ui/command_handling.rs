@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::annotation::queue::review_order;
+use crate::annotation::queue::review_order_by;
 use crate::jobs::Job;
 
 use super::app::{Dialog, StudioApp};
@@ -202,6 +202,11 @@ impl StudioApp {
                 self.export.format = format;
                 self.export.mine_only = mine_only;
             }
+            Action::TraceValue(value) => {
+                if let Some(scheme) = self.trace.scheme(self.collection.project.as_ref()) {
+                    self.trace.set_value(value, &scheme);
+                }
+            }
         }
     }
 
@@ -241,6 +246,7 @@ impl StudioApp {
                 }
             }
             Command::NextInQueue => self.next_in_queue(),
+            Command::TracePass | Command::NextTraceDimension => self.run_trace(command),
             Command::Undo => self.labelling.undo_or_redo(false),
             Command::Redo => self.labelling.undo_or_redo(true),
             Command::AddSegment => {
@@ -365,12 +371,14 @@ impl StudioApp {
     /// Opens the most worth-reviewing recording other than the open one.
     fn next_in_queue(&mut self) {
         let current = self.collection.selected;
+        let (schemes, combine) = self.trace_settings();
         let items = queue_items(
             &self.collection.collection,
             &self.labelling.annotations,
             &self.engine.engine.predictions(),
+            (&schemes, combine),
         );
-        let next = review_order(&items)
+        let next = review_order_by(&items, self.collection.browser.view.queue_order)
             .into_iter()
             .find(|&index| Some(index) != current);
         if let Some(index) = next {

@@ -53,6 +53,8 @@ pub enum Command {
     /// Segment editing (its own table, `segments.rs`).
     Segment(SegmentCommand),
     ToggleComments,
+    TracePass,
+    NextTraceDimension,
 }
 
 /// A change the user asked for: a named command, or an edit with its data.
@@ -103,6 +105,8 @@ pub enum Action {
         segment: Option<u64>,
         reply_to: Option<crate::annotation::CommentRef>,
     },
+    /// The value the trace input holds now (trace mode), on the dimension's scale.
+    TraceValue(f64),
 }
 
 impl From<Command> for Action {
@@ -141,7 +145,7 @@ const fn shift(key: Key) -> KeyboardShortcut {
 }
 
 /// (command, name, shortcut), in the order the palette lists them.
-pub const COMMANDS: [(Command, &str, KeyboardShortcut); 31] = [
+pub const COMMANDS: [(Command, &str, KeyboardShortcut); 33] = [
     (
         Command::SwitchRnnoise,
         "Switch original / RNNoise (the classic baseline)",
@@ -248,6 +252,16 @@ pub const COMMANDS: [(Command, &str, KeyboardShortcut); 31] = [
         Command::ToggleComments,
         "Show / hide the comments",
         key(Key::N),
+    ),
+    (
+        Command::TracePass,
+        "Trace: start a pass (plays; mouse, PageUp/PageDown or a gamepad) / stop it",
+        key(Key::T),
+    ),
+    (
+        Command::NextTraceDimension,
+        "Trace: next dimension (arousal, valence, …)",
+        shift(Key::T),
     ),
 ];
 

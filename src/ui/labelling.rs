@@ -6,8 +6,9 @@ use crate::annotation::consensus::consensus;
 use crate::annotation::queue::QueueItem;
 use crate::annotation::request::{RequestError, check_edit, resolve_segment_edit};
 use crate::annotation::segments::SegmentEdit;
+use crate::annotation::trace::review_figures;
 use crate::annotation::{AnnotationError, AnnotationStore, ClassSource, Label, Op};
-use crate::project::{Collection, LabelScheme};
+use crate::project::{Collection, LabelScheme, PassCombine, TraceScheme};
 
 use super::engine::Prediction;
 
@@ -236,6 +237,7 @@ pub fn queue_items(
     collection: &Collection,
     annotations: &AnnotationStore,
     predictions: &[Option<Prediction>],
+    (schemes, combine): (&[TraceScheme], PassCombine),
 ) -> Vec<QueueItem> {
     let me = annotations.annotator();
     collection
@@ -250,6 +252,10 @@ pub fn queue_items(
                 Some(Prediction::Analysed { probs, classes, .. }) => (Some(probs), classes),
                 _ => (None, Vec::new()),
             };
+            let (trace_ccc, proxy_gap) = labels.map_or((None, None), |by| {
+                let utterance = probs.as_deref().map(|p| (classes.as_slice(), p));
+                review_figures(by, schemes, combine, utterance)
+            });
             let label = own
                 .and_then(|l| l.class.clone())
                 .or_else(|| summary.as_ref()?.class.clone());
@@ -265,6 +271,8 @@ pub fn queue_items(
                 }),
                 reviewed: own.is_some_and(|l| !l.is_empty()),
                 flagged: labels.is_some_and(|by| by.values().any(|l| !l.flags.is_empty())),
+                trace_ccc,
+                proxy_gap,
             }
         })
         .collect()

@@ -15,6 +15,8 @@ pub enum LaneKind {
     Trajectory,
     SerRouter,
     SeRouter,
+    /// The time-continuous trace of the chosen dimension (when the project traces any).
+    Trace,
 }
 
 impl LaneKind {
@@ -27,6 +29,7 @@ impl LaneKind {
             Self::Prosody => 70.0,
             Self::Trajectory => 150.0,
             Self::SerRouter | Self::SeRouter => 72.0,
+            Self::Trace => 140.0,
         }
     }
 
@@ -41,6 +44,7 @@ impl LaneKind {
             Self::Trajectory => "Emotion trajectory",
             Self::SerRouter => "SER router",
             Self::SeRouter => "SE router",
+            Self::Trace => "Trace",
         }
     }
 }

@@ -6,6 +6,7 @@ mod command_handling;
 mod commands;
 mod engine;
 mod exporting;
+mod gamepad;
 mod labelling;
 mod lane_layout;
 mod panels;
@@ -19,6 +20,8 @@ mod segment_handling;
 mod segments;
 mod theme;
 mod timeline;
+mod trace_handling;
+mod trace_mode;
 mod view;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +29,7 @@ use std::path::{Path, PathBuf};
 pub use app::StudioApp;
 pub use player::Playback;
 pub use screenshot::ScreenshotError;
+pub use trace_mode::StickInput;
 
 /// The bundled demo project, opened when nothing else is named.
 #[must_use]
@@ -118,6 +122,11 @@ pub fn run(options: WindowOptions) -> Result<(), WindowError> {
                 .and_then(|name| crate::annotation::annotator::normalise_annotator(&name).ok());
             if let Some(annotator) = annotator {
                 app = app.with_annotator(&annotator);
+            }
+            if options.screenshot.is_none()
+                && let Some(stick) = gamepad::GilrsStick::open()
+            {
+                app = app.with_stick(Box::new(stick));
             }
             if let Some(listed) = &options.select {
                 app.select_when_listed(listed);

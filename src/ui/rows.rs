@@ -3,9 +3,9 @@
 
 use crate::annotation::AnnotationStore;
 use crate::annotation::consensus::consensus;
-use crate::annotation::queue::review_order;
+use crate::annotation::queue::{QueueOrder, review_order_by};
 use crate::jobs::scan::FileCheck;
-use crate::project::Collection;
+use crate::project::{Collection, PassCombine, TraceScheme};
 
 use super::engine::{Engine, Prediction};
 use super::labelling::queue_items;
@@ -82,6 +82,8 @@ pub struct BrowserView {
     pub status: Option<Status>,
     pub sort: SortColumn,
     pub descending: bool,
+    /// Which order the review queue takes.
+    pub queue_order: QueueOrder,
 }
 
 /// What a search can look at in one row.
@@ -140,6 +142,8 @@ pub struct RowSources<'a> {
     pub annotations: &'a AnnotationStore,
     /// Where the predictions come from.
     pub engine: &'a Engine,
+    /// The project's traceable dimensions and how passes combine (for the trace queue orders).
+    pub traces: (&'a [TraceScheme], PassCombine),
 }
 
 /// The browser: how it shows the collection, and the rows that gives (kept until something they
@@ -181,6 +185,7 @@ fn visible_rows(view: &BrowserView, sources: &RowSources<'_>) -> Vec<usize> {
         checks,
         annotations,
         engine,
+        traces,
     } = sources;
     let needle = view.search.to_lowercase();
     let recordings = &collection.recordings;
@@ -257,7 +262,8 @@ fn visible_rows(view: &BrowserView, sources: &RowSources<'_>) -> Vec<usize> {
             rows.sort_by_key(|&i| Status::of(check(i), predictions[i].as_ref(), reviewed(i)));
         }
         SortColumn::Queue => {
-            let order = review_order(&queue_items(collection, annotations, &predictions));
+            let items = queue_items(collection, annotations, &predictions, *traces);
+            let order = review_order_by(&items, view.queue_order);
             let mut rank = vec![0; recordings.len()];
             for (position, &index) in order.iter().enumerate() {
                 rank[index] = position;

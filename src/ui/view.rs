@@ -2,7 +2,7 @@
 //! the [`super::commands::CommandSender`]).
 
 use crate::annotation::Label;
-use crate::project::LabelScheme;
+use crate::project::{LabelScheme, TraceScheme};
 
 use super::collection::CollectionState;
 use super::engine::EngineState;
@@ -12,6 +12,7 @@ use super::lane_layout::LaneLayout;
 use super::player::Player;
 use super::recording::RecordingState;
 use super::segments::SegmentCursor;
+use super::trace_mode::Tracing;
 
 /// Which floating windows are open: the command palette (with its text) and the model card.
 #[derive(Debug, Default)]
@@ -33,6 +34,7 @@ pub struct StudioView<'a> {
     pub windows: &'a Windows,
     pub segments: &'a SegmentCursor,
     pub lanes: &'a LaneLayout,
+    pub trace: &'a Tracing,
 }
 
 impl<'a> StudioView<'a> {
@@ -46,6 +48,12 @@ impl<'a> StudioView<'a> {
     #[must_use]
     pub fn current_file(&self) -> Option<&'a str> {
         self.collection.listed_path(self.recording?.index)
+    }
+
+    /// The dimension trace mode traces (none before a project is open).
+    #[must_use]
+    pub fn trace_scheme(&self) -> Option<TraceScheme> {
+        self.trace.scheme(self.collection.project.as_ref())
     }
 
     /// The current annotator's label of the open recording.

@@ -286,3 +286,4 @@ impl AnnotationStore {
 
 #[cfg(test)]
 mod tests;
+mod trace;

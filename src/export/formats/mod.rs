@@ -2,6 +2,7 @@
 //! formats in `timed`.
 
 mod timed;
+mod traces;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -62,6 +63,9 @@ pub(super) fn write(
         }),
         Format::Audacity => per_recording(rows, out, "txt", audacity),
         Format::Labelstudio => labelstudio(project, rows, out, options),
+        Format::TracesCsv => traces::traces_csv(project, rows, out),
+        Format::Nova => traces::nova(project, rows, out),
+        Format::TracesJsonl => traces::traces_jsonl(project, rows, out),
     }
 }
 
@@ -93,6 +97,9 @@ fn msp(project: &Project, rows: &[ExportRow], out: &Path) -> Result<Vec<PathBuf>
             "SpkrID",
             "Gender",
             "Split_Set",
+            "EmoAct_trace",
+            "EmoVal_trace",
+            "EmoDom_trace",
         ]
         .map(String::from)
         .to_vec(),
@@ -124,6 +131,9 @@ fn msp(project: &Project, rows: &[ExportRow], out: &Path) -> Result<Vec<PathBuf>
             safe_cell(row.speaker.as_deref().unwrap_or("")),
             safe_cell(row.gender.as_deref().unwrap_or("")),
             safe_cell(row.split.as_deref().unwrap_or("")),
+            number(traces::trace_mean(project, row, "arousal").as_ref()),
+            number(traces::trace_mean(project, row, "valence").as_ref()),
+            number(traces::trace_mean(project, row, "dominance").as_ref()),
         ]);
         for (annotator, label) in &row.by_annotator {
             detailed.push(vec![

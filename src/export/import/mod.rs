@@ -6,6 +6,7 @@
 
 mod labelstudio;
 mod timed;
+mod traces;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,9 @@ use crate::project::LabelScheme;
 
 pub use labelstudio::{Listed, labelstudio};
 pub use timed::{audacity, eaf, textgrid};
+pub use traces::{
+    ImportedPass, ImportedTrace, NovaHeader, nova, nova_paths, read_nova_header, traces_csv,
+};
 
 /// A row that could not be imported.
 #[derive(Debug, Clone, PartialEq, Eq)]

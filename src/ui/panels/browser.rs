@@ -5,6 +5,7 @@
 use egui_extras::{Column, TableBuilder};
 
 use crate::annotation::consensus::consensus;
+use crate::annotation::queue::QueueOrder;
 use crate::audio::format_time;
 use crate::ui::commands::{Action, CommandSender};
 use crate::ui::engine::Prediction;
@@ -96,7 +97,7 @@ pub fn browser_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSe
         ui.add(
             egui::TextEdit::singleline(&mut browse.search)
                 .hint_text("words, or speaker: split: label: predicted:")
-                .desired_width(ui.available_width() - 225.0),
+                .desired_width(ui.available_width() - 350.0),
         )
         .labelled_by(label.id);
         let queue = browse.sort == SortColumn::Queue;
@@ -115,6 +116,22 @@ pub fn browser_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSe
             };
             browse.descending = false;
         }
+        egui::ComboBox::from_id_salt("queue order")
+            .width(110.0)
+            .selected_text(browse.queue_order.name())
+            .show_ui(ui, |ui| {
+                for order in QueueOrder::ALL {
+                    if ui
+                        .selectable_value(&mut browse.queue_order, order, order.name())
+                        .clicked()
+                    {
+                        browse.sort = SortColumn::Queue;
+                        browse.descending = false;
+                    }
+                }
+            })
+            .response
+            .on_hover_text("the review queue's order (Enter opens the next one in it)");
         egui::ComboBox::from_label("Status")
             .width(100.0)
             .selected_text(browse.status.map_or("every status", Status::name))

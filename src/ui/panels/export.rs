@@ -25,6 +25,8 @@ pub fn export_ui(ctx: &egui::Context, view: &StudioView<'_>, commands: &CommandS
                         Format::Textgrid,
                         Format::Eaf,
                         Format::Audacity,
+                        Format::TracesCsv,
+                        Format::Nova,
                     ] {
                         ui.selectable_value(
                             &mut format,

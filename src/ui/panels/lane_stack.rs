@@ -97,11 +97,14 @@ fn lane_controls_ui(
     }
 }
 
-/// Which resizable lanes the recording has now (the analysis adds four).
-fn lanes_of(recording: &RecordingState) -> Vec<LaneKind> {
+/// Which resizable lanes the recording has now (the analysis adds four; a traced project one).
+fn lanes_of(recording: &RecordingState, traced: bool) -> Vec<LaneKind> {
     let mut lanes = vec![LaneKind::Original];
     if recording.analysis.is_some() {
         lanes.push(LaneKind::Enhanced);
+    }
+    if traced {
+        lanes.push(LaneKind::Trace);
     }
     lanes.extend([LaneKind::Spectrogram, LaneKind::Prosody]);
     if recording.analysis.is_some() {
@@ -129,10 +132,12 @@ pub fn lanes_ui(
         .current_file()
         .and_then(|file| view.labelling.annotations.labels_of(file));
     let own_segments = view.current_label().map_or(&[][..], |l| &l.segments);
-    let kinds = lanes_of(recording);
+    let trace_scheme = view.trace_scheme();
+    let kinds = lanes_of(recording, trace_scheme.is_some());
     // What the lanes share: the panel's height less the fixed parts and the spacing.
     let spacing = ui.spacing().item_spacing.y;
     let texts = usize::from(recording.analysis.is_none())
+        + usize::from(view.trace.message.is_some())
         + usize::from(
             recording
                 .analysis
@@ -192,6 +197,21 @@ pub fn lanes_ui(
                     ui.weak("Enhanced audio, trajectory and routing appear once the recording is analysed (A).");
                 }
             },
+        }
+        if let Some(scheme) = &trace_scheme {
+            let trace = super::trace::trace_lane_of(view, recording, scheme);
+            let mut value = None;
+            drawn.extend(lane(ui, LaneKind::Trace, &mut |ui, size| {
+                let (rect, g, v) = lanes::trace_lane(ui, size, &timeline, &trace);
+                value = v;
+                (rect, g)
+            }));
+            if let Some(message) = &view.trace.message {
+                ui.weak(message);
+            }
+            if let Some(value) = value {
+                commands.send(Action::TraceValue(value));
+            }
         }
         let slot = usize::from(recording.show_enhanced_spectrogram && recording.analysis.is_some());
         let title = if slot == 1 { "Spectrogram, enhanced (S: original)" } else { "Spectrogram, original (S: enhanced)" };

@@ -11,6 +11,7 @@ mod lanes;
 mod model_card;
 mod palette;
 mod recording;
+mod trace;
 
 pub use browser::browser_ui;
 pub use comments::comments_ui;

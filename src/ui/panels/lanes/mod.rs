@@ -7,6 +7,7 @@ mod prosody;
 mod segments;
 mod spectrogram;
 mod texture;
+mod trace;
 mod trajectory;
 mod waveform;
 
@@ -20,6 +21,7 @@ pub use heatmap::heatmap;
 pub use prosody::prosody;
 pub use segments::{SegmentGesture, segments_lane};
 pub use spectrogram::spectrogram;
+pub use trace::{TraceLane, trace_lane};
 pub use trajectory::{labels_over, trajectory};
 pub use waveform::waveform;
 

@@ -1,0 +1,203 @@
+//! Trace mode driven through egui_kittest: synthetic key and pointer events, a fake sound card
+//! the test pulls known sample counts from (so audio time is exact), and a fake gamepad stick.
+//! Checks that samples sit on the 25 Hz grid of audio time at every speed (no drift from wall
+//! time), that the pointer's height sets the value, that a pass is journaled in half-second
+//! blocks and undone as one step, and that a gamepad unplugged mid-pass ends it kept, incomplete.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use merit_studio::annotation::trace::{PassState, TracePass};
+use merit_studio::playback::{AudioSink, PlaybackSource};
+use merit_studio::ui::{Playback, StickInput, StudioApp};
+
+const FILE: &str = "audio/angry_m1.wav";
+const RATE_HZ: u64 = 16_000;
+
+/// The sound card: the test pulls samples from the last source handed to it.
+#[derive(Clone, Default)]
+struct FakeSink(Arc<Mutex<Option<PlaybackSource>>>);
+
+impl AudioSink for FakeSink {
+    fn play(&mut self, source: PlaybackSource) {
+        *self.0.lock().unwrap() = Some(source);
+    }
+}
+
+impl FakeSink {
+    fn pull(&self, samples: usize) {
+        let mut source = self.0.lock().unwrap();
+        let _ = source.as_mut().unwrap().by_ref().take(samples).count();
+    }
+}
+
+/// A gamepad stick the test moves and unplugs (`None`).
+#[derive(Clone, Default)]
+struct FakeStick(Arc<Mutex<Option<f64>>>);
+
+impl StickInput for FakeStick {
+    fn axis(&mut self) -> Option<f64> {
+        *self.0.lock().unwrap()
+    }
+}
+
+fn settle(harness: &mut Harness<'static, StudioApp>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        harness.step();
+        if !harness.state().is_busy() {
+            harness.step();
+            if !harness.state().is_busy() {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "background work did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    harness.step();
+}
+
+struct Traced {
+    harness: Harness<'static, StudioApp>,
+    sink: FakeSink,
+    _dir: tempfile::TempDir,
+    _cache: tempfile::TempDir,
+}
+
+/// Alice with the first recording (angry_m1) open, analysed by the tiny model.
+fn alice(stick: Option<FakeStick>) -> Traced {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(dir.path());
+    let sink = FakeSink::default();
+    let mut app = StudioApp::open(&project, None, Playback::Sink(Box::new(sink.clone())))
+        .with_model(common::tiny_model())
+        .with_cache_dir(Some(cache.path().to_path_buf()));
+    if let Some(stick) = stick {
+        app = app.with_stick(Box::new(stick));
+    }
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app);
+    harness.state_mut().set_annotator("alice");
+    settle(&mut harness);
+    harness.get_by_label(FILE).click();
+    settle(&mut harness);
+    Traced {
+        harness,
+        sink,
+        _dir: dir,
+        _cache: cache,
+    }
+}
+
+fn passes(harness: &Harness<'static, StudioApp>) -> Vec<TracePass> {
+    harness
+        .state()
+        .annotations()
+        .label(FILE, "alice")
+        .map(|l| l.traces.passes.clone())
+        .unwrap_or_default()
+}
+
+/// Pulls `seconds` of audio time at `speed` from the sink in device-sized chunks, a frame each.
+fn play(t: &mut Traced, seconds: f64, speed: f64) {
+    let samples = (seconds * RATE_HZ as f64 / speed).round() as usize;
+    for _ in 0..samples / 400 {
+        t.sink.pull(400);
+        t.harness.step();
+    }
+}
+
+#[test]
+fn a_pass_follows_the_pointer_on_the_audio_time_grid_and_undo_discards_it() {
+    for speed in [1.0_f32, 0.5, 2.0] {
+        let mut t = alice(None);
+        let lane = t
+            .harness
+            .get_by_label_contains("Trace lane: Arousal")
+            .rect();
+        t.harness.state().transport().set_speed(speed);
+        t.harness.key_press(Key::T);
+        t.harness.step();
+        assert!(t.harness.state().transport().is_playing());
+        // Upper part of the pane for the first 0.4 s of audio, lower part for the next 0.4 s.
+        t.harness
+            .hover_at(egui::pos2(lane.center().x, lane.top() + 30.0));
+        play(&mut t, 0.4, f64::from(speed));
+        t.harness
+            .hover_at(egui::pos2(lane.center().x, lane.bottom() - 10.0));
+        play(&mut t, 0.4, f64::from(speed));
+        t.harness.key_press(Key::T);
+        t.harness.step();
+        let position_s = t.harness.state().transport().position_s();
+        let pass = passes(&t.harness).pop().unwrap();
+        assert_eq!(pass.state, PassState::Incomplete, "stopped by the key");
+        // One sample per grid point 0, 1/25 s, … up to the playhead: at most a frame of jitter.
+        let expected = (position_s * 25.0 + 1e-9).floor() as usize + 1;
+        assert_eq!(pass.values.len(), expected, "speed {speed}: {position_s} s");
+        assert!((position_s - 0.8).abs() < 0.03, "{position_s}");
+        let (high, low) = (pass.values[3], pass.values[expected - 3]);
+        assert!(
+            high > 5.0 && low < 3.0,
+            "pointer high then low: {high} {low}"
+        );
+        // Ctrl+Z discards the whole pass in one step.
+        t.harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+        t.harness.step();
+        assert!(passes(&t.harness).iter().all(|p| p.discarded));
+    }
+}
+
+#[test]
+fn a_gamepad_unplugged_mid_pass_ends_it_kept_and_incomplete() {
+    let stick = FakeStick::default();
+    *stick.0.lock().unwrap() = Some(1.0);
+    let mut t = alice(Some(stick.clone()));
+    t.harness.key_press(Key::T);
+    t.harness.step();
+    play(&mut t, 0.6, 1.0);
+    *stick.0.lock().unwrap() = None;
+    t.harness.step();
+    t.harness.step();
+    let pass = passes(&t.harness).pop().unwrap();
+    assert_eq!(pass.state, PassState::Incomplete);
+    assert!(!pass.discarded);
+    assert!(
+        pass.values.iter().all(|&v| (v - 7.0).abs() < 1e-12),
+        "stick fully up = max"
+    );
+    assert!(pass.values.len() >= 15, "{}", pass.values.len());
+    t.harness.get_by_label_contains("the gamepad went away");
+    // The journal holds it in blocks of at most half a second.
+    let journal =
+        std::fs::read_to_string(t.harness.state().annotations().folder().join("alice.jsonl"))
+            .unwrap();
+    let blocks: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["trace"] == "block")
+        .collect();
+    assert!(!blocks.is_empty());
+    assert!(
+        blocks
+            .iter()
+            .all(|b| b["values"].as_array().unwrap().len() <= 12)
+    );
+}
+
+#[test]
+fn trace_commands_are_in_the_palette() {
+    let mut t = alice(None);
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::K);
+    t.harness.step();
+    t.harness.step();
+    t.harness.get_by_label_contains("Trace: start a pass");
+    t.harness.get_by_label_contains("Trace: next dimension");
+}
