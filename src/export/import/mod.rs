@@ -29,6 +29,26 @@ pub struct ImportProblem {
     pub message: String,
 }
 
+impl ImportProblem {
+    fn at(path: &Path, line: u64, message: impl Into<String>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+/// The value of an XML element's attribute `name`, normalised (EAF and NOVA headers).
+fn xml_attribute(element: &quick_xml::events::BytesStart<'_>, name: &[u8]) -> Option<String> {
+    element
+        .attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == name)
+        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::default()).ok())
+        .map(std::borrow::Cow::into_owned)
+}
+
 impl std::fmt::Display for ImportProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
@@ -44,11 +64,7 @@ pub struct Imported {
 
 impl Imported {
     fn problem(&mut self, path: &Path, line: u64, message: impl Into<String>) {
-        self.problems.push(ImportProblem {
-            path: path.to_path_buf(),
-            line,
-            message: message.into(),
-        });
+        self.problems.push(ImportProblem::at(path, line, message));
     }
 
     /// Checks every edit against the scheme and writes the good ones as `annotator`; returns how

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::Imported;
+use super::{Imported, xml_attribute};
 use crate::annotation::{ClassSource, Op, Segment};
 
 /// An Audacity label track for recording `file`: a label spanning (nearly) the whole recording
@@ -184,28 +184,21 @@ pub fn eaf(
                 return Ok(imported);
             }
         };
-        let attribute = |e: &quick_xml::events::BytesStart<'_>, name: &[u8]| -> Option<String> {
-            e.attributes()
-                .flatten()
-                .find(|a| a.key.as_ref() == name)
-                .and_then(|a| a.normalized_value(quick_xml::XmlVersion::default()).ok())
-                .map(std::borrow::Cow::into_owned)
-        };
         match event {
             Event::Eof => break,
             Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
                 b"TIME_SLOT" => {
                     if let (Some(id), Some(ms)) = (
-                        attribute(&e, b"TIME_SLOT_ID"),
-                        attribute(&e, b"TIME_VALUE").and_then(|v| v.parse::<f64>().ok()),
+                        xml_attribute(&e, b"TIME_SLOT_ID"),
+                        xml_attribute(&e, b"TIME_VALUE").and_then(|v| v.parse::<f64>().ok()),
                     ) {
                         slots.insert(id, ms / 1000.0);
                     }
                 }
-                b"TIER" => in_tier = attribute(&e, b"TIER_ID").as_deref() == Some(tier),
+                b"TIER" => in_tier = xml_attribute(&e, b"TIER_ID").as_deref() == Some(tier),
                 b"ALIGNABLE_ANNOTATION" if in_tier => {
-                    current =
-                        attribute(&e, b"TIME_SLOT_REF1").zip(attribute(&e, b"TIME_SLOT_REF2"));
+                    current = xml_attribute(&e, b"TIME_SLOT_REF1")
+                        .zip(xml_attribute(&e, b"TIME_SLOT_REF2"));
                 }
                 b"ANNOTATION_VALUE" if current.is_some() => {
                     in_value = true;

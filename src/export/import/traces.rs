@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use quick_xml::events::Event;
 
-use super::ImportProblem;
+use super::{ImportProblem, xml_attribute};
 use crate::annotation::trace::{PassState, TraceInput, TraceSeries};
 use crate::annotation::{AnnotationError, AnnotationStore};
 use crate::project::{TraceMode, TraceScheme};
@@ -35,11 +35,7 @@ pub struct ImportedTrace {
 
 impl ImportedTrace {
     fn problem(&mut self, path: &Path, line: u64, message: impl Into<String>) {
-        self.problems.push(ImportProblem {
-            path: path.to_path_buf(),
-            line,
-            message: message.into(),
-        });
+        self.problems.push(ImportProblem::at(path, line, message));
     }
 
     /// Writes the pass into `annotator`'s journal (only theirs) as a finished pass over `file`.
@@ -238,25 +234,19 @@ fn nova_header(path: &Path) -> Result<NovaHeader, String> {
         let event = reader
             .read_event()
             .map_err(|e| format!("not valid XML: {e}"))?;
-        let attribute = |e: &quick_xml::events::BytesStart<'_>, name: &[u8]| -> Option<String> {
-            e.attributes()
-                .flatten()
-                .find(|a| a.key.as_ref() == name)
-                .and_then(|a| a.normalized_value(quick_xml::XmlVersion::default()).ok())
-                .map(std::borrow::Cow::into_owned)
-        };
         match event {
             Event::Eof => break,
             Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
-                b"info" => header.size = attribute(&e, b"size").and_then(|s| s.parse().ok()),
-                b"meta" => header.annotator = attribute(&e, b"annotator"),
+                b"info" => header.size = xml_attribute(&e, b"size").and_then(|s| s.parse().ok()),
+                b"meta" => header.annotator = xml_attribute(&e, b"annotator"),
                 b"scheme" => {
-                    if !attribute(&e, b"type").is_some_and(|t| t.eq_ignore_ascii_case("continuous"))
+                    if !xml_attribute(&e, b"type")
+                        .is_some_and(|t| t.eq_ignore_ascii_case("continuous"))
                     {
                         return Err("not a continuous scheme".into());
                     }
-                    header.scheme = attribute(&e, b"name").unwrap_or_default();
-                    header.rate_hz = attribute(&e, b"sr")
+                    header.scheme = xml_attribute(&e, b"name").unwrap_or_default();
+                    header.rate_hz = xml_attribute(&e, b"sr")
                         .and_then(|s| s.parse().ok())
                         .filter(|r: &f64| (1.0..=1000.0).contains(r))
                         .ok_or("the scheme has no sample rate (sr) between 1 and 1000 Hz")?;
