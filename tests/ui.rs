@@ -4,34 +4,15 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Wav, broken_files, demo_project, sine, tiny_model};
+use common::{FakeSink, Wav, broken_files, demo_project, sine, tiny_model};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use merit_studio::annotation::ClassSource;
-use merit_studio::playback::{AudioSink, PlaybackSource, Track};
+use merit_studio::playback::Track;
 use merit_studio::ui::{Playback, StudioApp};
-
-/// Stands in for the sound card: keeps the last source so the test can play it.
-#[derive(Clone, Default)]
-struct FakeSink(Arc<Mutex<Option<PlaybackSource>>>);
-
-impl AudioSink for FakeSink {
-    fn play(&mut self, source: PlaybackSource) {
-        *self.0.lock().unwrap() = Some(source);
-    }
-}
-
-impl FakeSink {
-    /// Pulls `samples` from the current source, as a device would.
-    fn pull(&self, samples: usize) -> Vec<f32> {
-        let mut source = self.0.lock().unwrap();
-        source.as_mut().unwrap().by_ref().take(samples).collect()
-    }
-}
 
 /// The harness, the fake sound card and the app's cache folder. Bind `_cache` when destructuring:
 /// `..` would drop the folder while the app still writes into it.

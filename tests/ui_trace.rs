@@ -10,32 +10,15 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::FakeSink;
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use merit_studio::annotation::trace::{PassState, TracePass};
-use merit_studio::playback::{AudioSink, PlaybackSource};
 use merit_studio::ui::{Playback, StickInput, StudioApp};
 
 const FILE: &str = "audio/angry_m1.wav";
 const RATE_HZ: u64 = 16_000;
-
-/// The sound card: the test pulls samples from the last source handed to it.
-#[derive(Clone, Default)]
-struct FakeSink(Arc<Mutex<Option<PlaybackSource>>>);
-
-impl AudioSink for FakeSink {
-    fn play(&mut self, source: PlaybackSource) {
-        *self.0.lock().unwrap() = Some(source);
-    }
-}
-
-impl FakeSink {
-    fn pull(&self, samples: usize) {
-        let mut source = self.0.lock().unwrap();
-        let _ = source.as_mut().unwrap().by_ref().take(samples).count();
-    }
-}
 
 /// A gamepad stick the test moves and unplugs (`None`).
 #[derive(Clone, Default)]

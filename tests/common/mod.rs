@@ -2,6 +2,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use merit_studio::playback::{AudioSink, PlaybackSource};
 
 pub const WAVE_FORMAT_PCM: u16 = 1;
 pub const WAVE_FORMAT_IEEE_FLOAT: u16 = 3;
@@ -241,4 +244,22 @@ pub fn broken_files(dir: &Path) -> Vec<(PathBuf, &'static [&'static str])> {
             ][..],
         ),
     ]
+}
+
+/// Stands in for the sound card: keeps the last source so the test can play it.
+#[derive(Clone, Default)]
+pub struct FakeSink(Arc<Mutex<Option<PlaybackSource>>>);
+
+impl AudioSink for FakeSink {
+    fn play(&mut self, source: PlaybackSource) {
+        *self.0.lock().unwrap() = Some(source);
+    }
+}
+
+impl FakeSink {
+    /// Pulls `samples` from the current source, as a device would.
+    pub fn pull(&self, samples: usize) -> Vec<f32> {
+        let mut source = self.0.lock().unwrap();
+        source.as_mut().unwrap().by_ref().take(samples).collect()
+    }
 }

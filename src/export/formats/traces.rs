@@ -82,9 +82,10 @@ pub(super) fn traces_csv(
     out: &Path,
 ) -> Result<Vec<PathBuf>, ExportError> {
     let mut written = Vec::new();
+    let schemes = schemes(project);
     for row in rows {
-        for scheme in schemes(project) {
-            let Some(grid) = Grid::of(project, row, &scheme) else {
+        for scheme in &schemes {
+            let Some(grid) = Grid::of(project, row, scheme) else {
                 continue;
             };
             let columns = grid.columns();
@@ -156,9 +157,10 @@ pub(super) fn nova(
     out: &Path,
 ) -> Result<Vec<PathBuf>, ExportError> {
     let mut written = Vec::new();
+    let schemes = schemes(project);
     for row in rows {
-        for scheme in schemes(project) {
-            let Some(grid) = Grid::of(project, row, &scheme) else {
+        for scheme in &schemes {
+            let Some(grid) = Grid::of(project, row, scheme) else {
                 continue;
             };
             let frames = usize::try_from(grid.first.max(0)).unwrap_or(0) + grid.len;
@@ -176,7 +178,7 @@ pub(super) fn nova(
                     scheme.dimension
                 );
                 let header = output_path(out, &row.file, &stem);
-                write_file(&header, &nova_header(&scheme, annotator, frames)?)?;
+                write_file(&header, &nova_header(scheme, annotator, frames)?)?;
                 let data_path = output_path(out, &row.file, &format!("{stem}~"));
                 write_file(&data_path, data.as_bytes())?;
                 written.extend([header, data_path]);
@@ -194,10 +196,11 @@ pub(super) fn traces_jsonl(
     out: &Path,
 ) -> Result<Vec<PathBuf>, ExportError> {
     let mut text = String::new();
+    let schemes = schemes(project);
     for row in rows {
         let mut dimensions = serde_json::Map::new();
-        for scheme in schemes(project) {
-            let Some(grid) = Grid::of(project, row, &scheme) else {
+        for scheme in &schemes {
+            let Some(grid) = Grid::of(project, row, scheme) else {
                 continue;
             };
             let mean = human_mean(&grid.by_annotator, scheme.rate_hz);
