@@ -123,7 +123,7 @@ class FestivalVoice:
     language: str
 
 
-# Diphone and HTS voices packaged in Debian (not the reserved kal/slt/us*); they read English text
+# Diphone and HTS voices packaged in Debian (none of the RESERVED ones); they read English text
 # with their own language's letter-to-sound rules, which is fine: the styles are prosodic.
 FESTIVAL_VOICES = (
     FestivalVoice("ked_diphone", "festvox-kdlpc16k", "male", "en"),
