@@ -8,8 +8,9 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
+# The pipeline's environment before the Rust tests: tests/retrain.rs fine-tunes through it.
+bash models/training/setup.sh
 echo "== cargo test"
 cargo test
 echo "== model pipeline tests (pytest)"
-bash models/training/setup.sh
 (cd models/training && .venv/bin/python -m pytest)

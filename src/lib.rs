@@ -10,6 +10,7 @@ pub mod cli;
 pub mod export;
 pub mod fsio;
 pub mod jobs;
+pub mod learning;
 pub mod model;
 pub mod playback;
 pub mod project;

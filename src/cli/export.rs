@@ -67,6 +67,10 @@ pub struct ExportArgs {
     /// Also list recordings nobody has labelled.
     #[arg(long)]
     include_unlabelled: bool,
+    /// Only classes people chose: leave out the model's predictions that annotators accepted
+    /// (what a retraining should learn from).
+    #[arg(long)]
+    human_only: bool,
     /// Speaker-disjoint splits: fractions for dev and test, e.g. 0.1,0.1 (default: keep the
     /// collection's split column).
     #[arg(long, value_parser = super::parse_split)]
@@ -183,6 +187,7 @@ pub fn run_export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         format: Some(format),
         selection: selection.clone(),
         include_unlabelled: args.include_unlabelled,
+        human_only: args.human_only,
         splits: args.split.map(|(dev, test)| SplitPlan {
             dev,
             test,

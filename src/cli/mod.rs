@@ -10,6 +10,7 @@ mod cluster;
 mod export;
 mod info;
 mod label;
+mod retrain;
 mod rnnoise;
 mod runtime;
 mod scan;
@@ -83,6 +84,11 @@ pub enum Command {
     Cluster(cluster::ClusterCommand),
     /// Join the output folders of `analyze --shard` runs into one.
     Merge(analyze::MergeArgs),
+    /// Fine-tune the project's model on its human labels (a held-out part scores it against its
+    /// parent) and store it in the project's models/ folder.
+    Retrain(retrain::RetrainArgs),
+    /// List the project's models (* marks the one it analyses with) and switch with --use.
+    Models(retrain::ModelsArgs),
     /// Enhance files with RNNoise (the classic baseline) into 16 kHz mono float WAVs.
     Rnnoise(rnnoise::RnnoiseArgs),
 }
@@ -122,6 +128,8 @@ pub fn run(command: Command) -> ExitCode {
         Command::Import(args) => export::run_import(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Rnnoise(args) => rnnoise::run(&args),
+        Command::Retrain(args) => retrain::run_retrain(&args),
+        Command::Models(args) => retrain::run_models(&args),
     };
     match outcome {
         Ok(code) => code,

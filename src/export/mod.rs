@@ -16,6 +16,7 @@ use crate::annotation::consensus::NO_AGREEMENT;
 use crate::project::Project;
 
 pub use cells::{safe_cell, unsafe_cell};
+pub use formats::decoded_copy;
 pub use provenance::{Provenance, provenance};
 pub use rows::{ExportRow, SplitPlan, assign_splits, rows};
 
@@ -60,6 +61,9 @@ pub struct ExportOptions {
     pub selection: Selection,
     /// Also export recordings nobody labelled yet (label empty, source "none").
     pub include_unlabelled: bool,
+    /// Leave out classes annotators took from the model (accepted predictions), keeping only the
+    /// classes people chose.
+    pub human_only: bool,
     /// Assign splits by speaker; otherwise the collection's own split column is kept.
     pub splits: Option<SplitPlan>,
     /// JSONL: decode every recording to a 16 kHz mono WAV beside the manifest and point `path`

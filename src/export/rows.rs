@@ -80,6 +80,12 @@ pub fn rows(
             };
             let by_annotator: BTreeMap<String, Label> = by_annotator
                 .into_iter()
+                .map(|(who, mut label)| {
+                    if options.human_only && label.source == ClassSource::AcceptedModel {
+                        label.class = None;
+                    }
+                    (who, label)
+                })
                 .filter(|(_, l)| !l.is_empty())
                 .collect();
             if by_annotator.is_empty() && !options.include_unlabelled {

@@ -10,12 +10,15 @@ model our pipeline exported can be fine-tuned. By default the SER head and both 
 (`--train routers`); `--train ser-head` keeps the routers, `--train all` unfreezes everything.
 Rows whose split is "test" (else "dev") are held out when others remain to train on; otherwise
 `--holdout` of the rows (seeded). The new model's metadata names its parent (SHA-256) and carries the before/after figures.
+With `--progress`, one JSON line per unit of work goes to standard output,
+`{"progress": {"done": D, "total": T, "stage": S}}`, which the studio's retrain job reads.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 from pathlib import Path
 
@@ -28,7 +31,7 @@ from . import SAMPLE_RATE
 from .config import MeritConfig
 from .data import CorpusError, read_audio, read_json_lines
 from .export import export_onnx, metadata_for, model_sha256, verify_onnx_contract
-from .metrics import macro_f1
+from .metrics import confusion, per_class_f1
 from .model import MeritModel
 from .quantize import float_initializers, round_weights_int8
 from .train_utils import configure_threads
@@ -100,14 +103,29 @@ def split_rows(rows: list[dict], holdout: float, seed: int) -> tuple[list[dict],
     return shuffled[count:], shuffled[:count]
 
 
+class Progress:
+    """Units of work done so far, as JSON lines on standard output (or nothing)."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.done, self.total, self.enabled = 0, total, enabled
+
+    def advance(self, stage: str) -> None:
+        self.done += 1
+        if self.enabled:
+            print(json.dumps({"progress": {"done": self.done, "total": self.total, "stage": stage}}), flush=True)
+
+
 @torch.no_grad()
-def evaluate(model: MeritModel, rows: list[dict], classes: int) -> dict:
-    """Accuracy, macro-F1 and the mean probability of each row's own label."""
+def evaluate(model: MeritModel, rows: list[dict], classes: int, progress: Progress | None = None) -> dict:
+    """Accuracy, macro-F1, F1 per class, the confusion matrix (rows: truth) and the mean
+    probability of each row's own label."""
     if not rows:
         return {"rows": 0}
     model.eval()
     predictions, label_probs = [], []
     for row in rows:
+        if progress:
+            progress.advance("evaluating")
         audio = row["audio"]
         if len(audio) < SAMPLE_RATE // 2:
             audio = np.pad(audio, (0, SAMPLE_RATE // 2 - len(audio)))
@@ -115,10 +133,13 @@ def evaluate(model: MeritModel, rows: list[dict], classes: int) -> dict:
         predictions.append(int(probs.argmax()))
         label_probs.append(float(probs[row["label"]]))
     labels = [r["label"] for r in rows]
+    f1 = per_class_f1(labels, predictions, classes)
     return {
         "rows": len(rows),
         "accuracy": float(np.mean(np.array(predictions) == np.array(labels))),
-        "macro_f1": macro_f1(labels, predictions, classes),
+        "macro_f1": float(np.mean(f1)),
+        "f1": f1,
+        "confusion": confusion(labels, predictions, classes).tolist(),
         "mean_p_label": float(np.mean(label_probs)),
     }
 
@@ -141,7 +162,9 @@ def trainable(model: MeritModel, what: str) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def fine_tune(model: MeritModel, rows: list[dict], classes: int, steps: int, lr: float, what: str, seed: int, batch: int = 4) -> list[float]:
+def fine_tune(
+    model: MeritModel, rows: list[dict], classes: int, steps: int, lr: float, what: str, seed: int, batch: int = 4, progress: Progress | None = None
+) -> list[float]:
     torch.manual_seed(seed)
     rng = random.Random(seed)
     parameters = trainable(model, what)
@@ -162,6 +185,8 @@ def fine_tune(model: MeritModel, rows: list[dict], classes: int, steps: int, lr:
         loss.backward()
         optimiser.step()
         losses.append(loss.item())
+        if progress:
+            progress.advance("training")
     model.eval()
     return losses
 
@@ -177,19 +202,31 @@ def main() -> None:
     parser.add_argument("--holdout", type=float, default=0.2, help="fraction held out when the export has no test/dev split")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--progress", action="store_true", help="JSON progress lines on standard output")
+    parser.add_argument("--nice", type=int, default=0, help="lower this process's priority (the studio's window keeps the cores)")
     args = parser.parse_args()
     configure_threads(args.threads)
+    if args.nice:
+        os.nice(args.nice)
+    try:
+        run(args)
+    except CorpusError as error:
+        raise SystemExit(f"finetune: {error}") from None
+
+
+def run(args: argparse.Namespace) -> None:
     model, parent, digest = load_onnx_model(args.model)
     classes = list(model.config.classes)
     rows = read_rows(args.manifest, classes)
     train_rows, eval_rows = split_rows(rows, args.holdout, args.seed)
     if not train_rows:
         raise CorpusError(f"{args.manifest}: nothing left to train on after holding out {len(eval_rows)} rows")
-    before = {"held_out": evaluate(model, eval_rows, len(classes)), "train": evaluate(model, train_rows, len(classes))}
-    losses = fine_tune(model, train_rows, len(classes), args.steps, args.lr, args.train, args.seed)
+    progress = Progress(2 * (len(eval_rows) + len(train_rows)) + args.steps, args.progress)
+    before = {"held_out": evaluate(model, eval_rows, len(classes), progress), "train": evaluate(model, train_rows, len(classes), progress)}
+    losses = fine_tune(model, train_rows, len(classes), args.steps, args.lr, args.train, args.seed, progress=progress)
     # The "after" figures are those of the model that ships: weights rounded to int8 as in training.
     round_weights_int8(model)
-    after = {"held_out": evaluate(model, eval_rows, len(classes)), "train": evaluate(model, train_rows, len(classes))}
+    after = {"held_out": evaluate(model, eval_rows, len(classes), progress), "train": evaluate(model, train_rows, len(classes), progress)}
     evaluation = dict(parent.get("evaluation") or {})
     evaluation["fine_tuning"] = {"before": before, "after": after, "steps": args.steps, "trained": args.train}
     metadata = metadata_for(
@@ -201,7 +238,7 @@ def main() -> None:
         parent_model=parent.get("model"),
     )
     export_onnx(model, args.out, metadata)
-    report = {"parent_sha256": digest, "before": before, "after": after, "loss_first": losses[0], "loss_last": losses[-1], "out": str(args.out)}
+    report = {"parent_sha256": digest, "classes": classes, "before": before, "after": after, "loss_first": losses[0], "loss_last": losses[-1], "out": str(args.out)}
     args.out.with_suffix(".finetune.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
 

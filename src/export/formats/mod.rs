@@ -237,7 +237,10 @@ fn audiofolder(rows: &[ExportRow], out: &Path, as_csv: bool) -> Result<Vec<PathB
 
 /// The 16 kHz mono WAV of `row` under `folder` (the model's input, for training code that reads
 /// WAV only).
-fn decoded_copy(row: &ExportRow, folder: &Path) -> Result<PathBuf, ExportError> {
+///
+/// # Errors
+/// [`ExportError`] when the recording cannot be decoded or the copy written.
+pub fn decoded_copy(row: &ExportRow, folder: &Path) -> Result<PathBuf, ExportError> {
     let path = output_path(folder, &row.file, "wav");
     let decoded = crate::audio::decode_file(&row.path, crate::audio::DecodeOptions::default())
         .map_err(|e| ExportError::Invalid(e.to_string()))?;

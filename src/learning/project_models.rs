@@ -1,0 +1,209 @@
+//! A project's own models: the fine-tuned models in its `models/` folder, each with a card beside
+//! it (`NAME.card.json`: parent, labels used, figures before and after), and which one the
+//! project analyses with.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::project::{Project, ProjectError};
+
+/// The folder of a project's own models.
+pub const MODELS_FOLDER: &str = "models";
+
+/// Held-out figures of one model, as the fine-tuning computed them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    pub rows: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    /// F1 per class, in the card's class order.
+    pub f1: Vec<f64>,
+    /// Counts by (true class, predicted class).
+    pub confusion: Vec<Vec<u64>>,
+}
+
+/// The labels a fine-tuning learnt from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelsUsed {
+    /// "consensus" or the annotator's name.
+    pub selection: String,
+    pub include_accepted: bool,
+    pub train: usize,
+    pub held_out: usize,
+    pub train_per_class: BTreeMap<String, usize>,
+    pub held_out_files: Vec<String>,
+    pub skipped_missing: usize,
+    pub skipped_other_class: usize,
+    pub skipped_undecodable: usize,
+}
+
+/// The model a fine-tuning started from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParentModel {
+    pub path: PathBuf,
+    pub blake3: String,
+    /// The project's `model` setting at the time (`None`: the shipped model), which switching back
+    /// restores.
+    pub project_model: Option<PathBuf>,
+}
+
+/// What the studio knows of a fine-tuned model (`NAME.card.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FineTuneCard {
+    pub created: String,
+    pub blake3: String,
+    pub parent: ParentModel,
+    pub labels: LabelsUsed,
+    pub steps: u32,
+    pub seed: u64,
+    pub seconds: f64,
+    pub classes: Vec<String>,
+    /// The parent on the held-out labels.
+    pub before: Figures,
+    /// The new model (its int8-rounded weights, as stored) on the same labels.
+    pub after: Figures,
+}
+
+impl FineTuneCard {
+    /// Whether the new model scores below its parent on the held-out labels.
+    #[must_use]
+    pub fn is_worse(&self) -> bool {
+        self.after.macro_f1 < self.before.macro_f1
+    }
+
+    /// The card of `model` (`NAME.onnx` → `NAME.card.json`).
+    #[must_use]
+    pub fn path_for(model: &Path) -> PathBuf {
+        model.with_extension("card.json")
+    }
+}
+
+/// One model of a project's `models/` folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectModel {
+    pub path: PathBuf,
+    /// `None` for a model put there by hand (no card), or when the card is unreadable.
+    pub card: Option<FineTuneCard>,
+}
+
+impl ProjectModel {
+    #[must_use]
+    pub fn name(&self) -> String {
+        self.path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+    }
+}
+
+/// Why the project's model could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectModelError {
+    #[error("{} is not a model file", .0.display())]
+    NotAModel(PathBuf),
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+}
+
+/// The models in `project`'s `models/` folder, by name (an unreadable card is logged and the
+/// model listed without one).
+#[must_use]
+pub fn list_models(project: &Project) -> Vec<ProjectModel> {
+    let folder = project.root.join(MODELS_FOLDER);
+    let mut models: Vec<ProjectModel> = std::fs::read_dir(&folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "onnx") && path.is_file())
+        .map(|path| {
+            let card_path = FineTuneCard::path_for(&path);
+            let card = std::fs::read(&card_path).ok().and_then(|bytes| {
+                serde_json::from_slice(&bytes)
+                    .inspect_err(|e| tracing::warn!("{}: {e}", card_path.display()))
+                    .ok()
+            });
+            ProjectModel { path, card }
+        })
+        .collect();
+    models.sort_by(|a, b| a.path.cmp(&b.path));
+    models
+}
+
+/// Makes `model` the project's model (`None`: the shipped one) and saves `project.json`. A model
+/// inside the project folder is stored relative to it, so the project can move.
+///
+/// # Errors
+/// [`ProjectModelError`] when `model` is not a file or `project.json` cannot be written.
+pub fn use_model(project: &mut Project, model: Option<&Path>) -> Result<(), ProjectModelError> {
+    let setting = match model {
+        None => None,
+        Some(path) if !path.is_file() => {
+            return Err(ProjectModelError::NotAModel(path.to_path_buf()));
+        }
+        Some(path) => Some(
+            path.strip_prefix(&project.root)
+                .map_or_else(|_| path.to_path_buf(), Path::to_path_buf),
+        ),
+    };
+    let previous = std::mem::replace(&mut project.file.model, setting);
+    if let Err(error) = project.save() {
+        project.file.model = previous;
+        return Err(error.into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::ProjectFile;
+
+    fn project_in(folder: &Path) -> Project {
+        let mut project = Project::from_file(folder.to_path_buf(), ProjectFile::new("p", vec![]));
+        project.save().unwrap();
+        project
+    }
+
+    #[test]
+    fn a_model_inside_the_project_is_stored_relative_and_switching_back_restores_the_shipped_one() {
+        let folder = tempfile::tempdir().unwrap();
+        let mut project = project_in(folder.path());
+        let model = folder.path().join("models/m-ft1.onnx");
+        std::fs::create_dir_all(model.parent().unwrap()).unwrap();
+        std::fs::write(&model, b"onnx").unwrap();
+        use_model(&mut project, Some(&model)).unwrap();
+        let saved = Project::open(folder.path()).unwrap();
+        assert_eq!(saved.file.model, Some(PathBuf::from("models/m-ft1.onnx")));
+        assert_eq!(saved.model_path(), Some(model.clone()));
+        use_model(&mut project, None).unwrap();
+        assert_eq!(Project::open(folder.path()).unwrap().file.model, None);
+    }
+
+    #[test]
+    fn a_missing_model_is_refused_and_the_setting_kept() {
+        let folder = tempfile::tempdir().unwrap();
+        let mut project = project_in(folder.path());
+        let gone = folder.path().join("models/gone.onnx");
+        let error = use_model(&mut project, Some(&gone)).unwrap_err();
+        assert!(error.to_string().contains("gone.onnx"), "{error}");
+        assert_eq!(project.file.model, None);
+    }
+
+    #[test]
+    fn models_are_listed_with_their_cards() {
+        let folder = tempfile::tempdir().unwrap();
+        let project = project_in(folder.path());
+        let models = folder.path().join(MODELS_FOLDER);
+        std::fs::create_dir_all(&models).unwrap();
+        std::fs::write(models.join("b.onnx"), b"onnx").unwrap();
+        std::fs::write(models.join("a.onnx"), b"onnx").unwrap();
+        std::fs::write(models.join("a.card.json"), b"{ not json").unwrap();
+        std::fs::write(models.join("notes.txt"), b"").unwrap();
+        let listed = list_models(&project);
+        let names: Vec<String> = listed.iter().map(ProjectModel::name).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(listed.iter().all(|m| m.card.is_none()));
+    }
+}
