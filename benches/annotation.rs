@@ -30,6 +30,7 @@ fn sustained_edits() {
                 Op::SetClass {
                     class: Some(CLASSES[i % 4].to_owned()),
                     source: ClassSource::Human,
+                    model: None,
                 },
             )
             .unwrap();

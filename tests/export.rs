@@ -44,6 +44,7 @@ fn labelled_project(dir: &Path) -> std::path::PathBuf {
                 Op::SetClass {
                     class: Some(class.into()),
                     source: ClassSource::Human,
+                    model: None,
                 },
             )
             .unwrap();
@@ -82,6 +83,7 @@ fn labelled_project(dir: &Path) -> std::path::PathBuf {
             Op::SetClass {
                 class: Some("angry".into()),
                 source: ClassSource::AcceptedModel,
+                model: None,
             },
         )
         .unwrap();
@@ -404,6 +406,7 @@ fn labelstudio_round_trips_labels_and_segments_with_predictions() {
             Op::SetClass {
                 class: Some(class.into()),
                 source: ClassSource::Human,
+                model: None,
             },
             Op::SetAttributes {
                 values: [("arousal".to_owned(), Some(2.0 + index as f64))].into(),

@@ -292,6 +292,7 @@ fn real_journal(folder: &Path) -> Vec<u8> {
         let op = Op::SetClass {
             class: Some(class.to_owned()),
             source: ClassSource::Human,
+            model: None,
         };
         writer
             .append(&format!("audio/{i}.wav"), op, None)

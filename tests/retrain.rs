@@ -18,32 +18,7 @@ use merit_studio::learning::{
 };
 use merit_studio::project::Project;
 
-const CLASSES: [&str; 4] = ["angry", "sad", "happy", "neutral"];
-const SPEAKERS: usize = 10;
-
-/// A project of `SPEAKERS` speakers × the four classes, one second each (a tone per class), listed
-/// in a manifest with speakers; returns its folder.
-fn tone_project(dir: &Path) -> PathBuf {
-    let project = dir.join("tones");
-    std::fs::create_dir_all(project.join("audio")).unwrap();
-    let mut manifest = String::from("path,speaker\n");
-    for speaker in 0..SPEAKERS {
-        for (index, class) in CLASSES.iter().enumerate() {
-            let name = format!("audio/{class}_{speaker}.wav");
-            let freq = 150.0 * 2f32.powi(i32::try_from(index).unwrap()) + speaker as f32 * 7.0;
-            common::float_wav(16_000, 1, 32, &common::sine(freq, 16_000, 16_000, 1))
-                .write(&project.join(&name));
-            manifest.push_str(&format!("{name},s{speaker}\n"));
-        }
-    }
-    std::fs::write(project.join("recordings.csv"), manifest).unwrap();
-    std::fs::write(
-        project.join("project.json"),
-        r#"{"schema_version": 1, "name": "tones", "sources": [{"kind": "manifest", "path": "recordings.csv"}]}"#,
-    )
-    .unwrap();
-    project
-}
+use common::{TONE_CLASSES as CLASSES, label_tones as label, tone_project};
 
 fn studio(args: &[&str], dir: &Path, stdin: Option<String>) -> Output {
     use std::io::Write;
@@ -62,23 +37,6 @@ fn studio(args: &[&str], dir: &Path, stdin: Option<String>) -> Output {
     }
     drop(input);
     child.wait_with_output().unwrap()
-}
-
-/// Labels every recording of `classes` with its own class as `annotator`.
-fn label(project: &Path, dir: &Path, classes: &[&str], annotator: &str) {
-    let edits: String = (0..SPEAKERS)
-        .flat_map(|speaker| {
-            classes.iter().map(move |class| {
-                format!("{{\"file\": \"audio/{class}_{speaker}.wav\", \"class\": \"{class}\"}}\n")
-            })
-        })
-        .collect();
-    let output = studio(
-        &["label", project.to_str().unwrap(), "--annotator", annotator],
-        dir,
-        Some(edits),
-    );
-    assert!(output.status.success(), "{output:?}");
 }
 
 fn text(output: &Output) -> String {

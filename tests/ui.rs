@@ -203,6 +203,16 @@ fn labelling_with_the_keyboard_alone_is_journaled() {
     harness.run();
     let (accepted, source) = class_of(&harness, "alice").unwrap();
     assert_eq!(source, ClassSource::AcceptedModel);
+    // Y records which model proposed the class: the tiny model's blake3 hash.
+    let proposed_by = harness
+        .state()
+        .annotations()
+        .label(file, "alice")
+        .unwrap()
+        .model
+        .clone();
+    let tiny_hash = merit_studio::fsio::blake3_of_files(&[&tiny_model()]).unwrap();
+    assert_eq!(proposed_by, Some(tiny_hash));
     harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     harness.run();
     assert_eq!(

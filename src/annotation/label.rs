@@ -83,6 +83,9 @@ pub enum Op {
         class: Option<String>,
         #[serde(default)]
         source: ClassSource,
+        /// For an accepted prediction: the blake3 hash of the model that proposed it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
     },
     /// Sets the named attributes (`None` clears one); others are left alone.
     SetAttributes {
@@ -151,6 +154,9 @@ pub struct Label {
     pub class: Option<String>,
     #[serde(default)]
     pub source: ClassSource,
+    /// For an accepted prediction: the blake3 hash of the model that proposed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -176,13 +182,19 @@ impl Label {
     /// Applies `op`; returns the edit that undoes it.
     pub fn apply(&mut self, op: &Op) -> Op {
         match op {
-            Op::SetClass { class, source } => {
+            Op::SetClass {
+                class,
+                source,
+                model,
+            } => {
                 let inverse = Op::SetClass {
                     class: self.class.clone(),
                     source: self.source,
+                    model: self.model.clone(),
                 };
                 self.class.clone_from(class);
                 self.source = *source;
+                self.model.clone_from(model);
                 inverse
             }
             Op::SetAttributes { values } => {
@@ -306,6 +318,7 @@ mod tests {
             Op::SetClass {
                 class: Some("angry".into()),
                 source: ClassSource::Human,
+                model: None,
             },
             Op::SetAttributes {
                 values: [
@@ -335,6 +348,7 @@ mod tests {
             Op::SetClass {
                 class: Some("sad".into()),
                 source: ClassSource::AcceptedModel,
+                model: None,
             },
             Op::SetAttributes {
                 values: [("arousal".to_owned(), None)].into(),

@@ -15,6 +15,8 @@ pub struct QueueItem {
     pub item_agreement: Option<f64>,
     /// The current annotator has labelled it.
     pub reviewed: bool,
+    /// Nobody has given it a class yet.
+    pub unlabelled: bool,
     pub flagged: bool,
     /// The lowest CCC between two annotators' traces of any dimension (when two traced it).
     pub trace_ccc: Option<f64>,
@@ -37,15 +39,19 @@ pub enum QueueOrder {
     LowTraceAgreement,
     /// Recordings where the model's proxy trace lies farthest from the human mean first.
     ProxyDisagrees,
+    /// Recordings nobody labelled, the model's most confident predictions first (accept with Y,
+    /// correct the rest): pre-labelling with the current model.
+    PreLabelled,
 }
 
 impl QueueOrder {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Combined,
         Self::ModelUncertainty,
         Self::AnnotatorDisagreement,
         Self::LowTraceAgreement,
         Self::ProxyDisagrees,
+        Self::PreLabelled,
     ];
 
     #[must_use]
@@ -56,6 +62,7 @@ impl QueueOrder {
             Self::AnnotatorDisagreement => "annotators disagree",
             Self::LowTraceAgreement => "low trace agreement",
             Self::ProxyDisagrees => "model proxy disagrees with the human mean",
+            Self::PreLabelled => "unlabelled, model most confident first",
         }
     }
 
@@ -78,6 +85,11 @@ impl QueueOrder {
             Self::AnnotatorDisagreement => item.item_agreement.map(|a| 1.0 - a),
             Self::LowTraceAgreement => item.trace_ccc.map(|c| -c),
             Self::ProxyDisagrees => item.proxy_gap,
+            Self::PreLabelled => item
+                .probs
+                .as_deref()
+                .filter(|_| item.unlabelled)
+                .map(|p| p.iter().copied().fold(0.0, f32::max).into()),
         }
     }
 }
@@ -222,5 +234,28 @@ mod tests {
         for order in QueueOrder::ALL {
             assert_eq!(QueueOrder::by_name(order.name()), Some(order));
         }
+    }
+
+    #[test]
+    fn pre_labelled_puts_unlabelled_recordings_first_most_confident_first() {
+        let item = |index, top: f32, unlabelled| QueueItem {
+            index,
+            probs: Some(vec![top, 1.0 - top]),
+            unlabelled,
+            ..QueueItem::default()
+        };
+        let items = vec![
+            item(0, 0.6, true),
+            item(1, 0.99, false),
+            item(2, 0.9, true),
+            QueueItem {
+                index: 3,
+                unlabelled: true,
+                ..QueueItem::default()
+            },
+        ];
+        let order = QueueOrder::by_name("unlabelled, model most confident first").unwrap();
+        // Labelled and unanalysed recordings say nothing to this order: last, in collection order.
+        assert_eq!(review_order_by(&items, order), vec![2, 0, 1, 3]);
     }
 }

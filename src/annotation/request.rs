@@ -135,6 +135,7 @@ pub fn parse_request(
             op: Op::SetClass {
                 class: Some(class),
                 source: ClassSource::Human,
+                model: None,
             },
         });
     }
@@ -247,9 +248,11 @@ pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, RequestError> {
         Op::SetClass {
             class: Some(class),
             source,
+            model,
         } => Op::SetClass {
             class: Some(class_id(&class)?),
             source,
+            model,
         },
         Op::SetAttributes { values } => {
             for (name, value) in &values {
@@ -353,7 +356,8 @@ mod tests {
                 file: "a.wav".into(),
                 op: Op::SetClass {
                     class: Some("angry".into()),
-                    source: ClassSource::Human
+                    source: ClassSource::Human,
+                    model: None,
                 }
             })
         );

@@ -30,13 +30,14 @@ struct Ack {
     error: Option<String>,
 }
 
-/// The model's top class for `file`, loading the model on first use (the cache makes repeats instant).
+/// The model's top class for `file` and the model's blake3 hash, loading the model on first use
+/// (the cache makes repeats instant).
 fn model_class(
     session: &mut Option<MeritSession>,
     project: &Project,
     path: &Path,
     cache: &AnalysisCache,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, String)> {
     let session = match session {
         Some(loaded) => loaded,
         None => {
@@ -45,7 +46,10 @@ fn model_class(
         }
     };
     let (analysis, _) = analyze_path(session, path, &AnalysisParams::default(), Some(cache), None)?;
-    Ok(analysis.top_class().to_owned())
+    Ok((
+        analysis.top_class().to_owned(),
+        session.model_hash().to_owned(),
+    ))
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,12 +122,13 @@ pub fn run(args: &LabelArgs) -> anyhow::Result<ExitCode> {
                 }
                 Request::AcceptModel { file } => {
                     let path = &recording(&file)?.path;
-                    let class = model_class(&mut session, &project, path, &cache)?;
+                    let (class, model) = model_class(&mut session, &project, path, &cache)?;
                     store.edit(
                         &file,
                         Op::SetClass {
                             class: Some(class),
                             source: ClassSource::AcceptedModel,
+                            model: Some(model),
                         },
                     )
                 }

@@ -183,6 +183,7 @@ mod tests {
                 let op = Op::SetClass {
                     class: Some(class.into()),
                     source,
+                    model: None,
                 };
                 store.edit(&file, op).unwrap();
             }

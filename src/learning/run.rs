@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::export::{Selection, decoded_copy};
 use crate::fsio::write_atomically;
 use crate::jobs::JobContext;
+use crate::model::session::model_digest;
 use crate::project::Project;
 
 use super::project_models::{Figures, FineTuneCard, LabelsUsed, MODELS_FOLDER, ParentModel};
@@ -100,8 +101,7 @@ pub fn retrain(
 
     let (manifest, skipped_undecodable) = write_manifest(plan, &work.0, context)?;
     let out = work.0.join("model.onnx");
-    let parent_blake3 =
-        crate::fsio::blake3_of_files(&[parent]).map_err(RetrainError::io(parent))?;
+    let parent_blake3 = model_digest(parent).map_err(RetrainError::io(parent))?;
     run_pipeline(plan, parent, &manifest, &out, environment, context)?;
 
     let report_path = out.with_extension("finetune.json");
@@ -117,7 +117,7 @@ pub fn retrain(
         created: jiff::Timestamp::now()
             .round(jiff::Unit::Second)
             .map_or_else(|_| String::new(), |t| t.to_string()),
-        blake3: crate::fsio::blake3_of_files(&[&out]).map_err(RetrainError::io(&out))?,
+        blake3: model_digest(&out).map_err(RetrainError::io(&out))?,
         parent: ParentModel {
             path: parent.to_path_buf(),
             blake3: parent_blake3,

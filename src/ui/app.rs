@@ -20,6 +20,7 @@ use super::lane_layout::LaneLayout;
 use super::panels::{self, LabelDrafts};
 use super::player::{Playback, Player};
 use super::recording::RecordingState;
+use super::retraining::RetrainState;
 use super::rows::RowSources;
 use super::segments::SegmentCursor;
 use super::trace_mode::{StickInput, Tracing};
@@ -40,6 +41,7 @@ pub struct StudioApp {
     pub(super) labelling: Labelling,
     pub(super) player: Player,
     pub(super) export: ExportState,
+    pub(super) retrain: RetrainState,
     pub(super) windows: Windows,
     /// The selected segment and boundary, a pending mark, auto-play.
     pub(super) segments: SegmentCursor,
@@ -71,6 +73,7 @@ impl StudioApp {
             labelling: Labelling::default(),
             player: Player::new(playback),
             export: ExportState::default(),
+            retrain: RetrainState::default(),
             windows: Windows::default(),
             segments: SegmentCursor::default(),
             lanes: LaneLayout::default(),
@@ -151,6 +154,7 @@ impl StudioApp {
         self.collection.is_busy()
             || self.engine.is_busy()
             || self.export.job.is_some()
+            || self.retrain.job.is_some()
             || self.recording.as_ref().is_some_and(RecordingState::is_busy)
     }
 
@@ -216,6 +220,7 @@ impl StudioApp {
             labelling: &self.labelling,
             player: &self.player,
             export: &self.export,
+            retrain: &self.retrain,
             windows: &self.windows,
             segments: &self.segments,
             lanes: &self.lanes,
@@ -240,6 +245,7 @@ impl StudioApp {
         panels::palette_ui(ui.ctx(), &view, sender);
         panels::model_card_ui(ui.ctx(), &view, sender);
         panels::export_ui(ui.ctx(), &view, sender);
+        panels::retrain_ui(ui.ctx(), &view, sender);
         let actions: Vec<Action> = self.actions.try_iter().collect();
         if !actions.is_empty() {
             // What the actions changed shows in the next frame.

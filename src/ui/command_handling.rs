@@ -11,6 +11,7 @@ use super::collection::{OpenError, OpenedProject};
 use super::commands::{Action, Command};
 use super::labelling::queue_items;
 use super::recording::{Arrivals, RecordingState};
+use super::retraining::RetrainAction;
 use super::view::scheme_of;
 
 impl StudioApp {
@@ -94,6 +95,7 @@ impl StudioApp {
     pub fn poll_jobs(&mut self) {
         self.poll_dialog();
         self.export.poll();
+        self.retrain.poll(self.collection.project.as_ref());
         if self.collection.take_arrived_rows() {
             self.close_project();
         }
@@ -123,7 +125,8 @@ impl StudioApp {
         {
             match result {
                 Ok(analysis) => {
-                    recording.set_analysis(analysis);
+                    let hash = self.engine.engine.status.as_ref().map(|s| s.hash.clone());
+                    recording.set_analysis(analysis, hash);
                     self.attach_playback(true);
                 }
                 Err(error) if error.is_cancelled() => {
@@ -202,6 +205,7 @@ impl StudioApp {
                 self.export.format = format;
                 self.export.mine_only = mine_only;
             }
+            Action::Retrain(action) => self.apply_retrain(action),
             Action::TraceValue(value) => {
                 if let Some(scheme) = self.trace.scheme(self.collection.project.as_ref()) {
                     self.trace.set_value(value, &scheme);
@@ -237,11 +241,8 @@ impl StudioApp {
             }
             Command::AcceptModel => {
                 if let Some(file) = file {
-                    let top = self
-                        .recording
-                        .as_ref()
-                        .and_then(|r| r.analysis.as_ref())
-                        .map(|a| a.result.top_class());
+                    let analysis = self.recording.as_ref().and_then(|r| r.analysis.as_ref());
+                    let top = analysis.map(|a| (a.result.top_class(), a.model_hash.clone()));
                     self.labelling.accept_model(file, top, scheme);
                 }
             }
@@ -356,6 +357,7 @@ impl StudioApp {
             Command::ChooseModel => self.start_dialog(Dialog::ChooseModel),
             Command::ShowModelCard => self.windows.model_card = !self.windows.model_card,
             Command::ExportLabels => self.export.open = !self.export.open,
+            Command::Retrain => self.apply_retrain(RetrainAction::Show(!self.retrain.open)),
             Command::ChooseExportFolder => self.start_dialog(Dialog::ExportFolder),
             Command::Segment(command) => self.run_segment(command),
             Command::ToggleComments => self.windows.comments = !self.windows.comments,

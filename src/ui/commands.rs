@@ -13,6 +13,7 @@ use crate::annotation::segments::SegmentEdit;
 use crate::export::Format;
 
 use super::lane_layout::LaneKind;
+use super::retraining::RetrainAction;
 use super::rows::BrowserView;
 use super::segments::{SEGMENT_COMMANDS, SegmentCommand};
 
@@ -55,6 +56,7 @@ pub enum Command {
     ToggleComments,
     TracePass,
     NextTraceDimension,
+    Retrain,
 }
 
 /// A change the user asked for: a named command, or an edit with its data.
@@ -107,6 +109,8 @@ pub enum Action {
     },
     /// The value the trace input holds now (trace mode), on the dimension's scale.
     TraceValue(f64),
+    /// The retrain window's choices, the retrain, and switching models.
+    Retrain(RetrainAction),
 }
 
 impl From<Command> for Action {
@@ -145,7 +149,7 @@ const fn shift(key: Key) -> KeyboardShortcut {
 }
 
 /// (command, name, shortcut), in the order the palette lists them.
-pub const COMMANDS: [(Command, &str, KeyboardShortcut); 33] = [
+pub const COMMANDS: [(Command, &str, KeyboardShortcut); 34] = [
     (
         Command::SwitchRnnoise,
         "Switch original / RNNoise (the classic baseline)",
@@ -246,6 +250,11 @@ pub const COMMANDS: [(Command, &str, KeyboardShortcut); 33] = [
         ctrl(Key::O),
     ),
     (Command::ChooseModel, "Choose another model…", ctrl(Key::M)),
+    (
+        Command::Retrain,
+        "Retrain the model from the labels; switch models…",
+        ctrl(Key::R),
+    ),
     (Command::ShowModelCard, "Show the model card", key(Key::I)),
     (Command::Palette, "Command palette", ctrl(Key::K)),
     (

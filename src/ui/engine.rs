@@ -409,6 +409,12 @@ impl EngineState {
         self.restart(project, recordings);
     }
 
+    /// Uses the project's model from now on (over any chosen before).
+    pub fn use_project_model(&mut self, project: Option<&Project>, recordings: usize) {
+        self.model_override = None;
+        self.restart(project, recordings);
+    }
+
     /// Keeps analyses in `folder` (`None`: no cache).
     pub fn set_cache_dir(
         &mut self,

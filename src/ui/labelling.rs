@@ -163,14 +163,21 @@ impl Labelling {
             let op = Op::SetClass {
                 class: Some(class.id.clone()),
                 source: ClassSource::Human,
+                model: None,
             };
             self.edit(file, op, scheme);
         }
     }
 
-    /// Takes the model's top class (`None`: not analysed yet) as the label.
-    pub fn accept_model(&mut self, file: &str, top_class: Option<&str>, scheme: &LabelScheme) {
-        let Some(top) = top_class else {
+    /// Takes the model's top class (`None`: not analysed yet) as the label, recording the hash of
+    /// the model that proposed it.
+    pub fn accept_model(
+        &mut self,
+        file: &str,
+        prediction: Option<(&str, Option<String>)>,
+        scheme: &LabelScheme,
+    ) {
+        let Some((top, model)) = prediction else {
             self.error = Some(LabelError::NoPrediction);
             return;
         };
@@ -181,6 +188,7 @@ impl Labelling {
         let op = Op::SetClass {
             class: Some(class),
             source: ClassSource::AcceptedModel,
+            model,
         };
         self.edit(file, op, scheme);
     }
@@ -270,6 +278,7 @@ pub fn queue_items(
                     (total >= 2).then(|| top as f64 / total as f64)
                 }),
                 reviewed: own.is_some_and(|l| !l.is_empty()),
+                unlabelled: summary.as_ref().is_none_or(|s| s.class.is_none()),
                 flagged: labels.is_some_and(|by| by.values().any(|l| !l.flags.is_empty())),
                 trace_ccc,
                 proxy_gap,

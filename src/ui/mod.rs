@@ -14,6 +14,8 @@ mod player;
 mod prediction;
 mod problems;
 mod recording;
+mod retrain_handling;
+mod retraining;
 mod rows;
 mod screenshot;
 mod segment_handling;

@@ -145,13 +145,19 @@ impl SpectrogramImage {
 pub struct RecordingAnalysis {
     pub result: SignalAnalysis,
     pub enhanced: Signal,
+    /// The blake3 hash of the model that made it (what accepting its prediction records).
+    pub model_hash: Option<String>,
 }
 
 impl RecordingAnalysis {
     #[must_use]
-    pub fn new(mut result: SignalAnalysis) -> Self {
+    pub fn new(mut result: SignalAnalysis, model_hash: Option<String>) -> Self {
         let enhanced = Signal::new(std::mem::take(&mut result.enhanced).into());
-        Self { result, enhanced }
+        Self {
+            result,
+            enhanced,
+            model_hash,
+        }
     }
 }
 
@@ -333,8 +339,8 @@ impl RecordingState {
     }
 
     /// Takes a finished analysis of this recording.
-    pub fn set_analysis(&mut self, result: SignalAnalysis) {
-        let analysis = RecordingAnalysis::new(result);
+    pub fn set_analysis(&mut self, result: SignalAnalysis, model_hash: Option<String>) {
+        let analysis = RecordingAnalysis::new(result, model_hash);
         self.analysis_generation += 1;
         self.start_derived(1, analysis.enhanced.samples.clone());
         self.analysis = Some(analysis);

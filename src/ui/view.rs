@@ -11,6 +11,7 @@ use super::labelling::Labelling;
 use super::lane_layout::LaneLayout;
 use super::player::Player;
 use super::recording::RecordingState;
+use super::retraining::RetrainState;
 use super::segments::SegmentCursor;
 use super::trace_mode::Tracing;
 
@@ -31,6 +32,7 @@ pub struct StudioView<'a> {
     pub labelling: &'a Labelling,
     pub player: &'a Player,
     pub export: &'a ExportState,
+    pub retrain: &'a RetrainState,
     pub windows: &'a Windows,
     pub segments: &'a SegmentCursor,
     pub lanes: &'a LaneLayout,

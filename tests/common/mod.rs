@@ -263,3 +263,57 @@ impl FakeSink {
         source.as_mut().unwrap().by_ref().take(samples).collect()
     }
 }
+
+pub const TONE_CLASSES: [&str; 4] = ["angry", "sad", "happy", "neutral"];
+pub const TONE_SPEAKERS: usize = 10;
+
+/// A project of `TONE_SPEAKERS` speakers × the four classes, one second each (a tone per class),
+/// listed in a manifest with speakers (`audio/CLASS_SPEAKER.wav`); returns its folder.
+pub fn tone_project(dir: &Path) -> PathBuf {
+    let project = dir.join("tones");
+    std::fs::create_dir_all(project.join("audio")).unwrap();
+    let mut manifest = String::from("path,speaker\n");
+    for speaker in 0..TONE_SPEAKERS {
+        for (index, class) in TONE_CLASSES.iter().enumerate() {
+            let name = format!("audio/{class}_{speaker}.wav");
+            let freq = 150.0 * 2f32.powi(i32::try_from(index).unwrap()) + speaker as f32 * 7.0;
+            float_wav(16_000, 1, 32, &sine(freq, 16_000, 16_000, 1)).write(&project.join(&name));
+            manifest.push_str(&format!("{name},s{speaker}\n"));
+        }
+    }
+    std::fs::write(project.join("recordings.csv"), manifest).unwrap();
+    std::fs::write(
+        project.join("project.json"),
+        r#"{"schema_version": 1, "name": "tones", "sources": [{"kind": "manifest", "path": "recordings.csv"}]}"#,
+    )
+    .unwrap();
+    project
+}
+
+/// Labels every tone of `classes` with its own class as `annotator` (`merit-studio label`).
+pub fn label_tones(project: &Path, dir: &Path, classes: &[&str], annotator: &str) {
+    use std::io::Write;
+    let edits: String = (0..TONE_SPEAKERS)
+        .flat_map(|speaker| {
+            classes.iter().map(move |class| {
+                format!("{{\"file\": \"audio/{class}_{speaker}.wav\", \"class\": \"{class}\"}}\n")
+            })
+        })
+        .collect();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_merit-studio"))
+        .args(["label", project.to_str().unwrap(), "--annotator", annotator])
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(edits.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+}

@@ -6,6 +6,7 @@ fn class(name: &str) -> Op {
     Op::SetClass {
         class: Some(name.into()),
         source: ClassSource::Human,
+        model: None,
     }
 }
 

@@ -130,6 +130,7 @@ pub fn labelstudio(
                             Op::SetClass {
                                 class: Some(class.id.clone()),
                                 source: ClassSource::Human,
+                                model: None,
                             },
                         )),
                         None => problem(format!(

@@ -157,6 +157,7 @@ pub fn msp_csv(
                     Op::SetClass {
                         class: Some(class),
                         source: ClassSource::Human,
+                        model: None,
                     },
                 )),
                 None => imported.problem(path, line, format!("unknown class {code:?}")),
@@ -215,6 +216,7 @@ pub fn jsonl(path: &Path) -> std::io::Result<Imported> {
                 Op::SetClass {
                     class: Some(class.to_owned()),
                     source: ClassSource::Human,
+                    model: None,
                 },
             ));
         }
@@ -301,6 +303,7 @@ pub fn audiofolder(path: &Path) -> std::io::Result<Imported> {
                 Op::SetClass {
                     class: Some(label.clone()),
                     source: ClassSource::Human,
+                    model: None,
                 },
             ));
         }

@@ -49,6 +49,7 @@ pub fn audacity(path: &Path, file: &str, first_segment_id: u64) -> std::io::Resu
                 Op::SetClass {
                     class: Some(text),
                     source: ClassSource::Human,
+                    model: None,
                 },
             ));
         } else {
@@ -139,6 +140,7 @@ fn interval_edits(
                 Op::SetClass {
                     class: Some(text),
                     source: ClassSource::Human,
+                    model: None,
                 }
             } else {
                 Op::PutSegment {

@@ -275,12 +275,25 @@ pub fn browser_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSe
                     Some(Prediction::Analysed {
                         class, confidence, ..
                     }) => {
-                        let text = format!("{class} {:.0}%", confidence * 100.0);
+                        let changed = view
+                            .retrain
+                            .comparison
+                            .as_ref()
+                            .and_then(|c| Some((c.changed(index, prediction.as_ref())?, c)));
+                        let was = changed
+                            .map_or_else(String::new, |(before, _)| format!(" (was {before})"));
+                        let text = format!("{class} {:.0}%{was}", confidence * 100.0);
                         // The selected row's background is blue: class colours would vanish.
-                        if selected {
-                            ui.label(text);
+                        let response = if selected {
+                            ui.label(text)
                         } else {
-                            ui.colored_label(theme::class_colour_by_name(class), text);
+                            ui.colored_label(theme::class_colour_by_name(class), text)
+                        };
+                        if let Some((before, comparison)) = changed {
+                            response.on_hover_text(format!(
+                                "was {before} with {}",
+                                comparison.previous_model
+                            ));
                         }
                     }
                     _ => {

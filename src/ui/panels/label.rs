@@ -248,7 +248,7 @@ fn segment_status_ui(ui: &mut egui::Ui, view: &StudioView<'_>, segments: &[Segme
                 segment.id, segment.start_s, segment.end_s, segment.class
             ))
             .on_hover_text(
-                "number keys set its class, Alt+←/→ nudge the boundary (Shift: 100 ms), E the other boundary, Q snaps, X splits, J merges, Delete removes, Esc deselects",
+                "number keys set its class, Alt+Left/Right nudge the boundary (Shift: 100 ms), E the other boundary, Q snaps, X splits, J merges, Delete removes, Esc deselects",
             );
         }
         ui.weak(if cursor.auto_play_next {

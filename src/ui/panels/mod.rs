@@ -11,6 +11,7 @@ mod lanes;
 mod model_card;
 mod palette;
 mod recording;
+mod retrain;
 mod trace;
 
 pub use browser::browser_ui;
@@ -21,3 +22,4 @@ pub use label::{LabelDrafts, label_ui};
 pub use model_card::model_card_ui;
 pub use palette::palette_ui;
 pub use recording::recording_ui;
+pub use retrain::retrain_ui;
