@@ -43,18 +43,18 @@ impl StudioApp {
                     return;
                 }
                 self.retrain.confirm = None;
-                self.switch_model(model);
+                self.switch_model(model.as_deref());
             }
             RetrainAction::KeepCurrent => self.retrain.confirm = None,
         }
     }
 
     /// Makes `model` the project's model (`None`: the shipped one), then re-analyses.
-    fn switch_model(&mut self, model: Option<PathBuf>) {
+    fn switch_model(&mut self, model: Option<&std::path::Path>) {
         let Some(project) = self.collection.project.as_mut() else {
             return;
         };
-        if let Err(error) = crate::learning::use_model(project, model.as_deref()) {
+        if let Err(error) = crate::learning::use_model(project, model) {
             self.retrain.switch_error = Some(error.to_string());
             return;
         }
