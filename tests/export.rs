@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -69,6 +70,7 @@ fn labelled_project(dir: &Path) -> std::path::PathBuf {
                             start_s: 0.25,
                             end_s: 1.5,
                             class: "sad".into(),
+                            attributes: BTreeMap::new(),
                         },
                     },
                 )
@@ -414,6 +416,7 @@ fn labelstudio_round_trips_labels_and_segments_with_predictions() {
                     start_s: 0.123,
                     end_s: 0.987,
                     class: "angry".into(),
+                    attributes: BTreeMap::new(),
                 },
             },
             Op::PutSegment {
@@ -422,6 +425,7 @@ fn labelstudio_round_trips_labels_and_segments_with_predictions() {
                     start_s: 0.987,
                     end_s: 1.999,
                     class: class.into(),
+                    attributes: BTreeMap::new(),
                 },
             },
         ];

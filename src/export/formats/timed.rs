@@ -304,6 +304,8 @@ pub(super) fn audacity(row: &ExportRow, duration: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::annotation::Segment;
 
@@ -316,12 +318,14 @@ mod tests {
                     start_s: 0.5,
                     end_s: 1.0,
                     class: "sad".into(),
+                    attributes: BTreeMap::new(),
                 },
                 Segment {
                     id: 2,
                     start_s: 1.5,
                     end_s: 9.0,
                     class: "angry".into(),
+                    attributes: BTreeMap::new(),
                 },
             ],
             ..Label::default()

@@ -171,6 +171,7 @@ pub fn labelstudio(
                                 start_s,
                                 end_s,
                                 class: label.to_owned(),
+                                attributes: BTreeMap::new(),
                             },
                         },
                     ));

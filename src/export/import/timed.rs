@@ -60,6 +60,7 @@ pub fn audacity(path: &Path, file: &str, first_segment_id: u64) -> std::io::Resu
                         start_s: start,
                         end_s: end,
                         class: text,
+                        attributes: BTreeMap::new(),
                     },
                 },
             ));
@@ -147,6 +148,7 @@ fn interval_edits(
                         start_s: start,
                         end_s: end,
                         class: text,
+                        attributes: BTreeMap::new(),
                     },
                 }
             };
