@@ -416,7 +416,11 @@ fn labelstudio_round_trips_labels_and_segments_with_predictions() {
                     start_s: 0.123,
                     end_s: 0.987,
                     class: "angry".into(),
-                    attributes: BTreeMap::new(),
+                    attributes: [
+                        ("arousal".to_owned(), 7.0 - index as f64),
+                        ("valence".to_owned(), 1.5),
+                    ]
+                    .into(),
                 },
             },
             Op::PutSegment {
@@ -441,8 +445,9 @@ fn labelstudio_round_trips_labels_and_segments_with_predictions() {
     let config = std::fs::read_to_string(out.join("labeling-config.xml")).unwrap();
     assert!(out.join("provenance.json").is_file());
     // The documented task format: data, annotations and predictions with results of controls the
-    // config defines, ids unique in the file, regions in seconds inside the recording.
-    let mut ids = std::collections::HashSet::new();
+    // config defines, region ids unique in the file (a per-region rating has the id and times of
+    // the region it rates), regions in seconds inside the recording.
+    let mut regions = std::collections::HashMap::new();
     let tasks = tasks.as_array().unwrap();
     assert_eq!(tasks.len(), AWKWARD.len(), "zoë's recordings");
     for task in tasks {
@@ -460,12 +465,17 @@ fn labelstudio_round_trips_labels_and_segments_with_predictions() {
             .chain(predictions)
             .flat_map(|a| a["result"].as_array().unwrap());
         for result in results {
-            assert!(
-                ids.insert(result["id"].as_str().unwrap().to_owned()),
-                "{result}"
-            );
-            assert_eq!(result["to_name"], "audio");
+            let id = result["id"].as_str().unwrap().to_owned();
             let control = result["from_name"].as_str().unwrap();
+            let span = (&result["value"]["start"], &result["value"]["end"]);
+            if control.starts_with("segment_") {
+                assert_eq!(regions.get(&id), Some(&span), "{result}");
+                assert!(config.contains(&format!("name=\"{control}\" toName=\"audio\"")));
+                assert!(config.contains("perRegion=\"true\""));
+            } else {
+                assert!(regions.insert(id, span).is_none(), "{result}");
+            }
+            assert_eq!(result["to_name"], "audio");
             assert!(config.contains(&format!("name=\"{control}\"")), "{control}");
             if result["type"] == "labels" {
                 let (start, end) = (
@@ -501,11 +511,13 @@ fn labelstudio_round_trips_labels_and_segments_with_predictions() {
                         (s.start_s * 1000.0).round(),
                         (s.end_s * 1000.0).round(),
                         s.class.clone(),
+                        s.attributes.clone(),
                     )
                 })
                 .collect::<Vec<_>>()
         };
         assert_eq!(spans(back), spans(zoe), "{name}");
+        assert_eq!(back.segments[0].attributes.len(), 2, "{name}");
     }
 }
 
@@ -519,7 +531,12 @@ fn labelstudio_problems_are_reported_per_task_and_the_rest_imported() {
             {"id": "b", "from_name": "segment", "to_name": "audio", "type": "labels", "value": {"start": 0.5, "end": 1.25, "labels": ["sad"]}},
             {"id": "c", "from_name": "segment", "to_name": "audio", "type": "labels", "value": {"start": 1.5, "end": 9.0, "labels": ["sad"]}},
             {"id": "d", "from_name": "transcript", "to_name": "audio", "type": "textarea", "value": {"text": ["hi"]}},
-            {"id": "e", "from_name": "valence", "to_name": "audio", "type": "rating", "value": {"rating": 3}}
+            {"id": "e", "from_name": "valence", "to_name": "audio", "type": "rating", "value": {"rating": 3}},
+            // Per-region ratings: Label Studio names the control as it likes and links the rating
+            // to its region by id.
+            {"id": "b", "from_name": "arousal", "to_name": "audio", "type": "rating", "value": {"start": 0.5, "end": 1.25, "rating": 5}},
+            {"id": "b", "from_name": "segment_valence", "to_name": "audio", "type": "number", "value": {"start": 0.5, "end": 1.25, "number": 9}},
+            {"id": "zz", "from_name": "segment_arousal", "to_name": "audio", "type": "number", "value": {"start": 0.1, "end": 0.2, "number": 2}}
         ]}]},
         {"id": 8, "data": {"audio": "missing.wav"}, "annotations": [{"result": []}]}
     ]);
@@ -558,4 +575,16 @@ fn labelstudio_problems_are_reported_per_task_and_the_rest_imported() {
         .map(|s| (s.start_s, s.end_s))
         .collect();
     assert_eq!(spans, vec![(0.5, 1.25)]);
+    assert_eq!(
+        label.segments[0].attributes,
+        [("arousal".to_owned(), 5.0)].into()
+    );
+    assert!(
+        stderr.contains("region b: valence 9 is outside its scale"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rates region \"zz\", which is not"),
+        "{stderr}"
+    );
 }
