@@ -194,7 +194,7 @@ pub fn labelstudio(
                     let per_region = value.get("start").is_some();
                     match (attribute_of(scheme, control), number(value, kind)) {
                         (None, _) => {
-                            problem(format!("unknown control {control:?} ({kind}) skipped"))
+                            problem(format!("unknown control {control:?} ({kind}) skipped"));
                         }
                         (Some(_), None) => problem(format!("{control}: no {kind} value; skipped")),
                         (Some(attribute), Some(v)) if per_region => region_values.push((
