@@ -5,11 +5,12 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
 use common::{Wav, sine};
-use merit_studio::annotation::{AnnotationStore, ClassSource, Op, Segment};
+use merit_studio::annotation::{AnnotationStore, ClassSource, Comment, CommentRef, Op, Segment};
 
 const NAMES: [&str; 4] = [
     "plain.wav",
@@ -70,6 +71,7 @@ fn labelled_project(dir: &Path) -> std::path::PathBuf {
                             start_s: 0.25,
                             end_s: 1.5,
                             class: "sad".into(),
+                            attributes: BTreeMap::new(),
                         },
                     },
                 )
@@ -258,6 +260,228 @@ fn eaf_and_audiofolder_round_trip() {
     }
 }
 
+/// Every tier of an EAF file with its annotations (start ms, end ms, text), read with a real XML
+/// parser: entities resolved, time slots looked up.
+fn eaf_tiers(text: &str) -> BTreeMap<String, Vec<(u64, u64, String)>> {
+    use quick_xml::events::Event;
+    let attribute = |e: &quick_xml::events::BytesStart<'_>, name: &[u8]| {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == name)
+            .map(|a| String::from_utf8(a.value.into_owned()).unwrap())
+    };
+    let mut reader = quick_xml::Reader::from_str(text);
+    let (mut slots, mut tiers) = (BTreeMap::new(), BTreeMap::new());
+    let (mut tier, mut span, mut value) = (String::new(), (String::new(), String::new()), None);
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) => match e.name().as_ref() {
+                b"TIME_SLOT" => {
+                    let ms: u64 = attribute(&e, b"TIME_VALUE").unwrap().parse().unwrap();
+                    slots.insert(attribute(&e, b"TIME_SLOT_ID").unwrap(), ms);
+                }
+                b"TIER" => {
+                    tier = attribute(&e, b"TIER_ID").unwrap();
+                    tiers.insert(tier.clone(), Vec::new());
+                }
+                b"ALIGNABLE_ANNOTATION" => {
+                    span = (
+                        attribute(&e, b"TIME_SLOT_REF1").unwrap(),
+                        attribute(&e, b"TIME_SLOT_REF2").unwrap(),
+                    );
+                }
+                b"ANNOTATION_VALUE" => value = Some(String::new()),
+                _ => {}
+            },
+            Event::Text(t) => {
+                if let Some(value) = &mut value {
+                    value.push_str(&t.xml10_content().unwrap());
+                }
+            }
+            Event::GeneralRef(r) => {
+                let entity = match r.resolve_char_ref().unwrap() {
+                    Some(c) => c.to_string(),
+                    None => match &*r {
+                        b"amp" => "&".into(),
+                        b"lt" => "<".into(),
+                        b"gt" => ">".into(),
+                        b"quot" => "\"".into(),
+                        b"apos" => "'".into(),
+                        other => panic!("entity {other:?}"),
+                    },
+                };
+                if let Some(value) = &mut value {
+                    value.push_str(&entity);
+                }
+            }
+            Event::End(e) if e.name().as_ref() == b"ANNOTATION_VALUE" => {
+                let text = value.take().unwrap();
+                tiers
+                    .get_mut(&tier)
+                    .unwrap()
+                    .push((slots[&span.0], slots[&span.1], text));
+            }
+            _ => {}
+        }
+    }
+    tiers
+}
+
+#[test]
+fn eaf_carries_comment_threads_in_tiers_the_importer_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = labelled_project(dir.path());
+    let name = NAMES[1]; // alice's segment 101 lies at 0.25–1.5 s
+    let comment = |id, segment, reply_to: Option<(&str, u64)>, time_ms, text: &str, resolved| {
+        Op::PutComment {
+            comment: Comment {
+                id,
+                segment,
+                reply_to: reply_to.map(|(author, id)| CommentRef {
+                    author: author.into(),
+                    id,
+                }),
+                time_ms,
+                text: text.into(),
+                resolved,
+            },
+        }
+    };
+    let awkward = "laughs, \"twice\" <here> & there; 王芳说 «да»";
+    let mut store = AnnotationStore::load(&project).unwrap();
+    store.set_annotator("alice").unwrap();
+    for op in [
+        comment(900, None, None, 1_700_000_000_000, awkward, false),
+        comment(
+            901,
+            Some(101),
+            None,
+            1_700_000_060_000,
+            "sad, or <tired>?",
+            false,
+        ),
+        comment(
+            902,
+            Some(999),
+            None,
+            1_700_000_120_000,
+            "a removed segment's",
+            false,
+        ),
+    ] {
+        store.edit(name, op).unwrap();
+    }
+    store.set_annotator("bob").unwrap();
+    for op in [
+        comment(
+            5,
+            None,
+            Some(("alice", 900)),
+            1_700_000_030_000,
+            "agreed & done",
+            true,
+        ),
+        comment(
+            6,
+            Some(101),
+            Some(("alice", 901)),
+            1_700_000_090_000,
+            "tired",
+            false,
+        ),
+    ] {
+        store.edit(name, op).unwrap();
+    }
+    drop(store);
+    let eafs = dir.path().join("eaf");
+    export(&project, "eaf", &eafs, &[]);
+    let eaf = eafs.join(format!("{name}.eaf"));
+    let text = std::fs::read_to_string(&eaf).unwrap();
+    assert!(text.contains("<LINGUISTIC_TYPE GRAPHIC_REFERENCES=\"false\" LINGUISTIC_TYPE_ID=\"comment\" TIME_ALIGNABLE=\"true\"/>"), "{text}");
+    let tiers = eaf_tiers(&text);
+    assert_eq!(
+        tiers["comments (recording)"],
+        vec![(
+            0,
+            2000,
+            format!(
+                "alice (2023-11-14T22:13:20Z): {awkward}\n\
+                 ↳ bob (2023-11-14T22:13:50Z, resolved): agreed & done\n\
+                 (on alice's segment 999, which is not in this file)\n\
+                 alice (2023-11-14T22:15:20Z): a removed segment's"
+            )
+        )]
+    );
+    assert_eq!(
+        tiers["comments (alice segments)"],
+        vec![(
+            250,
+            1500,
+            "alice (2023-11-14T22:14:20Z): sad, or <tired>?\n\
+             ↳ bob (2023-11-14T22:14:50Z): tired"
+                .to_owned()
+        )]
+    );
+    assert_eq!(tiers["alice segments"], vec![(250, 1500, "sad".to_owned())]);
+    // The JSONL export has them all too, bob's replies though bob labelled nothing here.
+    let jsonl = dir.path().join("labels.jsonl");
+    export(&project, "jsonl", &jsonl, &[]);
+    let rows = std::fs::read_to_string(&jsonl).unwrap();
+    let row: serde_json::Value = rows
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .find(|row| row["file"] == name)
+        .unwrap();
+    let texts: Vec<&str> = row["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 5, "{texts:?}");
+    assert!(texts.contains(&"agreed & done") && texts.contains(&awkward));
+    // A comment tier is not read as classes or segments; the other tiers still are.
+    let refused = studio(&[
+        "import",
+        p(&project),
+        "--format",
+        "eaf",
+        p(&eaf),
+        "--annotator",
+        "elan",
+        "--file",
+        name,
+        "--tier",
+        "comments (alice segments)",
+    ]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("holds comments, which are not imported"),
+        "{stderr}"
+    );
+    import(
+        &project,
+        "eaf",
+        &eaf,
+        "elan",
+        &["--file", name, "--tier", "alice"],
+    );
+    import(
+        &project,
+        "eaf",
+        &eaf,
+        "elan",
+        &["--file", name, "--tier", "alice segments"],
+    );
+    let store = AnnotationStore::load(&project).unwrap();
+    let elan = store.label(name, "elan").unwrap();
+    assert_eq!(elan.class.as_deref(), Some("sad"));
+    assert_eq!(elan.segments.len(), 1);
+    assert!(elan.comments.is_empty());
+}
+
 #[test]
 fn malformed_rows_are_reported_and_the_rest_imported() {
     let dir = tempfile::tempdir().unwrap();
@@ -417,6 +641,11 @@ fn labelstudio_round_trips_labels_and_segments_with_predictions() {
                     start_s: 0.123,
                     end_s: 0.987,
                     class: "angry".into(),
+                    attributes: [
+                        ("arousal".to_owned(), 7.0 - index as f64),
+                        ("valence".to_owned(), 1.5),
+                    ]
+                    .into(),
                 },
             },
             Op::PutSegment {
@@ -425,6 +654,7 @@ fn labelstudio_round_trips_labels_and_segments_with_predictions() {
                     start_s: 0.987,
                     end_s: 1.999,
                     class: class.into(),
+                    attributes: BTreeMap::new(),
                 },
             },
         ];
@@ -440,8 +670,9 @@ fn labelstudio_round_trips_labels_and_segments_with_predictions() {
     let config = std::fs::read_to_string(out.join("labeling-config.xml")).unwrap();
     assert!(out.join("provenance.json").is_file());
     // The documented task format: data, annotations and predictions with results of controls the
-    // config defines, ids unique in the file, regions in seconds inside the recording.
-    let mut ids = std::collections::HashSet::new();
+    // config defines, region ids unique in the file (a per-region rating has the id and times of
+    // the region it rates), regions in seconds inside the recording.
+    let mut regions = std::collections::HashMap::new();
     let tasks = tasks.as_array().unwrap();
     assert_eq!(tasks.len(), AWKWARD.len(), "zoë's recordings");
     for task in tasks {
@@ -459,12 +690,17 @@ fn labelstudio_round_trips_labels_and_segments_with_predictions() {
             .chain(predictions)
             .flat_map(|a| a["result"].as_array().unwrap());
         for result in results {
-            assert!(
-                ids.insert(result["id"].as_str().unwrap().to_owned()),
-                "{result}"
-            );
-            assert_eq!(result["to_name"], "audio");
+            let id = result["id"].as_str().unwrap().to_owned();
             let control = result["from_name"].as_str().unwrap();
+            let span = (&result["value"]["start"], &result["value"]["end"]);
+            if control.starts_with("segment_") {
+                assert_eq!(regions.get(&id), Some(&span), "{result}");
+                assert!(config.contains(&format!("name=\"{control}\" toName=\"audio\"")));
+                assert!(config.contains("perRegion=\"true\""));
+            } else {
+                assert!(regions.insert(id, span).is_none(), "{result}");
+            }
+            assert_eq!(result["to_name"], "audio");
             assert!(config.contains(&format!("name=\"{control}\"")), "{control}");
             if result["type"] == "labels" {
                 let (start, end) = (
@@ -500,11 +736,13 @@ fn labelstudio_round_trips_labels_and_segments_with_predictions() {
                         (s.start_s * 1000.0).round(),
                         (s.end_s * 1000.0).round(),
                         s.class.clone(),
+                        s.attributes.clone(),
                     )
                 })
                 .collect::<Vec<_>>()
         };
         assert_eq!(spans(back), spans(zoe), "{name}");
+        assert_eq!(back.segments[0].attributes.len(), 2, "{name}");
     }
 }
 
@@ -518,7 +756,12 @@ fn labelstudio_problems_are_reported_per_task_and_the_rest_imported() {
             {"id": "b", "from_name": "segment", "to_name": "audio", "type": "labels", "value": {"start": 0.5, "end": 1.25, "labels": ["sad"]}},
             {"id": "c", "from_name": "segment", "to_name": "audio", "type": "labels", "value": {"start": 1.5, "end": 9.0, "labels": ["sad"]}},
             {"id": "d", "from_name": "transcript", "to_name": "audio", "type": "textarea", "value": {"text": ["hi"]}},
-            {"id": "e", "from_name": "valence", "to_name": "audio", "type": "rating", "value": {"rating": 3}}
+            {"id": "e", "from_name": "valence", "to_name": "audio", "type": "rating", "value": {"rating": 3}},
+            // Per-region ratings: Label Studio names the control as it likes and links the rating
+            // to its region by id.
+            {"id": "b", "from_name": "arousal", "to_name": "audio", "type": "rating", "value": {"start": 0.5, "end": 1.25, "rating": 5}},
+            {"id": "b", "from_name": "segment_valence", "to_name": "audio", "type": "number", "value": {"start": 0.5, "end": 1.25, "number": 9}},
+            {"id": "zz", "from_name": "segment_arousal", "to_name": "audio", "type": "number", "value": {"start": 0.1, "end": 0.2, "number": 2}}
         ]}]},
         {"id": 8, "data": {"audio": "missing.wav"}, "annotations": [{"result": []}]}
     ]);
@@ -557,4 +800,16 @@ fn labelstudio_problems_are_reported_per_task_and_the_rest_imported() {
         .map(|s| (s.start_s, s.end_s))
         .collect();
     assert_eq!(spans, vec![(0.5, 1.25)]);
+    assert_eq!(
+        label.segments[0].attributes,
+        [("arousal".to_owned(), 5.0)].into()
+    );
+    assert!(
+        stderr.contains("region b: valence 9 is outside its scale"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rates region \"zz\", which is not"),
+        "{stderr}"
+    );
 }

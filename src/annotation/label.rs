@@ -37,6 +37,10 @@ pub struct Segment {
     pub start_s: f64,
     pub end_s: f64,
     pub class: String,
+    /// Ratings of this stretch on the scheme's attribute scales (Label Studio's per-region
+    /// ratings); a split gives both halves the same ones, a merge keeps the first's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, f64>,
 }
 
 /// The comment a reply answers: its author (whose label holds it) and id.
@@ -313,6 +317,16 @@ impl Label {
 mod tests {
     use super::*;
 
+    fn segment(id: u64, start_s: f64, end_s: f64, class: &str) -> Segment {
+        Segment {
+            id,
+            start_s,
+            end_s,
+            class: class.into(),
+            attributes: BTreeMap::new(),
+        }
+    }
+
     fn ops() -> Vec<Op> {
         vec![
             Op::SetClass {
@@ -329,11 +343,13 @@ mod tests {
             },
             Op::PutSegment {
                 segment: Segment {
-                    id: 7,
-                    start_s: 1.0,
-                    end_s: 2.5,
-                    class: "sad".into(),
+                    attributes: [("arousal".to_owned(), 5.0)].into(),
+                    ..segment(7, 1.0, 2.5, "sad")
                 },
+            },
+            // A rating changed on segment 7: a put of the same id.
+            Op::PutSegment {
+                segment: segment(7, 1.0, 2.5, "sad"),
             },
             Op::SetNote {
                 note: "laughs at the end".into(),
@@ -354,40 +370,17 @@ mod tests {
                 values: [("arousal".to_owned(), None)].into(),
             },
             Op::PutSegment {
-                segment: Segment {
-                    id: 8,
-                    start_s: 3.0,
-                    end_s: 4.0,
-                    class: "happy".into(),
-                },
+                segment: segment(8, 3.0, 4.0, "happy"),
             },
             // A split: 8 shortened, 9 added, in one edit.
             Op::EditSegments {
                 remove: Vec::new(),
-                put: vec![
-                    Segment {
-                        id: 8,
-                        start_s: 3.0,
-                        end_s: 3.5,
-                        class: "happy".into(),
-                    },
-                    Segment {
-                        id: 9,
-                        start_s: 3.5,
-                        end_s: 4.0,
-                        class: "happy".into(),
-                    },
-                ],
+                put: vec![segment(8, 3.0, 3.5, "happy"), segment(9, 3.5, 4.0, "happy")],
             },
             // A merge: 8 extended, 9 removed.
             Op::EditSegments {
                 remove: vec![9],
-                put: vec![Segment {
-                    id: 8,
-                    start_s: 3.0,
-                    end_s: 4.0,
-                    class: "sad".into(),
-                }],
+                put: vec![segment(8, 3.0, 4.0, "sad")],
             },
             Op::RemoveSegment { id: 7 },
             Op::EditSegments {

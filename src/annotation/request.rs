@@ -88,6 +88,8 @@ struct SegmentLine {
     start_s: f64,
     end_s: f64,
     class: String,
+    #[serde(default)]
+    attributes: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +159,7 @@ pub fn parse_request(
                     start_s: s.start_s,
                     end_s: s.end_s,
                     class: s.class,
+                    attributes: s.attributes,
                 },
             },
         });
@@ -256,32 +259,18 @@ pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, RequestError> {
         },
         Op::SetAttributes { values } => {
             for (name, value) in &values {
-                let scale = scheme
-                    .attributes
-                    .iter()
-                    .find(|a| a.id == *name)
-                    .ok_or_else(|| RequestError::UnknownAttribute(name.clone()))?;
-                if let Some(value) = value
-                    && !(scale.min..=scale.max).contains(value)
-                {
-                    return Err(RequestError::OutsideScale {
-                        name: name.clone(),
-                        value: *value,
-                        min: scale.min,
-                        max: scale.max,
-                    });
-                }
+                check_attribute(scheme, name, *value)?;
             }
             Op::SetAttributes { values }
         }
         Op::PutSegment { segment } => Op::PutSegment {
-            segment: check_segment(segment, &class_id)?,
+            segment: check_segment(segment, scheme, &class_id)?,
         },
         Op::EditSegments { remove, put } => Op::EditSegments {
             remove,
             put: put
                 .into_iter()
-                .map(|segment| check_segment(segment, &class_id))
+                .map(|segment| check_segment(segment, scheme, &class_id))
                 .collect::<Result<_, _>>()?,
         },
         Op::SetConfidence {
@@ -296,8 +285,36 @@ pub fn check_op(op: Op, scheme: &LabelScheme) -> Result<Op, RequestError> {
     })
 }
 
+/// An attribute of the scheme, with its value (`None`: cleared) on the attribute's scale.
+///
+/// # Errors
+/// [`RequestError::UnknownAttribute`] or [`RequestError::OutsideScale`].
+pub fn check_attribute(
+    scheme: &LabelScheme,
+    name: &str,
+    value: Option<f64>,
+) -> Result<(), RequestError> {
+    let scale = scheme
+        .attributes
+        .iter()
+        .find(|a| a.id == name)
+        .ok_or_else(|| RequestError::UnknownAttribute(name.to_owned()))?;
+    match value {
+        Some(value) if !(scale.min..=scale.max).contains(&value) => {
+            Err(RequestError::OutsideScale {
+                name: name.to_owned(),
+                value,
+                min: scale.min,
+                max: scale.max,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 fn check_segment(
     mut segment: Segment,
+    scheme: &LabelScheme,
     class_id: &impl Fn(&str) -> Result<String, RequestError>,
 ) -> Result<Segment, RequestError> {
     if !(segment.start_s >= 0.0 && segment.end_s > segment.start_s) {
@@ -307,6 +324,9 @@ fn check_segment(
         });
     }
     segment.class = class_id(&segment.class)?;
+    for (name, value) in &segment.attributes {
+        check_attribute(scheme, name, Some(*value))?;
+    }
     Ok(segment)
 }
 
@@ -378,12 +398,13 @@ mod tests {
             op: Op::PutSegment { segment },
             ..
         }) = parse(
-            r#"{"file": "a.wav", "segment": {"start_s": 1.2, "end_s": 3.4, "class": "sad"}}"#,
+            r#"{"file": "a.wav", "segment": {"start_s": 1.2, "end_s": 3.4, "class": "sad", "attributes": {"arousal": 6}}}"#,
         )
         else {
             panic!("segment")
         };
         assert_eq!((segment.id, segment.class.as_str()), (10, "sad"));
+        assert_eq!(segment.attributes, [("arousal".to_owned(), 6.0)].into());
         assert!(parse(r#"{"file": "a.wav", "note": "laughs"}"#).is_ok());
         assert_eq!(parse(r#"{"undo": true}"#), Ok(Request::Undo));
     }
@@ -405,6 +426,10 @@ mod tests {
             (
                 r#"{"file": "a.wav", "segment": {"start_s": 3, "end_s": 1, "class": "sad"}}"#,
                 "start_s < end_s",
+            ),
+            (
+                r#"{"file": "a.wav", "segment": {"start_s": 1, "end_s": 2, "class": "sad", "attributes": {"valence": 0}}}"#,
+                "outside its scale",
             ),
             (
                 r#"{"file": "a.wav", "class": "sad", "note": "x"}"#,

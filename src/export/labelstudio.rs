@@ -2,10 +2,12 @@
 //! labeling config (`labeling-config.xml`). A task per recording: `data.audio` and `data.file` are
 //! the recording as the project lists it; `annotations` holds one annotation per annotator whose
 //! `result` has the class (`choices` of the control `emotion`), each segment (`labels` of the
-//! control `segment`, `start`/`end` in seconds) and each attribute (`number` controls named after
-//! the scheme's attributes); `predictions` holds the model's utterance class with its `score` and
+//! control `segment`, `start`/`end` in seconds), each attribute (`number` controls named after
+//! the scheme's attributes) and each segment's attributes (`perRegion` `number` controls named
+//! `segment_` and the attribute, whose results carry the id and times of the region they rate, as
+//! Label Studio links them); `predictions` holds the model's utterance class with its `score` and
 //! the trajectory's stretches of one top class as `labels` regions, under `model_version` = the
-//! model's blake3 hash. Every result has an id unique in the file.
+//! model's blake3 hash. Every region has an id unique in the file.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,9 @@ use crate::project::LabelScheme;
 pub const CLASS_CONTROL: &str = "emotion";
 pub const SEGMENT_CONTROL: &str = "segment";
 pub const AUDIO_OBJECT: &str = "audio";
+/// Per-region controls are named this and the attribute's id (a control name is unique in a
+/// config, and the recording's own control has the attribute's plain name).
+pub const REGION_CONTROL_PREFIX: &str = "segment_";
 
 /// What the model said about one recording, for the `predictions` of its task.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,7 +87,8 @@ fn attribute(text: &str) -> String {
 }
 
 /// The labeling config matching the tasks: the audio, the class as single choice, segments as
-/// labels, and a number control per attribute of the scheme.
+/// labels, and two number controls per attribute of the scheme: the recording's, and a
+/// `perRegion` one shown for the selected segment.
 #[must_use]
 pub fn labeling_config(scheme: &LabelScheme) -> String {
     let mut xml = String::from("<View>\n  <Header value=\"$file\"/>\n");
@@ -99,14 +105,16 @@ pub fn labeling_config(scheme: &LabelScheme) -> String {
         xml += &format!("    <Label value=\"{}\"/>\n", attribute(&class.id));
     }
     xml += "  </Labels>\n";
-    for scale in &scheme.attributes {
-        xml += &format!(
-            "  <Number name=\"{}\" toName=\"{AUDIO_OBJECT}\" min=\"{}\" max=\"{}\" step=\"{}\"/>\n",
-            attribute(&scale.id),
-            scale.min,
-            scale.max,
-            scale.step
-        );
+    for (prefix, per_region) in [("", ""), (REGION_CONTROL_PREFIX, " perRegion=\"true\"")] {
+        for scale in &scheme.attributes {
+            xml += &format!(
+                "  <Number name=\"{prefix}{}\" toName=\"{AUDIO_OBJECT}\" min=\"{}\" max=\"{}\" step=\"{}\"{per_region}/>\n",
+                attribute(&scale.id),
+                scale.min,
+                scale.max,
+                scale.step
+            );
+        }
     }
     xml + "</View>\n"
 }
@@ -146,17 +154,31 @@ pub fn tasks(rows: &[ExportRow], predictions: &BTreeMap<String, ModelPrediction>
                         ));
                     }
                     for segment in &label.segments {
+                        let region = format!("{prefix}-s{}", segment.id);
+                        let span = json!({
+                            "start": segment.start_s,
+                            "end": segment.end_s,
+                            "channel": 0,
+                        });
+                        let with = |key: &str, value: Value| {
+                            let mut value_of = span.clone();
+                            value_of[key] = value;
+                            value_of
+                        };
                         results.push(result(
-                            &format!("{prefix}-s{}", segment.id),
+                            &region,
                             SEGMENT_CONTROL,
                             "labels",
-                            &json!({
-                                "start": segment.start_s,
-                                "end": segment.end_s,
-                                "channel": 0,
-                                "labels": [segment.class],
-                            }),
+                            &with("labels", json!([segment.class])),
                         ));
+                        for (name, value) in &segment.attributes {
+                            results.push(result(
+                                &region,
+                                &format!("{REGION_CONTROL_PREFIX}{name}"),
+                                "number",
+                                &with("number", json!(value)),
+                            ));
+                        }
                     }
                     for (name, value) in &label.attributes {
                         results.push(result(
@@ -246,6 +268,10 @@ mod tests {
             "{xml}"
         );
         assert!(xml.contains("<Number name=\"arousal\""), "{xml}");
+        assert!(
+            xml.contains("<Number name=\"segment_arousal\" toName=\"audio\" min=\"1\" max=\"7\" step=\"1\" perRegion=\"true\"/>"),
+            "{xml}"
+        );
         assert!(
             xml.contains("<Labels name=\"segment\" toName=\"audio\">"),
             "{xml}"

@@ -29,6 +29,14 @@ pub(super) fn now_iso8601() -> String {
     exported_at(jiff::Timestamp::now())
 }
 
+/// `ms` milliseconds since the Unix epoch as ISO 8601 in UTC, to the second (a comment's time).
+pub(super) fn iso8601_from_ms(ms: u64) -> String {
+    i64::try_from(ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map_or_else(|| format!("{ms} ms since 1970"), exported_at)
+}
+
 /// `at` as ISO 8601 in UTC, to the second (`2026-11-26T16:14:34Z`).
 fn exported_at(at: jiff::Timestamp) -> String {
     at.round(jiff::Unit::Second)

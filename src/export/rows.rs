@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::annotation::consensus::{Consensus, consensus};
-use crate::annotation::{AnnotationStore, ClassSource, Label};
+use crate::annotation::{AnnotationStore, ClassSource, Comment, Label};
 use crate::project::Collection;
 
 use super::{ExportOptions, Selection};
@@ -39,6 +39,10 @@ pub struct ExportRow {
     /// Each annotator's label (for the detailed and per-tier formats).
     #[serde(skip)]
     pub by_annotator: BTreeMap<String, Label>,
+    /// Each selected annotator's comments on the recording, also of those who only commented
+    /// (a reply is part of a thread though its writer labelled nothing).
+    #[serde(skip)]
+    pub comments: BTreeMap<String, Vec<Comment>>,
 }
 
 pub(super) fn source_of<'a>(labels: impl IntoIterator<Item = &'a Label>) -> &'static str {
@@ -78,6 +82,11 @@ pub fn rows(
                     all.into_iter().filter(|(who, _)| who == name).collect()
                 }
             };
+            let comments: BTreeMap<String, Vec<Comment>> = by_annotator
+                .iter()
+                .filter(|(_, l)| !l.comments.is_empty())
+                .map(|(who, l)| (who.clone(), l.comments.clone()))
+                .collect();
             let by_annotator: BTreeMap<String, Label> = by_annotator
                 .into_iter()
                 .map(|(who, mut label)| {
@@ -108,6 +117,7 @@ pub fn rows(
                 source: source_of(by_annotator.values()),
                 annotators: by_annotator.keys().cloned().collect(),
                 by_annotator,
+                comments,
             })
         })
         .collect();
@@ -170,6 +180,7 @@ mod tests {
             source: "none",
             annotators: Vec::new(),
             by_annotator: BTreeMap::new(),
+            comments: BTreeMap::new(),
         }
     }
 

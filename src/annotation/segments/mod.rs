@@ -10,6 +10,8 @@
 //! - any other edit that would overlap (a `segment` line of the `label` command) is refused,
 //!   naming the segment it would overlap ([`check_fits`]).
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use super::label::{Op, Segment};
@@ -142,6 +144,7 @@ impl SegmentEdit {
                     start_s,
                     end_s,
                     class: class.clone(),
+                    attributes: BTreeMap::new(),
                 })
             }
             Self::Move { id, boundary, to_s } => {

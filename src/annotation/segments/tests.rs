@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use super::*;
 use crate::annotation::Label;
 
@@ -7,6 +9,7 @@ fn seg(id: u64, start_s: f64, end_s: f64) -> Segment {
         start_s,
         end_s,
         class: "sad".into(),
+        attributes: BTreeMap::new(),
     }
 }
 
@@ -101,6 +104,7 @@ fn nudging_stops_at_the_neighbour_the_ends_and_the_minimum_length() {
 #[test]
 fn split_and_merge_are_one_edit_each_and_undo_exactly() {
     let mut label = two();
+    label.segments[0].attributes = [("arousal".to_owned(), 6.0)].into();
     let before = label.clone();
     let op = apply(&mut label, &SegmentEdit::Split { id: 1, at_s: 1.25 })
         .unwrap()
@@ -110,13 +114,15 @@ fn split_and_merge_are_one_edit_each_and_undo_exactly() {
         vec![(1, 1.0, 1.25), (9, 1.25, 2.0), (2, 3.0, 4.0)]
     );
     assert!(label.segments.iter().all(|s| s.class == "sad"));
+    assert_eq!(label.segments[0].attributes, label.segments[1].attributes);
     let mut check = before.clone();
     let inverse = check.apply(&op);
     check.apply(&inverse);
     assert_eq!(check, before);
-    // Merging 9 with the next (2) covers the gap and keeps 9's class and id.
+    // Merging 9 with the next (2) covers the gap and keeps 9's class, id and ratings.
     apply(&mut label, &SegmentEdit::MergeWithNext { id: 9 }).unwrap();
     assert_eq!(bounds(&label), vec![(1, 1.0, 1.25), (9, 1.25, 4.0)]);
+    assert_eq!(label.segments[1].attributes.get("arousal"), Some(&6.0));
     assert_eq!(
         apply(&mut label, &SegmentEdit::MergeWithNext { id: 9 }),
         Err(SegmentError::NoNext(9))

@@ -1,5 +1,6 @@
 use super::*;
 use crate::annotation::label::{ClassSource, Segment};
+use std::collections::BTreeMap;
 use std::io::Write;
 
 fn class(name: &str) -> Op {
@@ -30,6 +31,7 @@ fn edits_survive_a_reload_and_undo_redo_are_journaled() {
                     start_s: 0.5,
                     end_s: 1.0,
                     class: "sad".into(),
+                    attributes: BTreeMap::new(),
                 },
             },
         )

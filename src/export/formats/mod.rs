@@ -1,6 +1,7 @@
 //! The writers of each export format: the collection-wide ones here, the per-recording tier
-//! formats in `timed`.
+//! formats in `timed` and `eaf`.
 
+pub(super) mod eaf;
 mod timed;
 mod traces;
 
@@ -13,7 +14,8 @@ use super::{
 use crate::fsio::safe_relative;
 use crate::project::Project;
 
-use timed::{audacity, eaf, per_recording, textgrid};
+use eaf::eaf;
+use timed::{audacity, per_recording, textgrid};
 
 fn csv_bytes(rows: Vec<Vec<String>>) -> Result<Vec<u8>, ExportError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -251,9 +253,9 @@ pub fn decoded_copy(row: &ExportRow, folder: &Path) -> Result<PathBuf, ExportErr
 /// Every comment on the row's recording, with its author, oldest first.
 pub(super) fn comments_of(row: &ExportRow) -> Vec<serde_json::Value> {
     let mut comments: Vec<_> = row
-        .by_annotator
+        .comments
         .iter()
-        .flat_map(|(author, label)| label.comments.iter().map(move |c| (author, c)))
+        .flat_map(|(author, comments)| comments.iter().map(move |c| (author, c)))
         .collect();
     comments.sort_by_key(|(_, c)| c.time_ms);
     comments

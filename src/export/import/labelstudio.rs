@@ -1,8 +1,10 @@
 //! Label Studio's JSON export (a list of tasks, as our `tasks.json` or Label Studio's own
 //! "JSON" export) into one annotator's edits: `choices` set the class, `labels` regions become
-//! segments, `number` and `rating` results of a control named after an attribute set it. What
-//! cannot be taken is reported per task (a task for a recording the project does not list, a region
-//! past the end of its recording, an unknown control or class) and the rest is imported.
+//! segments, `number` and `rating` results of a control named after an attribute set it — on the
+//! recording, or, with the region's `start` in the value (a `perRegion` control: the result has the
+//! id of the region it rates), on that segment. What cannot be taken is reported per task (a task
+//! for a recording the project does not list, a region past the end of its recording, an unknown
+//! control or class, a rating outside its scale or of no region) and the rest is imported.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::Imported;
+use crate::annotation::request::check_attribute;
 use crate::annotation::{ClassSource, Op, Segment};
+use crate::export::labelstudio::REGION_CONTROL_PREFIX;
 use crate::project::LabelScheme;
 
 /// A recording as the project lists it, and where its file is.
@@ -63,6 +67,16 @@ fn number(value: &Value, key: &str) -> Option<f64> {
     value.get(key).and_then(Value::as_f64)
 }
 
+/// The attribute a `number` or `rating` control sets: one named after it, or (per region, as our
+/// config names them) [`REGION_CONTROL_PREFIX`] and its name.
+fn attribute_of<'a>(scheme: &LabelScheme, control: &'a str) -> Option<&'a str> {
+    let known = |name: &str| scheme.attributes.iter().any(|a| a.id == name);
+    control
+        .strip_prefix(REGION_CONTROL_PREFIX)
+        .filter(|name| known(name))
+        .or_else(|| known(control).then_some(control))
+}
+
 /// Reads a Label Studio JSON export at `path` for the project's `recordings`; new segments are
 /// numbered from `first_segment_id`.
 ///
@@ -108,13 +122,16 @@ pub fn labelstudio(
             .unwrap_or_default();
         let file = recording.listed;
         let mut attributes = BTreeMap::new();
+        // Regions by their result id: per-region values carry the id of the region they rate.
+        let mut regions: Vec<(Option<&str>, Segment)> = Vec::new();
+        let mut region_values = Vec::new();
         for result in &results {
             let kind = result.get("type").and_then(Value::as_str).unwrap_or("");
             let control = result
                 .get("from_name")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            let value = result.get("value").cloned().unwrap_or(Value::Null);
+            let value = result.get("value").unwrap_or(&Value::Null);
             let mut problem = |message: String| {
                 imported.problem(path, number_in_file, format!("{name} ({file}): {message}"));
             };
@@ -144,7 +161,7 @@ pub fn labelstudio(
                         .and_then(|c| c.get(0))
                         .and_then(Value::as_str);
                     let (Some(start_s), Some(end_s), Some(label)) =
-                        (number(&value, "start"), number(&value, "end"), label)
+                        (number(value, "start"), number(value, "end"), label)
                     else {
                         problem(format!("{control}: a region needs start, end and a label"));
                         continue;
@@ -164,31 +181,59 @@ pub fn labelstudio(
                         ));
                         continue;
                     }
-                    imported.edits.push((
-                        file.to_owned(),
-                        Op::PutSegment {
-                            segment: Segment {
-                                id: next_id,
-                                start_s,
-                                end_s,
-                                class: label.to_owned(),
-                            },
-                        },
-                    ));
+                    let segment = Segment {
+                        id: next_id,
+                        start_s,
+                        end_s,
+                        class: label.to_owned(),
+                        attributes: BTreeMap::new(),
+                    };
+                    regions.push((result.get("id").and_then(Value::as_str), segment));
                     next_id += 1;
                 }
-                "number" | "rating" if scheme.attributes.iter().any(|a| a.id == control) => {
-                    if value.get("start").is_some() {
-                        problem(format!(
-                            "{control}: a per-region value is not kept (segments have no attributes in the studio)"
-                        ));
-                    } else if let Some(v) = number(&value, kind) {
-                        attributes.insert(control.to_owned(), Some(v));
+                "number" | "rating" => {
+                    let per_region = value.get("start").is_some();
+                    match (attribute_of(scheme, control), number(value, kind)) {
+                        (None, _) => {
+                            problem(format!("unknown control {control:?} ({kind}) skipped"));
+                        }
+                        (Some(_), None) => problem(format!("{control}: no {kind} value; skipped")),
+                        (Some(attribute), Some(v)) if per_region => region_values.push((
+                            result.get("id").and_then(Value::as_str),
+                            attribute,
+                            v,
+                        )),
+                        (Some(attribute), Some(v)) if attribute == control => {
+                            attributes.insert(attribute.to_owned(), Some(v));
+                        }
+                        (Some(_), Some(_)) => problem(format!(
+                            "{control}: a per-region value without a region; skipped"
+                        )),
                     }
                 }
                 _ => problem(format!("unknown control {control:?} ({kind}) skipped")),
             }
         }
+        for (region, attribute, v) in region_values {
+            let region = region.unwrap_or("");
+            let rated = regions.iter_mut().find(|(id, _)| *id == Some(region));
+            let message = match (rated, check_attribute(scheme, attribute, Some(v))) {
+                (Some((_, segment)), Ok(())) => {
+                    segment.attributes.insert(attribute.to_owned(), v);
+                    continue;
+                }
+                (Some(_), Err(reason)) => format!("region {region}: {reason}; skipped"),
+                (None, _) => format!(
+                    "{attribute} {v} rates region {region:?}, which is not a labels region kept here; skipped"
+                ),
+            };
+            imported.problem(path, number_in_file, format!("{name} ({file}): {message}"));
+        }
+        imported.edits.extend(
+            regions
+                .into_iter()
+                .map(|(_, segment)| (file.to_owned(), Op::PutSegment { segment })),
+        );
         if !attributes.is_empty() {
             imported
                 .edits

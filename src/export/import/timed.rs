@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::{Imported, xml_attribute};
 use crate::annotation::{ClassSource, Op, Segment};
+use crate::export::formats::eaf::COMMENT_TYPE;
 
 /// An Audacity label track for recording `file`: a label spanning (nearly) the whole recording
 /// sets its class, the others become segments.
@@ -61,6 +62,7 @@ pub fn audacity(path: &Path, file: &str, first_segment_id: u64) -> std::io::Resu
                         start_s: start,
                         end_s: end,
                         class: text,
+                        attributes: BTreeMap::new(),
                     },
                 },
             ));
@@ -149,6 +151,7 @@ fn interval_edits(
                         start_s: start,
                         end_s: end,
                         class: text,
+                        attributes: BTreeMap::new(),
                     },
                 }
             };
@@ -158,7 +161,8 @@ fn interval_edits(
 }
 
 /// An ELAN `.eaf` for recording `file`: the tier `tier`'s time-aligned annotations (one spanning
-/// the document's whole time line sets the class, the others become segments).
+/// the document's whole time line sets the class, the others become segments). Our comment tiers
+/// are refused with a problem, so their threads never turn into classes or segments.
 ///
 /// # Errors
 /// The file cannot be read.
@@ -197,7 +201,20 @@ pub fn eaf(
                         slots.insert(id, ms / 1000.0);
                     }
                 }
-                b"TIER" => in_tier = xml_attribute(&e, b"TIER_ID").as_deref() == Some(tier),
+                b"TIER" => {
+                    in_tier = xml_attribute(&e, b"TIER_ID").as_deref() == Some(tier);
+                    if in_tier
+                        && xml_attribute(&e, b"LINGUISTIC_TYPE_REF").as_deref()
+                            == Some(COMMENT_TYPE)
+                    {
+                        imported.problem(
+                            path,
+                            0,
+                            format!("tier {tier:?} holds comments, which are not imported (a comment belongs to its author's journal); name a tier of classes or segments"),
+                        );
+                        return Ok(imported);
+                    }
+                }
                 b"ALIGNABLE_ANNOTATION" if in_tier => {
                     current = xml_attribute(&e, b"TIME_SLOT_REF1")
                         .zip(xml_attribute(&e, b"TIME_SLOT_REF2"));
