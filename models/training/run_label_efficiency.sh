@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The README's label-efficiency curve: how much the studio's Retrain gains from N labels of a voice
+# family the model never met. Needs run_lofo.sh's model for the family (trained and pre-trained
+# without it). Exports that model to ONNX, builds a studio project of the family's dev and test
+# recordings (noisy mixtures) labelled as the corpus says (annotator "corpus"), and runs
+# scripts/label-efficiency.sh on it. Each step is skipped when its output exists; timings go to
+# WORK_DIR/timings.jsonl.
+#
+#   models/training/run_label_efficiency.sh [WORK_DIR] [FAMILY]    (default: models/training/work, espeak)
+set -euo pipefail
+cd "$(dirname "$0")"
+work=$(realpath -m "${1:-work}")
+family=${2:-espeak}
+py=.venv/bin/python
+root=$(cd ../.. && pwd)
+checkpoint=$work/runs/lofo-$family/sparse_merit/model.pt
+[[ -f $checkpoint ]] || { echo "run models/training/run_lofo.sh $work $family first ($checkpoint is missing)" >&2; exit 2; }
+model=$work/lofo-$family.onnx
+project=$work/projects/$family
+out=$work/label-efficiency/$family
+
+timed() { # STAGE CMD...: as in run_all.sh
+  local stage=$1
+  shift
+  /usr/bin/time -a -o "$work/timings.jsonl" -f "{\"stage\": \"$stage\", \"wall_s\": %e, \"user_s\": %U, \"system_s\": %S, \"exit\": %x}" "$@"
+}
+
+[[ -f $model ]] || $py -m merit.family_project export --checkpoint "$checkpoint" --family "$family" --out "$model"
+if [[ ! -d $project/annotations ]]; then
+  $py -m merit.family_project project --corpus "$work/corpus/manifest.jsonl" --family "$family" --out "$project"
+  (cd "$root" && cargo build --release --quiet)
+  "$root/target/release/merit-studio" label "$project" --annotator corpus <"$project/labels.jsonl" >"$project/label-acks.jsonl"
+fi
+[[ -f $out/curve.json ]] || timed "label efficiency $family" bash "$root/scripts/label-efficiency.sh" "$project" --model "$model" --out "$out"
+cat "$out/curve.json" | $py -c 'import json, sys; r = json.load(sys.stdin); [print(f"labels {s[\"labels\"]}: macro-F1 {s[\"macro_f1\"]:.3f} (parent {r[\"parent\"][\"macro_f1\"]:.3f})") for s in r["sizes"]]'
