@@ -196,29 +196,42 @@ fn window_killed_mid_labelling_loses_no_acknowledged_edit() {
         let wanted = rng.random_range(1..12);
         let mut seen = 0;
         let started = Instant::now();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        while seen < wanted {
-            let Some(Ok(line)) = lines.next() else {
-                break;
-            };
-            if let Some(ack) = parse_ack(&line) {
-                acks.push(ack);
-                seen += 1;
+        // Lines on a channel, so a child that stops printing fails the deadline instead of
+        // blocking the read for ever.
+        let (sender, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
-                "round {round}: the window made no edits"
-            );
+        });
+        while seen < wanted {
+            let left = Duration::from_secs(120).saturating_sub(started.elapsed());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(ack) = parse_ack(&line) {
+                        acks.push(ack);
+                        seen += 1;
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = child.kill();
+                    panic!("round {round}: the window made no edit in 120 s");
+                }
+            }
         }
         std::thread::sleep(Duration::from_millis(rng.random_range(0..30)));
         child.kill().unwrap();
+        child.wait().unwrap();
         // Edits acknowledged between the last read and the kill count too.
-        for line in lines.map_while(Result::ok) {
+        for line in lines.iter() {
             if let Some(ack) = parse_ack(&line) {
                 acks.push(ack);
             }
         }
-        child.wait().unwrap();
         assert!(
             seen > 0,
             "round {round}: the child made no edit before it ended"
