@@ -1,5 +1,5 @@
-//! The window while a retrain runs: frame times (zooming and scrolling every other frame) from the
-//! click on Retrain until the new model is stored, with the fine-tuning on one niced thread as the
+//! The window while a retrain runs: frame times (zooming and scrolling every other frame) without a
+//! retrain, then from the click on Retrain until the new model is stored, with the fine-tuning on one niced thread as the
 //! window runs it; and the retrain's own time and held-out figures. The project: 10 speakers × 4
 //! classes of speech-like audio, labelled by one annotator. Prints figures; asserts nothing.
 //!
@@ -26,6 +26,19 @@ fn arg(name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// One frame (zooming or scrolling every other frame), timed into `times`, then a pause to about
+/// 60 frames a second, as a window draws while the pointer moves.
+fn frame_with_keys(harness: &mut Harness<'static, StudioApp>, frame: usize, times: &mut Vec<f64>) {
+    let keys = [Key::Equals, Key::ArrowRight, Key::Minus, Key::ArrowLeft];
+    if frame.is_multiple_of(2) {
+        harness.key_press(keys[(frame / 2) % keys.len()]);
+    }
+    let begun = Instant::now();
+    harness.step();
+    times.push(begun.elapsed().as_secs_f64() * 1000.0);
+    std::thread::sleep(Duration::from_millis(16));
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -79,29 +92,27 @@ fn main() {
     }
     harness.key_press_modifiers(Modifiers::COMMAND, Key::R);
     harness.run_steps(2);
+
+    // The same frames first without a retrain (the window open), then while one runs.
+    let mut idle = Vec::new();
+    for frame in 0..600 {
+        frame_with_keys(&mut harness, frame, &mut idle);
+    }
     harness.get_by_label("Retrain").click();
     harness.run_steps(2);
-
-    let keys = [Key::Equals, Key::ArrowRight, Key::Minus, Key::ArrowLeft];
     let started = Instant::now();
     let mut frames = Vec::new();
     let mut frame = 0;
     while harness.state().is_busy() {
-        if frame % 2 == 0 {
-            harness.key_press(keys[(frame / 2) % keys.len()]);
-        }
-        let begun = Instant::now();
-        harness.step();
-        frames.push(begun.elapsed().as_secs_f64() * 1000.0);
+        frame_with_keys(&mut harness, frame, &mut frames);
         frame += 1;
         assert!(
             started.elapsed() < Duration::from_secs(3600),
             "the retrain did not finish"
         );
-        // About 60 frames a second, as a window would draw while the pointer moves.
-        std::thread::sleep(Duration::from_millis(16));
     }
     let wall = started.elapsed();
+    idle.sort_by(f64::total_cmp);
     frames.sort_by(f64::total_cmp);
     let opened = Project::open(&project).unwrap();
     let card: Option<FineTuneCard> = list_models(&opened).into_iter().find_map(|m| m.card);
@@ -111,13 +122,15 @@ fn main() {
         SPEAKERS,
         model.display()
     );
-    println!(
-        "frame time while retraining: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms ({} frames)",
-        percentile(&frames, 0.5),
-        percentile(&frames, 0.95),
-        frames[frames.len() - 1],
-        frames.len()
-    );
+    for (name, samples) in [("without a retrain", &idle), ("while retraining", &frames)] {
+        println!(
+            "frame time {name:<17}: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms ({} frames)",
+            percentile(samples, 0.5),
+            percentile(samples, 0.95),
+            samples[samples.len() - 1],
+            samples.len()
+        );
+    }
     match card {
         Some(card) => println!(
             "retrain        {:.1} s in the window ({} steps, {} labels, {} held out): held-out macro-F1 {:.3} (parent {:.3})",

@@ -26,9 +26,9 @@ fn studio(path: &Path, cache: &Path) -> Harness<'static, StudioApp> {
         .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app)
 }
 
-/// Steps the UI until background work (a retrain included) is done, or fails after 5 minutes.
+/// Steps the UI until background work (a retrain included) is done, or fails after 10 minutes.
 fn settle(harness: &mut Harness<'static, StudioApp>) {
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let deadline = Instant::now() + Duration::from_secs(600);
     while harness.state().is_busy() {
         harness.step();
         assert!(Instant::now() < deadline, "background work did not finish");

@@ -34,14 +34,11 @@ fn recording_bar(
     recording: &RecordingState,
     commands: &CommandSender,
 ) {
+    let name = recording
+        .path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     ui.horizontal(|ui| {
-        ui.strong(
-            recording
-                .path
-                .file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-        )
-        .on_hover_text(recording.path.display().to_string());
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             let comments = view
                 .current_file()
@@ -72,6 +69,12 @@ fn recording_bar(
                 format_time(view.player.transport.position_s()),
                 format_time(recording.timeline.duration_s)
             ));
+            // The name takes what the controls leave, cut with "…" (the whole path on hover), so a
+            // long name never runs under them.
+            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                ui.add(egui::Label::new(egui::RichText::new(name).strong()).truncate())
+                    .on_hover_text(recording.path.display().to_string());
+            });
         });
     });
 }

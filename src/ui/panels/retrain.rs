@@ -23,14 +23,16 @@ pub fn retrain_ui(ctx: &egui::Context, view: &StudioView<'_>, commands: &Command
         .open(&mut open)
         .default_width(520.0)
         .show(ctx, |ui| {
+            // Switching is the frequent action: the models come first, then a retrain.
+            let height = ui.ctx().content_rect().height() * 0.75;
             egui::ScrollArea::vertical()
-                .max_height(620.0)
+                .max_height(height)
                 .show(ui, |ui| {
-                    choices_ui(ui, view, commands);
-                    ui.separator();
-                    progress_ui(ui, state, commands);
-                    confirm_ui(ui, state, commands);
                     models_ui(ui, view, commands);
+                    confirm_ui(ui, state, commands);
+                    ui.separator();
+                    choices_ui(ui, view, commands);
+                    progress_ui(ui, state, commands);
                 });
         });
     if !open {
@@ -267,6 +269,15 @@ fn models_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSender)
         });
     };
     row(ui, &shipped, None, "the shipped model".to_owned());
+    // A model chosen with --model or Ctrl+M, outside the project's folder.
+    if *in_use != shipped && !state.models.iter().any(|m| m.path == *in_use) {
+        row(
+            ui,
+            in_use,
+            Some(in_use.clone()),
+            format!("chosen for this session: {}", in_use.display()),
+        );
+    }
     for model in &state.models {
         let about = model.card.as_ref().map_or_else(
             || "no card (put here by hand)".to_owned(),
