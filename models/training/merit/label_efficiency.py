@@ -97,7 +97,11 @@ def check_enough(pool: list[dict], held: list[dict], classes: list[str]) -> None
         raise CorpusError(f"too few labels to fine-tune on after holding out {len(held)}: label {wanted} (at least {MIN_PER_CLASS} per class)")
 
 
-def curve(model_path: Path, manifest: Path, sizes=SIZES, seeds=SEEDS, steps: int = 200, fraction: float = 0.2, seed: int = 0) -> dict:
+def curve(
+    model_path: Path, manifest: Path, sizes=SIZES, seeds=SEEDS, steps: int = 200, fraction: float = 0.2, seed: int = 0, partial: Path | None = None
+) -> dict:
+    """The curve; with `partial`, each finished size is saved there and a rerun with the same
+    model, held-out part and steps starts after the sizes it holds (a long run survives a stop)."""
     parent, _, digest = load_onnx_model(model_path)
     classes = list(parent.config.classes)
     rows = read_rows(manifest, classes)
@@ -113,9 +117,18 @@ def curve(model_path: Path, manifest: Path, sizes=SIZES, seeds=SEEDS, steps: int
         "steps": steps,
         "sizes": [],
     }
+    done = {}
+    if partial is not None and partial.is_file():
+        saved = json.loads(partial.read_text())
+        if {k: saved.get(k) for k in ("model_sha256", "held_out", "pool", "steps")} == {k: result[k] for k in ("model_sha256", "held_out", "pool", "steps")}:
+            done = {s["labels"]: s for s in saved["sizes"]}
     for size in sizes:
         if size > len(pool):
             break
+        if size in done:
+            result["sizes"].append(done[size])
+            print(f"labels {size}: macro-F1 {done[size]['macro_f1']:.3f} (parent {parent_score['macro_f1']:.3f}) (from {partial})", flush=True)
+            continue
         runs = []
         for run_seed in seeds:
             started = time.time()
@@ -126,6 +139,9 @@ def curve(model_path: Path, manifest: Path, sizes=SIZES, seeds=SEEDS, steps: int
             runs.append({"seed": run_seed, "macro_f1": score["macro_f1"], "accuracy": score["accuracy"], "seconds": round(time.time() - started, 1)})
         mean = sum(r["macro_f1"] for r in runs) / len(runs)
         result["sizes"].append({"labels": size, "macro_f1": mean, "runs": runs})
+        if partial is not None:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(result, indent=1) + "\n")
         print(f"labels {size}: macro-F1 {mean:.3f} (parent {parent_score['macro_f1']:.3f})", flush=True)
     if not result["sizes"]:
         raise CorpusError(f"{manifest}: {len(pool)} labels outside the held-out part, fewer than the smallest size {sizes[0]}")
@@ -166,7 +182,7 @@ def main() -> None:
     args = parser.parse_args()
     configure_threads(args.threads)
     try:
-        result = curve(args.model, args.manifest, steps=args.steps, seed=args.seed)
+        result = curve(args.model, args.manifest, steps=args.steps, seed=args.seed, partial=args.out / "curve.partial.json")
     except CorpusError as error:
         raise SystemExit(f"label-efficiency: {error}") from None
     args.out.mkdir(parents=True, exist_ok=True)

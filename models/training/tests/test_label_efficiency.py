@@ -56,7 +56,17 @@ def test_curve_on_the_tiny_model(tmp_path):
         lines.append(json.dumps({"path": str(path), "file": path.name, "label": CLASSES[i % 4], "speaker": f"s{i % 8}"}))
     lines.append(json.dumps({"path": str(tmp_path / "gone.wav"), "label": "sad"}))
     manifest.write_text("\n".join(lines) + "\n")
-    result = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16, 400), seeds=(0, 1), steps=2)
+    partial = tmp_path / "out" / "curve.partial.json"
+    result = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16, 400), seeds=(0, 1), steps=2, partial=partial)
     assert [s["labels"] for s in result["sizes"]] == [8, 16]
     assert all(len(s["runs"]) == 2 and 0 <= s["macro_f1"] <= 1 for s in result["sizes"])
     assert result["held_out"]["rows"] + result["pool"] == 40
+    # A rerun takes the finished sizes from the partial file instead of fine-tuning again; other
+    # steps are another curve and start afresh.
+    saved = json.loads(partial.read_text())
+    saved["sizes"][0]["runs"][0]["seconds"] = -1.0
+    partial.write_text(json.dumps(saved))
+    again = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16), seeds=(0, 1), steps=2, partial=partial)
+    assert again["sizes"][0]["runs"][0]["seconds"] == -1.0
+    other = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8,), seeds=(0,), steps=3, partial=partial)
+    assert other["sizes"][0]["runs"][0]["seconds"] >= 0

@@ -38,6 +38,7 @@ fn recording_bar(
         .path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let mut name_drawn = false;
     ui.horizontal(|ui| {
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             let comments = view
@@ -69,14 +70,27 @@ fn recording_bar(
                 format_time(view.player.transport.position_s()),
                 format_time(recording.timeline.duration_s)
             ));
-            // The name takes what the controls leave, cut with "…" (the whole path on hover), so a
-            // long name never runs under them.
-            ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
-                ui.add(egui::Label::new(egui::RichText::new(name).strong()).truncate())
-                    .on_hover_text(recording.path.display().to_string());
-            });
+            // The name takes what the controls leave, cut with "…", so a long name never runs
+            // under them; where they leave too little it gets a line of its own below.
+            if ui.available_width() >= NAME_MIN_WIDTH {
+                ui.with_layout(egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                    name_label(ui, &name, recording);
+                });
+                name_drawn = true;
+            }
         });
     });
+    if !name_drawn {
+        name_label(ui, &name, recording);
+    }
+}
+
+/// Narrower than this, the recording's name goes on its own line.
+const NAME_MIN_WIDTH: f32 = 160.0;
+
+fn name_label(ui: &mut egui::Ui, name: &str, recording: &RecordingState) {
+    ui.add(egui::Label::new(egui::RichText::new(name).strong()).truncate())
+        .on_hover_text(recording.path.display().to_string());
 }
 
 fn transport_bar(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSender) {

@@ -94,11 +94,10 @@ fn choices_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSender
 fn progress_ui(ui: &mut egui::Ui, state: &RetrainState, commands: &CommandSender) {
     if let Some(job) = &state.job {
         let progress = job.progress();
+        // Whole seconds: the rate so far is a guess, milliseconds would pretend otherwise.
         let eta = progress.eta().map_or_else(String::new, |left| {
-            format!(
-                " · about {} left",
-                crate::audio::format_time(left.as_secs_f64())
-            )
+            let seconds = left.as_secs();
+            format!(" · about {}:{:02} left", seconds / 60, seconds % 60)
         });
         ui.horizontal(|ui| {
             ui.add(
