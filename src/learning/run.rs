@@ -76,8 +76,8 @@ struct Counts {
 }
 
 /// Fine-tunes `parent` on `plan`'s labels and stores the new model in `project`'s `models/`.
-/// Progress: one unit per recording decoded, then the fine-tuning's own units (evaluations before
-/// and after, and steps).
+/// Progress: one unit per recording decoded, then the fine-tuning's own units (the held-out part
+/// scored before and after, and the steps).
 ///
 /// # Errors
 /// [`RetrainError::Cancelled`] when cancelled (nothing is left behind); [`RetrainError::Failed`]
@@ -97,7 +97,10 @@ pub fn retrain(
     let _ = std::fs::remove_dir_all(&work.0);
     std::fs::create_dir_all(&work.0).map_err(RetrainError::io(&work.0))?;
     let rows = plan.rows.len() as u64;
-    context.set_total(rows + 2 * rows + u64::from(plan.request.steps));
+    // Decoding each recording, then the fine-tuning's units: the held-out part scored before
+    // and after, and the steps.
+    let held_out = plan.held_out as u64;
+    context.set_total(rows + 2 * held_out + u64::from(plan.request.steps));
 
     let (manifest, skipped_undecodable) = write_manifest(plan, &work.0, context)?;
     let out = work.0.join("model.onnx");
@@ -208,6 +211,7 @@ fn run_pipeline(
             "-m",
             "merit.finetune",
             "--progress",
+            "--held-out-only",
             "--threads",
             "1",
             "--nice",
