@@ -78,6 +78,12 @@ struct Listing<'a> {
 }
 
 impl Collection {
+    /// Where each recording is, in collection order.
+    #[must_use]
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.recordings.iter().map(|r| r.path.clone()).collect()
+    }
+
     /// Gathers the recordings of every source in order. Only file names and existence are
     /// checked here; headers are probed later, in the background.
     #[must_use]

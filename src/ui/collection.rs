@@ -1,7 +1,7 @@
 //! The window's collection part: the open project and its recordings, their header checks (read
 //! in the background), the selection, and the browser's view of them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::annotation::{AnnotationError, AnnotationStore};
@@ -214,12 +214,7 @@ impl CollectionState {
     }
 
     fn start_header_check(&mut self, notify: Option<Notify>) {
-        let paths: Vec<PathBuf> = self
-            .collection
-            .recordings
-            .iter()
-            .map(|r| r.path.clone())
-            .collect();
+        let paths = self.collection.paths();
         self.checks = self
             .collection
             .recordings
@@ -302,6 +297,7 @@ impl CollectionState {
 #[cfg(test)]
 mod tests {
     use std::fmt::Write as _;
+    use std::path::PathBuf;
 
     use super::*;
 

@@ -35,11 +35,7 @@ impl StudioApp {
         self.labelling.install(annotations);
         let recordings = collection.recordings.len();
         self.engine.restart(Some(&project), recordings);
-        let paths = collection
-            .recordings
-            .iter()
-            .map(|r| r.path.clone())
-            .collect();
+        let paths = collection.paths();
         self.engine.engine.recall_cached(paths, self.notify.clone());
         self.collection
             .install(project, collection, orphans, read_only, self.notify.clone());
@@ -337,13 +333,7 @@ impl StudioApp {
             }
             Command::AnalyseCollection => {
                 if self.engine.engine.collection_progress().is_none() {
-                    let paths = self
-                        .collection
-                        .collection
-                        .recordings
-                        .iter()
-                        .map(|r| r.path.clone())
-                        .collect();
+                    let paths = self.collection.collection.paths();
                     self.engine.engine.analyze_all(paths, self.notify.clone());
                 }
             }

@@ -2,8 +2,6 @@
 //! project's model (asking first when the new one scores below its parent), keeping the previous
 //! model's predictions and analysing the collection with the new one in the background.
 
-use std::path::PathBuf;
-
 use super::app::StudioApp;
 use super::retraining::{Comparison, RetrainAction};
 
@@ -72,13 +70,7 @@ impl StudioApp {
         let recordings = self.collection.collection.recordings.len();
         self.engine
             .use_project_model(self.collection.project.as_ref(), recordings);
-        let paths: Vec<PathBuf> = self
-            .collection
-            .collection
-            .recordings
-            .iter()
-            .map(|r| r.path.clone())
-            .collect();
+        let paths = self.collection.collection.paths();
         // What the cache already knows of the new model shows at once; the rest is analysed.
         self.engine
             .engine
