@@ -32,4 +32,12 @@ if [[ ! -d $project/annotations ]]; then
   "$root/target/release/merit-studio" label "$project" --annotator corpus <"$project/labels.jsonl" >"$project/label-acks.jsonl"
 fi
 [[ -f $out/curve.json ]] || timed "label efficiency $family" bash "$root/scripts/label-efficiency.sh" "$project" --model "$model" --out "$out"
-cat "$out/curve.json" | $py -c 'import json, sys; r = json.load(sys.stdin); [print(f"labels {s[\"labels\"]}: macro-F1 {s[\"macro_f1\"]:.3f} (parent {r[\"parent\"][\"macro_f1\"]:.3f})") for s in r["sizes"]]'
+$py - "$out/curve.json" <<'PY'
+import json, sys
+
+result = json.load(open(sys.argv[1]))
+parent = result["parent"]["macro_f1"]
+for size in result["sizes"]:
+    seconds = max(run["seconds"] for run in size["runs"])
+    print(f"labels {size['labels']}: macro-F1 {size['macro_f1']:.3f} (parent {parent:.3f}); slowest run {seconds:.0f} s")
+PY

@@ -162,6 +162,7 @@ def plot(result: dict, path: Path) -> None:
     axes.axhline(result["parent"]["macro_f1"], color="#D55E00", linestyle="--", label="parent model")
     axes.set_xscale("log")
     axes.set_xticks(sizes, [str(s) for s in sizes])
+    axes.minorticks_off()  # the log axis's own minor labels (3×10¹ …) crowd the sizes
     axes.set_xlabel("human labels used for fine-tuning")
     axes.set_ylabel(f"held-out macro-F1 ({result['held_out']['rows']} recordings)")
     axes.set_ylim(0, 1)
