@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,11 @@ use common::FakeSink;
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use merit_studio::annotation::trace::{PassState, TracePass};
+use merit_studio::annotation::AnnotationStore;
+use merit_studio::annotation::trace::{
+    Labelled, PassState, TraceInput, TracePass, dimension_reports,
+};
+use merit_studio::project::Project;
 use merit_studio::ui::{Playback, StickInput, StudioApp};
 
 const FILE: &str = "audio/angry_m1.wav";
@@ -55,9 +60,15 @@ struct Traced {
 
 /// Alice with the first recording (angry_m1) open, analysed by the tiny model.
 fn alice(stick: Option<FakeStick>) -> Traced {
+    alice_after(stick, |_| {})
+}
+
+/// As [`alice`], once `prepare` has had the copied project (to write other annotators' work).
+fn alice_after(stick: Option<FakeStick>, prepare: impl FnOnce(&Path)) -> Traced {
     let dir = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let project = common::copy_demo(dir.path());
+    prepare(&project);
     let sink = FakeSink::default();
     let mut app = StudioApp::open(&project, None, Playback::Sink(Box::new(sink.clone())))
         .with_model(common::tiny_model())
@@ -183,4 +194,90 @@ fn trace_commands_are_in_the_palette() {
     t.harness.step();
     t.harness.get_by_label_contains("Trace: start a pass");
     t.harness.get_by_label_contains("Trace: next dimension");
+}
+
+/// Bob's complete arousal pass over the first 2.5 s of FILE (the model's trajectory, 3 s windows
+/// every 0.5 s, covers 1.5–2.0 s of it): a ramp from 2 to 6.
+fn bob_traced(project: &Path) {
+    let scheme = Project::open(project)
+        .unwrap()
+        .file
+        .traces
+        .schemes(&Project::open(project).unwrap().file.label_scheme)[0]
+        .clone();
+    assert_eq!(scheme.dimension, "arousal");
+    let mut store = AnnotationStore::load(project).unwrap();
+    store.set_annotator("bob").unwrap();
+    let pass = store
+        .begin_pass(FILE, &scheme, TraceInput::Mouse, 0)
+        .unwrap();
+    let ramp: Vec<f64> = (0..63).map(|i| 2.0 + 4.0 * f64::from(i) / 62.0).collect();
+    store.append_trace(FILE, pass, 25.0, &ramp).unwrap();
+    store.end_pass(FILE, pass, PassState::Complete).unwrap();
+}
+
+fn final_pass(harness: &Harness<'static, StudioApp>) -> Option<u64> {
+    harness
+        .state()
+        .annotations()
+        .label(FILE, "alice")
+        .and_then(|l| l.traces.finals.get("arousal").copied())
+}
+
+#[test]
+fn passes_are_marked_final_by_key_and_click_and_agreement_shows_in_the_window() {
+    let mut t = alice_after(None, bob_traced);
+    let lane = t
+        .harness
+        .get_by_label_contains("Trace lane: Arousal")
+        .rect();
+    // Two passes from the start: pointer low then high (bob rises from 2 to 6).
+    for _ in 0..2 {
+        t.harness.state().transport().seek_s(0.0);
+        t.harness.key_press(Key::T);
+        t.harness.step();
+        t.harness
+            .hover_at(egui::pos2(lane.center().x, lane.bottom() - 10.0));
+        play(&mut t, 1.25, 1.0);
+        t.harness
+            .hover_at(egui::pos2(lane.center().x, lane.top() + 30.0));
+        play(&mut t, 1.25, 1.0);
+        t.harness.key_press(Key::T);
+        t.harness.step();
+    }
+    let ids: Vec<u64> = passes(&t.harness).iter().map(|p| p.id).collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(final_pass(&t.harness), None);
+    t.harness
+        .get_by_label("(none marked: your latest pass counts)");
+    // Shift+F: the latest, then the one before, then none.
+    for expected in [Some(ids[1]), Some(ids[0]), None] {
+        t.harness.key_press_modifiers(Modifiers::SHIFT, Key::F);
+        t.harness.step();
+        t.harness.step();
+        assert_eq!(final_pass(&t.harness), expected);
+    }
+    // A click on a pass marks it; the strip says which is final.
+    t.harness.get_by_label_contains("pass 2: ").click();
+    t.harness.step();
+    t.harness.step();
+    assert_eq!(final_pass(&t.harness), Some(ids[1]));
+    t.harness.get_by_label_contains("(final)");
+    // The strip's agreement for this recording, and the project's in the agreement window, the
+    // same figures as the library computes from the journals.
+    t.harness.get_by_label_contains("CCC here: mean");
+    t.harness
+        .get_by_label_contains("model proxy vs human mean: CCC");
+    t.harness.key_press_modifiers(Modifiers::COMMAND, Key::G);
+    settle(&mut t.harness);
+    let project = Project::open(&t.harness.state().annotations().folder().join("..")).unwrap();
+    let store = AnnotationStore::load(&project.root).unwrap();
+    let labelled: Vec<Labelled<'_>> = store.iter().map(|(f, by)| (f.as_str(), by)).collect();
+    let reports = dimension_reports(&project, &labelled, None, None);
+    let arousal = &reports["arousal"].agreement;
+    let [low, high] = arousal.ccc_interval.unwrap();
+    let shown = format!("{:.3} [{low:.3}, {high:.3}]", arousal.ccc.unwrap());
+    t.harness.get_by_label(&shown);
+    t.harness.get_by_label("mean pairwise CCC");
+    t.harness.get_by_label("CCC alice / bob");
 }

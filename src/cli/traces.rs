@@ -10,53 +10,16 @@ use anyhow::Context;
 use super::export::{ImportArgs, ImportFormat};
 use crate::annotation::AnnotationStore;
 use crate::annotation::trace::{
-    TraceAgreement, TraceSeries, ccc, human_mean, proxy_series, recording_series, trace_agreement,
+    ClassTrajectory, DimensionReport, Labelled, dimension_reports, traced_files,
 };
 use crate::export::import;
-use crate::project::{Collection, Project, TraceScheme};
-
-/// Agreement of one traced dimension, with the model proxy's CCC against the human mean.
-#[derive(Debug, serde::Serialize)]
-pub struct DimensionReport {
-    #[serde(flatten)]
-    pub agreement: TraceAgreement,
-    /// Mean over recordings of the CCC between the model's proxy trace and the human mean
-    /// (`--proxy`; a circumplex stand-in, not a model output).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model_proxy_ccc: Option<f64>,
-}
-
-/// Every recording's traces of `scheme`'s dimension, by annotator, with its listed name.
-fn traced(
-    project: &Project,
-    store: &AnnotationStore,
-    scheme: &TraceScheme,
-) -> Vec<(String, BTreeMap<String, TraceSeries>)> {
-    let mut recordings: Vec<(String, BTreeMap<String, TraceSeries>)> = store
-        .iter()
-        .map(|(file, by)| {
-            let series = recording_series(
-                by,
-                &scheme.dimension,
-                project.file.traces.combine,
-                scheme.rate_hz,
-            );
-            (file.clone(), series)
-        })
-        .filter(|(_, series)| !series.is_empty())
-        .collect();
-    recordings.sort_by(|a, b| a.0.cmp(&b.0));
-    recordings
-}
-
-/// The model's class trajectory of `file` (analysed, or from the cache).
-type Trajectory = (Vec<String>, Vec<f64>, Vec<Vec<f32>>);
+use crate::project::{Collection, Project};
 
 fn trajectories(
     project: &Project,
     collection: &Collection,
-    files: &[&str],
-) -> anyhow::Result<BTreeMap<String, Trajectory>> {
+    files: &[String],
+) -> anyhow::Result<BTreeMap<String, ClassTrajectory>> {
     use crate::jobs::batch::analyze_path;
     use crate::jobs::cache::{AnalysisCache, default_folder};
     use crate::jobs::model_choice::choose_model;
@@ -67,7 +30,7 @@ fn trajectories(
     let cache = AnalysisCache::new(default_folder());
     let mut found = BTreeMap::new();
     for recording in &collection.recordings {
-        if !files.contains(&recording.listed_path.as_str()) {
+        if files.binary_search(&recording.listed_path).is_err() {
             continue;
         }
         match analyze_path(
@@ -80,11 +43,11 @@ fn trajectories(
             Ok((analysis, _)) => {
                 found.insert(
                     recording.listed_path.clone(),
-                    (
-                        analysis.classes.clone(),
-                        analysis.trajectory.times_s.clone(),
-                        analysis.trajectory.probs.clone(),
-                    ),
+                    ClassTrajectory {
+                        classes: analysis.classes.clone(),
+                        times_s: analysis.trajectory.times_s.clone(),
+                        probs: analysis.trajectory.probs.clone(),
+                    },
                 );
             }
             Err(error) => eprintln!("BROKEN {}: {error}", recording.listed_path),
@@ -93,7 +56,8 @@ fn trajectories(
     Ok(found)
 }
 
-/// Agreement of every traced dimension (dimensions nobody traced are left out).
+/// Agreement of every traced dimension (dimensions nobody traced are left out); `proxy` runs the
+/// model (or reads its cache) over the traced recordings to score its proxy trace.
 pub fn trace_reports(
     project: &Project,
     collection: &Collection,
@@ -101,58 +65,19 @@ pub fn trace_reports(
     max_lag_s: Option<f64>,
     proxy: bool,
 ) -> anyhow::Result<BTreeMap<String, DimensionReport>> {
-    let mut reports = BTreeMap::new();
-    for scheme in project.file.traces.schemes(&project.file.label_scheme) {
-        let recordings = traced(project, store, &scheme);
-        if recordings.is_empty() {
-            continue;
-        }
-        let series: Vec<BTreeMap<String, TraceSeries>> =
-            recordings.iter().map(|(_, s)| s.clone()).collect();
-        let agreement = trace_agreement(&series, scheme.rate_hz, max_lag_s);
-        let model_proxy_ccc = if proxy {
-            let files: Vec<&str> = recordings.iter().map(|(f, _)| f.as_str()).collect();
-            let found = trajectories(project, collection, &files)?;
-            let scores: Vec<f64> = recordings
-                .iter()
-                .filter_map(|(file, by)| {
-                    let (classes, times, probs) = found.get(file)?;
-                    let model = proxy_series(
-                        classes,
-                        times,
-                        probs,
-                        &scheme.dimension,
-                        scheme.range(),
-                        scheme.rate_hz,
-                    )?;
-                    proxy_ccc(&model, &human_mean(by, scheme.rate_hz)?)
-                })
-                .collect();
-            (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64)
-        } else {
-            None
-        };
-        reports.insert(
-            scheme.dimension.clone(),
-            DimensionReport {
-                agreement,
-                model_proxy_ccc,
-            },
-        );
-    }
-    Ok(reports)
-}
-
-/// CCC of the proxy against the human mean over the frames both cover.
-fn proxy_ccc(model: &TraceSeries, human: &TraceSeries) -> Option<f64> {
-    let (x, y): (Vec<f64>, Vec<f64>) = (0..human.values.len())
-        .filter_map(|i| {
-            let h = human.values[i];
-            let m = model.value_at(human.time_s(i))?;
-            h.is_finite().then_some((m, h))
-        })
-        .unzip();
-    ccc(&x, &y)
+    let labelled: Vec<Labelled<'_>> = store.iter().map(|(f, by)| (f.as_str(), by)).collect();
+    let found = if proxy {
+        let files = traced_files(project, &labelled);
+        Some(trajectories(project, collection, &files)?)
+    } else {
+        None
+    };
+    Ok(dimension_reports(
+        project,
+        &labelled,
+        max_lag_s,
+        found.as_ref(),
+    ))
 }
 
 /// `import --format traces-csv|nova`: one pass into `--annotator`'s journal.

@@ -11,6 +11,7 @@ use crate::jobs::{Job, Notify};
 use crate::playback::Transport;
 use crate::project::recent::RecentProjects;
 
+use super::agreement::AgreementState;
 use super::collection::CollectionState;
 use super::commands::{self, Action, CommandSender};
 use super::engine::EngineState;
@@ -42,6 +43,7 @@ pub struct StudioApp {
     pub(super) player: Player,
     pub(super) export: ExportState,
     pub(super) retrain: RetrainState,
+    pub(super) agreement: AgreementState,
     pub(super) windows: Windows,
     /// The selected segment and boundary, a pending mark, auto-play.
     pub(super) segments: SegmentCursor,
@@ -74,6 +76,7 @@ impl StudioApp {
             player: Player::new(playback),
             export: ExportState::default(),
             retrain: RetrainState::default(),
+            agreement: AgreementState::default(),
             windows: Windows::default(),
             segments: SegmentCursor::default(),
             lanes: LaneLayout::default(),
@@ -155,6 +158,7 @@ impl StudioApp {
             || self.engine.is_busy()
             || self.export.job.is_some()
             || self.retrain.job.is_some()
+            || self.agreement.is_busy()
             || self.recording.as_ref().is_some_and(RecordingState::is_busy)
     }
 
@@ -221,6 +225,7 @@ impl StudioApp {
             player: &self.player,
             export: &self.export,
             retrain: &self.retrain,
+            agreement: &self.agreement,
             windows: &self.windows,
             segments: &self.segments,
             lanes: &self.lanes,
@@ -246,6 +251,7 @@ impl StudioApp {
         panels::model_card_ui(ui.ctx(), &view, sender);
         panels::export_ui(ui.ctx(), &view, sender);
         panels::retrain_ui(ui.ctx(), &view, sender);
+        panels::agreement_ui(ui.ctx(), &view, sender);
         let actions: Vec<Action> = self.actions.try_iter().collect();
         if !actions.is_empty() {
             // What the actions changed shows in the next frame.

@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::annotation::queue::review_order_by;
 use crate::jobs::Job;
 
+use super::agreement::{AgreementAction, AgreementState};
 use super::app::{Dialog, StudioApp};
 use super::collection::{OpenError, OpenedProject};
 use super::commands::{Action, Command};
@@ -55,6 +56,7 @@ impl StudioApp {
         self.recording = None;
         self.player.transport.set_playing(false);
         self.labelling.close();
+        self.agreement = AgreementState::default();
         self.engine.restart(None, 0);
     }
 
@@ -92,6 +94,7 @@ impl StudioApp {
         self.poll_dialog();
         self.export.poll();
         self.retrain.poll(self.collection.project.as_ref());
+        self.agreement.poll();
         if self.collection.take_arrived_rows() {
             self.close_project();
         }
@@ -202,6 +205,7 @@ impl StudioApp {
                 self.export.mine_only = mine_only;
             }
             Action::Retrain(action) => self.apply_retrain(action),
+            Action::Agreement(action) => self.apply_agreement(action),
             Action::TraceValue(value) => {
                 if let Some(scheme) = self.trace.scheme(self.collection.project.as_ref()) {
                     self.trace.set_value(value, &scheme);
@@ -243,7 +247,9 @@ impl StudioApp {
                 }
             }
             Command::NextInQueue => self.next_in_queue(),
-            Command::TracePass | Command::NextTraceDimension => self.run_trace(command),
+            Command::TracePass | Command::NextTraceDimension | Command::MarkFinalPass => {
+                self.run_trace(command);
+            }
             Command::Undo => self.labelling.undo_or_redo(false),
             Command::Redo => self.labelling.undo_or_redo(true),
             Command::AddSegment => {
@@ -348,6 +354,9 @@ impl StudioApp {
             Command::ShowModelCard => self.windows.model_card = !self.windows.model_card,
             Command::ExportLabels => self.export.open = !self.export.open,
             Command::Retrain => self.apply_retrain(RetrainAction::Show(!self.retrain.open)),
+            Command::ShowAgreement => {
+                self.apply_agreement(AgreementAction::Show(!self.agreement.open));
+            }
             Command::ChooseExportFolder => self.start_dialog(Dialog::ExportFolder),
             Command::Segment(command) => self.run_segment(command),
             Command::ToggleComments => self.windows.comments = !self.windows.comments,

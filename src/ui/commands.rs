@@ -12,6 +12,7 @@ use crate::annotation::Op;
 use crate::annotation::segments::SegmentEdit;
 use crate::export::Format;
 
+use super::agreement::AgreementAction;
 use super::lane_layout::LaneKind;
 use super::retraining::RetrainAction;
 use super::rows::BrowserView;
@@ -56,6 +57,8 @@ pub enum Command {
     ToggleComments,
     TracePass,
     NextTraceDimension,
+    MarkFinalPass,
+    ShowAgreement,
     Retrain,
 }
 
@@ -111,6 +114,7 @@ pub enum Action {
     TraceValue(f64),
     /// The retrain window's choices, the retrain, and switching models.
     Retrain(RetrainAction),
+    Agreement(AgreementAction),
 }
 
 impl From<Command> for Action {
@@ -149,7 +153,7 @@ const fn shift(key: Key) -> KeyboardShortcut {
 }
 
 /// (command, name, shortcut), in the order the palette lists them.
-pub const COMMANDS: [(Command, &str, KeyboardShortcut); 34] = [
+pub const COMMANDS: [(Command, &str, KeyboardShortcut); 36] = [
     (
         Command::SwitchRnnoise,
         "Switch original / RNNoise (the classic baseline)",
@@ -271,6 +275,16 @@ pub const COMMANDS: [(Command, &str, KeyboardShortcut); 34] = [
         Command::NextTraceDimension,
         "Trace: next dimension (arousal, valence, …)",
         shift(Key::T),
+    ),
+    (
+        Command::MarkFinalPass,
+        "Trace: mark your latest pass final; again: the one before, then none",
+        shift(Key::F),
+    ),
+    (
+        Command::ShowAgreement,
+        "Agreement between annotators (labels and traces)…",
+        ctrl(Key::G),
     ),
 ];
 

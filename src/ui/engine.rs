@@ -45,6 +45,7 @@ pub struct ModelStatus {
 }
 
 type SharedSession = Arc<Mutex<Option<MeritSession>>>;
+type AnalysisResult = Result<SignalAnalysis, AnalyzeError>;
 
 /// What an analysis job needs from the engine: the shared session, the model, the cache, and
 /// where predictions go.
@@ -167,7 +168,6 @@ impl Engine {
         Some(default_folder())
     }
 
-    /// Analyses recording `index` at `path` in the background (instant when cached).
     /// Analyses recording `index` in the background; `decoded`, its 16 kHz signal when the window
     /// already has it, spares decoding the file again.
     pub fn analyze_one(
@@ -205,6 +205,14 @@ impl Engine {
             Ok(job) => self.collection = Some(job),
             Err(error) => self.model_error = Some(Arc::new(EngineError::Spawn(error))),
         }
+    }
+
+    /// Analysis of one recording on another job's thread, with the shared session and the cache.
+    pub fn analyser(
+        &self,
+    ) -> impl Fn(usize, &Path, &JobContext) -> AnalysisResult + Send + 'static {
+        let work = self.job_work();
+        move |index, path, context| work.analyze(index, path, None, context)
     }
 
     /// Shows what the analysis cache already knows of `paths` (unchanged files) without reading
@@ -292,11 +300,15 @@ impl Engine {
         }
     }
 
-    #[must_use]
-    pub fn prediction(&self, index: usize) -> Option<Prediction> {
+    fn locked_predictions(&self) -> std::sync::MutexGuard<'_, Predictions> {
         self.predictions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    #[must_use]
+    pub fn prediction(&self, index: usize) -> Option<Prediction> {
+        self.locked_predictions()
             .by_index
             .get(index)
             .cloned()
@@ -306,29 +318,19 @@ impl Engine {
     /// All predictions, in collection order.
     #[must_use]
     pub fn predictions(&self) -> Vec<Option<Prediction>> {
-        self.predictions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .by_index
-            .clone()
+        self.locked_predictions().by_index.clone()
     }
 
     /// Changes whenever a prediction does.
     #[must_use]
     pub fn predictions_generation(&self) -> u64 {
-        self.predictions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .generation
+        self.locked_predictions().generation
     }
 
     /// How many recordings have a prediction (or a failure).
     #[must_use]
     pub fn analysed_count(&self) -> usize {
-        self.predictions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .analysed
+        self.locked_predictions().analysed
     }
 
     /// Whether recording `index` is being analysed on its own.

@@ -1,5 +1,7 @@
 //! The studio window: the only module that uses egui/eframe.
 
+mod agreement;
+mod agreement_handling;
 mod app;
 mod collection;
 mod command_handling;

@@ -3,7 +3,9 @@
 
 use super::app::StudioApp;
 use super::commands::Command;
-use crate::annotation::trace::PassState;
+use super::view::scheme_of;
+use crate::annotation::Op;
+use crate::annotation::trace::{PassState, TraceEdit};
 use crate::project::{PassCombine, TraceScheme};
 
 impl StudioApp {
@@ -58,6 +60,7 @@ impl StudioApp {
                     transport.set_playing(true);
                 }
             }
+            Command::MarkFinalPass => self.mark_next_final(),
             Command::NextTraceDimension if self.trace.active.is_none() => {
                 let count = self
                     .collection
@@ -68,6 +71,46 @@ impl StudioApp {
             }
             _ => {}
         }
+    }
+
+    /// Marks the current annotator's latest kept pass of the traced dimension final; pressed
+    /// again, the one before it, and after the oldest none (the latest then counts). The trace
+    /// strip shows which one is.
+    fn mark_next_final(&mut self) {
+        let file = self
+            .recording
+            .as_ref()
+            .and_then(|r| self.collection.listed_path(r.index))
+            .map(str::to_owned);
+        let (Some(file), Some(scheme)) = (file, self.trace_scheme()) else {
+            return;
+        };
+        let dimension = scheme.dimension;
+        let traces = self.labelling.label_of(&file).map(|l| &l.traces);
+        let kept: Vec<u64> = traces
+            .map(|t| t.kept(&dimension).map(|p| p.id).collect())
+            .unwrap_or_default();
+        let marked = traces
+            .and_then(|t| t.finals.get(&dimension))
+            .and_then(|id| kept.iter().position(|k| k == id));
+        let Some(&latest) = kept.last() else {
+            self.trace.message = Some(format!("no pass of {dimension} to mark final"));
+            return;
+        };
+        let next = match marked {
+            None => Some(latest),
+            Some(0) => None,
+            Some(i) => Some(kept[i - 1]),
+        };
+        let scheme_of_labels = scheme_of(&self.collection);
+        self.labelling.edit(
+            &file,
+            Op::trace(TraceEdit::SetFinal {
+                dimension,
+                pass: next,
+            }),
+            scheme_of_labels,
+        );
     }
 
     /// Samples the running pass at the playback position; ends it at the end of the recording.

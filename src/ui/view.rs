@@ -4,6 +4,7 @@
 use crate::annotation::Label;
 use crate::project::{LabelScheme, TraceScheme};
 
+use super::agreement::AgreementState;
 use super::collection::CollectionState;
 use super::engine::EngineState;
 use super::exporting::ExportState;
@@ -33,6 +34,7 @@ pub struct StudioView<'a> {
     pub player: &'a Player,
     pub export: &'a ExportState,
     pub retrain: &'a RetrainState,
+    pub agreement: &'a AgreementState,
     pub windows: &'a Windows,
     pub segments: &'a SegmentCursor,
     pub lanes: &'a LaneLayout,

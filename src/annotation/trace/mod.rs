@@ -11,6 +11,7 @@
 mod agreement;
 mod combine;
 mod proxy;
+mod report;
 mod review;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,10 @@ pub use agreement::{
 };
 pub use combine::{TraceSeries, annotator_series, human_mean, recording_series, time_mean};
 pub use proxy::{CIRCUMPLEX, circumplex_position, proxy_series};
+pub use report::{
+    ClassTrajectory, DimensionReport, Labelled, RecordingAgreement, dimension_reports, model_proxy,
+    proxy_ccc, recording_agreement, traced_files,
+};
 pub use review::review_figures;
 
 /// Version of the trace edits' own fields (the journal line has its own version too).

@@ -137,7 +137,7 @@ pub fn lanes_ui(
     // What the lanes share: the panel's height less the fixed parts and the spacing.
     let spacing = ui.spacing().item_spacing.y;
     let texts = usize::from(recording.analysis.is_none())
-        + usize::from(view.trace.message.is_some())
+        + usize::from(trace_scheme.is_some())
         + usize::from(
             recording
                 .analysis
@@ -206,9 +206,7 @@ pub fn lanes_ui(
                 value = v;
                 (rect, g)
             }));
-            if let Some(message) = &view.trace.message {
-                ui.weak(message);
-            }
+            super::trace::trace_strip_ui(ui, view, recording, scheme, commands);
             if let Some(value) = value {
                 commands.send(Action::TraceValue(value));
             }

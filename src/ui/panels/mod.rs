@@ -1,6 +1,7 @@
 //! The window's panels. Each draws from a read-only [`crate::ui::view::StudioView`] and reports
 //! the user's actions through a [`crate::ui::commands::CommandSender`]; none changes the app.
 
+mod agreement;
 mod browser;
 mod comments;
 mod export;
@@ -14,6 +15,7 @@ mod recording;
 mod retrain;
 mod trace;
 
+pub use agreement::agreement_ui;
 pub use browser::browser_ui;
 pub use comments::comments_ui;
 pub use export::export_ui;
