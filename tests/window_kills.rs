@@ -1,8 +1,11 @@
 //! The window killed mid-work: a child process runs the studio window (egui_kittest, the real
 //! `StudioApp` on a copy of the demo project) and labels from the keyboard — classes, the next
-//! recording, undo and redo — printing each edit the window holds as saved; the parent SIGKILLs it
-//! at a random moment, then checks on disk that every acknowledged edit is in the journal and that
-//! the journal replays with nothing worse than a torn last line. Then again, on the same project.
+//! recording, undo and redo, trace passes (T, the pointer moving over the trace pane while a fake
+//! sound card plays) — printing each edit the window holds as saved and, each frame of a pass, how
+//! much of it is traced and how much stored; the parent SIGKILLs it at a random moment, then checks
+//! on disk that every acknowledged edit is in the journal, that no pass lost more than its last
+//! half-second block, and that the journal replays with nothing worse than a torn last line. Then
+//! again, on the same project.
 //!
 //! `MERIT_WINDOW_KILLS` sets the number of kills (default 20, the CI run; `scripts/fuzz.sh` runs
 //! 200), `MERIT_WINDOW_KILLS_SEED` the random seed.
@@ -18,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use merit_studio::annotation::AnnotationStore;
+use merit_studio::annotation::trace::{PassState, block_len};
 use merit_studio::ui::{Playback, StudioApp};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -43,6 +48,25 @@ struct Ack {
     class: Option<String>,
 }
 
+/// A frame of a running pass: samples traced so far (the playhead's grid points) and stored.
+#[derive(Debug, Clone, PartialEq)]
+struct TraceAck {
+    file: String,
+    pass: u64,
+    traced: usize,
+    stored: usize,
+}
+
+fn parse_trace_ack(line: &str) -> Option<TraceAck> {
+    let value: serde_json::Value = serde_json::from_str(line.strip_prefix("trace ")?).ok()?;
+    Some(TraceAck {
+        file: value["file"].as_str()?.to_owned(),
+        pass: value["pass"].as_u64()?,
+        traced: usize::try_from(value["traced"].as_u64()?).ok()?,
+        stored: usize::try_from(value["stored"].as_u64()?).ok()?,
+    })
+}
+
 fn parse_ack(line: &str) -> Option<Ack> {
     let value: serde_json::Value = serde_json::from_str(line.strip_prefix("ack ")?).ok()?;
     Some(Ack {
@@ -61,10 +85,11 @@ fn window_labelling_until_killed() {
     };
     let mut rng = StdRng::seed_from_u64(env_number(CHILD_SEED, 0));
     let cache = tempfile::tempdir().unwrap();
+    let sink = common::FakeSink::default();
     let app = StudioApp::open(
         Path::new(&project),
         None,
-        Playback::Unavailable("test".into()),
+        Playback::Sink(Box::new(sink.clone())),
     )
     .with_model(common::tiny_model())
     .with_cache_dir(Some(cache.path().to_path_buf()))
@@ -78,6 +103,7 @@ fn window_labelling_until_killed() {
     harness.key_press(Key::ArrowDown);
     harness.run_steps(2);
     let classes = [Key::Num1, Key::Num2, Key::Num3, Key::Num4];
+    let first_seq = harness.state().annotations().next_seq().unwrap();
     loop {
         if harness.state().selected().is_none() {
             harness.key_press(Key::ArrowDown);
@@ -85,14 +111,26 @@ fn window_labelling_until_killed() {
             continue;
         }
         let before = harness.state().annotations().next_seq();
-        match rng.random_range(0..10) {
-            0 => harness.key_press(Key::ArrowDown),
-            1 => harness.key_press(Key::ArrowUp),
-            2 => harness.key_press_modifiers(Modifiers::COMMAND, Key::Z),
-            3 => harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z),
-            _ => harness.key_press(classes[rng.random_range(0..classes.len())]),
+        let tracing = harness.state().transport().is_playing();
+        // While a pass runs, mostly keep tracing: the pointer somewhere over the pane while the
+        // sound card takes 25 ms of audio.
+        if tracing && rng.random_range(0..8) > 0 {
+            let lane = harness.get_by_label_contains("Trace lane:").rect();
+            let y = rng.random_range(lane.top()..lane.bottom());
+            harness.hover_at(egui::pos2(lane.center().x, y));
+            sink.pull(400);
+        } else {
+            match rng.random_range(0..12) {
+                0 => harness.key_press(Key::ArrowDown),
+                1 => harness.key_press(Key::ArrowUp),
+                2 => harness.key_press_modifiers(Modifiers::COMMAND, Key::Z),
+                3 => harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z),
+                4 | 5 => harness.key_press(Key::T),
+                _ => harness.key_press(classes[rng.random_range(0..classes.len())]),
+            }
         }
         harness.run_steps(2);
+        print_running_pass(&harness, first_seq);
         let store = harness.state().annotations();
         let (Some(before), Some(after)) = (before, store.next_seq()) else {
             continue;
@@ -111,6 +149,38 @@ fn window_labelling_until_killed() {
     }
 }
 
+/// The running pass of the open recording, if any (open, begun by this child at or after edit
+/// `first_seq`: earlier rounds' passes stay open, cut off by their kill): how many grid points the
+/// playhead has passed since it began (what the window has traced) and how many samples the
+/// journal holds.
+fn print_running_pass(harness: &Harness<'static, StudioApp>, first_seq: u64) {
+    let app = harness.state();
+    if !app.transport().is_playing() {
+        return;
+    }
+    let Some(file) = app.current_file().map(str::to_owned) else {
+        return;
+    };
+    let Some(pass) = app.annotations().label(&file, "ana").and_then(|label| {
+        label
+            .traces
+            .passes
+            .iter()
+            .filter(|p| p.state == PassState::Open && !p.discarded && p.id >= first_seq)
+            .max_by_key(|p| p.id)
+            .cloned()
+    }) else {
+        return;
+    };
+    let position_s = app.transport().position_s();
+    let traced = ((position_s * pass.rate_hz + 1e-9).floor() as u64 + 1)
+        .saturating_sub(pass.start_index) as usize;
+    println!(
+        "trace {}",
+        serde_json::json!({"file": file, "pass": pass.id, "traced": traced.max(pass.values.len()), "stored": pass.values.len()})
+    );
+}
+
 /// The sequence numbers and recordings of the journal's lines numbered within `seqs`.
 fn journal_lines(project: &Path, seqs: std::ops::Range<u64>) -> Vec<(u64, String)> {
     if seqs.is_empty() {
@@ -127,7 +197,7 @@ fn journal_lines(project: &Path, seqs: std::ops::Range<u64>) -> Vec<(u64, String
 /// Every acknowledged edit is on disk and the journal replays with at most a torn last line; each
 /// recording whose last edit on disk was acknowledged replays to the class the window showed.
 /// (An edit written just before the kill, too late to be acknowledged, is on disk legitimately.)
-fn check_journal(project: &Path, acks: &[Ack], round: usize) {
+fn check_journal(project: &Path, acks: &[Ack], traces: &[TraceAck], round: usize) {
     let journal = project.join("annotations/ana.jsonl");
     let text = std::fs::read_to_string(&journal).unwrap_or_default();
     let mut last_on_disk: BTreeMap<String, u64> = BTreeMap::new();
@@ -155,6 +225,26 @@ fn check_journal(project: &Path, acks: &[Ack], round: usize) {
         .filter(|warning| !warning.message.contains("torn"))
         .collect();
     assert!(damage.is_empty(), "round {round}: {damage:?}");
+    // Every frame of a pass: what was stored then is still there, and what was traced but not
+    // yet stored was less than one half-second block.
+    for ack in traces {
+        let on_disk = store
+            .label(&ack.file, "ana")
+            .and_then(|label| label.traces.pass(ack.pass))
+            .map_or(0, |pass| pass.values.len());
+        assert!(
+            on_disk >= ack.stored,
+            "round {round}: pass {} had {} samples stored, {on_disk} replayed",
+            ack.pass,
+            ack.stored
+        );
+        assert!(
+            ack.traced - ack.stored <= block_len(25.0),
+            "round {round}: pass {} held {} samples unstored",
+            ack.pass,
+            ack.traced - ack.stored
+        );
+    }
     for (file, seq) in last_on_disk {
         if let Some(ack) = acks.iter().find(|ack| ack.seq == seq) {
             let replayed = store.label(&file, "ana").and_then(|l| l.class.clone());
@@ -175,6 +265,7 @@ fn window_killed_mid_labelling_loses_no_acknowledged_edit() {
     let dir = tempfile::tempdir().unwrap();
     let project = common::copy_demo(dir.path());
     let mut acks: Vec<Ack> = Vec::new();
+    let mut traces: Vec<TraceAck> = Vec::new();
     for round in 0..kills as usize {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
@@ -215,6 +306,7 @@ fn window_killed_mid_labelling_loses_no_acknowledged_edit() {
                         acks.push(ack);
                         seen += 1;
                     }
+                    traces.extend(parse_trace_ack(&line));
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
@@ -228,18 +320,20 @@ fn window_killed_mid_labelling_loses_no_acknowledged_edit() {
         child.wait().unwrap();
         // Edits acknowledged between the last read and the kill count too.
         for line in lines.iter() {
-            if let Some(ack) = parse_ack(&line) {
-                acks.push(ack);
-            }
+            acks.extend(parse_ack(&line));
+            traces.extend(parse_trace_ack(&line));
         }
         assert!(
             seen > 0,
             "round {round}: the child made no edit before it ended"
         );
-        check_journal(&project, &acks, round);
+        check_journal(&project, &acks, &traces, round);
     }
+    let passes: std::collections::BTreeSet<u64> = traces.iter().map(|t| t.pass).collect();
     println!(
-        "{kills} window kills, {} acknowledged edits, none lost",
-        acks.len()
+        "{kills} window kills, {} acknowledged edits, none lost; {} trace frames of {} passes, none lost beyond an unfinished half-second block",
+        acks.len(),
+        traces.len(),
+        passes.len()
     );
 }

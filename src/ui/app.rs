@@ -176,6 +176,12 @@ impl StudioApp {
         self.collection.selected
     }
 
+    /// The open recording as the journals name it.
+    #[must_use]
+    pub fn current_file(&self) -> Option<&str> {
+        self.collection.listed_path(self.recording.as_ref()?.index)
+    }
+
     /// The playback transport (tests drive and read it).
     #[must_use]
     pub fn transport(&self) -> &Arc<Transport> {

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::annotation::queue::review_order_by;
+use crate::annotation::trace::PassState;
 use crate::jobs::Job;
 
 use super::agreement::{AgreementAction, AgreementState};
@@ -70,6 +71,12 @@ impl StudioApp {
         self.player.transport.set_playing(false);
         self.player.transport.set_stop_at_s(None);
         self.segments.reset();
+        // A pass belongs to the recording it started on: it ends (kept) before another opens.
+        self.trace.stop(
+            &mut self.labelling.annotations,
+            PassState::Incomplete,
+            "another recording was opened",
+        );
         self.collection.selected = Some(index);
         let path = self.collection.collection.recordings[index].path.clone();
         self.recording = Some(RecordingState::open(index, path, self.notify.clone()));

@@ -257,10 +257,14 @@ impl AudioSink for FakeSink {
 }
 
 impl FakeSink {
-    /// Pulls `samples` from the current source, as a device would.
+    /// Pulls `samples` from the current source, as a device would (nothing before a recording
+    /// is attached).
     pub fn pull(&self, samples: usize) -> Vec<f32> {
         let mut source = self.0.lock().unwrap();
-        source.as_mut().unwrap().by_ref().take(samples).collect()
+        source
+            .as_mut()
+            .map(|s| s.by_ref().take(samples).collect())
+            .unwrap_or_default()
     }
 }
 
