@@ -248,8 +248,7 @@ fn passes_are_marked_final_by_key_and_click_and_agreement_shows_in_the_window() 
     let ids: Vec<u64> = passes(&t.harness).iter().map(|p| p.id).collect();
     assert_eq!(ids.len(), 2);
     assert_eq!(final_pass(&t.harness), None);
-    t.harness
-        .get_by_label("(none marked: your latest pass counts)");
+    t.harness.get_by_label("(latest counts)");
     // Shift+F: the latest, then the one before, then none.
     for expected in [Some(ids[1]), Some(ids[0]), None] {
         t.harness.key_press_modifiers(Modifiers::SHIFT, Key::F);
@@ -263,11 +262,11 @@ fn passes_are_marked_final_by_key_and_click_and_agreement_shows_in_the_window() 
     t.harness.step();
     assert_eq!(final_pass(&t.harness), Some(ids[1]));
     t.harness.get_by_label_contains("(final)");
+    t.harness.get_by_label("(final counts)");
     // The strip's agreement for this recording, and the project's in the agreement window, the
     // same figures as the library computes from the journals.
-    t.harness.get_by_label_contains("CCC here: mean");
-    t.harness
-        .get_by_label_contains("model proxy vs human mean: CCC");
+    t.harness.get_by_label_contains("alice/bob");
+    t.harness.get_by_label_contains("proxy CCC");
     t.harness.key_press_modifiers(Modifiers::COMMAND, Key::G);
     settle(&mut t.harness);
     let project = Project::open(&t.harness.state().annotations().folder().join("..")).unwrap();

@@ -38,9 +38,11 @@ pub fn agreement_ui(ctx: &egui::Context, view: &StudioView<'_>, commands: &Comma
         return;
     }
     let mut open = true;
+    let height = ctx.content_rect().height() * 0.8;
     egui::Window::new("Agreement")
         .open(&mut open)
         .default_width(560.0)
+        .default_height(height)
         .show(ctx, |ui| {
             ui.horizontal(|ui| {
                 let busy = state.is_busy();
@@ -62,9 +64,8 @@ pub fn agreement_ui(ctx: &egui::Context, view: &StudioView<'_>, commands: &Comma
                     );
                 }
             });
-            let height = ui.ctx().content_rect().height() * 0.7;
             egui::ScrollArea::vertical()
-                .max_height(height)
+                .auto_shrink([false, false])
                 .show(ui, |ui| match &state.figures {
                     Some(Ok(figures)) => figures_ui(ui, figures),
                     Some(Err(panicked)) => {

@@ -199,14 +199,15 @@ pub fn lanes_ui(
             },
         }
         if let Some(scheme) = &trace_scheme {
-            let trace = super::trace::trace_lane_of(view, recording, scheme);
+            let derived = super::trace::derived(ui, view, recording, scheme);
+            let trace = super::trace::trace_lane_of(view, &derived, scheme);
             let mut value = None;
             drawn.extend(lane(ui, LaneKind::Trace, &mut |ui, size| {
                 let (rect, g, v) = lanes::trace_lane(ui, size, &timeline, &trace);
                 value = v;
                 (rect, g)
             }));
-            super::trace::trace_strip_ui(ui, view, recording, scheme, commands);
+            super::trace::trace_strip_ui(ui, view, &derived, scheme, commands);
             if let Some(value) = value {
                 commands.send(Action::TraceValue(value));
             }

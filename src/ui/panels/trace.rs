@@ -3,60 +3,107 @@
 //! and the line under it: the annotator's passes (which one is final), how the recording's
 //! annotators agree, and how the last pass ended.
 
+use std::sync::Arc;
+
 use crate::annotation::Op;
 use crate::annotation::trace::{
-    PassState, TraceEdit, TraceSeries, annotator_series, proxy_series, recording_agreement,
+    PassState, RecordingAgreement, TraceEdit, TraceSeries, proxy_series, recording_agreement,
+    recording_series,
 };
 use crate::project::{PassCombine, TraceScheme};
 use crate::ui::commands::{Action, Command, CommandSender, tooltip};
-use crate::ui::recording::RecordingState;
+use crate::ui::recording::{DataVersion, RecordingState};
 use crate::ui::view::StudioView;
 
-use super::lanes::TraceLane;
+use super::lanes::{SeriesView, TraceLane};
 
-/// The pane's contents, or `None` before a project with traceable dimensions is open.
-pub fn trace_lane_of<'a>(
+/// What the pane and its line derive from the journals and the analysis: every annotator's
+/// trace, the model's proxy and the recording's agreement.
+#[derive(Debug, Default)]
+pub struct Derived {
+    annotators: Vec<(String, TraceSeries)>,
+    proxy: Option<TraceSeries>,
+    agreement: RecordingAgreement,
+}
+
+/// What `Derived` was computed from: the recording and its analysis, the dimension and how passes
+/// combine, and the current annotator's journal position (their next edit, or another recording
+/// opened, changes it; other annotators' journals do not change while the window is open).
+#[derive(Debug, Clone, PartialEq)]
+struct DerivedKey {
+    data: DataVersion,
+    dimension: String,
+    combine: PassCombine,
+    next_seq: Option<u64>,
+}
+
+/// The derived traces of the open recording, computed again only when what they come from
+/// changes (a pass in progress adds a journal block every half second), so a frame of tracing
+/// costs drawing, not resampling every annotator's trace.
+pub fn derived(
+    ui: &egui::Ui,
     view: &StudioView<'_>,
     recording: &RecordingState,
-    scheme: &'a TraceScheme,
-) -> TraceLane<'a> {
+    scheme: &TraceScheme,
+) -> Arc<Derived> {
     let combine = view
         .collection
         .project
         .as_ref()
         .map_or(PassCombine::Final, |p| p.file.traces.combine);
-    let annotators = view
+    let key = DerivedKey {
+        data: recording.version(recording.analysis_generation),
+        dimension: scheme.dimension.clone(),
+        combine,
+        next_seq: view.labelling.annotations.next_seq(),
+    };
+    let id = ui.scope_id().with("trace-derived");
+    if let Some((cached, derived)) = ui.data(|d| d.get_temp::<(DerivedKey, Arc<Derived>)>(id))
+        && cached == key
+    {
+        return derived;
+    }
+    let labels = view
         .current_file()
-        .and_then(|file| view.labelling.annotations.labels_of(file))
-        .map(|by| {
-            by.iter()
-                .filter_map(|(name, label)| {
-                    let series = annotator_series(
-                        &label.traces,
-                        &scheme.dimension,
-                        combine,
-                        scheme.rate_hz,
-                    )?;
-                    Some((name.clone(), series))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+        .and_then(|file| view.labelling.annotations.labels_of(file));
     let proxy = proxy_of(recording, scheme);
+    let derived = Arc::new(match labels {
+        Some(labels) => Derived {
+            annotators: recording_series(labels, &scheme.dimension, combine, scheme.rate_hz)
+                .into_iter()
+                .collect(),
+            agreement: recording_agreement(labels, scheme, combine, proxy.as_ref()),
+            proxy,
+        },
+        None => Derived {
+            proxy,
+            ..Derived::default()
+        },
+    });
+    ui.data_mut(|d| d.insert_temp(id, (key, derived.clone())));
+    derived
+}
+
+/// The pane's contents: the derived traces and the running pass.
+pub fn trace_lane_of<'a>(
+    view: &'a StudioView<'_>,
+    derived: &'a Derived,
+    scheme: &'a TraceScheme,
+) -> TraceLane<'a> {
     let live = view
         .trace
         .active
         .as_ref()
         .filter(|a| a.scheme.dimension == scheme.dimension)
-        .map(|a| TraceSeries {
+        .map(|a| SeriesView {
             rate_hz: a.scheme.rate_hz,
             start_s: a.start_index as f64 / a.scheme.rate_hz,
-            values: a.values.clone(),
+            values: &a.values,
         });
     TraceLane {
         scheme,
-        annotators,
-        proxy,
+        annotators: &derived.annotators,
+        proxy: derived.proxy.as_ref(),
         live,
         value: view.trace.value,
         tracing: view.trace.active.is_some(),
@@ -82,7 +129,7 @@ fn proxy_of(recording: &RecordingState, scheme: &TraceScheme) -> Option<TraceSer
 pub fn trace_strip_ui(
     ui: &mut egui::Ui,
     view: &StudioView<'_>,
-    recording: &RecordingState,
+    derived: &Derived,
     scheme: &TraceScheme,
     commands: &CommandSender,
 ) {
@@ -138,20 +185,14 @@ pub fn trace_strip_ui(
                 });
             }
             ui.weak(match (combine, marked) {
-                (PassCombine::Mean, _) => "(the project uses the mean of your passes)",
-                (PassCombine::Final, None) => "(none marked: your latest pass counts)",
-                (PassCombine::Final, Some(_)) => "(the final pass counts)",
-            });
+                (PassCombine::Mean, _) => "(their mean counts)",
+                (PassCombine::Final, None) => "(latest counts)",
+                (PassCombine::Final, Some(_)) => "(final counts)",
+            })
+            .on_hover_text("which of your passes stands for you in agreement and exports: the project's \"combine\" setting, the final pass (marked, else your latest) or the mean of your passes");
         }
         ui.separator();
-        let Some(labels) = view
-            .current_file()
-            .and_then(|file| view.labelling.annotations.labels_of(file))
-        else {
-            return;
-        };
-        let proxy = proxy_of(recording, scheme);
-        let here = recording_agreement(labels, scheme, combine, proxy.as_ref());
+        let here = &derived.agreement;
         let figure = |value: Option<f64>| value.map_or("n/a".to_owned(), |v| format!("{v:.2}"));
         if here.annotators.len() >= 2 {
             let pairs: Vec<String> = here
@@ -159,18 +200,29 @@ pub fn trace_strip_ui(
                 .iter()
                 .map(|(a, b, value)| format!("{a}/{b} {}", figure(*value)))
                 .collect();
-            ui.label(format!(
-                "CCC here: mean {} ({})",
-                figure(here.mean_pairwise),
+            // Pairs grow with the square of the annotators: beyond three, the weakest pair.
+            let shown = if pairs.len() <= 3 {
                 pairs.join(", ")
-            ))
-            .on_hover_text("Lin's concordance correlation coefficient of each pair of annotators' traces over the frames both traced; Ctrl+G shows the whole project's agreement");
+            } else {
+                let lowest = here
+                    .pairs
+                    .iter()
+                    .filter_map(|(a, b, v)| Some((a, b, (*v)?)))
+                    .min_by(|x, y| x.2.total_cmp(&y.2))
+                    .map_or("n/a".to_owned(), |(a, b, v)| format!("{a}/{b} {v:.2}"));
+                format!("lowest {lowest}")
+            };
+            ui.label(format!("CCC {} ({shown})", figure(here.mean_pairwise)))
+                .on_hover_text(format!(
+                    "Lin's concordance correlation coefficient of each pair of annotators' traces here, over the frames both traced: {}; the mean of the pairs first. Ctrl+G shows the whole project's agreement",
+                    pairs.join(", ")
+                ));
         } else if let Some(only) = here.annotators.first() {
             ui.weak(format!("only {only} traced this recording"));
         }
         if here.proxy.is_some() {
-            ui.label(format!("model proxy vs human mean: CCC {}", figure(here.proxy)))
-                .on_hover_text("the model has no arousal/valence output: its proxy is the circumplex position of its classes, weighted by their probabilities");
+            ui.label(format!("proxy CCC {}", figure(here.proxy)))
+                .on_hover_text("the model's proxy trace against the human mean: the model has no arousal/valence output, so its proxy is the circumplex position of its classes, weighted by their probabilities");
         }
     });
 }

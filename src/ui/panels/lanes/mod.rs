@@ -21,7 +21,7 @@ pub use heatmap::heatmap;
 pub use prosody::prosody;
 pub use segments::{SegmentGesture, segments_lane};
 pub use spectrogram::spectrogram;
-pub use trace::{TraceLane, trace_lane};
+pub use trace::{SeriesView, TraceLane, trace_lane};
 pub use trajectory::{labels_over, trajectory};
 pub use waveform::waveform;
 

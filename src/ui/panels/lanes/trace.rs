@@ -12,15 +12,34 @@ use crate::ui::timeline::Timeline;
 
 use super::{TimeGesture, gestures, pane_title};
 
+/// Values on the audio-time grid (`values[i]` at `start_s + i / rate_hz`), borrowed: the
+/// running pass is drawn from its own buffer every frame, never copied.
+#[derive(Clone, Copy)]
+pub struct SeriesView<'a> {
+    pub rate_hz: f64,
+    pub start_s: f64,
+    pub values: &'a [f64],
+}
+
+impl<'a> From<&'a TraceSeries> for SeriesView<'a> {
+    fn from(series: &'a TraceSeries) -> Self {
+        Self {
+            rate_hz: series.rate_hz,
+            start_s: series.start_s,
+            values: &series.values,
+        }
+    }
+}
+
 /// What the pane draws.
 pub struct TraceLane<'a> {
     pub scheme: &'a TraceScheme,
     /// Each annotator's trace (their final pass, or the mean of their passes).
-    pub annotators: Vec<(String, TraceSeries)>,
+    pub annotators: &'a [(String, TraceSeries)],
     /// The model's proxy trace, once the recording is analysed.
-    pub proxy: Option<TraceSeries>,
+    pub proxy: Option<&'a TraceSeries>,
     /// The running pass, drawn live.
-    pub live: Option<TraceSeries>,
+    pub live: Option<SeriesView<'a>>,
     /// The value the input holds now.
     pub value: Option<f64>,
     pub tracing: bool,
@@ -47,7 +66,7 @@ pub fn trace_lane(
     };
     let value_at =
         |y: f32| min + f64::from((rect.bottom() - 4.0 - y) / (rect.height() - 20.0)) * (max - min);
-    let line = |series: &TraceSeries, stroke: Stroke, dashed: bool| {
+    let line = |series: SeriesView<'_>, stroke: Stroke, dashed: bool| {
         let first = ((timeline.start_s - series.start_s) * series.rate_hz)
             .floor()
             .max(0.0) as usize;
@@ -64,8 +83,9 @@ pub fn trace_lane(
             .step_by(step)
             .filter(|&i| series.values[i].is_finite())
             .map(|i| {
+                let time_s = series.start_s + i as f64 / series.rate_hz;
                 Pos2::new(
-                    timeline.x_of(series.time_s(i), rect.left(), rect.width()),
+                    timeline.x_of(time_s, rect.left(), rect.width()),
                     y_of(series.values[i]),
                 )
             })
@@ -76,17 +96,17 @@ pub fn trace_lane(
             painter.add(Shape::line(points, stroke));
         }
     };
-    if let Some(proxy) = &lane.proxy {
-        line(proxy, Stroke::new(1.5, PROXY), true);
+    if let Some(proxy) = lane.proxy {
+        line(proxy.into(), Stroke::new(1.5, PROXY), true);
     }
     for (index, (_, series)) in lane.annotators.iter().enumerate() {
         line(
-            series,
+            series.into(),
             Stroke::new(1.5, theme::class_colour(index + 4)),
             false,
         );
     }
-    if let Some(live) = &lane.live {
+    if let Some(live) = lane.live {
         line(live, Stroke::new(2.5, LIVE), false);
     }
     // A legend in the pane's colours, right-aligned along the top.
