@@ -681,3 +681,46 @@ fn label_takes_comments_and_jsonl_exports_them() {
     assert_eq!(comments[0]["text"], "laughs, then \"no\" = sarcasm?");
     assert_eq!(comments[1]["reply_to"]["id"], 2);
 }
+
+#[test]
+fn bench_times_the_windows_path_from_selecting_a_recording_to_its_trajectory() {
+    let model = common::tiny_model();
+    let file = demo_project().join("audio/angry_m1.wav");
+    let output = studio(&[
+        "bench",
+        "--model",
+        path_str(&model),
+        "--jobs",
+        "1",
+        "--open-to-trajectory",
+        path_str(&file),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    for line in [
+        "decode",
+        "analysis",
+        "select -> trajectory",
+        "from the cache",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(line) && l.contains(" ms")),
+            "{line}: {text}"
+        );
+    }
+    assert!(text.contains("(3.57 s)"), "{text}");
+    let missing = studio(&[
+        "bench",
+        "--model",
+        path_str(&model),
+        "--open-to-trajectory",
+        "no/such.wav",
+    ]);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("no/such.wav"),
+        "{}",
+        stderr(&missing)
+    );
+}

@@ -1,11 +1,15 @@
 //! `merit-studio bench`: real-time factor of the analysis (chunks, enhancement, gates, trajectory)
-//! on a synthetic speech-like signal, and the peak memory it took.
+//! on a synthetic speech-like signal, and the peak memory it took; with `--open-to-trajectory
+//! FILE`, how long the window's path from selecting a recording to its trajectory takes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use crate::audio::test_signal::speech_like;
+use crate::audio::{DecodeOptions, decode_file};
+use crate::jobs::batch::analyze_recording;
+use crate::jobs::cache::AnalysisCache;
 use crate::model::analysis::{AnalysisParams, analyze_signal};
 use crate::model::{MeritSession, SessionOptions};
 
@@ -35,6 +39,11 @@ pub struct BenchArgs {
     /// keep a GPU busy.
     #[arg(long, default_value_t = 16)]
     batch: usize,
+    /// Instead: time the window's path from selecting FILE to its trajectory (decode once, then
+    /// the analysis of the decoded signal; then the same from the analysis cache), 5 times each,
+    /// with the model already loaded as it is once the window has analysed one recording.
+    #[arg(long, value_name = "FILE")]
+    open_to_trajectory: Option<PathBuf>,
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
@@ -44,6 +53,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         seconds,
         jobs,
         batch,
+        ref open_to_trajectory,
     } = args;
     let params = AnalysisParams {
         batch: batch.max(1),
@@ -59,6 +69,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             threads: jobs,
         },
     )?;
+    if let Some(file) = open_to_trajectory {
+        return open_to_trajectory_bench(&mut session, &model, file, &params);
+    }
     let signal = speech_like(seconds, crate::audio::ANALYSIS_RATE_HZ);
     let before_mb = peak_memory_mb();
     // One untimed run first, so one-off costs (allocations, CUDA kernel selection per shape) are
@@ -101,4 +114,119 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+const OPENINGS: usize = 5;
+
+/// Seconds each timed opening took.
+#[derive(Default)]
+struct Openings {
+    /// Until the decoded signal is there (the waveform can show).
+    decode: Vec<f64>,
+    /// From then until the analysis is there (label, trajectory, routing, enhanced audio).
+    analysis: Vec<f64>,
+    /// A later opening answered by the analysis cache (hash the file, read the entry).
+    cached: Vec<f64>,
+    duration_s: f64,
+}
+
+fn median_ms(times: &[f64]) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2] * 1000.0
+}
+
+/// What the window does when a recording is selected: decode it (the waveform shows), hand the
+/// decoded signal to the analysis (the trajectory shows); and on a later opening, the cache.
+fn open_to_trajectory_bench(
+    session: &mut MeritSession,
+    model: &Path,
+    file: &Path,
+    params: &AnalysisParams,
+) -> anyhow::Result<ExitCode> {
+    let cache_dir = std::env::temp_dir().join(format!("merit-bench-cache-{}", std::process::id()));
+    let result = time_openings(
+        session,
+        file,
+        params,
+        &AnalysisCache::new(cache_dir.clone()),
+    );
+    // The cache folder is this run's alone: gone whether or not the openings succeeded.
+    let _ = std::fs::remove_dir_all(&cache_dir);
+    let openings = result?;
+    println!(
+        "model        {} ({}), provider {}",
+        session.card().model,
+        model.display(),
+        session.provider()
+    );
+    println!(
+        "recording    {} ({:.2} s)",
+        file.display(),
+        openings.duration_s
+    );
+    let total: Vec<f64> = openings
+        .decode
+        .iter()
+        .zip(&openings.analysis)
+        .map(|(d, a)| d + a)
+        .collect();
+    println!(
+        "decode       {:.1} ms (the waveform can show), medians of {OPENINGS} openings",
+        median_ms(&openings.decode)
+    );
+    println!(
+        "analysis     {:.1} ms (utterance label, trajectory, routing, enhanced audio)",
+        median_ms(&openings.analysis)
+    );
+    println!(
+        "select -> trajectory {:.1} ms (the window adds one frame to draw it)",
+        median_ms(&total)
+    );
+    println!(
+        "from the cache {:.1} ms (a recording analysed before: hash the file, read the entry)",
+        median_ms(&openings.cached)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Times `OPENINGS` openings of `file`, after an untimed one (one-off allocations, as in a window
+/// that has analysed before) that also fills `cache`.
+fn time_openings(
+    session: &mut MeritSession,
+    file: &Path,
+    params: &AnalysisParams,
+    cache: &AnalysisCache,
+) -> anyhow::Result<Openings> {
+    let mut openings = Openings::default();
+    for run in 0..=OPENINGS {
+        let started = Instant::now();
+        let decoded = decode_file(
+            file,
+            DecodeOptions {
+                keep_original: false,
+                cancel: None,
+            },
+        )?;
+        let decoded_at = started.elapsed().as_secs_f64();
+        let signal = Some(decoded.analysis.as_slice());
+        let (analysis, _) = analyze_recording(session, file, signal, params, None, None)?;
+        let analysed_at = started.elapsed().as_secs_f64();
+        openings.duration_s = analysis.duration_s;
+        if run == 0 {
+            analyze_recording(session, file, signal, params, Some(cache), None)?;
+            continue;
+        }
+        openings.decode.push(decoded_at);
+        openings.analysis.push(analysed_at - decoded_at);
+        let started = Instant::now();
+        let (_, hit) = analyze_recording(session, file, None, params, Some(cache), None)?;
+        anyhow::ensure!(
+            hit,
+            "the analysis cache did not answer for {}",
+            file.display()
+        );
+        openings.cached.push(started.elapsed().as_secs_f64());
+    }
+    Ok(openings)
 }
