@@ -115,6 +115,16 @@ pub struct Estimate {
     pub units: usize,
 }
 
+impl std::fmt::Display for Estimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.3} [{:.3}, {:.3}] over {} recordings",
+            self.alpha, self.low, self.high, self.units
+        )
+    }
+}
+
 /// Agreement of a project's annotators.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AgreementReport {

@@ -11,12 +11,7 @@ use crate::project::{Collection, Project};
 fn describe(estimate: Option<&Estimate>) -> String {
     estimate.map_or_else(
         || "not defined (fewer than two ratings of anything, or no variation)".to_owned(),
-        |e| {
-            format!(
-                "{:.3} [{:.3}, {:.3}] over {} recordings",
-                e.alpha, e.low, e.high, e.units
-            )
-        },
+        ToString::to_string,
     )
 }
 
@@ -59,13 +54,7 @@ pub fn run(args: &AgreementArgs) -> anyhow::Result<ExitCode> {
             orphans.len()
         );
     }
-    let attributes: Vec<String> = project
-        .file
-        .label_scheme
-        .attributes
-        .iter()
-        .map(|a| a.id.clone())
-        .collect();
+    let attributes = project.file.label_scheme.attribute_ids();
     let result = report(store.iter().map(|(_, by)| by), &attributes);
     let traces = super::traces::trace_reports(&project, &collection, &store, lag, proxy)?;
     if json {

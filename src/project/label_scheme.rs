@@ -67,6 +67,12 @@ fn msp_attributes() -> Vec<AttributeScale> {
 }
 
 impl LabelScheme {
+    /// The ids of the scheme's attribute scales (`arousal`, …), in order.
+    #[must_use]
+    pub fn attribute_ids(&self) -> Vec<String> {
+        self.attributes.iter().map(|a| a.id.clone()).collect()
+    }
+
     /// The four classes of the released Sparse MERIT checkpoint, with MSP-Podcast attributes.
     #[must_use]
     pub fn sparse_merit() -> Self {

@@ -101,13 +101,7 @@ fn figures(
     context: &JobContext,
 ) -> AgreementFigures {
     let labelled: Vec<Labelled<'_>> = snapshot.iter().map(|(f, by)| (f.as_str(), by)).collect();
-    let attributes: Vec<String> = project
-        .file
-        .label_scheme
-        .attributes
-        .iter()
-        .map(|a| a.id.clone())
-        .collect();
+    let attributes = project.file.label_scheme.attribute_ids();
     let labels = report(snapshot.iter().map(|(_, by)| by), &attributes);
     let traced = traced_files(project, &labelled);
     context.set_total(traced.len() as u64);

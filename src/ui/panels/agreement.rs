@@ -13,15 +13,7 @@ fn send(commands: &CommandSender, action: AgreementAction) {
 }
 
 fn alpha(estimate: Option<&Estimate>) -> String {
-    estimate.map_or_else(
-        || "not defined".to_owned(),
-        |e| {
-            format!(
-                "{:.3} [{:.3}, {:.3}] over {} recordings",
-                e.alpha, e.low, e.high, e.units
-            )
-        },
-    )
+    estimate.map_or_else(|| "not defined".to_owned(), ToString::to_string)
 }
 
 fn figure(value: Option<f64>, interval: Option<[f64; 2]>) -> String {
