@@ -18,8 +18,9 @@ use merit_studio::playback::{AudioSink, PlaybackSource};
 use merit_studio::ui::{Playback, StudioApp};
 
 const RECORDINGS: usize = 50;
-/// Opens before the first measurement, and between two reports: the allocator's pools and ONNX
-/// Runtime's arena settle in the first couple of hundred opens.
+/// Opens before the first measurement, and between two reports: the allocator's heaps and ONNX
+/// Runtime's arena settle in the first couple of hundred opens (how far they climb after that
+/// varies from run to run with the load on the machine).
 const WARM_UP: usize = 250;
 
 fn arg(name: &str) -> Option<String> {
