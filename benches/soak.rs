@@ -18,10 +18,9 @@ use merit_studio::playback::{AudioSink, PlaybackSource};
 use merit_studio::ui::{Playback, StudioApp};
 
 const RECORDINGS: usize = 50;
-/// Opens before the first measurement, and between two reports. The allocator's pools settle in
-/// the first couple of hundred opens: glibc keeps a heap per thread that ran a job (up to 8 per
-/// core), and resident memory climbs until each has been used (with MALLOC_ARENA_MAX=1 it
-/// fluctuates between 110 and 155 MiB instead).
+/// Opens before the first measurement, and between two reports: the allocator's heaps and ONNX
+/// Runtime's arena settle in the first couple of hundred opens (how far they climb after that
+/// varies from run to run with the load on the machine).
 const WARM_UP: usize = 250;
 
 fn arg(name: &str) -> Option<String> {
@@ -62,6 +61,11 @@ fn resident_mib() -> f64 {
 
 fn textures(harness: &Harness<'static, StudioApp>) -> usize {
     harness.ctx.tex_manager().read().num_allocated()
+}
+
+/// Entries in egui's memory (widget state by id): one per recording opened would be a leak.
+fn memory_entries(harness: &Harness<'static, StudioApp>) -> usize {
+    harness.ctx.memory(|memory| memory.data.len())
 }
 
 fn main() {
@@ -115,10 +119,11 @@ fn main() {
         }
         if (open + 1) % WARM_UP == 0 {
             println!(
-                "after {:<8} resident {:.1} MiB, {} textures",
+                "after {:<8} resident {:.1} MiB, {} textures, {} egui memory entries",
                 open + 1,
                 resident_mib(),
-                textures(&harness)
+                textures(&harness),
+                memory_entries(&harness)
             );
         }
     }

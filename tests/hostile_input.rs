@@ -425,3 +425,31 @@ fn a_wav_claiming_65535_channels_is_an_error_not_a_crash() {
         .to_string();
     assert!(error.contains("channels.wav"), "{error}");
 }
+
+/// Found by `scripts/fuzz.sh` (`audio_decoding_survives_mutations_of_real_files`): a WAV whose fmt
+/// chunk claims 4,294,967,280 Hz took 11 s and 3 GB to resample (the FFT plan), one claiming 2 Hz
+/// 4 s and 1 GB (8,000 samples out of each one in). Rates outside 1 kHz to 1 MHz are refused.
+#[test]
+fn a_wav_claiming_an_absurd_sample_rate_is_an_error_at_once() {
+    let folder = tempfile::tempdir().unwrap();
+    let original = std::fs::read(Path::new(DEMO_AUDIO).join("neutral_m3.wav")).unwrap();
+    assert_eq!(&original[12..16], b"fmt ");
+    for rate_hz in [0xffff_fff0_u32, 2, 999] {
+        let mut bytes = original.clone();
+        bytes[24..28].copy_from_slice(&rate_hz.to_le_bytes());
+        let path = write(folder.path(), "rate.wav", &bytes);
+        let started = std::time::Instant::now();
+        let error = decode_file(&path, DecodeOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{rate_hz} Hz"
+        );
+        assert!(error.contains("rate.wav"), "{error}");
+        assert!(
+            error.contains(&format!("sample rate {rate_hz} Hz is outside")),
+            "{error}"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! Projects from strangers: manifests whose paths climb out with `..` or are absolute, journals
-//! and journal folders that are symbolic links to the user's files, and an EAF that tries XML
-//! entity expansion. The studio may read recordings wherever a project points, but writes nothing
+//! and journal folders that are symbolic links to the user's files, and EAFs that try XML entity
+//! expansion, nest a million deep or carry a 100 MB attribute. The studio may read recordings wherever a project points, but writes nothing
 //! outside the project, the chosen output folder and its cache.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -239,6 +239,27 @@ fn journals_and_journal_folders_that_are_links_are_not_written_through() {
     assert_eq!(victims, vec![victim]);
 }
 
+/// Imports `eaf` into `project` as `ana` for the demo's first recording; returns how long it took.
+fn import_eaf(project: &Path, eaf: &Path) -> (Output, Duration) {
+    let started = Instant::now();
+    let output = studio(
+        &[
+            "import",
+            p(project),
+            "--format",
+            "eaf",
+            p(eaf),
+            "--annotator",
+            "ana",
+            "--file",
+            "audio/angry_m1.wav",
+        ],
+        &project.join("../cache"),
+        &[],
+    );
+    (output, started.elapsed())
+}
+
 #[test]
 fn an_eaf_with_entity_expansion_is_refused_quickly_without_expanding() {
     let home = tempfile::tempdir().unwrap();
@@ -271,23 +292,8 @@ fn an_eaf_with_entity_expansion_is_refused_quickly_without_expanding() {
         ),
     )
     .unwrap();
-    let started = Instant::now();
-    let output = studio(
-        &[
-            "import",
-            p(&project),
-            "--format",
-            "eaf",
-            p(&eaf),
-            "--annotator",
-            "ana",
-            "--file",
-            "audio/angry_m1.wav",
-        ],
-        &home.path().join("cache"),
-        &[],
-    );
-    assert!(started.elapsed() < Duration::from_secs(20));
+    let (output, took) = import_eaf(&project, &eaf);
+    assert!(took < Duration::from_secs(20));
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(
         !output.status.success(),
@@ -300,4 +306,63 @@ fn an_eaf_with_entity_expansion_is_refused_quickly_without_expanding() {
         written < 10_000,
         "nothing expanded into the journal ({written} bytes)"
     );
+}
+
+#[test]
+fn an_eaf_nested_a_million_deep_is_a_problem_in_bounded_work() {
+    let home = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(home.path());
+    let deep = 1_000_000;
+    let opened = "<TIER>".repeat(deep);
+    for (name, closed) in [
+        ("closed.eaf", "</TIER>".repeat(deep)),
+        ("open.eaf", String::new()),
+    ] {
+        let eaf = home.path().join(name);
+        std::fs::write(
+            &eaf,
+            format!("<?xml version=\"1.0\"?>\n<ANNOTATION_DOCUMENT>{opened}{closed}</ANNOTATION_DOCUMENT>\n"),
+        )
+        .unwrap();
+        let (output, took) = import_eaf(&project, &eaf);
+        let said = String::from_utf8_lossy(&output.stderr);
+        // Killed by a stack overflow or the memory limit, the exit has no code.
+        assert_eq!(output.status.code(), Some(1), "{name}: {said}");
+        assert!(took < Duration::from_secs(20), "{name}: {took:?}");
+        assert!(said.contains(name), "{name}: {said}");
+    }
+}
+
+#[test]
+fn an_eaf_with_a_100_mb_attribute_or_naming_a_device_is_refused_by_its_size() {
+    let home = tempfile::tempdir().unwrap();
+    let project = common::copy_demo(home.path());
+    let eaf = home.path().join("wide.eaf");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&eaf).unwrap());
+    write!(
+        file,
+        "<?xml version=\"1.0\"?>\n<ANNOTATION_DOCUMENT><TIME_ORDER><TIME_SLOT TIME_SLOT_ID=\""
+    )
+    .unwrap();
+    let piece = "a".repeat(1 << 20);
+    for _ in 0..100 {
+        file.write_all(piece.as_bytes()).unwrap();
+    }
+    writeln!(
+        file,
+        "\" TIME_VALUE=\"0\"/></TIME_ORDER></ANNOTATION_DOCUMENT>"
+    )
+    .unwrap();
+    drop(file);
+    for path in [eaf.as_path(), Path::new("/dev/zero")] {
+        let (output, took) = import_eaf(&project, path);
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{said}");
+        assert!(took < Duration::from_secs(20), "{took:?}");
+        assert!(said.contains(p(path)), "{said}");
+        assert!(
+            said.contains("bytes, more than this importer reads (64 MiB)"),
+            "{said}"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod chunks;
 pub mod contract;
+pub mod onnx_file;
 pub mod runtime;
 pub mod session;
 

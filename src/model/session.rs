@@ -8,6 +8,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{Tensor, ValueType};
 
 use super::contract::{self, ContractError, ModelCard, TensorSpec};
+use super::onnx_file::{self, OnnxFileError};
 use super::runtime::{self, RuntimeError};
 
 /// Which execution provider to ask for.
@@ -56,6 +57,8 @@ pub enum ModelError {
     },
     #[error("{}: not a usable ONNX model: {reason}", path.display())]
     NotOnnx { path: PathBuf, reason: String },
+    #[error("{}: refused before loading: {error}", path.display())]
+    Refused { path: PathBuf, error: OnnxFileError },
     #[error("{}: breaks the Sparse MERIT contract: {error}", path.display())]
     Contract { path: PathBuf, error: ContractError },
     #[error("CUDA was asked for but is not available: {reason}")]
@@ -134,6 +137,18 @@ pub fn model_digest(path: &Path) -> std::io::Result<String> {
     }
 }
 
+fn refused(path: &Path, error: OnnxFileError) -> ModelError {
+    let path = path.to_path_buf();
+    match error {
+        OnnxFileError::Io(error) => ModelError::Io { path, error },
+        OnnxFileError::Malformed(_) => ModelError::NotOnnx {
+            path,
+            reason: error.to_string(),
+        },
+        error => ModelError::Refused { path, error },
+    }
+}
+
 impl MeritSession {
     /// Loads and checks a model. With [`DeviceChoice::Auto`], CUDA is tried first and the CPU used if
     /// it does not register; [`MeritSession::provider`] says which one runs.
@@ -142,6 +157,9 @@ impl MeritSession {
     /// [`ModelError`]: no runtime, unreadable or non-ONNX file, contract mismatch, CUDA unavailable.
     pub fn load(path: &Path, options: SessionOptions) -> Result<Self, ModelError> {
         let runtime = runtime::initialise()?;
+        // Before anything else reads it: the hash below and ONNX Runtime would follow the
+        // external-data locations a stranger's model names.
+        onnx_file::check_model_file(path).map_err(|error| refused(path, error))?;
         let model_hash = model_digest(path).map_err(|error| ModelError::Io {
             path: path.to_path_buf(),
             error,
