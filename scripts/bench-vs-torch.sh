@@ -4,29 +4,34 @@
 # "ratio onnxruntime/pytorch: X.XX", the median of PyTorch's time divided by ONNX Runtime's
 # (2.00: ONNX Runtime twice as fast). Both include the one-pass trajectory, enhancement and routing.
 #
-#   scripts/bench-vs-torch.sh [--seconds S] [--threads N] [--model M] [--runs R]
+#   scripts/bench-vs-torch.sh [--seconds S] [--threads N] [--model M] [--runs R] [--studio BIN]
 #
-# Defaults: 600 s of audio, 2 threads, the shipped compact model, 3 runs. Never run it while
+# Defaults: 600 s of audio, 2 threads, the shipped compact model, 3 runs; the studio is built
+# (release, in $CARGO_TARGET_DIR or target/) unless --studio names a merit-studio binary to use. Never run it while
 # something else (a training run) shares the cores: the ratio would measure the neighbour.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=600 threads=2 runs=3 model=models/sparse-merit-compact.onnx
+seconds=600 threads=2 runs=3 model=models/sparse-merit-compact.onnx studio=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
-    *) echo "usage: scripts/bench-vs-torch.sh [--seconds S] [--threads N] [--model M] [--runs R]" >&2; exit 2 ;;
+    --studio) studio=$(realpath "$2"); shift 2 ;;
+    *) echo "usage: scripts/bench-vs-torch.sh [--seconds S] [--threads N] [--model M] [--runs R] [--studio BIN]" >&2; exit 2 ;;
   esac
 done
 model=$(realpath "$model")
 bash scripts/setup-runtime.sh >/dev/null
 bash models/training/setup.sh
-cargo build --release --quiet
+if [[ -z $studio ]]; then
+  cargo build --release --quiet
+  studio=${CARGO_TARGET_DIR:-target}/release/merit-studio
+fi
 ours=() theirs=()
 for run in $(seq "$runs"); do
-  ort_s=$(target/release/merit-studio bench --model "$model" --device cpu --seconds "$seconds" --jobs "$threads" | awk '$1 == "time" {print $2}')
+  ort_s=$("$studio" bench --model "$model" --device cpu --seconds "$seconds" --jobs "$threads" | awk '$1 == "time" {print $2}')
   torch_s=$(cd models/training && OMP_NUM_THREADS=$threads .venv/bin/python bench_torch.py --model "$model" --seconds "$seconds" --threads "$threads" | awk '$1 == "elapsed_s" {print $2}')
   echo "run $run: onnxruntime ${ort_s} s, pytorch ${torch_s} s"
   ours+=("$ort_s") theirs+=("$torch_s")

@@ -10,6 +10,13 @@ ONNX with the studio's contract (weights over 1.5 GB go to `<out>.data` beside t
 PyTorch against ONNX Runtime on test signals, times ONNX Runtime on this machine's CPU, and writes a
 model card (`<out>` with .md) stating the provenance and the files' SHA-256.
 
+With --int8, the model written at --out is the CPU model: its matrix products with int8 weights
+(per output channel) and activations quantised at run time (merit.cpu_int8; the STFT, the SER and SE
+heads and the routers stay float32). It is checked against the float32 export on clean/noisy test
+pairs (logit error relative to the logits' spread, pooled-embedding cosine >= 0.99, enhanced audio
+within 0.3 dB segmental SNR); when the check fails nothing is written and the exit code is 1. Both are
+timed (real-time factor, peak memory of a separate process) and the card states the figures.
+
 Without the real files, `python -m merit.official_fixture DIR [--full]` writes a random stand-in
 with the same structure to try the whole path.
 """
@@ -18,17 +25,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
-
-from merit import SAMPLE_RATE
-from merit.export import OUTPUT_NAMES, ContractError, export_onnx, external_data_path, metadata_for
+from merit.cpu_int8 import Int8Error, describe, int8_parity, quantise_for_cpu
+from merit.cpu_timing import test_pairs, test_signals
+from merit.export import METADATA_KEY, ContractError, export_onnx, external_data_path, metadata_for, verify_onnx_contract
 from merit.official import PROVENANCE, OfficialCheckpointError, OfficialModel, load_official
 from merit.ship import parity
 
@@ -37,36 +44,25 @@ PARITY_TOLERANCE = 1e-3
 PARITY_SECONDS = (1.0, 3.3, 7.9)
 
 
-def test_signals(seconds: tuple[float, ...], seed: int = 0) -> list[np.ndarray]:
-    """Speech-band test signals: a gliding harmonic tone with a syllable-rate envelope, plus noise."""
-    rng = np.random.default_rng(seed)
-    clips = []
-    for duration in seconds:
-        t = np.arange(round(duration * SAMPLE_RATE)) / SAMPLE_RATE
-        f0 = 120 + 40 * np.sin(2 * math.pi * 0.7 * t)
-        phase = 2 * math.pi * np.cumsum(f0) / SAMPLE_RATE
-        voiced = sum(np.sin(k * phase) / k for k in range(1, 12)) * (0.5 + 0.5 * np.sin(2 * math.pi * 4 * t)) ** 2
-        clips.append((0.05 * voiced + 0.01 * rng.standard_normal(t.size)).astype(np.float32))
-    return clips
-
-
 def time_cpu(path: Path, threads: int, seconds: float = 10.0) -> dict:
-    """ONNX Runtime on the CPU, one clip of `seconds`: load time, best of two runs, real-time factor."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    start = time.perf_counter()
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    load_s = time.perf_counter() - start
-    clip = test_signals((seconds,))[0][None]
-    runs = []
-    for _ in range(2):
-        start = time.perf_counter()
-        session.run(None, {"waveform": clip})
-        runs.append(time.perf_counter() - start)
-    return {"threads": threads, "clip_s": seconds, "load_s": round(load_s, 2), "run_s": round(min(runs), 3), "rtf": round(min(runs) / seconds, 4)}
+    """ONNX Runtime on the CPU, one clip of `seconds`: load time, best of two runs, real-time factor,
+    and the peak resident memory of a process doing only that (merit.cpu_timing: this process holds
+    the PyTorch model)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "merit.cpu_timing", str(path), "--threads", str(threads), "--seconds", str(seconds)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"timing {path.name} failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def write_card(path: Path, out: Path, official: OfficialModel, checks: dict, timing: dict, conversion_s: float) -> None:
+def write_card(
+    path: Path, out: Path, official: OfficialModel, checks: dict, timing: dict, conversion_s: float, int8: dict | None = None
+) -> None:
     config = official.model.config
     data = external_data_path(out)
     size = out.stat().st_size + (data.stat().st_size if data.exists() else 0)
@@ -101,7 +97,10 @@ def write_card(path: Path, out: Path, official: OfficialModel, checks: dict, tim
         + ", ".join(f"{name} {value:.1e}" for name, value in checks["max_relative_difference"].items())
         + f"; top-1 expert agreement {checks['top1_gate_agreement']:.4f}",
         f"- ONNX Runtime, CPU, {timing['threads']} threads, on the converting machine: load {timing['load_s']} s, "
-        f"{timing['clip_s']:.0f} s clip in {timing['run_s']} s (real-time factor {timing['rtf']})",
+        f"{timing['clip_s']:.0f} s clip in {timing['run_s']} s (real-time factor {timing['rtf']}), "
+        f"peak resident memory {timing['peak_mb']:,} MB"
+        + (" (float32)" if int8 else ""),
+        *(_int8_lines(int8) if int8 else []),
         f"- conversion took {conversion_s:.0f} s",
         "",
         "Its emotion classes are MSP-Podcast's (real podcast speech), unlike the bundled compact model,",
@@ -111,6 +110,72 @@ def write_card(path: Path, out: Path, official: OfficialModel, checks: dict, tim
     path.write_text("\n".join(lines))
 
 
+def _int8_lines(int8: dict) -> list[str]:
+    done, timing = int8["quantisation"], int8["timing"]
+    return [
+        f"- int8 (`--int8`, this file): {done['quantised']} of the {done['matmuls']} matrix products with int8 weights per "
+        f"output channel, activations quantised at run time (ONNX Runtime's dynamic quantiser, after folding "
+        f"{done['transposes_folded']} weight transposes); {done['kept_float32']} kept float32 on purpose (SER and SE heads, "
+        "routers, small gates), as are the STFT and its inverse",
+        f"- {describe(int8['parity'])}; segmental SNR of the enhanced test audio, float32 {int8['parity']['ssnr_float_db']} dB, "
+        f"int8 {int8['parity']['ssnr_int8_db']} dB",
+        f"- int8, ONNX Runtime, CPU, {timing['threads']} threads, same machine: load {timing['load_s']} s, "
+        f"{timing['clip_s']:.0f} s clip in {timing['run_s']} s (real-time factor {timing['rtf']}), "
+        f"peak resident memory {timing['peak_mb']:,} MB",
+    ]
+
+
+def _move_model(source: Path, target: Path) -> None:
+    """Moves a model (and its external data, whose file name is recorded inside it, so only between
+    files of the same name) into place; a target's stale data file goes."""
+    data = external_data_path(source)
+    if data.exists():
+        shutil.move(str(data), external_data_path(target))
+    else:
+        external_data_path(target).unlink(missing_ok=True)
+    shutil.move(str(source), target)
+
+
+def _stamp_int8(path: Path, int8: dict) -> None:
+    """Records the quantisation and its parity in the model's metadata (graph only is rewritten)."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    props = {p.key: p.value for p in proto.metadata_props}
+    metadata = json.loads(props[METADATA_KEY])
+    metadata["int8"] = {"quantisation": int8["quantisation"], "parity": int8["parity"]}
+    for entry in proto.metadata_props:
+        if entry.key == METADATA_KEY:
+            entry.value = json.dumps(metadata, sort_keys=True)
+    onnx.save_model(proto, str(path))
+
+
+def write_int8(float_path: Path, target: Path, staging: Path, threads: int) -> dict | None:
+    """Quantises the float32 model at `float_path` (in `staging`), checks it against float32 and,
+    when it passes, moves it to `target`; returns what was done and measured, or None (with the
+    reason printed) when nothing was written."""
+    int8_path = staging / "int8" / target.name
+    try:
+        print("quantising the matrix products to int8 ...", flush=True)
+        quantisation = quantise_for_cpu(float_path, int8_path)
+        print(json.dumps(quantisation))
+        checked = int8_parity(float_path, int8_path, test_pairs(PARITY_SECONDS), threads=threads)
+    except Int8Error as error:
+        print(f"error: {error}; nothing written", file=sys.stderr)
+        return None
+    print(json.dumps(checked, indent=1))
+    print(describe(checked))
+    if not checked["passed"]:
+        print("error: the int8 model does not keep the float32 model's outputs; nothing written", file=sys.stderr)
+        return None
+    int8 = {"quantisation": quantisation, "parity": checked, "timing": time_cpu(int8_path, threads)}
+    print(f"ONNX Runtime CPU, int8: {int8['timing']}")
+    _stamp_int8(int8_path, int8)
+    verify_onnx_contract(int8_path)
+    _move_model(int8_path, target)
+    return int8
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, required=True, help="folder holding the downloaded release")
@@ -118,8 +183,22 @@ def main() -> int:
     parser.add_argument("--classes", help="comma-separated class names in output order, for a fine-tune with other classes")
     parser.add_argument("--card", type=Path, help="model card to write (default: OUT with .md)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads for the timing run")
+    parser.add_argument("--int8", action="store_true", help="write the dynamic-int8 CPU model (checked against float32)")
     args = parser.parse_args()
+    if args.int8:
+        # The float32 export, its checks and the int8 model are made in a folder beside --out;
+        # only a model that passes its checks is moved there.
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=args.out.parent, prefix=".convert-") as staging:
+            return convert(args, Path(staging))
+    return convert(args, None)
+
+
+def convert(args: argparse.Namespace, staging: Path | None) -> int:
     started = time.perf_counter()
+    target = args.out
+    if staging is not None:
+        args.out = staging / "float32" / target.name
     classes = tuple(c.strip() for c in args.classes.split(",")) if args.classes else None
     try:
         official = load_official(args.weights.expanduser(), classes)
@@ -141,12 +220,21 @@ def main() -> int:
     conversion_s = time.perf_counter() - started
     checks = parity(model, args.out, test_signals(PARITY_SECONDS))
     print(json.dumps(checks, indent=1))
+    failed = {name: value for name, value in checks["max_relative_difference"].items() if not value <= PARITY_TOLERANCE}
     timing = time_cpu(args.out, args.threads)
     print(f"ONNX Runtime CPU: {timing}")
+    int8 = None
+    if staging is not None:
+        if failed:
+            print(f"error: PyTorch and ONNX Runtime differ beyond {PARITY_TOLERANCE}: {failed}; nothing written", file=sys.stderr)
+            return 1
+        int8 = write_int8(args.out, target, staging, args.threads)
+        if int8 is None:
+            return 1
+        args.out = target
     card = args.card or args.out.with_suffix(".md")
-    write_card(card, args.out, official, checks, timing, conversion_s)
+    write_card(card, args.out, official, checks, timing, conversion_s, int8)
     print(f"wrote {args.out} and its card {card}")
-    failed = {name: value for name, value in checks["max_relative_difference"].items() if not value <= PARITY_TOLERANCE}
     if failed:
         print(f"error: PyTorch and ONNX Runtime differ beyond {PARITY_TOLERANCE}: {failed}", file=sys.stderr)
         return 1

@@ -25,6 +25,7 @@ from torch import nn
 
 from . import SAMPLE_RATE
 from .model import MeritModel
+from .optimize import optimize_graph
 from .quantize import pack_int8_weights
 
 INPUT_NAME = "waveform"
@@ -146,15 +147,24 @@ def export_onnx(model: MeritModel, path: Path, metadata: dict) -> Path:
         staged = Path(staging) / path.name
         external = weight_bytes > EXTERNAL_DATA_BYTES
         program.save(staged, external_data=external)
+        # The weights of a large model stay in its external data file, untouched: only the graph is
+        # rewritten, and the file's references to the data stay valid.
+        proto = onnx.load(str(staged), load_external_data=False)
         if not external:
-            # Stored compactly: int8 weights where training rounded them (merit.quantize), and without
-            # the exporter's per-node debugging records (source stack traces: 2 MB for the compact model).
-            proto = onnx.load(str(staged))
+            # Stored compactly: int8 weights where training rounded them (merit.quantize).
             pack_int8_weights(proto)
-            for node in proto.graph.node:
-                del node.metadata_props[:]
-                node.doc_string = ""
-            onnx.save(proto, str(staged))
+        # Without the exporter's per-node debugging records (source stack traces: 2 MB for the
+        # compact model), and with the element-wise chains ONNX Runtime would not fuse rewritten
+        # (merit.optimize; parameter names kept, so merit.finetune reads the weights back).
+        for node in proto.graph.node:
+            del node.metadata_props[:]
+            node.doc_string = ""
+        rewrites = optimize_graph(proto)
+        props = {p.key: p.value for p in proto.metadata_props}
+        stored = json.loads(props[METADATA_KEY])
+        stored["graph_rewrites"] = {k: v for k, v in rewrites.items() if k != "dead_nodes"}
+        _set_metadata(proto, stored)
+        onnx.save(proto, str(staged))
         data = staged.with_name(staged.name + ".data")
         if data.exists():
             data.replace(external_data_path(path))
@@ -163,6 +173,14 @@ def export_onnx(model: MeritModel, path: Path, metadata: dict) -> Path:
         staged.replace(path)
     verify_onnx_contract(path)
     return path
+
+
+def _set_metadata(proto: onnx.ModelProto, metadata: dict) -> None:
+    kept = [p for p in proto.metadata_props if p.key != METADATA_KEY]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(metadata, sort_keys=True)
 
 
 def external_data_path(path: Path) -> Path:

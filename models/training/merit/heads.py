@@ -46,11 +46,15 @@ class AttentiveStatsPooling(nn.Module):
             weights = F.softmax(banded_scores, dim=-1)
             return self.statistics(torch.matmul(weights, x), torch.matmul(weights, x * x))
         weights = torch.exp(scores - scores.amax(dim=1, keepdim=True))
+        frames = x.shape[1]
+        ends = torch.clamp(torch.arange(frames, device=x.device) + window, max=frames)
 
         def box_sum(values: torch.Tensor) -> torch.Tensor:
-            # (batch, frames, channels) -> sums over [t, t + window), zero beyond the last frame.
-            padded = F.pad(values.transpose(1, 2), (0, window - 1))
-            return F.avg_pool1d(padded, kernel_size=window, stride=1).transpose(1, 2) * window
+            # (batch, frames, channels) -> sums over [t, t + window), cut at the last frame: differences
+            # of running sums, kept in float64 so the subtraction loses nothing a float32 sum would keep
+            # (a sliding window costs one pass instead of `window` additions per frame).
+            running = F.pad(torch.cumsum(values.double(), dim=1), (0, 0, 1, 0))
+            return (running.index_select(1, ends) - running[:, :frames]).float()
 
         total = box_sum(weights)
         return self.statistics(box_sum(weights * x) / total, box_sum(weights * x * x) / total)

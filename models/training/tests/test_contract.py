@@ -109,6 +109,34 @@ def test_metadata_is_embedded(exported):
     assert verify_onnx_contract(path) == metadata
 
 
+def test_exported_graph_is_rewritten_for_onnx_runtime_and_stays_consistent(exported):
+    """merit.optimize: GELU chains become one Gelu (no Erf left), the weights keep their names, and no
+    value_info restates an initializer's shape (a stale one made ONNX Runtime's quantiser refuse the
+    authors' model)."""
+    model, path, session = exported
+    proto = onnx.load(str(path))
+    ops = {node.op_type for node in proto.graph.node}
+    metadata = json.loads(session.get_modelmeta().custom_metadata_map["merit"])
+    assert "Erf" not in ops and "Gelu" in ops and metadata["graph_rewrites"]["gelu"] > 0
+    initializers = {init.name for init in proto.graph.initializer}
+    assert not [info.name for info in proto.graph.value_info if info.name in initializers]
+    onnx.shape_inference.infer_shapes(proto, strict_mode=True)
+    for name, _ in model.named_parameters():
+        if not name.startswith(("backbone.mask_emb", "backbone.encoder.layer_norm.")):
+            assert f"model.{name}" in initializers or f"model.{name}.int8" in initializers, name
+
+
+@pytest.mark.parametrize("frames", [1, 2, 25, 301])
+def test_position_bias_is_the_per_pair_bucket_lookup(frames):
+    from merit.backbone import relative_position_bucket
+
+    attention = build_tiny(seed=4).backbone.encoder.layers[0].self_attn
+    positions = torch.arange(frames)
+    buckets = relative_position_bucket(positions[None, :] - positions[:, None], attention.num_buckets, attention.max_distance)
+    expected = attention.relative_attention_bias(buckets).permute(2, 0, 1)
+    assert torch.equal(attention.position_bias(frames, torch.device("cpu")), expected)
+
+
 def test_the_shipped_tiny_model_follows_the_contract():
     metadata = verify_onnx_contract(SHIPPED_TINY)
     assert metadata["model"] == "sparse-merit-tiny"

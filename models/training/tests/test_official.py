@@ -308,6 +308,53 @@ def test_ort_runs_the_converted_model_at_dynamic_lengths(converted):
         assert outputs[1].shape == (2, samples)
 
 
+def test_int8_folds_the_weight_transposes_so_every_weight_product_is_quantisable(converted):
+    import onnx
+
+    from merit.cpu_int8 import fold_weight_transposes
+
+    out, _ = converted
+    graph = onnx.load(str(out)).graph
+    initializers = {init.name for init in graph.initializer}
+    producers = {o: node for node in graph.node for o in node.output}
+
+    def weight_fed(node):
+        source = producers.get(node.input[1])
+        return node.input[1] in initializers or (source is not None and source.op_type == "Transpose" and source.input[0] in initializers)
+
+    weighted = sum(1 for node in graph.node if node.op_type == "MatMul" and weight_fed(node))
+    assert fold_weight_transposes(graph) > 0
+    initializers = {init.name for init in graph.initializer}
+    assert sum(1 for node in graph.node if node.op_type == "MatMul" and node.input[1] in initializers) == weighted
+    assert not any(node.op_type == "Transpose" and node.input[0] in initializers for node in graph.node)
+
+
+def test_int8_model_keeps_the_float_outputs_and_is_written_only_when_it_does(converted, tmp_path, monkeypatch):
+    """convert_official.py --int8's step on the converted stand-in: the quantised products, the checks
+    against float32 (printed, in the metadata), the contract; a failing check writes nothing."""
+    import convert_official
+
+    import merit.cpu_int8 as cpu_int8
+
+    out, _ = converted
+    target = tmp_path / "int8.onnx"
+    int8 = convert_official.write_int8(out, target, tmp_path / "staging", threads=1)
+    assert int8 is not None and target.exists()
+    assert int8["quantisation"]["quantised"] > 0 and int8["quantisation"]["kept_float32"] > 0
+    parity = int8["parity"]
+    assert parity["passed"] and parity["pooled_cosine_min"] >= cpu_int8.COSINE_MIN
+    assert parity["ssnr_difference_db_max"] <= cpu_int8.SSNR_MAX_DB
+    assert verify_onnx_contract(target)["int8"]["parity"]["passed"]
+    ops = {node.op_type for node in __import__("onnx").load(str(target)).graph.node}
+    assert ops & {"MatMulInteger", "DynamicQuantizeMatMul"}
+    assert int8["timing"]["rtf"] > 0 and int8["timing"]["peak_mb"] > 0
+
+    monkeypatch.setattr(cpu_int8, "COSINE_MIN", 1.01)
+    refused = tmp_path / "refused.onnx"
+    assert convert_official.write_int8(out, refused, tmp_path / "staging2", threads=1) is None
+    assert not refused.exists()
+
+
 def test_large_models_keep_their_weights_beside_them_and_the_studio_finds_them(tmp_path, monkeypatch):
     """Past EXTERNAL_DATA_BYTES the exporter writes `<model>.onnx.data`; the pair can move together,
     the studio's engine loads it, and a missing data file is reported."""

@@ -1,0 +1,238 @@
+"""Dynamic int8 for CPUs: the matrix products of an exported model with 8-bit weights (one scale per
+output channel) and activations quantised on the fly, by ONNX Runtime's quantiser.
+
+The exporter hands every Linear weight to its MatMul through a Transpose node, and the quantiser only
+quantises a MatMul whose weight is an initializer, so the transposes are folded first
+(`fold_weight_transposes`: the transposed weight becomes the initializer). What stays float32: the
+STFT and inverse STFT (convolutions, never touched), the SER head (attentive pooling and classifier),
+the SE head (its BLSTM and mask), and the routers (a small change there can flip the chosen expert).
+What is quantised: the backbone's projections and feed-forward layers and the experts, i.e. nearly all
+of the weights.
+
+`int8_parity` compares the int8 model with the float32 one, both in ONNX Runtime, on clean/noisy test
+pairs: the logits' largest error relative to their spread, the cosine of the pooled utterance
+embedding (the SER head's input), the segmental SNR of each model's enhanced audio against the clean
+signal, and the routers' top-1 agreement.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import numpy_helper
+
+from .export import OUTPUT_NAMES, external_data_path
+from .metrics import segmental_snr
+
+# Parameters (by ONNX initializer name) whose matrix products stay float32.
+FLOAT_PREFIXES = ("model.ser_head.", "model.se_head.", "model.moe.gates.")
+# Smaller weights stay float: a per-head gate (grep_linear) gains nothing from int8.
+MIN_QUANTISED_ELEMENTS = 4096
+COSINE_MIN = 0.99
+SSNR_MAX_DB = 0.3
+TRANSPOSED_SUFFIX = ".transposed"
+
+
+class Int8Error(ValueError):
+    """The model could not be quantised (the op that failed is named), or failed its parity check."""
+
+
+def fold_weight_transposes(graph: onnx.GraphProto) -> int:
+    """Replaces each Transpose of an initializer by the transposed initializer (named after the
+    weight, with TRANSPOSED_SUFFIX); the untransposed one goes when nothing else reads it. One weight
+    at a time, so a large model is never held twice. Returns the number of transposes folded."""
+    initializers = {init.name: init for init in graph.initializer}
+    users: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            users[name] = users.get(name, 0) + 1
+    renamed: dict[str, str] = {}
+    kept_nodes, added, dropped = [], [], set()
+    for node in graph.node:
+        source = node.input[0] if node.op_type == "Transpose" and node.input else None
+        if source not in initializers:
+            kept_nodes.append(node)
+            continue
+        array = numpy_helper.to_array(initializers[source])
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None) or list(range(array.ndim))[::-1]
+        name = source + TRANSPOSED_SUFFIX
+        if name in initializers or any(init.name == name for init in added):
+            name = node.output[0]
+        added.append(numpy_helper.from_array(np.ascontiguousarray(array.transpose(perm)), name))
+        del array
+        renamed[node.output[0]] = name
+        users[source] -= 1
+        if users[source] == 0:
+            dropped.add(source)
+    for node in kept_nodes:
+        for index, name in enumerate(node.input):
+            if name in renamed:
+                node.input[index] = renamed[name]
+    for output in graph.output:
+        if output.name in renamed:
+            raise Int8Error(f"graph output {output.name} is a transposed weight; nothing to fold there")
+    remaining = [init for init in graph.initializer if init.name not in dropped]
+    del graph.node[:]
+    graph.node.extend(kept_nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(remaining + added)
+    folded = set(renamed)
+    kept_info = [info for info in graph.value_info if info.name not in folded]
+    del graph.value_info[:]
+    graph.value_info.extend(kept_info)
+    return len(renamed)
+
+
+def matmuls_to_quantise(graph: onnx.GraphProto, min_elements: int = MIN_QUANTISED_ELEMENTS) -> tuple[list[str], list[str]]:
+    """(names of the MatMul/Gemm nodes to quantise, names of those kept float32 on purpose)."""
+    initializers = {init.name: init for init in graph.initializer}
+    chosen, kept = [], []
+    for node in graph.node:
+        if node.op_type not in ("MatMul", "Gemm") or len(node.input) < 2 or node.input[1] not in initializers:
+            continue
+        weight = node.input[1]
+        if weight.startswith(FLOAT_PREFIXES) or int(np.prod(initializers[weight].dims)) < min_elements:
+            kept.append(node.name)
+        else:
+            chosen.append(node.name)
+    return chosen, kept
+
+
+def quantise_for_cpu(float_path: Path, out: Path, min_elements: int = MIN_QUANTISED_ELEMENTS) -> dict:
+    """Writes the dynamic-int8 model of `float_path` at `out` (weights over 2 GB in `<out>.data`).
+    Returns what was done: transposes folded, MatMuls quantised and kept float32."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    external = external_data_path(float_path).exists()
+    proto = onnx.load(str(float_path))
+    folded = fold_weight_transposes(proto.graph)
+    chosen, kept = matmuls_to_quantise(proto.graph, min_elements)
+    total = sum(1 for node in proto.graph.node if node.op_type in ("MatMul", "Gemm"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    folded_path = out.with_name(out.stem + ".folded.onnx")
+    if external:
+        onnx.save_model(proto, str(folded_path), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=folded_path.name + ".data", size_threshold=1024)
+    else:
+        onnx.save_model(proto, str(folded_path))
+    names = [node.name for node in proto.graph.node]
+    gemm_chosen = any(node.op_type == "Gemm" and node.name in set(chosen) for node in proto.graph.node)
+    del proto
+    gc.collect()
+    # Everything else is excluded by name; the quantiser rewrites a Gemm into "<name>_MatMul" first.
+    excluded = [name for name in names if name not in set(chosen)]
+    excluded += [name + "_MatMul" for name in excluded]
+    logging.getLogger("root").setLevel(logging.WARNING)  # the quantiser logs every node it skips
+    try:
+        quantize_dynamic(
+            folded_path,
+            out,
+            op_types_to_quantize=["MatMul", "Gemm"] if gemm_chosen else ["MatMul"],
+            nodes_to_exclude=excluded,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            use_external_data_format=external,
+            extra_options={"MatMulConstBOnly": True},
+        )
+    except Exception as error:  # noqa: BLE001 - the quantiser raises many types; name what failed
+        raise Int8Error(f"ONNX Runtime's quantiser refused {float_path.name}: {type(error).__name__}: {error}") from error
+    finally:
+        folded_path.unlink(missing_ok=True)
+        external_data_path(folded_path).unlink(missing_ok=True)
+    quantised = onnx.load(str(out), load_external_data=False)
+    integer = sum(1 for node in quantised.graph.node if node.op_type in ("MatMulInteger", "DynamicQuantizeMatMul"))
+    if integer != len(chosen):
+        raise Int8Error(f"the quantiser quantised {integer} of the {len(chosen)} matrix products chosen")
+    return {"transposes_folded": folded, "matmuls": total, "quantised": integer, "kept_float32": len(kept)}
+
+
+def _pooled_embedding_names(graph: onnx.GraphProto) -> list[str]:
+    """Inputs of the products with the SER classifier's first weight (the utterance's pooled
+    embedding and the trajectory's windowed ones)."""
+    weight = "model.ser_head.classifier.0.weight"
+    transposed = {node.output[0] for node in graph.node if node.op_type == "Transpose" and node.input[0] == weight}
+    sources = {weight, weight + TRANSPOSED_SUFFIX} | transposed
+    return [node.input[0] for node in graph.node if node.op_type in ("MatMul", "Gemm") and node.input[1] in sources]
+
+
+def _session_with(path: Path, extra: list[str], threads: int) -> ort.InferenceSession:
+    """A session whose outputs are the contract's plus `extra` tensors (a graph-only copy beside the
+    model, so a large model's external data is shared, not copied)."""
+    proto = onnx.load(str(path), load_external_data=False)
+    for name in extra:
+        proto.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+    copy = path.with_name(path.stem + ".parity.onnx")
+    onnx.save_model(proto, str(copy))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(copy), options, providers=["CPUExecutionProvider"])
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _run_all(path: Path, noisy: list[np.ndarray], threads: int) -> list[dict[str, np.ndarray]]:
+    graph = onnx.load(str(path), load_external_data=False).graph
+    extra = _pooled_embedding_names(graph)
+    session = _session_with(path, extra, threads)
+    names = list(OUTPUT_NAMES) + extra
+    results = []
+    for clip in noisy:
+        values = session.run(names, {"waveform": clip[None].astype(np.float32)})
+        by_name = dict(zip(OUTPUT_NAMES, values))
+        pooled = [v for v in values[len(OUTPUT_NAMES) :] if v.ndim == 2]
+        by_name["pooled"] = pooled[0] if pooled else None
+        results.append(by_name)
+    del session
+    gc.collect()
+    return results
+
+
+def int8_parity(float_path: Path, int8_path: Path, pairs: list[tuple[np.ndarray, np.ndarray]], threads: int = 1) -> dict:
+    """The int8 model against the float32 one on (clean, noisy) pairs; `passed` is whether the pooled
+    embedding's cosine is at least COSINE_MIN and each clip's SSNR within SSNR_MAX_DB."""
+    noisy = [n for _, n in pairs]
+    reference = _run_all(float_path, noisy, threads)
+    quantised = _run_all(int8_path, noisy, threads)
+    logit_error, cosines, ssnr_float, ssnr_int8, router = [], [], [], [], []
+    for (clean, _), a, b in zip(pairs, reference, quantised, strict=True):
+        logits = a["emotion_logits"]
+        spread = float(logits.max() - logits.min()) or 1.0
+        logit_error.append(float(np.abs(b["emotion_logits"] - logits).max()) / spread)
+        if a["pooled"] is not None and b["pooled"] is not None:
+            x, y = a["pooled"].ravel().astype(np.float64), b["pooled"].ravel().astype(np.float64)
+            cosines.append(float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-30)))
+        ssnr_float.append(segmental_snr(clean, a["enhanced"][0]))
+        ssnr_int8.append(segmental_snr(clean, b["enhanced"][0]))
+        for gate in ("ser_gate", "se_gate"):
+            router.append(float(np.mean(a[gate].argmax(-1) == b[gate].argmax(-1))))
+    ssnr_difference = [abs(q - f) for f, q in zip(ssnr_float, ssnr_int8)]
+    report = {
+        "clips": len(pairs),
+        "logit_error_vs_spread_max": max(logit_error),
+        "pooled_cosine_min": min(cosines) if cosines else None,
+        "ssnr_float_db": [round(v, 3) for v in ssnr_float],
+        "ssnr_int8_db": [round(v, 3) for v in ssnr_int8],
+        "ssnr_difference_db_max": max(ssnr_difference),
+        "router_top1_agreement": float(np.mean(router)),
+    }
+    report["passed"] = bool(
+        cosines and min(cosines) >= COSINE_MIN and max(ssnr_difference) <= SSNR_MAX_DB and np.isfinite(max(ssnr_difference))
+    )
+    return report
+
+
+def describe(report: dict) -> str:
+    """One line for the card and the console."""
+    return (
+        f"int8 vs float32 (ONNX Runtime, {report['clips']} test pairs): largest logit error "
+        f"{report['logit_error_vs_spread_max']:.3f} of the logits' spread; pooled-embedding cosine "
+        f"{report['pooled_cosine_min']:.4f} at worst (needs >= {COSINE_MIN}); enhanced audio SSNR within "
+        f"{report['ssnr_difference_db_max']:.3f} dB (needs <= {SSNR_MAX_DB}); routers' top-1 agreement "
+        f"{report['router_top1_agreement']:.4f}"
+    )
