@@ -77,11 +77,7 @@ impl StudioApp {
     /// again, the one before it, and after the oldest none (the latest then counts). The trace
     /// strip shows which one is.
     fn mark_next_final(&mut self) {
-        let file = self
-            .recording
-            .as_ref()
-            .and_then(|r| self.collection.listed_path(r.index))
-            .map(str::to_owned);
+        let file = self.current_file().map(str::to_owned);
         let (Some(file), Some(scheme)) = (file, self.trace_scheme()) else {
             return;
         };

@@ -21,6 +21,8 @@ use super::lanes::{SeriesView, TraceLane};
 /// trace, the model's proxy and the recording's agreement.
 #[derive(Debug, Default)]
 pub struct Derived {
+    /// How an annotator's passes combine (the project's setting the rest was derived under).
+    combine: PassCombine,
     annotators: Vec<(String, TraceSeries)>,
     proxy: Option<TraceSeries>,
     agreement: RecordingAgreement,
@@ -69,6 +71,7 @@ pub fn derived(
     let proxy = proxy_of(recording, scheme);
     let derived = Arc::new(match labels {
         Some(labels) => Derived {
+            combine,
             annotators: recording_series(labels, &scheme.dimension, combine, scheme.rate_hz)
                 .into_iter()
                 .collect(),
@@ -76,6 +79,7 @@ pub fn derived(
             proxy,
         },
         None => Derived {
+            combine,
             proxy,
             ..Derived::default()
         },
@@ -133,11 +137,7 @@ pub fn trace_strip_ui(
     scheme: &TraceScheme,
     commands: &CommandSender,
 ) {
-    let combine = view
-        .collection
-        .project
-        .as_ref()
-        .map_or(PassCombine::Final, |p| p.file.traces.combine);
+    let combine = derived.combine;
     ui.horizontal_wrapped(|ui| {
         if let Some(message) = &view.trace.message {
             ui.weak(message);
