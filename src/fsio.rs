@@ -68,6 +68,36 @@ pub fn blake3_of_files(paths: &[&Path]) -> io::Result<String> {
     Ok(hasher.finalize().to_hex().to_string())
 }
 
+/// The text of a file read whole (an importer's input, a model's card), refused above `limit`
+/// bytes: a stranger's file (or a path naming a device such as `/dev/zero`) could otherwise take
+/// any amount of memory.
+///
+/// # Errors
+/// The file cannot be read, or is larger than `limit`.
+pub fn read_text_capped(path: &Path, limit: u64) -> io::Result<String> {
+    use std::io::Read as _;
+    let too_large = |bytes: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{bytes} bytes, more than the studio reads from such a file ({} MiB)",
+                limit >> 20
+            ),
+        )
+    };
+    let file = File::open(path)?;
+    let length = file.metadata()?.len();
+    if length > limit {
+        return Err(too_large(length.to_string()));
+    }
+    let mut text = String::new();
+    file.take(limit + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > limit {
+        return Err(too_large("over".to_owned() + &limit.to_string()));
+    }
+    Ok(text)
+}
+
 /// A listed path made safe to join under an output folder: only its normal components (no `..`,
 /// no root, no drive), so outputs can never land outside the folder.
 #[must_use]

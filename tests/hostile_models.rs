@@ -11,6 +11,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use inotify::{Inotify, WatchMask};
+use merit_studio::model::session::model_digest;
 use merit_studio::model::{DeviceChoice, MeritSession, ModelError, SessionOptions};
 
 fn cpu() -> SessionOptions {
@@ -254,6 +255,41 @@ fn external_data_outside_the_models_folder_is_refused_before_it_is_opened() {
     let path = model_folder.join("stranger.onnx");
     std::fs::write(&path, model).unwrap();
     MeritSession::load(&path, cpu()).unwrap();
+}
+
+#[test]
+fn the_hash_of_a_model_does_not_follow_weights_linked_out_of_its_folder() {
+    let home = tempfile::tempdir().unwrap();
+    let secret = home.path().join("secret.bin");
+    std::fs::write(&secret, b"not yours").unwrap();
+    let model_folder = home.path().join("downloads");
+    std::fs::create_dir(&model_folder).unwrap();
+    let model = model_folder.join("stranger.onnx");
+    std::fs::write(&model, tiny_bytes()).unwrap();
+    std::os::unix::fs::symlink(&secret, model_folder.join("stranger.onnx.data")).unwrap();
+    let mut watcher = Inotify::init().unwrap();
+    watcher
+        .watches()
+        .add(&secret, WatchMask::OPEN | WatchMask::ACCESS)
+        .unwrap();
+
+    let error = model_digest(&model).unwrap_err();
+
+    let mut buffer = [0; 1024];
+    let opened = match watcher.read_events(&mut buffer) {
+        Ok(events) => events.count(),
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(error) => panic!("{error}"),
+    };
+    assert_eq!(opened, 0, "the linked file was read ({error})");
+    let message = error.to_string();
+    assert!(message.contains("stranger.onnx.data"), "{message}");
+    assert!(message.contains("a link out of the folder"), "{message}");
+    // A real weights file beside it is hashed with the model.
+    std::fs::remove_file(model_folder.join("stranger.onnx.data")).unwrap();
+    let alone = model_digest(&model).unwrap();
+    std::fs::write(model_folder.join("stranger.onnx.data"), b"weights").unwrap();
+    assert_ne!(model_digest(&model).unwrap(), alone);
 }
 
 #[test]

@@ -361,7 +361,7 @@ fn an_eaf_with_a_100_mb_attribute_or_naming_a_device_is_refused_by_its_size() {
         assert!(took < Duration::from_secs(20), "{took:?}");
         assert!(said.contains(p(path)), "{said}");
         assert!(
-            said.contains("bytes, more than this importer reads (64 MiB)"),
+            said.contains("bytes, more than the studio reads from such a file (64 MiB)"),
             "{said}"
         );
     }

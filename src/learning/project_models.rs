@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::onnx_file::MAX_CARD_BYTES;
 use crate::project::{Project, ProjectError};
 
 /// The folder of a project's own models.
@@ -106,6 +107,16 @@ pub enum ProjectModelError {
     Project(#[from] ProjectError),
 }
 
+/// A project's model card, logged and left out when unreadable: a card comes with a project made
+/// by someone else, so it is read with the same ceiling as a model's embedded card.
+fn read_card(path: &Path) -> Option<FineTuneCard> {
+    crate::fsio::read_text_capped(path, MAX_CARD_BYTES)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+        .inspect_err(|e| tracing::warn!("{}: {e}", path.display()))
+        .ok()
+}
+
 /// The models in `project`'s `models/` folder, by name (an unreadable card is logged and the
 /// model listed without one).
 #[must_use]
@@ -119,11 +130,7 @@ pub fn list_models(project: &Project) -> Vec<ProjectModel> {
         .filter(|path| path.extension().is_some_and(|e| e == "onnx") && path.is_file())
         .map(|path| {
             let card_path = FineTuneCard::path_for(&path);
-            let card = std::fs::read(&card_path).ok().and_then(|bytes| {
-                serde_json::from_slice(&bytes)
-                    .inspect_err(|e| tracing::warn!("{}: {e}", card_path.display()))
-                    .ok()
-            });
+            let card = card_path.is_file().then(|| read_card(&card_path)).flatten();
             ProjectModel { path, card }
         })
         .collect();
@@ -205,5 +212,58 @@ mod tests {
         let names: Vec<String> = listed.iter().map(ProjectModel::name).collect();
         assert_eq!(names, ["a", "b"]);
         assert!(listed.iter().all(|m| m.card.is_none()));
+    }
+
+    #[test]
+    fn a_card_over_the_ceiling_is_left_out_like_a_malformed_one() {
+        let figures = Figures {
+            rows: 2,
+            accuracy: 0.5,
+            macro_f1: 0.5,
+            f1: vec![0.5],
+            confusion: vec![vec![1]],
+        };
+        let card = FineTuneCard {
+            created: "2026-12-05T10:00:00Z".into(),
+            blake3: "00".into(),
+            parent: ParentModel {
+                path: "parent.onnx".into(),
+                blake3: "11".into(),
+                project_model: None,
+            },
+            labels: LabelsUsed {
+                selection: "consensus".into(),
+                include_accepted: false,
+                train: 8,
+                held_out: 2,
+                train_per_class: BTreeMap::new(),
+                held_out_files: vec![],
+                skipped_missing: 0,
+                skipped_other_class: 0,
+                skipped_undecodable: 0,
+            },
+            steps: 200,
+            seed: 0,
+            seconds: 1.0,
+            classes: vec!["angry".into()],
+            before: figures.clone(),
+            after: figures,
+        };
+        let folder = tempfile::tempdir().unwrap();
+        let project = project_in(folder.path());
+        let models = folder.path().join(MODELS_FOLDER);
+        std::fs::create_dir_all(&models).unwrap();
+        let json = serde_json::to_string(&card).unwrap();
+        for name in ["kept", "padded"] {
+            std::fs::write(models.join(format!("{name}.onnx")), b"onnx").unwrap();
+        }
+        std::fs::write(models.join("kept.card.json"), &json).unwrap();
+        // Still valid JSON, one byte over the ceiling.
+        let padding = " ".repeat(usize::try_from(MAX_CARD_BYTES).unwrap() + 1 - json.len());
+        std::fs::write(models.join("padded.card.json"), json.clone() + &padding).unwrap();
+        let listed = list_models(&project);
+        assert_eq!(listed[0].card.as_ref(), Some(&card));
+        assert_eq!(listed[1].name(), "padded");
+        assert!(listed[1].card.is_none());
     }
 }

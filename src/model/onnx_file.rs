@@ -216,7 +216,7 @@ fn cut_short(error: io::Error) -> OnnxFileError {
 
 /// An external-data location must be a relative path without `..` that, once links are followed,
 /// still lies in the model's folder (ONNX Runtime reads it relative to the model).
-fn check_location(folder: &Path, location: &str) -> Result<(), OnnxFileError> {
+pub(crate) fn check_location(folder: &Path, location: &str) -> Result<(), OnnxFileError> {
     let outside = |why| {
         Err(OnnxFileError::ExternalDataOutside {
             location: location.to_owned(),

@@ -130,11 +130,21 @@ fn external_data_path(model: &Path) -> PathBuf {
 /// The model or its weights cannot be read.
 pub fn model_digest(path: &Path) -> std::io::Result<String> {
     let data = external_data_path(path);
-    if data.is_file() {
-        crate::fsio::blake3_of_files(&[path, &data])
-    } else {
-        crate::fsio::blake3_of_files(&[path])
+    if !data.is_file() {
+        return crate::fsio::blake3_of_files(&[path]);
     }
+    // Loading refuses weights that are a link out of the model's folder; hashing them would read
+    // whatever file of the user's they point at.
+    let folder = path.parent().unwrap_or_else(|| Path::new("."));
+    let name = data.file_name().unwrap_or_default().to_string_lossy();
+    onnx_file::check_location(folder, &name).map_err(|error| match error {
+        OnnxFileError::Io(error) => error,
+        refused => std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {refused}", data.display()),
+        ),
+    })?;
+    crate::fsio::blake3_of_files(&[path, &data])
 }
 
 fn refused(path: &Path, error: OnnxFileError) -> ModelError {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::annotation::request::check_op;
 use crate::annotation::{AnnotationStore, ClassSource, Op};
+use crate::fsio::read_text_capped as read_text;
 use crate::project::LabelScheme;
 
 pub use labelstudio::{Listed, labelstudio};
@@ -45,35 +46,6 @@ const MAX_TIER_FILE_BYTES: u64 = 64 << 20;
 /// The most a file describing a whole collection (JSONL, AudioFolder metadata, Label Studio, NOVA
 /// data) may hold: a million rows of labels.
 const MAX_COLLECTION_FILE_BYTES: u64 = 1 << 30;
-
-/// The text of a file an importer reads whole, refused above `limit` bytes: a stranger's file (or
-/// a path naming a device such as `/dev/zero`) could otherwise take any amount of memory.
-///
-/// # Errors
-/// The file cannot be read, or is larger than `limit`.
-fn read_text(path: &Path, limit: u64) -> std::io::Result<String> {
-    use std::io::Read as _;
-    let too_large = |bytes: String| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!(
-                "{bytes} bytes, more than this importer reads ({} MiB)",
-                limit >> 20
-            ),
-        )
-    };
-    let file = std::fs::File::open(path)?;
-    let length = file.metadata()?.len();
-    if length > limit {
-        return Err(too_large(length.to_string()));
-    }
-    let mut text = String::new();
-    file.take(limit + 1).read_to_string(&mut text)?;
-    if text.len() as u64 > limit {
-        return Err(too_large("over".to_owned() + &limit.to_string()));
-    }
-    Ok(text)
-}
 
 /// The value of an XML element's attribute `name`, normalised (EAF and NOVA headers).
 fn xml_attribute(element: &quick_xml::events::BytesStart<'_>, name: &[u8]) -> Option<String> {
