@@ -99,7 +99,7 @@ impl JournalLock {
                 }
                 _ => {}
             }
-            let record = serde_json::to_vec(&me).unwrap_or_default();
+            let record = serde_json::to_vec(&me).map_err(|e| io(e.into()))?;
             file.set_len(0)
                 .and_then(|()| file.seek(SeekFrom::Start(0)))
                 .and_then(|_| file.write_all(&record))

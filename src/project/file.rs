@@ -114,11 +114,13 @@ impl ProjectFile {
     }
 
     /// Pretty JSON with a trailing newline, as people edit and diff it.
-    #[must_use]
-    pub fn to_pretty_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+    ///
+    /// # Errors
+    /// The settings do not serialise (never written as an empty file instead).
+    pub fn to_pretty_json(&self) -> std::io::Result<String> {
+        let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
-        text
+        Ok(text)
     }
 }
 
@@ -147,7 +149,7 @@ mod tests {
         );
         file.model = Some("../../models/sparse-merit-compact.onnx".into());
         file.annotators = vec!["alice".into()];
-        assert_eq!(parse(&file.to_pretty_json()).unwrap(), file);
+        assert_eq!(parse(&file.to_pretty_json().unwrap()).unwrap(), file);
     }
 
     #[test]

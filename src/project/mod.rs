@@ -164,7 +164,9 @@ impl Project {
     /// The folder is not writable.
     pub fn save(&mut self) -> Result<(), ProjectError> {
         let path = self.root.join(PROJECT_FILE_NAME);
-        write_atomically(&path, self.file.to_pretty_json().as_bytes())
+        self.file
+            .to_pretty_json()
+            .and_then(|text| write_atomically(&path, text.as_bytes()))
             .map_err(|error| ProjectError::Io { path, error })?;
         self.origin = ProjectOrigin::Saved;
         Ok(())
