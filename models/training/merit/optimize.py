@@ -71,11 +71,14 @@ class _Graph:
             and math.isclose(float(constant.reshape(())), value, rel_tol=CONSTANT_TOLERANCE)
         )
 
-    def sole_consumer(self, name: str) -> onnx.NodeProto | None:
-        """The one node that reads `name` (a CastLike taking only its type does not count: the
-        exporter writes those beside most ops, and they die with the rewritten chain)."""
-        users = [node for node in self.consumers.get(name, []) if not (node.op_type == "CastLike" and node.input[0] != name)]
-        return users[0] if len(users) == 1 and name not in self.outputs else None
+    def next_op(self, node: onnx.NodeProto, op_type: str) -> onnx.NodeProto | None:
+        """The one node that reads `node`'s first output, if it is an `op_type` (a CastLike taking
+        only its type does not count: the exporter writes those beside most ops, and they die with
+        the rewritten chain)."""
+        name = node.output[0]
+        users = [user for user in self.consumers.get(name, []) if not (user.op_type == "CastLike" and user.input[0] != name)]
+        sole = users[0] if len(users) == 1 and name not in self.outputs else None
+        return sole if sole is not None and sole.op_type == op_type else None
 
     def other_input(self, node: onnx.NodeProto, known: str) -> str | None:
         if len(node.input) != 2 or known not in node.input:
@@ -103,17 +106,13 @@ def fuse_gelu(graph: onnx.GraphProto) -> int:
         if div.op_type != "Div" or not view.is_scalar(div.input[1], math.sqrt(2.0)):
             continue
         x = div.input[0]
-        erf = view.sole_consumer(div.output[0])
-        if erf is None or erf.op_type != "Erf":
+        erf = view.next_op(div, "Erf")
+        add = erf and view.next_op(erf, "Add")
+        if add is None or not view.is_scalar(view.other_input(add, erf.output[0]) or "", 1.0):
             continue
-        add = view.sole_consumer(erf.output[0])
-        if add is None or add.op_type != "Add" or not view.is_scalar(view.other_input(add, erf.output[0]) or "", 1.0):
-            continue
-        first = view.sole_consumer(add.output[0])
-        if first is None or first.op_type != "Mul":
-            continue
-        second = view.sole_consumer(first.output[0])
-        if second is None or second.op_type != "Mul":
+        first = view.next_op(add, "Mul")
+        second = first and view.next_op(first, "Mul")
+        if second is None:
             continue
         # Either (add * 0.5) * x or (add * x) * 0.5.
         first_other = view.other_input(first, add.output[0])
@@ -140,8 +139,8 @@ def fold_group_norm_affine(graph: onnx.GraphProto) -> int:
         if norm.op_type != "InstanceNormalization":
             continue
         into = view.producer.get(norm.input[0])
-        out = view.sole_consumer(norm.output[0])
-        if into is None or into.op_type != "Reshape" or out is None or out.op_type != "Reshape":
+        out = view.next_op(norm, "Reshape")
+        if into is None or into.op_type != "Reshape" or out is None:
             continue
         shape = view.producer.get(out.input[1])
         x = into.input[0]
@@ -153,11 +152,9 @@ def fold_group_norm_affine(graph: onnx.GraphProto) -> int:
             continue
         if not (view.is_scalar(scale.input[0], 1.0) and view.is_scalar(bias.input[0], 0.0)):
             continue
-        mul = view.sole_consumer(out.output[0])
-        if mul is None or mul.op_type != "Mul":
-            continue
-        add = view.sole_consumer(mul.output[0])
-        if add is None or add.op_type != "Add":
+        mul = view.next_op(out, "Mul")
+        add = mul and view.next_op(mul, "Add")
+        if add is None:
             continue
         gamma = view.parameter_behind(view.other_input(mul, out.output[0]) or "")
         beta = view.parameter_behind(view.other_input(add, mul.output[0]) or "")
