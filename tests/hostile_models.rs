@@ -193,6 +193,26 @@ fn peak_resident_bytes() -> u64 {
         * 1024
 }
 
+/// Watches `file` for opens and reads by any process, this one included.
+fn watch_opens(file: &Path) -> Inotify {
+    let watcher = Inotify::init().unwrap();
+    watcher
+        .watches()
+        .add(file, WatchMask::OPEN | WatchMask::ACCESS)
+        .unwrap();
+    watcher
+}
+
+/// How many opens and reads the watcher has seen so far.
+fn opens_seen(watcher: &mut Inotify) -> usize {
+    let mut buffer = [0; 1024];
+    match watcher.read_events(&mut buffer) {
+        Ok(events) => events.count(),
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(error) => panic!("{error}"),
+    }
+}
+
 #[test]
 fn external_data_outside_the_models_folder_is_refused_before_it_is_opened() {
     let home = tempfile::tempdir().unwrap();
@@ -217,20 +237,11 @@ fn external_data_outside_the_models_folder_is_refused_before_it_is_opened() {
         let path = model_folder.join("stranger.onnx");
         std::fs::write(&path, model).unwrap();
         // Any open or read of the outside file by this process (the hash, ONNX Runtime) shows up.
-        let mut watcher = Inotify::init().unwrap();
-        watcher
-            .watches()
-            .add(&secret, WatchMask::OPEN | WatchMask::ACCESS)
-            .unwrap();
+        let mut watcher = watch_opens(&secret);
 
         let error = MeritSession::load(&path, cpu()).err().unwrap();
 
-        let mut buffer = [0; 1024];
-        let opened = match watcher.read_events(&mut buffer) {
-            Ok(events) => events.count(),
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => 0,
-            Err(error) => panic!("{error}"),
-        };
+        let opened = opens_seen(&mut watcher);
         assert_eq!(
             opened, 0,
             "{location}: the outside file was opened ({error})"
@@ -267,20 +278,11 @@ fn the_hash_of_a_model_does_not_follow_weights_linked_out_of_its_folder() {
     let model = model_folder.join("stranger.onnx");
     std::fs::write(&model, tiny_bytes()).unwrap();
     std::os::unix::fs::symlink(&secret, model_folder.join("stranger.onnx.data")).unwrap();
-    let mut watcher = Inotify::init().unwrap();
-    watcher
-        .watches()
-        .add(&secret, WatchMask::OPEN | WatchMask::ACCESS)
-        .unwrap();
+    let mut watcher = watch_opens(&secret);
 
     let error = model_digest(&model).unwrap_err();
 
-    let mut buffer = [0; 1024];
-    let opened = match watcher.read_events(&mut buffer) {
-        Ok(events) => events.count(),
-        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => 0,
-        Err(error) => panic!("{error}"),
-    };
+    let opened = opens_seen(&mut watcher);
     assert_eq!(opened, 0, "the linked file was read ({error})");
     let message = error.to_string();
     assert!(message.contains("stranger.onnx.data"), "{message}");
