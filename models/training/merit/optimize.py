@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 import onnx
@@ -96,85 +97,95 @@ class _Graph:
         return name
 
 
-def fuse_gelu(graph: onnx.GraphProto) -> int:
-    """Rewrites x * (0.5 * (1 + erf(x / sqrt 2))) (in any operand order) to com.microsoft.Gelu."""
+Rewrite = tuple[tuple[onnx.NodeProto, ...], onnx.NodeProto, onnx.NodeProto]
+"""A matched chain: the nodes that go, the chain's last node, and the node that takes its place."""
+
+
+def _rewrite(graph: onnx.GraphProto, match: Callable[[_Graph, onnx.NodeProto], Rewrite | None]) -> int:
+    """Applies `match` at every node of `graph` (as it was before any rewrite) and replaces each
+    chain it finds; returns how many."""
     view = _Graph(graph)
     replaced: dict[int, onnx.NodeProto] = {}
     removed: set[int] = set()
     count = 0
-    for div in graph.node:
-        if div.op_type != "Div" or not view.is_scalar(div.input[1], math.sqrt(2.0)):
-            continue
-        x = div.input[0]
-        erf = view.next_op(div, "Erf")
-        add = erf and view.next_op(erf, "Add")
-        if add is None or not view.is_scalar(view.other_input(add, erf.output[0]) or "", 1.0):
-            continue
-        first = view.next_op(add, "Mul")
-        second = first and view.next_op(first, "Mul")
-        if second is None:
-            continue
-        # Either (add * 0.5) * x or (add * x) * 0.5.
-        first_other = view.other_input(first, add.output[0])
-        second_other = view.other_input(second, first.output[0])
-        if not ((view.is_scalar(first_other or "", 0.5) and second_other == x) or (first_other == x and view.is_scalar(second_other or "", 0.5))):
-            continue
-        gelu = helper.make_node("Gelu", [x], [second.output[0]], name=f"{second.name}/Gelu", domain=MS_DOMAIN)
-        for node in (div, erf, add, first):
-            removed.add(id(node))
-        replaced[id(second)] = gelu
-        count += 1
+    for node in graph.node:
+        found = match(view, node)
+        if found is not None:
+            gone, last, replacement = found
+            removed.update(id(n) for n in gone)
+            replaced[id(last)] = replacement
+            count += 1
     _rebuild(graph, replaced, removed)
     return count
+
+
+def fuse_gelu(graph: onnx.GraphProto) -> int:
+    """Rewrites x * (0.5 * (1 + erf(x / sqrt 2))) (in any operand order) to com.microsoft.Gelu."""
+    return _rewrite(graph, _gelu_from)
+
+
+def _gelu_from(view: _Graph, div: onnx.NodeProto) -> Rewrite | None:
+    if div.op_type != "Div" or not view.is_scalar(div.input[1], math.sqrt(2.0)):
+        return None
+    x = div.input[0]
+    erf = view.next_op(div, "Erf")
+    add = erf and view.next_op(erf, "Add")
+    if add is None or not view.is_scalar(view.other_input(add, erf.output[0]) or "", 1.0):
+        return None
+    first = view.next_op(add, "Mul")
+    second = first and view.next_op(first, "Mul")
+    if second is None:
+        return None
+    # Either (add * 0.5) * x or (add * x) * 0.5.
+    first_other = view.other_input(first, add.output[0])
+    second_other = view.other_input(second, first.output[0])
+    if not ((view.is_scalar(first_other or "", 0.5) and second_other == x) or (first_other == x and view.is_scalar(second_other or "", 0.5))):
+        return None
+    gelu = helper.make_node("Gelu", [x], [second.output[0]], name=f"{second.name}/Gelu", domain=MS_DOMAIN)
+    return (div, erf, add, first), second, gelu
 
 
 def fold_group_norm_affine(graph: onnx.GraphProto) -> int:
     """Rewrites GroupNorm(C groups, C channels) = Reshape -> InstanceNormalization(ones, zeros) ->
     Reshape -> Mul gamma -> Add beta into InstanceNormalization(x, gamma, beta)."""
-    view = _Graph(graph)
-    replaced: dict[int, onnx.NodeProto] = {}
-    removed: set[int] = set()
-    count = 0
-    for norm in graph.node:
-        if norm.op_type != "InstanceNormalization":
-            continue
-        into = view.producer.get(norm.input[0])
-        out = view.next_op(norm, "Reshape")
-        if into is None or into.op_type != "Reshape" or out is None:
-            continue
-        shape = view.producer.get(out.input[1])
-        x = into.input[0]
-        whole_shape = shape is not None and all(a.name == "start" and a.i == 0 for a in shape.attribute)
-        if shape is None or shape.op_type != "Shape" or shape.input[0] != x or not whole_shape:
-            continue
-        scale, bias = (view.producer.get(name) for name in norm.input[1:3])
-        if not all(node is not None and node.op_type == "Expand" for node in (scale, bias)):
-            continue
-        if not (view.is_scalar(scale.input[0], 1.0) and view.is_scalar(bias.input[0], 0.0)):
-            continue
-        mul = view.next_op(out, "Mul")
-        add = mul and view.next_op(mul, "Add")
-        if add is None:
-            continue
-        gamma = view.parameter_behind(view.other_input(mul, out.output[0]) or "")
-        beta = view.parameter_behind(view.other_input(add, mul.output[0]) or "")
-        if gamma is None or beta is None:
-            continue
-        channels = view.initializers[gamma].dims
-        # The group count: the Reshape target (0, G, -1) of the norm's input holds G.
-        target = _reshape_groups(view, into.input[1])
-        if len(channels) != 1 or target != channels[0] or list(view.initializers[beta].dims) != list(channels):
-            continue
-        epsilon = next((a for a in norm.attribute if a.name == "epsilon"), None)
-        fused = helper.make_node("InstanceNormalization", [x, gamma, beta], [add.output[0]], name=f"{norm.name}/affine")
-        if epsilon is not None:
-            fused.attribute.append(epsilon)
-        for node in (into, norm, out, mul):
-            removed.add(id(node))
-        replaced[id(add)] = fused
-        count += 1
-    _rebuild(graph, replaced, removed)
-    return count
+    return _rewrite(graph, _group_norm_affine_from)
+
+
+def _group_norm_affine_from(view: _Graph, norm: onnx.NodeProto) -> Rewrite | None:
+    if norm.op_type != "InstanceNormalization":
+        return None
+    into = view.producer.get(norm.input[0])
+    out = view.next_op(norm, "Reshape")
+    if into is None or into.op_type != "Reshape" or out is None:
+        return None
+    shape = view.producer.get(out.input[1])
+    x = into.input[0]
+    whole_shape = shape is not None and all(a.name == "start" and a.i == 0 for a in shape.attribute)
+    if shape is None or shape.op_type != "Shape" or shape.input[0] != x or not whole_shape:
+        return None
+    scale, bias = (view.producer.get(name) for name in norm.input[1:3])
+    if not all(node is not None and node.op_type == "Expand" for node in (scale, bias)):
+        return None
+    if not (view.is_scalar(scale.input[0], 1.0) and view.is_scalar(bias.input[0], 0.0)):
+        return None
+    mul = view.next_op(out, "Mul")
+    add = mul and view.next_op(mul, "Add")
+    if add is None:
+        return None
+    gamma = view.parameter_behind(view.other_input(mul, out.output[0]) or "")
+    beta = view.parameter_behind(view.other_input(add, mul.output[0]) or "")
+    if gamma is None or beta is None:
+        return None
+    channels = view.initializers[gamma].dims
+    # The group count: the Reshape target (0, G, -1) of the norm's input holds G.
+    target = _reshape_groups(view, into.input[1])
+    if len(channels) != 1 or target != channels[0] or list(view.initializers[beta].dims) != list(channels):
+        return None
+    epsilon = next((a for a in norm.attribute if a.name == "epsilon"), None)
+    fused = helper.make_node("InstanceNormalization", [x, gamma, beta], [add.output[0]], name=f"{norm.name}/affine")
+    if epsilon is not None:
+        fused.attribute.append(epsilon)
+    return (into, norm, out, mul), add, fused
 
 
 def _reshape_groups(view: _Graph, shape_name: str) -> int | None:
