@@ -76,11 +76,11 @@ pub fn blake3_of_files(paths: &[&Path]) -> io::Result<String> {
 /// The file cannot be read, or is larger than `limit`.
 pub fn read_text_capped(path: &Path, limit: u64) -> io::Result<String> {
     use std::io::Read as _;
-    let too_large = |bytes: String| {
+    let too_large = |size: String| {
         io::Error::new(
             io::ErrorKind::InvalidData,
             format!(
-                "{bytes} bytes, more than the studio reads from such a file ({} MiB)",
+                "{size} bytes, more than the studio reads from such a file ({} MiB)",
                 limit >> 20
             ),
         )
@@ -93,7 +93,8 @@ pub fn read_text_capped(path: &Path, limit: u64) -> io::Result<String> {
     let mut text = String::new();
     file.take(limit + 1).read_to_string(&mut text)?;
     if text.len() as u64 > limit {
-        return Err(too_large("over".to_owned() + &limit.to_string()));
+        // The length said less (a device such as `/dev/zero`, or a file still growing).
+        return Err(too_large(format!("over {limit}")));
     }
     Ok(text)
 }

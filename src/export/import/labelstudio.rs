@@ -89,7 +89,7 @@ pub fn labelstudio(
     only_annotator: Option<&str>,
     first_segment_id: u64,
 ) -> std::io::Result<Imported> {
-    let text = super::read_text(path, super::MAX_COLLECTION_FILE_BYTES)?;
+    let text = crate::fsio::read_text_capped(path, super::MAX_COLLECTION_FILE_BYTES)?;
     let tasks: Vec<Value> = serde_json::from_str(&text)
         .map_err(|e| std::io::Error::other(format!("not a JSON list of tasks: {e}")))?;
     let mut imported = Imported::default();

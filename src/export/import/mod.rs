@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use crate::annotation::request::check_op;
 use crate::annotation::{AnnotationStore, ClassSource, Op};
-use crate::fsio::read_text_capped as read_text;
+use crate::fsio::read_text_capped;
 use crate::project::LabelScheme;
 
 pub use labelstudio::{Listed, labelstudio};
@@ -202,7 +202,7 @@ pub fn msp_csv(
 /// The file cannot be read.
 pub fn jsonl(path: &Path) -> std::io::Result<Imported> {
     let mut imported = Imported::default();
-    for (index, line) in read_text(path, MAX_COLLECTION_FILE_BYTES)?
+    for (index, line) in read_text_capped(path, MAX_COLLECTION_FILE_BYTES)?
         .lines()
         .enumerate()
     {
@@ -281,7 +281,7 @@ pub fn audiofolder(path: &Path) -> std::io::Result<Imported> {
             }
         }
     } else {
-        for (index, line) in read_text(&path, MAX_COLLECTION_FILE_BYTES)?
+        for (index, line) in read_text_capped(&path, MAX_COLLECTION_FILE_BYTES)?
             .lines()
             .enumerate()
         {

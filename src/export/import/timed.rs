@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{Imported, MAX_TIER_FILE_BYTES, read_text, xml_attribute};
+use super::{Imported, MAX_TIER_FILE_BYTES, xml_attribute};
 use crate::annotation::{ClassSource, Op, Segment};
 use crate::export::formats::eaf::COMMENT_TYPE;
+use crate::fsio::read_text_capped;
 
 /// An Audacity label track for recording `file`: a label spanning (nearly) the whole recording
 /// sets its class, the others become segments.
@@ -16,7 +17,10 @@ use crate::export::formats::eaf::COMMENT_TYPE;
 pub fn audacity(path: &Path, file: &str, first_segment_id: u64) -> std::io::Result<Imported> {
     let mut imported = Imported::default();
     let mut rows = Vec::new();
-    for (index, line) in read_text(path, MAX_TIER_FILE_BYTES)?.lines().enumerate() {
+    for (index, line) in read_text_capped(path, MAX_TIER_FILE_BYTES)?
+        .lines()
+        .enumerate()
+    {
         let number = index as u64 + 1;
         // Audacity writes frequency-range lines starting with '\' under spectral labels.
         if line.trim().is_empty() || line.starts_with('\\') {
@@ -83,7 +87,7 @@ pub fn textgrid(
     first_segment_id: u64,
 ) -> std::io::Result<Imported> {
     let mut imported = Imported::default();
-    let text = read_text(path, MAX_TIER_FILE_BYTES)?;
+    let text = read_text_capped(path, MAX_TIER_FILE_BYTES)?;
     let quoted = |line: &str| -> Option<String> {
         let value = line.split_once('=')?.1.trim();
         let inner = value.strip_prefix('"')?.strip_suffix('"')?;
@@ -174,7 +178,7 @@ pub fn eaf(
 ) -> std::io::Result<Imported> {
     use quick_xml::events::Event;
     let mut imported = Imported::default();
-    let text = read_text(path, MAX_TIER_FILE_BYTES)?;
+    let text = read_text_capped(path, MAX_TIER_FILE_BYTES)?;
     let mut reader = quick_xml::Reader::from_str(&text);
     let mut slots: BTreeMap<String, f64> = BTreeMap::new();
     let mut spans: Vec<(String, String, String)> = Vec::new();

@@ -222,7 +222,8 @@ pub struct NovaHeader {
 }
 
 fn nova_header(path: &Path) -> Result<NovaHeader, String> {
-    let text = super::read_text(path, super::MAX_TIER_FILE_BYTES).map_err(|e| e.to_string())?;
+    let text = crate::fsio::read_text_capped(path, super::MAX_TIER_FILE_BYTES)
+        .map_err(|e| e.to_string())?;
     let mut reader = quick_xml::Reader::from_str(&text);
     let mut header = NovaHeader {
         rate_hz: 0.0,
@@ -292,7 +293,7 @@ pub fn nova(path: &Path, scheme: &TraceScheme) -> std::io::Result<ImportedTrace>
     let mut out = ImportedTrace::default();
     let header = nova_header(&header_path)
         .map_err(|e| std::io::Error::other(format!("{}: {e}", header_path.display())))?;
-    let text = super::read_text(&data_path, super::MAX_COLLECTION_FILE_BYTES)?;
+    let text = crate::fsio::read_text_capped(&data_path, super::MAX_COLLECTION_FILE_BYTES)?;
     let mut checker = Checker::new(&data_path, scheme, header.rate_hz);
     let mut frames = 0;
     for (index, line) in text.lines().enumerate() {
