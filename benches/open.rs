@@ -6,6 +6,9 @@
 //!     cargo bench --bench open [-- --rows 100000]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{arg, percentile};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -14,17 +17,6 @@ use merit_studio::ui::{Playback, StudioApp};
 
 const ANNOTATORS: usize = 2;
 const CLASSES: [&str; 4] = ["angry", "sad", "happy", "neutral"];
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 /// A manifest of `rows` recordings (files absent: listing and header reading still visit each
 /// row) and `ANNOTATORS` journals of `rows` lines each.

@@ -1,13 +1,17 @@
-//! The window while a retrain runs: frame times (zooming and scrolling every other frame) without a
-//! retrain, then from the click on Retrain until the new model is stored, with the fine-tuning on one niced thread as the
-//! window runs it; and the retrain's own time and held-out figures. The project: 10 speakers × 4
+//! The window while a retrain runs: frame times (zooming and scrolling every other frame, as a
+//! desktop window draws them: layout and tessellation, no AccessKit tree) without a retrain, then
+//! from the click on Retrain until the new model is stored, with the fine-tuning on one niced
+//! thread as the window runs it; and the retrain's own time and held-out figures. The project: 10 speakers × 4
 //! classes of speech-like audio, labelled by one annotator. Prints figures; asserts nothing.
 //!
 //!     cargo bench --bench retrain [-- --model PATH] [-- --seconds 3]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{BareWindow, arg, percentile};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -21,28 +25,21 @@ use merit_studio::ui::{Playback, StudioApp};
 const CLASSES: [&str; 4] = ["angry", "sad", "happy", "neutral"];
 const SPEAKERS: usize = 10;
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
 /// One frame (zooming or scrolling every other frame), timed into `times`, then a pause to about
 /// 60 frames a second, as a window draws while the pointer moves.
-fn frame_with_keys(harness: &mut Harness<'static, StudioApp>, frame: usize, times: &mut Vec<f64>) {
+fn frame_with_keys(window: &mut BareWindow, frame: usize, times: &mut Vec<f64>) {
     let keys = [Key::Equals, Key::ArrowRight, Key::Minus, Key::ArrowLeft];
-    if frame.is_multiple_of(2) {
-        harness.key_press(keys[(frame / 2) % keys.len()]);
-    }
-    let begun = Instant::now();
-    harness.step();
-    times.push(begun.elapsed().as_secs_f64() * 1000.0);
+    let key = frame
+        .is_multiple_of(2)
+        .then(|| keys[(frame / 2) % keys.len()]);
+    times.push(window.frame(key));
     std::thread::sleep(Duration::from_millis(16));
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+fn harness_of(app: StudioApp) -> Harness<'static, StudioApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app)
 }
 
 /// The project folder, its recordings labelled by "ana".
@@ -83,9 +80,7 @@ fn main() {
         .with_model(model.clone())
         .with_annotator("ana")
         .with_cache_dir(None);
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app);
+    let mut harness = harness_of(app);
     while harness.state().is_busy() || !harness.state().has_waveform() {
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
@@ -93,18 +88,23 @@ fn main() {
     harness.key_press_modifiers(Modifiers::COMMAND, Key::R);
     harness.run_steps(2);
 
-    // The same frames first without a retrain (the window open), then while one runs.
+    // The same frames, as a desktop window draws them, first without a retrain (its window
+    // open), then while one runs; egui_kittest only clicks the button between them.
+    let size = egui::vec2(1280.0, 800.0);
+    let mut window = BareWindow::new(harness.into_state(), size);
     let mut idle = Vec::new();
     for frame in 0..600 {
-        frame_with_keys(&mut harness, frame, &mut idle);
+        frame_with_keys(&mut window, frame, &mut idle);
     }
+    let mut harness = harness_of(window.into_app());
     harness.get_by_label("Retrain").click();
     harness.run_steps(2);
+    let mut window = BareWindow::new(harness.into_state(), size);
     let started = Instant::now();
     let mut frames = Vec::new();
     let mut frame = 0;
-    while harness.state().is_busy() {
-        frame_with_keys(&mut harness, frame, &mut frames);
+    while window.app().is_busy() {
+        frame_with_keys(&mut window, frame, &mut frames);
         frame += 1;
         assert!(
             started.elapsed() < Duration::from_secs(3600),

@@ -7,6 +7,9 @@
 //!     cargo bench --bench soak [-- --opens 2000] [-- --model PATH]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::arg;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,13 +25,6 @@ const RECORDINGS: usize = 50;
 /// Runtime's arena settle in the first couple of hundred opens (how far they climb after that
 /// varies from run to run with the load on the machine).
 const WARM_UP: usize = 250;
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 /// Stands in for the sound card: keeps the last source and pulls a little from it per frame.
 #[derive(Clone, Default)]

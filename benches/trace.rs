@@ -9,6 +9,9 @@
 //!     cargo bench --bench trace [-- --model PATH]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{arg, percentile};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -46,17 +49,6 @@ impl Sink {
             .take(samples)
             .for_each(drop);
     }
-}
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 /// A window on a copy of the recording in `folder`, analysed, with its sound card.

@@ -1,24 +1,22 @@
-//! Frame time of the studio window with a 1-hour recording open and every pane visible (headless,
-//! through egui_kittest: layout and tessellation, no GPU rasterisation), and how long the view of
-//! a 1-hour file takes to show its first waveform. Prints figures; asserts nothing.
+//! Frame time of the studio window with a 1-hour recording open and every pane visible (headless:
+//! through egui_kittest, which builds the AccessKit tree every frame for its queries, then the same
+//! frames as a desktop window draws them, layout and tessellation without AccessKit; no GPU
+//! rasterisation), and how long the view of a 1-hour file takes to show its first waveform.
+//! Prints figures; asserts nothing.
 //!
 //!     cargo bench --bench ui [-- --model PATH] [-- --seconds 3600]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{BareWindow, arg, percentile};
 use egui::Key;
 use egui_kittest::Harness;
 use merit_studio::audio::test_signal::speech_like;
 use merit_studio::audio::wav::write_mono_f32;
 use merit_studio::ui::{Playback, StudioApp};
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
 
 fn wait_idle(harness: &mut Harness<'static, StudioApp>, what: &str) -> Duration {
     let started = Instant::now();
@@ -34,10 +32,6 @@ fn wait_idle(harness: &mut Harness<'static, StudioApp>, what: &str) -> Duration 
         std::thread::sleep(Duration::from_millis(5));
     }
     started.elapsed()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn main() {
@@ -88,7 +82,22 @@ fn main() {
             still.push(ms);
         }
     }
-    for samples in [&mut changing, &mut still] {
+    // The same frames as a desktop window draws them (no AccessKit tree, tessellation included).
+    let mut window = BareWindow::new(harness.into_state(), egui::vec2(1280.0, 800.0));
+    let (mut bare_changing, mut bare_still) = (Vec::new(), Vec::new());
+    for frame in 0..300 {
+        if frame % 2 == 0 {
+            bare_changing.push(window.frame(Some(keys[(frame / 2) % keys.len()])));
+        } else {
+            bare_still.push(window.frame(None));
+        }
+    }
+    for samples in [
+        &mut changing,
+        &mut still,
+        &mut bare_changing,
+        &mut bare_still,
+    ] {
         samples.sort_by(f64::total_cmp);
     }
     println!(
@@ -103,9 +112,14 @@ fn main() {
         "analysis       {:.1} s until every pane was ready",
         analysed.as_secs_f64()
     );
-    for (name, samples) in [("zoom/scroll", &changing), ("still", &still)] {
+    for (name, samples) in [
+        ("zoom/scroll, kittest (AccessKit)", &changing),
+        ("still, kittest (AccessKit)", &still),
+        ("zoom/scroll, window", &bare_changing),
+        ("still, window", &bare_still),
+    ] {
         println!(
-            "frame time, {name:<11} p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms ({} frames)",
+            "frame time, {name:<33} p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms ({} frames)",
             percentile(samples, 0.5),
             percentile(samples, 0.95),
             samples[samples.len() - 1],

@@ -724,3 +724,35 @@ fn bench_times_the_windows_path_from_selecting_a_recording_to_its_trajectory() {
         stderr(&missing)
     );
 }
+
+#[test]
+fn bench_times_the_span_in_view_before_the_whole() {
+    let model = common::tiny_model();
+    let output = studio(&[
+        "bench",
+        "--model",
+        path_str(&model),
+        "--jobs",
+        "1",
+        "--seconds",
+        "120",
+        "--chunk-seconds",
+        "10",
+        "--view-seconds",
+        "8",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("chunks of 10 s"), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("in view"))
+        .unwrap_or_else(|| panic!("{text}"));
+    // "in view      8 s in the middle analysed after X s (the whole: Y s)": the view comes first.
+    let numbers: Vec<f64> = line
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let (in_view, whole) = (numbers[1], numbers[2]);
+    assert!(in_view < whole, "{line}");
+}

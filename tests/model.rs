@@ -137,7 +137,7 @@ fn files_that_are_not_models_are_refused_with_the_reason() {
 mod analysis {
     use super::{cpu, reference_input, tiny};
     use merit_studio::model::MeritSession;
-    use merit_studio::model::analysis::{AnalysisParams, analyze_signal};
+    use merit_studio::model::analysis::{AnalysisParams, Steering, analyze_signal};
 
     fn snr_db(reference: &[f32], estimate: &[f32]) -> f64 {
         let signal: f64 = reference.iter().map(|x| f64::from(*x).powi(2)).sum();
@@ -153,12 +153,69 @@ mod analysis {
     fn short_clips_are_padded_and_say_so() {
         let mut session = MeritSession::load(&tiny(), cpu()).unwrap();
         let clip = reference_input(4_800);
-        let analysis =
-            analyze_signal(&mut session, &clip, &AnalysisParams::default(), None).unwrap();
+        let analysis = analyze_signal(
+            &mut session,
+            &clip,
+            &AnalysisParams::default(),
+            Steering::default(),
+        )
+        .unwrap();
         assert_eq!(analysis.padded_from_s, Some(0.3));
         assert_eq!(analysis.enhanced.len(), clip.len());
         assert!((analysis.probs.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         assert_eq!(analysis.trajectory.times_s.len(), 1);
+    }
+
+    #[test]
+    fn a_steered_analysis_does_the_part_in_view_first_and_ends_the_same() {
+        let mut session = MeritSession::load(&tiny(), cpu()).unwrap();
+        let signal: Vec<f32> = reference_input(16_000)
+            .iter()
+            .cycle()
+            .take(95 * 16_000)
+            .copied()
+            .collect();
+        let params = AnalysisParams {
+            chunk_s: 12.0,
+            overlap_s: 2.0,
+            ..AnalysisParams::default()
+        };
+        let plain = analyze_signal(&mut session, &signal, &params, Steering::default()).unwrap();
+        let focus = || Some(70.0..80.0);
+        let mut partials = Vec::new();
+        let mut keep = |partial| partials.push(partial);
+        let steering = Steering {
+            focus: Some(&focus),
+            partial: Some(&mut keep),
+            ..Steering::default()
+        };
+        let steered = analyze_signal(&mut session, &signal, &params, steering).unwrap();
+        // Chunks are independent: the order they ran in changes nothing.
+        assert_eq!(steered.enhanced, plain.enhanced);
+        assert_eq!(steered.ser, plain.ser);
+        assert_eq!(steered.trajectory, plain.trajectory);
+        assert_eq!(steered.probs, plain.probs);
+        // A model run holds as much audio as a batch of 16 trajectory windows of 3 s: four chunks
+        // of 12 s. The 95 s take three runs, so two partial reports come before the last.
+        let fractions: Vec<f64> = partials.iter().map(|p| p.done_fraction).collect();
+        assert_eq!(fractions.len(), 2, "{fractions:?}");
+        assert!(fractions.windows(2).all(|f| f[0] < f[1]));
+        let first = &partials[0].so_far;
+        assert!(first.enhanced.is_empty());
+        let at = |t: f64| first.ser.is_analysed(first.ser.frame_at(t).unwrap());
+        assert!(at(70.0) && at(79.9), "the part in view comes first");
+        assert!(!at(5.0), "the start waits");
+        // Its trajectory has only windows whose chunk ran, with the final analysis's values.
+        assert!(!first.trajectory.times_s.is_empty());
+        for (time, probs) in first.trajectory.times_s.iter().zip(&first.trajectory.probs) {
+            let row = plain
+                .trajectory
+                .times_s
+                .iter()
+                .position(|t| t == time)
+                .unwrap();
+            assert_eq!(probs, &plain.trajectory.probs[row]);
+        }
     }
 
     #[test]
@@ -181,8 +238,8 @@ mod analysis {
             overlap_s: 2.0,
             ..AnalysisParams::default()
         };
-        let whole = analyze_signal(&mut session, &signal, &single, None).unwrap();
-        let parts = analyze_signal(&mut session, &signal, &chunked, None).unwrap();
+        let whole = analyze_signal(&mut session, &signal, &single, Steering::default()).unwrap();
+        let parts = analyze_signal(&mut session, &signal, &chunked, Steering::default()).unwrap();
         assert_eq!(parts.enhanced.len(), signal.len());
         assert_eq!(whole.enhanced.len(), signal.len());
         assert_eq!(parts.ser.frames(), whole.ser.frames());
@@ -235,7 +292,7 @@ mod analysis {
             hop_s: 1.0,
             ..AnalysisParams::default()
         };
-        let analysis = analyze_signal(&mut session, &signal, &params, None).unwrap();
+        let analysis = analyze_signal(&mut session, &signal, &params, Steering::default()).unwrap();
         assert_eq!(analysis.trajectory.times_s, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
         // The last window, run on its own, gives the last row.
         let last = session.run(signal[4 * 16_000..].to_vec(), 1).unwrap();
@@ -260,7 +317,7 @@ mod analysis {
             hop_s: 0.5,
             ..AnalysisParams::default()
         };
-        let analysis = analyze_signal(&mut session, &signal, &params, None).unwrap();
+        let analysis = analyze_signal(&mut session, &signal, &params, Steering::default()).unwrap();
         let times = &analysis.trajectory.times_s;
         assert_eq!(times.len(), 15); // starts 0, 0.5, ..., 7.0
         assert!((times[0] - 1.5).abs() < 1e-9 && (times[14] - 8.5).abs() < 1e-9);

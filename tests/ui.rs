@@ -855,3 +855,51 @@ fn the_window_analyses_the_signal_it_decoded_without_decoding_the_file_again() {
     harness.get_by_label("SER router");
     harness.get_by_label_contains("2 analysed");
 }
+
+#[test]
+fn a_long_recording_shows_its_routers_and_trajectory_before_the_analysis_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    // Five minutes: the tiny model needs seconds for it, so results so far arrive every half second.
+    let speech: Vec<f32> = sine(180.0, 16_000, 16_000, 1)
+        .iter()
+        .zip(sine(3.0, 16_000, 16_000, 1))
+        .map(|(s, envelope)| s * envelope.abs())
+        .cycle()
+        .take(300 * 16_000)
+        .collect();
+    Wav::pcm16(16_000, 1, &speech).write(&dir.path().join("long.wav"));
+    let Studio {
+        mut harness,
+        _cache,
+        ..
+    } = studio(dir.path());
+    harness.state_mut().select(0);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while harness
+        .query_by_label_contains("done, the part in view first")
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no partial analysis was shown (busy: {})",
+            harness.state().is_busy()
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Routers and trajectory from the chunks done so far; the enhanced audio waits for the rest.
+    harness.get_by_label("SER router");
+    harness.get_by_label("Emotion trajectory");
+    assert!(harness.query_by_label("Enhanced (Sparse MERIT)").is_none());
+    // Not `settle`: the prosody of five minutes takes long in a debug build, and is not the point.
+    while harness.query_by_label("Enhanced (Sparse MERIT)").is_none() {
+        assert!(Instant::now() < deadline, "the analysis did not finish");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        harness
+            .query_by_label_contains("done, the part in view first")
+            .is_none()
+    );
+}

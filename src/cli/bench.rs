@@ -10,7 +10,7 @@ use crate::audio::test_signal::speech_like;
 use crate::audio::{DecodeOptions, decode_file};
 use crate::jobs::batch::analyze_recording;
 use crate::jobs::cache::AnalysisCache;
-use crate::model::analysis::{AnalysisParams, analyze_signal};
+use crate::model::analysis::{AnalysisParams, PartialAnalysis, Steering, analyze_signal};
 use crate::model::{MeritSession, SessionOptions};
 
 use super::DeviceArg;
@@ -39,6 +39,13 @@ pub struct BenchArgs {
     /// keep a GPU busy.
     #[arg(long, default_value_t = 16)]
     batch: usize,
+    /// Also time a window zoomed to this many seconds in the middle of the signal: how long until
+    /// that span is analysed, the window's steering analysing it first (0: not timed).
+    #[arg(long, default_value_t = 0.0)]
+    view_seconds: f64,
+    /// Length of the chunks a long recording is analysed in (the window's default: 30 s).
+    #[arg(long, default_value_t = AnalysisParams::default().chunk_s)]
+    chunk_seconds: f64,
     /// Instead: time the window's path from selecting FILE to its trajectory (decode once, then
     /// the analysis of the decoded signal; then the same from the analysis cache), 5 times each,
     /// with the model already loaded as it is once the window has analysed one recording.
@@ -53,10 +60,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         seconds,
         jobs,
         batch,
+        chunk_seconds,
+        view_seconds,
         ref open_to_trajectory,
     } = args;
     let params = AnalysisParams {
         batch: batch.max(1),
+        chunk_s: chunk_seconds,
         ..AnalysisParams::default()
     };
     let model: PathBuf = model
@@ -76,9 +86,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let before_mb = peak_memory_mb();
     // One untimed run first, so one-off costs (allocations, CUDA kernel selection per shape) are
     // not timed; the peak memory covers both runs.
-    analyze_signal(&mut session, &signal, &params, None)?;
+    analyze_signal(&mut session, &signal, &params, Steering::default())?;
     let started = Instant::now();
-    let analysis = analyze_signal(&mut session, &signal, &params, None)?;
+    let analysis = analyze_signal(&mut session, &signal, &params, Steering::default())?;
     let elapsed = started.elapsed().as_secs_f64();
     let audio_mb = signal.len() as f64 * 4.0 / 1e6;
     println!(
@@ -87,9 +97,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         model.display()
     );
     println!(
-        "provider     {} (batch {})",
+        "provider     {} (batch {}, chunks of {} s)",
         session.provider(),
-        params.batch
+        params.batch,
+        params.chunk_s
     );
     println!(
         "audio        {seconds:.0} s (synthetic speech-like), trajectory {} windows",
@@ -113,7 +124,43 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             peak - before
         );
     }
+    if view_seconds > 0.0 {
+        let view = (seconds - view_seconds).max(0.0) / 2.0..(seconds + view_seconds) / 2.0;
+        let in_view = time_to_view(&mut session, &signal, &params, view)?;
+        println!(
+            "in view      {view_seconds:.0} s in the middle analysed after {in_view:.2} s (the whole: {elapsed:.2} s)"
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Seconds until the window, showing `view`, has that span analysed: the steered analysis's first
+/// partial result whose SER router covers the view (or the whole analysis, when it ends first).
+fn time_to_view(
+    session: &mut MeritSession,
+    signal: &[f32],
+    params: &AnalysisParams,
+    view: std::ops::Range<f64>,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut covered_after = None;
+    let focus = || Some(view.clone());
+    let mut watch = |partial: PartialAnalysis| {
+        let router = &partial.so_far.ser;
+        let frames = router.frame_at(view.start).unwrap_or(0)
+            ..router.frame_at(view.end).unwrap_or(router.frames());
+        if covered_after.is_none() && frames.into_iter().all(|f| router.is_analysed(f)) {
+            covered_after = Some(started.elapsed().as_secs_f64());
+        }
+    };
+    let steering = Steering {
+        focus: Some(&focus),
+        partial: Some(&mut watch),
+        ..Steering::default()
+    };
+    analyze_signal(session, signal, params, steering)?;
+    let whole = started.elapsed().as_secs_f64();
+    Ok(covered_after.unwrap_or(whole))
 }
 
 const OPENINGS: usize = 5;
@@ -210,17 +257,32 @@ fn time_openings(
         )?;
         let decoded_at = started.elapsed().as_secs_f64();
         let signal = Some(decoded.analysis.as_slice());
-        let (analysis, _) = analyze_recording(session, file, signal, params, None, None)?;
+        let (analysis, _) =
+            analyze_recording(session, file, signal, params, None, Steering::default())?;
         let analysed_at = started.elapsed().as_secs_f64();
         openings.duration_s = analysis.duration_s;
         if run == 0 {
-            analyze_recording(session, file, signal, params, Some(cache), None)?;
+            analyze_recording(
+                session,
+                file,
+                signal,
+                params,
+                Some(cache),
+                Steering::default(),
+            )?;
             continue;
         }
         openings.decode.push(decoded_at);
         openings.analysis.push(analysed_at - decoded_at);
         let started = Instant::now();
-        let (_, hit) = analyze_recording(session, file, None, params, Some(cache), None)?;
+        let (_, hit) = analyze_recording(
+            session,
+            file,
+            None,
+            params,
+            Some(cache),
+            Steering::default(),
+        )?;
         anyhow::ensure!(
             hit,
             "the analysis cache did not answer for {}",

@@ -61,6 +61,12 @@ impl JobContext {
         self.notify();
     }
 
+    /// Sets the units done (for work that knows its fraction rather than counting units).
+    pub fn set_done(&self, units: u64) {
+        self.done.store(units, Ordering::Relaxed);
+        self.notify();
+    }
+
     fn notify(&self) {
         if let Some(notify) = &self.notify {
             notify();

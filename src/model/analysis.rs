@@ -2,13 +2,15 @@
 //! length, router probabilities on one frame grid, the utterance-level prediction and an emotion
 //! trajectory over sliding windows (from the same pass when the model supports it).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::ops::Range;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::chunks::{OverlapAdd, chunk_for_window, plan_chunks, stitch_frames, window_starts};
+use super::chunk_pass::{ChunkOutputs, next_chunks, run_pieces, softmax};
+use super::chunks::{plan_chunks, window_starts};
 use super::contract::MIN_SAMPLES;
 use super::session::{MeritSession, ModelError, Provider};
 use crate::audio::ANALYSIS_RATE_HZ;
@@ -73,10 +75,14 @@ impl RouterTrace {
     #[must_use]
     pub fn new(probs: Array2<f32>, hop_s: f64) -> Self {
         let mut counts = vec![0_usize; probs.ncols()];
+        let mut frames = 0_usize;
         for row in probs.rows() {
-            counts[argmax(row)] += 1;
+            if !row.iter().any(|p| p.is_nan()) {
+                counts[argmax(row)] += 1;
+                frames += 1;
+            }
         }
-        let frames = probs.nrows().max(1);
+        let frames = frames.max(1);
         Self {
             usage: counts
                 .into_iter()
@@ -102,6 +108,12 @@ impl RouterTrace {
     pub fn frame_at(&self, t_s: f64) -> Option<usize> {
         let frame = (t_s / self.hop_s).floor();
         (frame >= 0.0 && (frame as usize) < self.frames()).then_some(frame as usize)
+    }
+
+    /// Whether `frame` has been analysed (a partial analysis leaves the others NaN).
+    #[must_use]
+    pub fn is_analysed(&self, frame: usize) -> bool {
+        !self.probs.row(frame).iter().any(|p| p.is_nan())
     }
 
     /// The expert with the highest probability at `frame` (the one top-1 routing chose).
@@ -191,107 +203,68 @@ impl SignalAnalysis {
     }
 }
 
-fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
-    let sum: f32 = exps.iter().sum();
-    exps.into_iter().map(|e| e / sum).collect()
-}
-
 fn samples_of(seconds: f64, multiple: usize) -> usize {
     let samples = (seconds * f64::from(ANALYSIS_RATE_HZ)).round().max(1.0) as usize;
     samples.div_ceil(multiple) * multiple
 }
 
-fn cancelled(cancel: Option<&AtomicBool>) -> Result<(), ModelError> {
-    if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-        Err(ModelError::Cancelled)
-    } else {
-        Ok(())
-    }
+/// The analysis of a long recording while it runs: the chunks done so far (see
+/// [`RouterTrace::is_analysed`]); its trajectory has only the windows analysed and its enhanced
+/// audio is empty until the end.
+#[derive(Debug, Clone)]
+pub struct PartialAnalysis {
+    pub so_far: SignalAnalysis,
+    /// Fraction of the recording's chunks analysed.
+    pub done_fraction: f64,
 }
 
-/// The model's outputs for one piece (chunk or window) of a recording.
-struct PieceOutput {
-    logits: Vec<f32>,
-    enhanced: Vec<f32>,
-    ser_gate: Vec<f32>,
-    se_gate: Vec<f32>,
-    /// `frames × classes`, when the model has the one-pass trajectory output.
-    trajectory: Option<Vec<f32>>,
+/// How a caller steers one analysis: cancel it, say which part to analyse first, and receive the
+/// analysis so far while it runs (the window's way to show a long recording's visible part, or a
+/// slow model's utterance label, before the rest is done).
+#[derive(Default)]
+pub struct Steering<'a> {
+    pub cancel: Option<&'a AtomicBool>,
+    /// The span (seconds) to analyse first; asked before every model run, so it follows the view.
+    pub focus: Option<&'a dyn Fn() -> Option<Range<f64>>>,
+    /// Receives the analysis so far while work remains...
+    pub partial: Option<&'a mut dyn FnMut(PartialAnalysis)>,
+    /// ...at most this often (zero: after every model run). The window waits half a second, so a
+    /// fast model pays nothing for it and a slow one shows its progress.
+    pub partial_every: Duration,
 }
 
-/// Appends `signal[start..start + len]` to `input`, zeros past the signal's end (the padding that
-/// brings short clips to the model's minimum and long ones to whole frames, never materialised).
-fn extend_padded(input: &mut Vec<f32>, signal: &[f32], start: usize, len: usize) {
-    let available = signal.len().saturating_sub(start).min(len);
-    if available > 0 {
-        input.extend_from_slice(&signal[start..start + available]);
-    }
-    input.resize(input.len() + len - available, 0.0);
-}
-
-/// Runs equal-length pieces of `signal` (given by start sample) in batches, handing each piece's
-/// outputs to `take` in order so they can be joined and dropped at once.
-fn run_pieces(
-    session: &mut MeritSession,
-    signal: &[f32],
-    starts: &[usize],
-    len: usize,
-    batch: usize,
-    cancel: Option<&AtomicBool>,
-    mut take: impl FnMut(usize, PieceOutput),
-) -> Result<(), ModelError> {
-    let classes = session.card().classes.len();
-    let experts = session.card().n_experts;
-    let mut index = 0;
-    for group in starts.chunks(batch.max(1)) {
-        cancelled(cancel)?;
-        let mut input = Vec::with_capacity(group.len() * len);
-        for &start in group {
-            extend_padded(&mut input, signal, start, len);
-        }
-        let out = session.run(input, group.len())?;
-        let per_gate = out.frames * experts;
-        let per_trajectory = out.frames * classes;
-        for row in 0..group.len() {
-            take(
-                index,
-                PieceOutput {
-                    logits: out.emotion_logits[row * classes..(row + 1) * classes].to_vec(),
-                    enhanced: out.enhanced[row * len..(row + 1) * len].to_vec(),
-                    ser_gate: out.ser_gate[row * per_gate..(row + 1) * per_gate].to_vec(),
-                    se_gate: out.se_gate[row * per_gate..(row + 1) * per_gate].to_vec(),
-                    trajectory: out
-                        .trajectory
-                        .as_ref()
-                        .map(|t| t[row * per_trajectory..(row + 1) * per_trajectory].to_vec()),
-                },
-            );
-            index += 1;
+impl<'a> Steering<'a> {
+    /// Only a cancel flag.
+    #[must_use]
+    pub fn cancel(cancel: Option<&'a AtomicBool>) -> Self {
+        Self {
+            cancel,
+            ..Self::default()
         }
     }
-    Ok(())
 }
 
 /// Analyses a 16 kHz mono signal.
 ///
 /// The trajectory comes from the chunk pass itself when the model has the one-pass trajectory
 /// output for `params.window_s` (chunks then overlap by at least a window, so every window lies
-/// whole in one chunk); otherwise from a second pass over sliding windows.
+/// whole in one chunk); otherwise from a second pass over sliding windows. Chunks run nearest the
+/// steering's focus first.
 ///
 /// # Errors
-/// [`ModelError`] from inference, or [`ModelError::Cancelled`] when `cancel` is set.
+/// [`ModelError`] from inference, or [`ModelError::Cancelled`] when the steering's flag is set.
 pub fn analyze_signal(
     session: &mut MeritSession,
     signal: &[f32],
     params: &AnalysisParams,
-    cancel: Option<&AtomicBool>,
+    mut steering: Steering<'_>,
 ) -> Result<SignalAnalysis, ModelError> {
     let started = Instant::now();
+    let cancel = steering.cancel;
     let duration_s = signal.len() as f64 / f64::from(ANALYSIS_RATE_HZ);
-    let experts = session.card().n_experts;
     let classes = session.card().classes.clone();
+    let provider = session.provider();
+    let shape = (session.card().n_experts, classes.len());
     let hop_samples = session.frame_hop_samples();
     // Pad to the model's minimum, then to whole router frames so chunks align with the frame grid.
     let padded_from_s = (signal.len() < MIN_SAMPLES).then_some(duration_s);
@@ -308,72 +281,93 @@ pub fn analyze_signal(
     }
     let chunks = plan_chunks(total, chunk_len, overlap.min(chunk_len / 2));
     let len = chunks[0].range.len();
-    let starts: Vec<usize> = chunks.iter().map(|c| c.range.start).collect();
     // As much audio per run for chunks as for trajectory windows: memory stays bounded by the batch,
     // not by the chunk length.
     let chunk_batch = (params.batch * window_len / len.max(1)).max(1);
-    let mut enhanced = OverlapAdd::new(&chunks, total);
-    let (mut logits, mut ser_parts, mut se_parts, mut trajectory_parts) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    run_pieces(
-        session,
-        signal,
-        &starts,
-        len,
-        chunk_batch,
-        cancel,
-        |index, piece| {
-            enhanced.add(index, &piece.enhanced);
-            logits.push(piece.logits);
-            ser_parts.push(piece.ser_gate);
-            se_parts.push(piece.se_gate);
-            trajectory_parts.push(piece.trajectory);
-        },
-    )?;
-    let mut enhanced = enhanced.finish();
-    enhanced.truncate(signal.len());
-    let total_frames = chunks.last().map_or(0, |c| c.range.start / hop_samples)
-        + ser_parts.last().map_or(0, |p| p.len() / experts.max(1));
+    let window = window_len.min(total);
+    let window_starts = window_starts(total, window, samples_of(params.hop_s, 1));
+    let single_window = window_starts.len() == 1 && window == len;
     let hop_s = hop_samples as f64 / f64::from(ANALYSIS_RATE_HZ);
-    let trace = |parts: &[Vec<f32>]| {
-        let joined = stitch_frames(&chunks, parts, experts, hop_samples, total_frames);
-        Array2::from_shape_vec((total_frames, experts), joined)
-            .map(|probs| RouterTrace::new(probs, hop_s))
-            .map_err(|e| ModelError::Inference(format!("router frames do not join: {e}")))
+    let to_samples = |seconds: f64| (seconds.max(0.0) * f64::from(ANALYSIS_RATE_HZ)) as usize;
+    let window_centre_s = |start: usize| {
+        (start as f64 + window as f64 / 2.0).min(signal.len() as f64) / f64::from(ANALYSIS_RATE_HZ)
     };
-    let (ser, se) = (trace(&ser_parts)?, trace(&se_parts)?);
-    // Utterance level: one pass for a single chunk; else chunk probabilities weighted by the new
-    // audio each chunk contributes.
-    let mut probs = vec![0.0_f32; classes.len()];
-    for (index, (chunk_logits, chunk)) in logits.iter().zip(&chunks).enumerate() {
-        let fresh = chunk.range.end
-            - index
-                .checked_sub(1)
-                .map_or(0, |p| chunks[p].range.end.min(chunk.range.end));
-        for (sum, p) in probs.iter_mut().zip(softmax(chunk_logits)) {
-            *sum += p * fresh as f32 / total as f32;
+    // What the chunks done so far say; the same code makes the partial and the final analysis.
+    let so_far = |outputs: &ChunkOutputs<'_>, trajectory: Trajectory, enhanced: Vec<f32>| {
+        let (ser, se) = outputs.routers(hop_s)?;
+        Ok::<_, ModelError>(SignalAnalysis {
+            duration_s,
+            padded_from_s,
+            classes: classes.clone(),
+            probs: outputs.utterance_probs(),
+            trajectory,
+            enhanced,
+            ser,
+            se,
+            provider,
+            inference_s: started.elapsed().as_secs_f64(),
+        })
+    };
+    let one_pass_trajectory = |outputs: &ChunkOutputs<'_>| {
+        let mut trajectory = Trajectory {
+            times_s: Vec::new(),
+            probs: Vec::new(),
+        };
+        for &start in &window_starts {
+            let row = if single_window {
+                outputs.logits(0).map(<[f32]>::to_vec)
+            } else if one_pass {
+                outputs.trajectory_row(start, window)
+            } else {
+                None
+            };
+            if let Some(logits) = row {
+                trajectory.times_s.push(window_centre_s(start));
+                trajectory.probs.push(softmax(&logits));
+            }
+        }
+        trajectory
+    };
+
+    let mut outputs = ChunkOutputs::new(&chunks, total, hop_samples, shape);
+    let mut last_report = started;
+    loop {
+        let focus = steering
+            .focus
+            .and_then(|focus| focus())
+            .map(|span| to_samples(span.start)..to_samples(span.end));
+        let batch = next_chunks(&chunks, &outputs.done(), focus.as_ref(), chunk_batch);
+        if batch.is_empty() {
+            break;
+        }
+        let starts: Vec<usize> = batch.iter().map(|&i| chunks[i].range.start).collect();
+        run_pieces(
+            session,
+            signal,
+            &starts,
+            len,
+            batch.len(),
+            cancel,
+            |k, piece| {
+                outputs.add(batch[k], piece);
+            },
+        )?;
+        let work_remains = outputs.done_fraction() < 1.0 || !(one_pass || single_window);
+        if let Some(report) = steering.partial.as_mut()
+            && work_remains
+            && last_report.elapsed() >= steering.partial_every
+        {
+            report(PartialAnalysis {
+                so_far: so_far(&outputs, one_pass_trajectory(&outputs), Vec::new())?,
+                done_fraction: outputs.done_fraction(),
+            });
+            last_report = Instant::now();
         }
     }
-
-    let window = window_len.min(total);
-    let hop = samples_of(params.hop_s, 1);
-    let window_starts = window_starts(total, window, hop);
-    let trajectory_logits: Vec<Vec<f32>> = if window_starts.len() == 1 && window == len {
-        vec![logits[0].clone()]
-    } else if one_pass {
-        window_starts
-            .iter()
-            .map(|&start| {
-                let index = chunk_for_window(&chunks, start, window).unwrap_or(0);
-                let rows = trajectory_parts[index].as_deref().unwrap_or_default();
-                let frames = rows.len() / classes.len().max(1);
-                let frame = ((start - chunks[index].range.start) / hop_samples)
-                    .min(frames.saturating_sub(1));
-                rows[frame * classes.len()..(frame + 1) * classes.len()].to_vec()
-            })
-            .collect()
+    let trajectory = if one_pass || single_window {
+        one_pass_trajectory(&outputs)
     } else {
-        let mut windows = Vec::with_capacity(window_starts.len());
+        let mut probs = Vec::with_capacity(window_starts.len());
         run_pieces(
             session,
             signal,
@@ -381,32 +375,17 @@ pub fn analyze_signal(
             window,
             params.batch,
             cancel,
-            |_, piece| windows.push(piece.logits),
+            |_, piece| probs.push(softmax(&piece.logits)),
         )?;
-        windows
+        Trajectory {
+            times_s: window_starts.iter().map(|&s| window_centre_s(s)).collect(),
+            probs,
+        }
     };
-    let trajectory = Trajectory {
-        times_s: window_starts
-            .iter()
-            .map(|&start| {
-                (start as f64 + window as f64 / 2.0).min(signal.len() as f64)
-                    / f64::from(ANALYSIS_RATE_HZ)
-            })
-            .collect(),
-        probs: trajectory_logits.iter().map(|l| softmax(l)).collect(),
-    };
-    Ok(SignalAnalysis {
-        duration_s,
-        padded_from_s,
-        probs,
-        trajectory,
-        enhanced,
-        ser,
-        se,
-        classes,
-        provider: session.provider(),
-        inference_s: started.elapsed().as_secs_f64(),
-    })
+    let mut analysis = so_far(&outputs, trajectory, Vec::new())?;
+    analysis.enhanced = outputs.into_enhanced();
+    analysis.enhanced.truncate(signal.len());
+    Ok(analysis)
 }
 
 #[cfg(test)]

@@ -141,18 +141,20 @@ fn raised_cosine(x: f32) -> f32 {
 
 /// Joins per-chunk frame rows (`frames × width`, frame `f` of a chunk starting at sample `s` sits at
 /// global frame `(s / hop) + f`) into `total_frames` rows. Where chunks overlap, each frame comes
-/// from the chunk in which it is farthest from an edge.
+/// from the chunk in which it is farthest from an edge. Chunks without output (`None`: not run
+/// yet) are skipped, and frames that no chunk covers are NaN.
 #[must_use]
 pub fn stitch_frames(
     chunks: &[Chunk],
-    outputs: &[Vec<f32>],
+    outputs: &[Option<&[f32]>],
     width: usize,
     hop_samples: usize,
     total_frames: usize,
 ) -> Vec<f32> {
-    let mut joined = vec![0.0_f32; total_frames * width];
+    let mut joined = vec![f32::NAN; total_frames * width];
     let mut best_margin = vec![-1_i64; total_frames];
     for (chunk, output) in chunks.iter().zip(outputs) {
+        let Some(output) = output else { continue };
         let first = chunk.range.start / hop_samples.max(1);
         let frames = output.len() / width.max(1);
         for frame in 0..frames {
@@ -259,11 +261,15 @@ mod tests {
         let chunks = vec![Chunk { range: 0..20 }, Chunk { range: 12..32 }];
         let first: Vec<f32> = (0..10).map(|f| f as f32).collect();
         let second: Vec<f32> = (0..10).map(|f| 100.0 + f as f32).collect();
-        let joined = stitch_frames(&chunks, &[first, second], 1, 2, 16);
+        let joined = stitch_frames(&chunks, &[Some(&first), Some(&second)], 1, 2, 16);
         assert_eq!(joined[0], 0.0);
         assert_eq!(joined[7], 7.0); // margin 2 in the first chunk, 1 in the second
         assert_eq!(joined[8], 102.0); // margin 1 in the first, 2 in the second
         assert_eq!(joined[15], 109.0);
+        // The first chunk not run yet: its frames are NaN, the second's stay whole.
+        let joined = stitch_frames(&chunks, &[None, Some(&second)], 1, 2, 16);
+        assert!(joined[..6].iter().all(|v| v.is_nan()));
+        assert_eq!(joined[6..], second[..]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Everything that touches ONNX Runtime; the only module that uses `ort`.
 
 pub mod analysis;
+mod chunk_pass;
 pub mod chunks;
 pub mod contract;
 pub mod onnx_file;

@@ -14,7 +14,7 @@ use crate::project::recent::RecentProjects;
 use super::agreement::AgreementState;
 use super::collection::CollectionState;
 use super::commands::{self, Action, CommandSender};
-use super::engine::EngineState;
+use super::engine_state::EngineState;
 use super::exporting::ExportState;
 use super::labelling::Labelling;
 use super::lane_layout::LaneLayout;

@@ -125,24 +125,8 @@ impl StudioApp {
         } else if arrivals.rnnoise {
             self.attach_playback(true);
         }
-        if let Some((index, result)) = self.engine.engine.poll()
-            && let Some(recording) = self.recording.as_mut()
-            && recording.index == index
-        {
-            match result {
-                Ok(analysis) => {
-                    let hash = self.engine.engine.status.as_ref().map(|s| s.hash.clone());
-                    recording.set_analysis(analysis, hash);
-                    self.attach_playback(true);
-                }
-                Err(error) if error.is_cancelled() => {
-                    tracing::info!("analysis of {} cancelled", recording.path.display());
-                }
-                Err(error) => {
-                    tracing::warn!("analysis failed: {error}");
-                    recording.analysis_error = Some(error);
-                }
-            }
+        if self.engine.deliver_to(self.recording.as_mut()) {
+            self.attach_playback(true);
         }
     }
 

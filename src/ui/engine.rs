@@ -1,21 +1,20 @@
 //! The window's side of the analysis engine: one model session shared by background jobs that
 //! analyse the open recording or the whole collection, through the analysis cache.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::jobs::batch::{AnalyzeError, analyze_recording};
 use crate::jobs::cache::{AnalysisCache, default_folder};
 use crate::jobs::contain_panic;
-use crate::jobs::model_choice::choose_model;
 use crate::jobs::{Job, JobContext, JobPanicked, Notify, Progress};
-use crate::model::analysis::{AnalysisParams, SignalAnalysis};
-use crate::model::runtime::{self, RuntimeError, RuntimeLibrary};
+use crate::model::analysis::{AnalysisParams, PartialAnalysis, SignalAnalysis, Steering};
 use crate::model::session::model_digest;
 
 pub use super::prediction::Prediction;
 use crate::model::{MeritSession, ModelCard, Provider, SessionOptions};
-use crate::project::Project;
 
 /// Why the window has no analysis of a recording.
 #[derive(Debug, thiserror::Error)]
@@ -58,24 +57,38 @@ struct JobWork {
 }
 
 impl JobWork {
-    /// Analyses recording `index` (through the cache) and records its prediction.
+    /// Analyses recording `index` (through the cache) and records its prediction; with `live`,
+    /// the part in view first and the results so far handed over as they come.
     fn analyze(
         &self,
         index: usize,
         path: &Path,
         decoded: Option<&[f32]>,
         context: &JobContext,
+        live: Option<&LiveAnalysis>,
     ) -> Result<SignalAnalysis, AnalyzeError> {
         let result = with_session(&self.session, &self.model, |session| {
             // One recording's bug must not end the collection job (nor poison the session).
             contain_panic(path, || {
+                let focus = || live.and_then(LiveAnalysis::focus);
+                let mut hand_over = |partial: PartialAnalysis| {
+                    if let Some(live) = live {
+                        live.hand_over(partial, context);
+                    }
+                };
+                let steering = Steering {
+                    cancel: Some(context.cancel_flag()),
+                    focus: live.is_some().then_some(&focus as _),
+                    partial: live.is_some().then_some(&mut hand_over as _),
+                    partial_every: PARTIAL_EVERY,
+                };
                 analyze_recording(
                     session,
                     path,
                     decoded,
                     &self.params,
                     self.cache.as_deref(),
-                    Some(context.cancel_flag()),
+                    steering,
                 )
             })
             .unwrap_or_else(|panicked| Err(AnalyzeError::Internal(panicked)))
@@ -91,6 +104,37 @@ impl JobWork {
     }
 }
 
+/// The open recording's analysis while it runs: the span the window shows (analysed first) and
+/// the results so far, until the window takes them.
+#[derive(Default)]
+struct LiveAnalysis {
+    focus: Mutex<Option<Range<f64>>>,
+    partial: Mutex<Option<PartialAnalysis>>,
+}
+
+/// The open recording's results so far reach the window at most this often: a fast model's
+/// analysis is done before the first, a slow one's long recording shows as it goes.
+const PARTIAL_EVERY: Duration = Duration::from_millis(500);
+
+/// Progress units of the open recording's analysis (a partial result reports its fraction).
+const LIVE_PROGRESS_UNITS: u64 = 1_000;
+
+impl LiveAnalysis {
+    fn focus(&self) -> Option<Range<f64>> {
+        self.focus
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn hand_over(&self, partial: PartialAnalysis, context: &JobContext) {
+        let units = (partial.done_fraction * LIVE_PROGRESS_UNITS as f64) as u64;
+        *self.partial.lock().unwrap_or_else(PoisonError::into_inner) = Some(partial);
+        // The job's progress is the fraction done; setting it also wakes the window.
+        context.set_done(units);
+    }
+}
+
 pub struct Engine {
     pub model_path: PathBuf,
     session: SharedSession,
@@ -98,8 +142,9 @@ pub struct Engine {
     pub model_error: Option<Arc<EngineError>>,
     params: AnalysisParams,
     cache: Option<Arc<AnalysisCache>>,
-    /// Analysis of one recording (by collection index).
+    /// Analysis of one recording (by collection index), with its live part.
     current: Option<(usize, Job<Result<SignalAnalysis, AnalyzeError>>)>,
+    live: Arc<LiveAnalysis>,
     collection: Option<Job<()>>,
     /// Reading the cache's summaries of the collection (see [`Engine::recall_cached`]).
     recall: Option<Job<()>>,
@@ -153,6 +198,7 @@ impl Engine {
             params: AnalysisParams::default(),
             cache: cache.map(|folder| Arc::new(AnalysisCache::new(folder))),
             current: None,
+            live: Arc::default(),
             collection: None,
             recall: None,
             predictions: Arc::new(Mutex::new(Predictions {
@@ -178,8 +224,12 @@ impl Engine {
         notify: Option<Notify>,
     ) {
         let work = self.job_work();
+        // A fresh live part, so nothing of an earlier recording's analysis shows for this one.
+        self.live = Arc::default();
+        let live = self.live.clone();
         let job = Job::spawn("analyse-recording", notify, move |context: &JobContext| {
-            work.analyze(index, &path, decoded.as_deref(), context)
+            context.set_total(LIVE_PROGRESS_UNITS);
+            work.analyze(index, &path, decoded.as_deref(), context, Some(&live))
         });
         match job {
             Ok(job) => self.current = Some((index, job)),
@@ -197,7 +247,7 @@ impl Engine {
                     break;
                 }
                 // The prediction is recorded inside; the full analysis is not kept.
-                let _ = work.analyze(index, path, None, context);
+                let _ = work.analyze(index, path, None, context, None);
                 context.advance(1);
             }
         });
@@ -212,7 +262,7 @@ impl Engine {
         &self,
     ) -> impl Fn(usize, &Path, &JobContext) -> AnalysisResult + Send + 'static {
         let work = self.job_work();
-        move |index, path, context| work.analyze(index, path, None, context)
+        move |index, path, context| work.analyze(index, path, None, context, None)
     }
 
     /// Shows what the analysis cache already knows of `paths` (unchanged files) without reading
@@ -258,6 +308,25 @@ impl Engine {
         if let Some(job) = &self.collection {
             job.cancel();
         }
+    }
+
+    /// Tells the running analysis of the open recording which span (seconds) the window shows,
+    /// so that part is analysed first.
+    pub fn set_focus(&self, span: Range<f64>) {
+        *self
+            .live
+            .focus
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(span);
+    }
+
+    /// Takes the newest partial analysis of the recording being analysed ([`Engine::analysing`]).
+    pub fn take_partial(&self) -> Option<PartialAnalysis> {
+        self.live
+            .partial
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// Takes a finished analysis of one recording: `(index, result)`.
@@ -348,99 +417,5 @@ impl Engine {
     #[must_use]
     pub fn is_busy(&self) -> bool {
         self.current.is_some() || self.collection.is_some() || self.recall.is_some()
-    }
-}
-
-/// Why the window has no ONNX Runtime library.
-#[derive(Debug, thiserror::Error)]
-pub enum RuntimeSearchError {
-    #[error(transparent)]
-    Runtime(#[from] RuntimeError),
-    #[error(transparent)]
-    Panicked(#[from] JobPanicked),
-}
-
-/// The window's engine part: the engine of the chosen model, what the choice is made from, and
-/// the ONNX Runtime library (looked for in the background: it may ask the system's Python).
-pub struct EngineState {
-    pub engine: Engine,
-    /// `None` while the search runs.
-    pub runtime: Option<Result<RuntimeLibrary, RuntimeSearchError>>,
-    runtime_job: Option<Job<Result<RuntimeLibrary, RuntimeError>>>,
-    /// The model chosen on the command line or in the window, over the project's.
-    model_override: Option<PathBuf>,
-    cache_dir: Option<PathBuf>,
-}
-
-impl EngineState {
-    #[must_use]
-    pub fn new(notify: Option<Notify>) -> Self {
-        let cache_dir = Engine::default_cache();
-        let runtime_job = Job::spawn("runtime-discovery", notify, |_| runtime::locate());
-        let runtime = match &runtime_job {
-            Ok(_) => None,
-            // No thread to search on: search here, once.
-            Err(error) => {
-                tracing::warn!("cannot search for ONNX Runtime in the background: {error}");
-                Some(runtime::locate().map_err(Into::into))
-            }
-        };
-        Self {
-            engine: Engine::new(crate::model::shipped_model_path(), 0, cache_dir.clone()),
-            runtime,
-            runtime_job: runtime_job.ok(),
-            model_override: None,
-            cache_dir,
-        }
-    }
-
-    /// A new engine for `project` (and its `recordings`): the model asked for, else the
-    /// project's, else the shipped one.
-    pub fn restart(&mut self, project: Option<&Project>, recordings: usize) {
-        let model =
-            choose_model(self.model_override.as_deref(), project).unwrap_or_else(|missing| {
-                tracing::warn!("{missing}; using the shipped model");
-                crate::model::shipped_model_path()
-            });
-        self.engine = Engine::new(model, recordings, self.cache_dir.clone());
-    }
-
-    /// Uses `model` from now on, over the project's.
-    pub fn set_model(&mut self, model: PathBuf, project: Option<&Project>, recordings: usize) {
-        self.model_override = Some(model);
-        self.restart(project, recordings);
-    }
-
-    /// Uses the project's model from now on (over any chosen before).
-    pub fn use_project_model(&mut self, project: Option<&Project>, recordings: usize) {
-        self.model_override = None;
-        self.restart(project, recordings);
-    }
-
-    /// Keeps analyses in `folder` (`None`: no cache).
-    pub fn set_cache_dir(
-        &mut self,
-        folder: Option<PathBuf>,
-        project: Option<&Project>,
-        recordings: usize,
-    ) {
-        self.cache_dir = folder;
-        self.restart(project, recordings);
-    }
-
-    /// Takes the runtime search's result once it is done.
-    pub fn poll_runtime(&mut self) {
-        if let Some(result) = self.runtime_job.as_mut().and_then(Job::try_take) {
-            self.runtime_job = None;
-            self.runtime = Some(match result {
-                Ok(found) => found.map_err(Into::into),
-                Err(panicked) => Err(panicked.into()),
-            });
-        }
-    }
-
-    #[must_use]
-    pub fn is_busy(&self) -> bool {
-        self.runtime_job.is_some() || self.engine.is_busy()
     }
 }

@@ -7,6 +7,7 @@ mod collection;
 mod command_handling;
 mod commands;
 mod engine;
+mod engine_state;
 mod exporting;
 mod gamepad;
 mod labelling;

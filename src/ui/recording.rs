@@ -10,7 +10,7 @@ use crate::audio::pyramid::WaveformPyramid;
 use crate::audio::spectrogram::{FrequencyScale, SpectrogramParams, spectrogram};
 use crate::audio::{ANALYSIS_RATE_HZ, AudioError, DecodeOptions, decode_file};
 use crate::jobs::{Job, Notify};
-use crate::model::analysis::SignalAnalysis;
+use crate::model::analysis::{PartialAnalysis, SignalAnalysis};
 
 use super::engine::EngineError;
 use super::problems::FileProblem;
@@ -194,7 +194,9 @@ pub struct RecordingState {
     pub original: Option<Signal>,
     pub error: Option<FileProblem>,
     pub analysis: Option<RecordingAnalysis>,
-    /// Counts the analyses this opening has received (a new model gives a new one).
+    /// A long analysis's results so far, shown until the first complete one arrives.
+    pub partial: Option<PartialAnalysis>,
+    /// Counts the analyses (partial ones too) this opening has received (a new model gives a new one).
     pub analysis_generation: u64,
     /// Why the last analysis of this recording failed.
     pub analysis_error: Option<Arc<EngineError>>,
@@ -239,6 +241,7 @@ impl RecordingState {
             original: None,
             error: None,
             analysis: None,
+            partial: None,
             analysis_generation: 0,
             analysis_error: None,
             spectrograms: [None, None],
@@ -344,7 +347,17 @@ impl RecordingState {
         self.analysis_generation += 1;
         self.start_derived(1, analysis.enhanced.samples.clone());
         self.analysis = Some(analysis);
+        self.partial = None;
         self.analysis_error = None;
+    }
+
+    /// Takes an analysis's results so far, unless a complete analysis is already shown (a
+    /// re-analysis keeps showing the last complete one until its own is complete).
+    pub fn set_partial(&mut self, partial: PartialAnalysis) {
+        if self.analysis.is_none() {
+            self.analysis_generation += 1;
+            self.partial = Some(partial);
+        }
     }
 
     #[must_use]

@@ -6,7 +6,7 @@ use crate::project::{LabelScheme, TraceScheme};
 
 use super::agreement::AgreementState;
 use super::collection::CollectionState;
-use super::engine::EngineState;
+use super::engine_state::EngineState;
 use super::exporting::ExportState;
 use super::labelling::Labelling;
 use super::lane_layout::LaneLayout;

@@ -8,7 +8,9 @@ use serde_json::json;
 
 use super::cache::AnalysisCache;
 use crate::audio::{ANALYSIS_RATE_HZ, AudioError, DecodeOptions, decode_file, wav};
-use crate::model::analysis::{AnalysisParams, RouterTrace, SignalAnalysis, analyze_signal};
+use crate::model::analysis::{
+    AnalysisParams, RouterTrace, SignalAnalysis, Steering, analyze_signal,
+};
 use crate::model::{MeritSession, ModelError};
 use crate::project::{Collection, Project, ProjectError};
 
@@ -205,7 +207,7 @@ pub fn analyze_path(
     cache: Option<&AnalysisCache>,
     cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<(SignalAnalysis, bool), AnalyzeError> {
-    analyze_recording(session, path, None, params, cache, cancel)
+    analyze_recording(session, path, None, params, cache, Steering::cancel(cancel))
 }
 
 /// [`analyze_path`], given the recording's 16 kHz mono signal when the caller has already decoded
@@ -220,7 +222,7 @@ pub fn analyze_recording(
     decoded: Option<&[f32]>,
     params: &AnalysisParams,
     cache: Option<&AnalysisCache>,
-    cancel: Option<&std::sync::atomic::AtomicBool>,
+    steering: Steering<'_>,
 ) -> Result<(SignalAnalysis, bool), AnalyzeError> {
     let audio_hash = cache
         .map(|_| {
@@ -247,7 +249,7 @@ pub fn analyze_recording(
                 path,
                 DecodeOptions {
                     keep_original: false,
-                    cancel,
+                    cancel: steering.cancel,
                 },
             )?
             .analysis;
@@ -255,7 +257,7 @@ pub fn analyze_recording(
         }
     };
     let analysis =
-        analyze_signal(session, signal, params, cancel).map_err(|error| match error {
+        analyze_signal(session, signal, params, steering).map_err(|error| match error {
             ModelError::Cancelled => AnalyzeError::Cancelled,
             error => AnalyzeError::Inference {
                 path: path.to_path_buf(),

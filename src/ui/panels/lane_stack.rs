@@ -97,7 +97,8 @@ fn lane_controls_ui(
     }
 }
 
-/// Which resizable lanes the recording has now (the analysis adds four; a traced project one).
+/// Which resizable lanes the recording has now (the analysis adds four, a partial one three; a
+/// traced project one).
 fn lanes_of(recording: &RecordingState, traced: bool) -> Vec<LaneKind> {
     let mut lanes = vec![LaneKind::Original];
     if recording.analysis.is_some() {
@@ -107,7 +108,7 @@ fn lanes_of(recording: &RecordingState, traced: bool) -> Vec<LaneKind> {
         lanes.push(LaneKind::Trace);
     }
     lanes.extend([LaneKind::Spectrogram, LaneKind::Prosody]);
-    if recording.analysis.is_some() {
+    if recording.analysis.is_some() || recording.partial.is_some() {
         lanes.extend([
             LaneKind::Trajectory,
             LaneKind::SerRouter,
@@ -142,7 +143,9 @@ pub fn lanes_ui(
             recording
                 .analysis
                 .as_ref()
-                .is_some_and(|a| a.result.padded_from_s.is_some()),
+                .map(|a| &a.result)
+                .or(recording.partial.as_ref().map(|p| &p.so_far))
+                .is_some_and(|result| result.padded_from_s.is_some()),
         );
     let items = 2 + texts + 2 * kinds.len();
     let available = ui.available_height()
@@ -188,12 +191,18 @@ pub fn lanes_ui(
             Some(analysis) => drawn.extend(lane(ui, LaneKind::Enhanced, &mut |ui, size| {
                 lanes::waveform(ui, size, &timeline, &analysis.enhanced.pyramid, "Enhanced (Sparse MERIT)", Color32::from_rgb(0x00, 0x9E, 0x73))
             })),
-            None => match &recording.analysis_error {
-                Some(error) => {
+            None => match (&recording.analysis_error, &recording.partial) {
+                (Some(error), _) => {
                     ui.colored_label(ui.visuals().error_fg_color, format!("analysis failed: {error}"))
                         .on_hover_text("Press I for the model card; Ctrl+M chooses another model.");
                 }
-                None => {
+                (None, Some(partial)) => {
+                    ui.weak(format!(
+                        "Analysing: {:.0} % done, the part in view first. Enhanced audio when it is complete.",
+                        partial.done_fraction * 100.0
+                    ));
+                }
+                (None, None) => {
                     ui.weak("Enhanced audio, trajectory and routing appear once the recording is analysed (A).");
                 }
             },
@@ -229,13 +238,17 @@ pub fn lanes_ui(
         drawn.extend(lane(ui, LaneKind::Prosody, &mut |ui, size| {
             lanes::prosody(ui, size, &timeline, original_prosody, enhanced_prosody)
         }));
-        if let Some(analysis) = &recording.analysis {
-            let result = &analysis.result;
+        let shown = match (&recording.analysis, &recording.partial) {
+            (Some(analysis), _) => Some((&analysis.result, None)),
+            (None, Some(partial)) => Some((&partial.so_far, Some(partial.done_fraction))),
+            (None, None) => None,
+        };
+        if let Some((result, done_fraction)) = shown {
             if let Some(padded) = result.padded_from_s {
                 ui.weak(format!("clip of {padded:.2} s padded to the model's 0.5 s minimum"));
             }
             drawn.extend(lane(ui, LaneKind::Trajectory, &mut |ui, size| {
-                let (rect, g) = lanes::trajectory(ui, size, &timeline, result);
+                let (rect, g) = lanes::trajectory(ui, size, &timeline, result, done_fraction);
                 if let Some(labels) = labels {
                     lanes::labels_over(ui, rect, &timeline, labels);
                 }

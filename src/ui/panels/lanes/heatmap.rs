@@ -25,8 +25,11 @@ pub fn heatmap(
     let painter = ui.painter_at(rect);
     let map = Rect::from_min_max(rect.left_top() + Vec2::new(0.0, 16.0), rect.right_bottom());
     let columns = map.width().max(1.0) as usize;
+    // Frames not analysed yet (a partial analysis) stay background.
     let frame_at = |column: usize| {
-        trace.frame_at(timeline.start_s + timeline.span_s * (column as f64 + 0.5) / columns as f64)
+        trace
+            .frame_at(timeline.start_s + timeline.span_s * (column as f64 + 0.5) / columns as f64)
+            .filter(|&frame| trace.is_analysed(frame))
     };
     let texture = cached_texture(
         ui,

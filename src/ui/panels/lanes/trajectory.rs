@@ -1,6 +1,8 @@
 //! The emotion trajectory pane (class probabilities at window centres) and the annotators' labels
 //! drawn over it.
 
+use std::ops::Range;
+
 use egui::{Pos2, Rect, Sense, Vec2};
 use egui_plot::{Legend, Line, Plot, PlotBounds, PlotPoints};
 
@@ -10,11 +12,13 @@ use crate::ui::timeline::Timeline;
 
 use super::{TimeGesture, gestures};
 
+/// The trajectory of `analysis`; `done_fraction` when it is partial.
 pub fn trajectory(
     ui: &mut egui::Ui,
     size: egui::Vec2,
     timeline: &Timeline,
     analysis: &SignalAnalysis,
+    done_fraction: Option<f64>,
 ) -> (Rect, Vec<TimeGesture>) {
     let trajectory = &analysis.trajectory;
     let plot = Plot::new("trajectory")
@@ -45,17 +49,22 @@ pub fn trajectory(
                 .partition_point(|&t| t <= timeline.end_s())
                 + 1)
             .min(trajectory.times_s.len());
-            for (class_index, class) in analysis.classes.iter().enumerate() {
-                let points: PlotPoints = trajectory.times_s[first..last]
-                    .iter()
-                    .zip(&trajectory.probs[first..last])
-                    .map(|(&t, row)| [t, f64::from(row.get(class_index).copied().unwrap_or(0.0))])
-                    .collect();
-                plot_ui.line(
-                    Line::new(class.as_str(), points)
-                        .color(theme::class_colour(class_index))
-                        .width(2.0),
-                );
+            for run in unbroken_runs(&trajectory.times_s[first..last]) {
+                let run = first + run.start..first + run.end;
+                for (class_index, class) in analysis.classes.iter().enumerate() {
+                    let points: PlotPoints = trajectory.times_s[run.clone()]
+                        .iter()
+                        .zip(&trajectory.probs[run.clone()])
+                        .map(|(&t, row)| {
+                            [t, f64::from(row.get(class_index).copied().unwrap_or(0.0))]
+                        })
+                        .collect();
+                    plot_ui.line(
+                        Line::new(class.as_str(), points)
+                            .color(theme::class_colour(class_index))
+                            .width(2.0),
+                    );
+                }
             }
         });
     let response = plot.response.interact(Sense::click_and_drag());
@@ -72,7 +81,11 @@ pub fn trajectory(
         rect.left_top() + Vec2::new(4.0, 2.0),
         egui::Align2::LEFT_TOP,
         format!(
-            "Emotion trajectory (window centres) · utterance: {} {:.0}%",
+            "Emotion trajectory (window centres) · utterance{}: {} {:.0}%",
+            done_fraction.map_or(String::new(), |done| format!(
+                " so far ({:.0} % analysed)",
+                done * 100.0
+            )),
             analysis.classes.get(best.0).map_or("", String::as_str),
             best.1 * 100.0
         ),
@@ -81,6 +94,28 @@ pub fn trajectory(
     );
     let gestures = gestures(ui, &response, timeline, "Emotion trajectory");
     (rect, gestures)
+}
+
+/// Index ranges of window centres with none missing between them (a gap is wider than one and a
+/// half of the smallest step), so a partial analysis draws no line across the part not analysed.
+fn unbroken_runs(times_s: &[f64]) -> Vec<Range<usize>> {
+    let step = times_s
+        .windows(2)
+        .map(|pair| pair[1] - pair[0])
+        .filter(|&d| d > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for (index, pair) in times_s.windows(2).enumerate() {
+        if pair[1] - pair[0] > 1.5 * step {
+            runs.push(start..index + 1);
+            start = index + 1;
+        }
+    }
+    if start < times_s.len() {
+        runs.push(start..times_s.len());
+    }
+    runs
 }
 
 /// Each annotator's label as a band along the top of `rect`: the recording's class faint across
@@ -123,5 +158,18 @@ pub fn labels_over(
             egui::FontId::proportional(10.0),
             ui.visuals().strong_text_color(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unbroken_runs;
+
+    #[test]
+    fn lines_break_where_windows_are_missing() {
+        assert_eq!(unbroken_runs(&[0.5, 1.0, 1.5, 4.0, 4.5]), vec![0..3, 3..5]);
+        assert_eq!(unbroken_runs(&[0.5, 1.0, 1.5]), vec![0..3]);
+        assert_eq!(unbroken_runs(&[2.0]), vec![0..1]);
+        assert!(unbroken_runs(&[]).is_empty());
     }
 }
