@@ -4,22 +4,24 @@
 # "ratio onnxruntime/pytorch: X.XX", the median of PyTorch's time divided by ONNX Runtime's
 # (2.00: ONNX Runtime twice as fast). Both include the one-pass trajectory, enhancement and routing.
 #
-#   scripts/bench-vs-torch.sh [--seconds S] [--threads N] [--model M] [--runs R] [--studio BIN]
+#   scripts/bench-vs-torch.sh [--seconds S] [--threads N] [--model M] [--runs R] [--chunk-seconds C] [--studio BIN]
 #
-# Defaults: 600 s of audio, 2 threads, the shipped compact model, 3 runs; the studio is built
+# Defaults: 600 s of audio, 2 threads, the shipped compact model, 3 runs, the studio's chunks (20 s,
+# as many per run as the studio puts in one); the studio is built
 # (release, in $CARGO_TARGET_DIR or target/) unless --studio names a merit-studio binary to use. Never run it while
 # something else (a training run) shares the cores: the ratio would measure the neighbour.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=600 threads=2 runs=3 model=models/sparse-merit-compact.onnx studio=
+seconds=600 threads=2 runs=3 chunk=20 model=models/sparse-merit-compact.onnx studio=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --chunk-seconds) chunk=$2; shift 2 ;;
     --studio) studio=$(realpath "$2"); shift 2 ;;
-    *) echo "usage: scripts/bench-vs-torch.sh [--seconds S] [--threads N] [--model M] [--runs R] [--studio BIN]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench-vs-torch.sh [--seconds S] [--threads N] [--model M] [--runs R] [--chunk-seconds C] [--studio BIN]" >&2; exit 2 ;;
   esac
 done
 model=$(realpath "$model")
@@ -31,8 +33,8 @@ if [[ -z $studio ]]; then
 fi
 ours=() theirs=()
 for run in $(seq "$runs"); do
-  ort_s=$("$studio" bench --model "$model" --device cpu --seconds "$seconds" --jobs "$threads" | awk '$1 == "time" {print $2}')
-  torch_s=$(cd models/training && OMP_NUM_THREADS=$threads .venv/bin/python bench_torch.py --model "$model" --seconds "$seconds" --threads "$threads" | awk '$1 == "elapsed_s" {print $2}')
+  ort_s=$("$studio" bench --model "$model" --device cpu --seconds "$seconds" --jobs "$threads" --chunk-seconds "$chunk" | awk '$1 == "time" {print $2}')
+  torch_s=$(cd models/training && OMP_NUM_THREADS=$threads .venv/bin/python bench_torch.py --model "$model" --seconds "$seconds" --threads "$threads" --chunk-seconds "$chunk" | awk '$1 == "elapsed_s" {print $2}')
   echo "run $run: onnxruntime ${ort_s} s, pytorch ${torch_s} s"
   ours+=("$ort_s") theirs+=("$torch_s")
 done

