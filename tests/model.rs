@@ -166,15 +166,20 @@ mod analysis {
         assert_eq!(analysis.trajectory.times_s.len(), 1);
     }
 
+    /// The reference input repeated to `samples` samples.
+    fn looped_reference(samples: usize) -> Vec<f32> {
+        reference_input(16_000)
+            .iter()
+            .cycle()
+            .take(samples)
+            .copied()
+            .collect()
+    }
+
     #[test]
     fn a_steered_analysis_does_the_part_in_view_first_and_ends_the_same() {
         let mut session = MeritSession::load(&tiny(), cpu()).unwrap();
-        let signal: Vec<f32> = reference_input(16_000)
-            .iter()
-            .cycle()
-            .take(95 * 16_000)
-            .copied()
-            .collect();
+        let signal = looped_reference(95 * 16_000);
         let params = AnalysisParams {
             chunk_s: 12.0,
             overlap_s: 2.0,
@@ -222,10 +227,8 @@ mod analysis {
     fn chunked_analysis_agrees_with_a_single_pass_away_from_chunk_edges() {
         let mut session = MeritSession::load(&tiny(), cpu()).unwrap();
         // 47 s: the reference signal repeated with a slow level change.
-        let signal: Vec<f32> = reference_input(16_000)
+        let signal: Vec<f32> = looped_reference(47 * 16_000 + 123)
             .iter()
-            .cycle()
-            .take(47 * 16_000 + 123)
             .enumerate()
             .map(|(i, s)| s * (0.6 + 0.4 * (i as f32 / 200_000.0).sin()))
             .collect();
