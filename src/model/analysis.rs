@@ -289,13 +289,16 @@ pub fn analyze_signal(
     let window = window_len.min(total);
     let window_starts = window_starts(total, window, samples_of(params.hop_s, 1));
     let single_window = window_starts.len() == 1 && window == len;
+    // Without the one-pass output, trajectory windows run after the chunks, each on its own.
+    let window_pass = !(one_pass || single_window);
     let hop_s = hop_samples as f64 / f64::from(ANALYSIS_RATE_HZ);
     let to_samples = |seconds: f64| (seconds.max(0.0) * f64::from(ANALYSIS_RATE_HZ)) as usize;
     let window_centre_s = |start: usize| {
         (start as f64 + window as f64 / 2.0).min(signal.len() as f64) / f64::from(ANALYSIS_RATE_HZ)
     };
-    // What the chunks done so far say; the same code makes the partial and the final analysis.
-    let so_far = |outputs: &ChunkOutputs<'_>, trajectory: Trajectory, enhanced: Vec<f32>| {
+    // What the chunks done so far say (the enhanced audio only at the end); the same code makes
+    // the partial and the final analysis.
+    let so_far = |outputs: &ChunkOutputs<'_>, trajectory: Trajectory| {
         let (ser, se) = outputs.routers(hop_s)?;
         Ok::<_, ModelError>(SignalAnalysis {
             duration_s,
@@ -303,14 +306,15 @@ pub fn analyze_signal(
             classes: classes.clone(),
             probs: outputs.utterance_probs(),
             trajectory,
-            enhanced,
+            enhanced: Vec::new(),
             ser,
             se,
             provider,
             inference_s: started.elapsed().as_secs_f64(),
         })
     };
-    let one_pass_trajectory = |outputs: &ChunkOutputs<'_>| {
+    // The trajectory windows the chunk pass has given so far.
+    let trajectory_so_far = |outputs: &ChunkOutputs<'_>| {
         let mut trajectory = Trajectory {
             times_s: Vec::new(),
             probs: Vec::new(),
@@ -354,21 +358,19 @@ pub fn analyze_signal(
                 outputs.add(batch[k], piece);
             },
         )?;
-        let work_remains = outputs.done_fraction() < 1.0 || !(one_pass || single_window);
+        let work_remains = outputs.done_fraction() < 1.0 || window_pass;
         if let Some(report) = steering.partial.as_mut()
             && work_remains
             && last_report.elapsed() >= steering.partial_every
         {
             report(PartialAnalysis {
-                so_far: so_far(&outputs, one_pass_trajectory(&outputs), Vec::new())?,
+                so_far: so_far(&outputs, trajectory_so_far(&outputs))?,
                 done_fraction: outputs.done_fraction(),
             });
             last_report = Instant::now();
         }
     }
-    let trajectory = if one_pass || single_window {
-        one_pass_trajectory(&outputs)
-    } else {
+    let trajectory = if window_pass {
         let mut probs = Vec::with_capacity(window_starts.len());
         run_pieces(
             session,
@@ -383,8 +385,10 @@ pub fn analyze_signal(
             times_s: window_starts.iter().map(|&s| window_centre_s(s)).collect(),
             probs,
         }
+    } else {
+        trajectory_so_far(&outputs)
     };
-    let mut analysis = so_far(&outputs, trajectory, Vec::new())?;
+    let mut analysis = so_far(&outputs, trajectory)?;
     analysis.enhanced = outputs.into_enhanced();
     analysis.enhanced.truncate(signal.len());
     Ok(analysis)
