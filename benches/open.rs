@@ -8,11 +8,10 @@
 
 mod common;
 
-use common::{arg, percentile};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use egui_kittest::Harness;
+use common::{arg, percentile};
 use merit_studio::ui::{Playback, StudioApp};
 
 const ANNOTATORS: usize = 2;
@@ -58,9 +57,7 @@ fn main() {
     let empty = tempfile::tempdir().unwrap();
     let app = StudioApp::open(empty.path(), None, Playback::Unavailable("bench".into()))
         .with_cache_dir(None);
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app);
+    let mut harness = common::harness(app);
     while harness.state().is_busy() {
         harness.step();
         std::thread::sleep(Duration::from_millis(5));

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use common::{BareWindow, arg, percentile};
 use egui::{Key, Modifiers};
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use merit_studio::annotation::{AnnotationStore, ClassSource, Op};
 use merit_studio::audio::test_signal::speech_like;
@@ -34,12 +33,6 @@ fn frame_with_keys(window: &mut BareWindow, frame: usize, times: &mut Vec<f64>) 
         .then(|| keys[(frame / 2) % keys.len()]);
     times.push(window.frame(key));
     std::thread::sleep(Duration::from_millis(16));
-}
-
-fn harness_of(app: StudioApp) -> Harness<'static, StudioApp> {
-    Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app)
 }
 
 /// The project folder, its recordings labelled by "ana".
@@ -80,7 +73,7 @@ fn main() {
         .with_model(model.clone())
         .with_annotator("ana")
         .with_cache_dir(None);
-    let mut harness = harness_of(app);
+    let mut harness = common::harness(app);
     while harness.state().is_busy() || !harness.state().has_waveform() {
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
@@ -90,16 +83,15 @@ fn main() {
 
     // The same frames, as a desktop window draws them, first without a retrain (its window
     // open), then while one runs; egui_kittest only clicks the button between them.
-    let size = egui::vec2(1280.0, 800.0);
-    let mut window = BareWindow::new(harness.into_state(), size);
+    let mut window = BareWindow::new(harness.into_state());
     let mut idle = Vec::new();
     for frame in 0..600 {
         frame_with_keys(&mut window, frame, &mut idle);
     }
-    let mut harness = harness_of(window.into_app());
+    let mut harness = common::harness(window.into_app());
     harness.get_by_label("Retrain").click();
     harness.run_steps(2);
-    let mut window = BareWindow::new(harness.into_state(), size);
+    let mut window = BareWindow::new(harness.into_state());
     let started = Instant::now();
     let mut frames = Vec::new();
     let mut frame = 0;

@@ -9,10 +9,10 @@
 
 mod common;
 
-use common::arg;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::arg;
 use egui::Key;
 use egui_kittest::Harness;
 use merit_studio::audio::test_signal::speech_like;
@@ -78,9 +78,7 @@ fn main() {
     let app = StudioApp::open(dir.path(), None, Playback::Sink(Box::new(sink.clone())))
         .with_model(model.clone())
         .with_cache_dir(None);
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app);
+    let mut harness = common::harness(app);
     let settle = |harness: &mut Harness<'static, StudioApp>| {
         let started = Instant::now();
         loop {

@@ -11,11 +11,11 @@
 
 mod common;
 
-use common::{arg, percentile};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{arg, percentile};
 use egui::Key;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -58,9 +58,7 @@ fn window(folder: &Path, model: &Path) -> (Harness<'static, StudioApp>, Sink) {
         .with_model(model.to_path_buf())
         .with_cache_dir(None)
         .with_annotator("bench");
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app);
+    let mut harness = common::harness(app);
     let started = Instant::now();
     while harness.state().is_busy() || !harness.state().has_waveform() {
         harness.step();

@@ -34,6 +34,25 @@ fn wait_idle(harness: &mut Harness<'static, StudioApp>, what: &str) -> Duration 
     started.elapsed()
 }
 
+/// 300 frames, every other one pressing the next of `keys`, drawn by `frame` (which returns its
+/// time in milliseconds): the sorted times of the frames with a key, and of those without.
+fn zooming_and_still(
+    keys: &[Key],
+    mut frame: impl FnMut(Option<Key>) -> f64,
+) -> (Vec<f64>, Vec<f64>) {
+    let (mut changing, mut still) = (Vec::new(), Vec::new());
+    for index in 0..300 {
+        if index % 2 == 0 {
+            changing.push(frame(Some(keys[(index / 2) % keys.len()])));
+        } else {
+            still.push(frame(None));
+        }
+    }
+    changing.sort_by(f64::total_cmp);
+    still.sort_by(f64::total_cmp);
+    (changing, still)
+}
+
 fn main() {
     let seconds: f64 = arg("--seconds").map_or(3600.0, |s| s.parse().unwrap());
     let model = arg("--model").map_or_else(merit_studio::model::shipped_model_path, Into::into);
@@ -47,9 +66,7 @@ fn main() {
     let app = StudioApp::open(dir.path(), None, Playback::Unavailable("bench".into()))
         .with_model(model.clone())
         .with_cache_dir(None);
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app);
+    let mut harness = common::harness(app);
     while !harness.state().has_waveform() {
         harness.step();
         std::thread::sleep(Duration::from_millis(1));
@@ -67,39 +84,17 @@ fn main() {
         Key::ArrowLeft,
         Key::F,
     ];
-    let mut changing = Vec::new();
-    let mut still = Vec::new();
-    for frame in 0..300 {
-        if frame % 2 == 0 {
-            harness.key_press(keys[(frame / 2) % keys.len()]);
+    let (changing, still) = zooming_and_still(&keys, |key| {
+        if let Some(key) = key {
+            harness.key_press(key);
         }
         let started = Instant::now();
         harness.step();
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        if frame % 2 == 0 {
-            changing.push(ms);
-        } else {
-            still.push(ms);
-        }
-    }
+        started.elapsed().as_secs_f64() * 1000.0
+    });
     // The same frames as a desktop window draws them (no AccessKit tree, tessellation included).
-    let mut window = BareWindow::new(harness.into_state(), egui::vec2(1280.0, 800.0));
-    let (mut bare_changing, mut bare_still) = (Vec::new(), Vec::new());
-    for frame in 0..300 {
-        if frame % 2 == 0 {
-            bare_changing.push(window.frame(Some(keys[(frame / 2) % keys.len()])));
-        } else {
-            bare_still.push(window.frame(None));
-        }
-    }
-    for samples in [
-        &mut changing,
-        &mut still,
-        &mut bare_changing,
-        &mut bare_still,
-    ] {
-        samples.sort_by(f64::total_cmp);
-    }
+    let mut window = BareWindow::new(harness.into_state());
+    let (bare_changing, bare_still) = zooming_and_still(&keys, |key| window.frame(key));
     println!(
         "recording      {seconds:.0} s of 16 kHz audio, model {}",
         model.display()

@@ -1,12 +1,16 @@
-//! What the benchmarks share: their command-line options, percentiles, and the studio's frames
-//! timed as a desktop window draws them.
+//! What the benchmarks share: their command-line options, percentiles, the window at 1280×800
+//! through egui_kittest, and the studio's frames timed as a desktop window draws them.
 // Each benchmark uses part of this.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
 
 use egui::{Event, Key, Modifiers, Pos2, RawInput, Rect, Vec2};
+use egui_kittest::Harness;
 use merit_studio::ui::StudioApp;
+
+/// The window size every bench draws at.
+const WINDOW_SIZE: Vec2 = Vec2::new(1280.0, 800.0);
 
 /// The value after `name` on the command line (`-- --seconds 60`).
 pub fn arg(name: &str) -> Option<String> {
@@ -21,22 +25,27 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// `app` in egui_kittest at the benches' window size.
+pub fn harness(app: StudioApp) -> Harness<'static, StudioApp> {
+    Harness::builder()
+        .with_size(WINDOW_SIZE)
+        .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app)
+}
+
 /// The studio's frames as eframe draws them on a desktop with no assistive technology running:
 /// layout and tessellation on the UI thread, no AccessKit tree (eframe builds one only when a
 /// screen reader asks for it, egui_kittest on every frame, for its queries), no GPU rasterisation.
 pub struct BareWindow {
     ctx: egui::Context,
     app: StudioApp,
-    size: Vec2,
     started: Instant,
 }
 
 impl BareWindow {
-    pub fn new(app: StudioApp, size: Vec2) -> Self {
+    pub fn new(app: StudioApp) -> Self {
         Self {
             ctx: egui::Context::default(),
             app,
-            size,
             started: Instant::now(),
         }
     }
@@ -45,7 +54,7 @@ impl BareWindow {
     /// milliseconds.
     pub fn frame(&mut self, key: Option<Key>) -> f64 {
         let mut input = RawInput {
-            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, self.size)),
+            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, WINDOW_SIZE)),
             time: Some(self.started.elapsed().as_secs_f64()),
             ..RawInput::default()
         };

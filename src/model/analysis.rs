@@ -63,6 +63,11 @@ pub struct RouterTrace {
     pub hop_s: f64,
 }
 
+/// Whether a router frame holds probabilities (a partial analysis leaves frames not yet run NaN).
+fn analysed<'a>(row: impl IntoIterator<Item = &'a f32>) -> bool {
+    !row.into_iter().any(|p| p.is_nan())
+}
+
 /// The index of the largest value (the first of equals; 0 for none).
 fn argmax<'a>(values: impl IntoIterator<Item = &'a f32>) -> usize {
     values
@@ -79,7 +84,7 @@ impl RouterTrace {
         let mut counts = vec![0_usize; probs.ncols()];
         let mut frames = 0_usize;
         for row in probs.rows() {
-            if !row.iter().any(|p| p.is_nan()) {
+            if analysed(row) {
                 counts[argmax(row)] += 1;
                 frames += 1;
             }
@@ -115,7 +120,7 @@ impl RouterTrace {
     /// Whether `frame` has been analysed (a partial analysis leaves the others NaN).
     #[must_use]
     pub fn is_analysed(&self, frame: usize) -> bool {
-        !self.probs.row(frame).iter().any(|p| p.is_nan())
+        analysed(self.probs.row(frame))
     }
 
     /// The expert with the highest probability at `frame` (the one top-1 routing chose).

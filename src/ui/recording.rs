@@ -351,6 +351,17 @@ impl RecordingState {
         self.analysis_error = None;
     }
 
+    /// The analysis the panes draw: the complete one, else the results so far with the fraction
+    /// done.
+    #[must_use]
+    pub fn shown_analysis(&self) -> Option<(&SignalAnalysis, Option<f64>)> {
+        match (&self.analysis, &self.partial) {
+            (Some(analysis), _) => Some((&analysis.result, None)),
+            (None, Some(partial)) => Some((&partial.so_far, Some(partial.done_fraction))),
+            (None, None) => None,
+        }
+    }
+
     /// Takes an analysis's results so far, unless a complete analysis is already shown (a
     /// re-analysis keeps showing the last complete one until its own is complete).
     pub fn set_partial(&mut self, partial: PartialAnalysis) {

@@ -108,7 +108,7 @@ fn lanes_of(recording: &RecordingState, traced: bool) -> Vec<LaneKind> {
         lanes.push(LaneKind::Trace);
     }
     lanes.extend([LaneKind::Spectrogram, LaneKind::Prosody]);
-    if recording.analysis.is_some() || recording.partial.is_some() {
+    if recording.shown_analysis().is_some() {
         lanes.extend([
             LaneKind::Trajectory,
             LaneKind::SerRouter,
@@ -141,11 +141,8 @@ pub fn lanes_ui(
         + usize::from(trace_scheme.is_some())
         + usize::from(
             recording
-                .analysis
-                .as_ref()
-                .map(|a| &a.result)
-                .or(recording.partial.as_ref().map(|p| &p.so_far))
-                .is_some_and(|result| result.padded_from_s.is_some()),
+                .shown_analysis()
+                .is_some_and(|(result, _)| result.padded_from_s.is_some()),
         );
     let items = 2 + texts + 2 * kinds.len();
     let available = ui.available_height()
@@ -238,12 +235,7 @@ pub fn lanes_ui(
         drawn.extend(lane(ui, LaneKind::Prosody, &mut |ui, size| {
             lanes::prosody(ui, size, &timeline, original_prosody, enhanced_prosody)
         }));
-        let shown = match (&recording.analysis, &recording.partial) {
-            (Some(analysis), _) => Some((&analysis.result, None)),
-            (None, Some(partial)) => Some((&partial.so_far, Some(partial.done_fraction))),
-            (None, None) => None,
-        };
-        if let Some((result, done_fraction)) = shown {
+        if let Some((result, done_fraction)) = recording.shown_analysis() {
             if let Some(padded) = result.padded_from_s {
                 ui.weak(format!("clip of {padded:.2} s padded to the model's 0.5 s minimum"));
             }
