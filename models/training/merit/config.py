@@ -99,6 +99,16 @@ class MeritConfig:
     pooling_variance_floor: float = 1e-6
     # Added to STFT magnitudes before log1p (the released SE head adds 1e-6; ours adds none).
     se_magnitude_epsilon: float = 0.0
+    # The emotion head also sees each frame's pitch from an in-graph tracker (merit.pitch), for a
+    # backbone that carries little of it; the authors' model never has it.
+    pitch_features: bool = False
+    # Speaker-relative emotion: the classifier sees the pooled statistics minus a speaker reference (the
+    # mean statistics of the speaker's other recordings), because the styles are defined against the
+    # speaker's own neutral voice; without a reference, the training population's mean stands in.
+    speaker_relative: bool = False
+    # The share of training batches classified against the population mean instead of their speakers'
+    # references, so that a recording without a known speaker is still classified.
+    population_reference_share: float = 0.25
 
     @property
     def frame_hop_s(self) -> float:

@@ -5,7 +5,9 @@ a wrong sample rate."""
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 from pathlib import Path
 
 import numpy as np
@@ -113,23 +115,57 @@ def crop(signal: np.ndarray, length: int, offset: int) -> np.ndarray:
     return signal[offset : offset + length]
 
 
-class Batches:
-    """Random fixed-length crops (noisy, clean, label), reshuffled each epoch. With a noise pool, each
-    crop of the clean utterance is mixed anew every epoch (merit.mixing.random_mixture): new noise,
-    SNR and level; without one, the clip's stored noisy and clean signals are cropped."""
+class Batch(NamedTuple):
+    noisy: torch.Tensor  # (batch, samples)
+    clean: torch.Tensor
+    labels: torch.Tensor  # (batch,)
+    speakers: torch.Tensor  # (batch,) speaker ids, for speaker references within the batch
 
-    def __init__(self, clips: list[Clip], seconds: float, batch_size: int, seed: int, noise: NoisePool | None = None):
+
+class Batches:
+    """Random fixed-length crops, reshuffled each epoch. With a noise pool, each crop of the clean
+    utterance is mixed anew every epoch (merit.mixing.random_mixture): new noise, SNR and level;
+    without one, the clip's stored noisy and clean signals are cropped. With `speaker_group` > 1,
+    clips come in runs of that many from one speaker (drawn regardless of their labels), so that
+    each has others of its speaker in the batch to be relative to."""
+
+    def __init__(
+        self,
+        clips: list[Clip],
+        seconds: float,
+        batch_size: int,
+        seed: int,
+        noise: NoisePool | None = None,
+        speaker_group: int = 1,
+    ):
         self.clips, self.length, self.batch_size = clips, int(seconds * SAMPLE_RATE), batch_size
         self.rng = np.random.default_rng(seed)
         self.noise = noise
+        self.speaker_group = speaker_group
+        speakers = sorted({clip.row.get("speaker", "") for clip in clips})
+        self.speaker_ids = [speakers.index(clip.row.get("speaker", "")) for clip in clips]
 
     def __len__(self) -> int:
         return (len(self.clips) + self.batch_size - 1) // self.batch_size
 
+    def order(self) -> np.ndarray:
+        """Every clip once: shuffled, or in shuffled runs of `speaker_group` clips of one speaker."""
+        if self.speaker_group <= 1:
+            return self.rng.permutation(len(self.clips))
+        by_speaker = defaultdict(list)
+        for index in self.rng.permutation(len(self.clips)):
+            by_speaker[self.speaker_ids[index]].append(int(index))
+        runs = [
+            members[start : start + self.speaker_group]
+            for _, members in sorted(by_speaker.items())
+            for start in range(0, len(members), self.speaker_group)
+        ]
+        return np.array([index for run in (runs[i] for i in self.rng.permutation(len(runs))) for index in run])
+
     def __iter__(self):
-        order = self.rng.permutation(len(self.clips))
+        order = self.order()
         for start in range(0, len(order), self.batch_size):
-            noisy, clean, labels = [], [], []
+            noisy, clean, labels, speakers = [], [], [], []
             for index in order[start : start + self.batch_size]:
                 clip = self.clips[index]
                 offset = int(self.rng.integers(0, max(1, len(clip.noisy) - self.length + 1)))
@@ -142,4 +178,7 @@ class Batches:
                     noisy.append(crop(clip.noisy, self.length, offset))
                     clean.append(reference)
                 labels.append(clip.label)
-            yield torch.from_numpy(np.stack(noisy)), torch.from_numpy(np.stack(clean)), torch.tensor(labels)
+                speakers.append(self.speaker_ids[index])
+            yield Batch(
+                torch.from_numpy(np.stack(noisy)), torch.from_numpy(np.stack(clean)), torch.tensor(labels), torch.tensor(speakers)
+            )

@@ -13,6 +13,7 @@ import json
 import math
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -22,7 +23,7 @@ from . import CLASSES
 from . import comparison
 from .data import read_audio, read_manifest
 from .metrics import macro_f1, segmental_snr, si_sdr
-from .train import load_trained
+from .train import load_trained, speaker_references
 from .train_utils import configure_threads
 
 CONDITIONS = [("clean", None)] + [(s, float(snr)) for s in ("seen", "unseen") for snr in (-5, 0, 5, 10)]
@@ -32,18 +33,28 @@ def condition_key(row) -> str:
     return "clean" if row["noise_set"] == "clean" else f"{row['noise_set']}/{row['snr_db']:+.0f}dB"
 
 
+class SystemOutput(NamedTuple):
+    logits: np.ndarray | None  # (clips, classes)
+    enhanced: np.ndarray | None  # (clips, samples)
+    routing: dict | None  # "se", "ser": (clips, frames) chosen experts
+    statistics: torch.Tensor | None = None  # (clips, features): a speaker-relative head's pooled statistics
+
+
 class System:
     """Something that classifies and/or enhances a batch of equal-length noisy clips."""
 
     name: str
+    # A speaker-relative emotion head: scored against speaker references once every clip is run.
+    speaker_relative = False
 
-    def run(self, noisy: torch.Tensor, rows: list[dict]) -> tuple[np.ndarray | None, np.ndarray | None, dict | None]:
+    def run(self, noisy: torch.Tensor, rows: list[dict]) -> SystemOutput:
         raise NotImplementedError
 
 
 class ModelSystem(System):
     def __init__(self, name: str, path: Path):
         self.name, self.model = name, load_trained(path)
+        self.speaker_relative = self.model.config.speaker_relative
 
     @torch.no_grad()
     def run(self, noisy, rows):
@@ -53,7 +64,13 @@ class ModelSystem(System):
         routing = None
         if out.se_chosen is not None:
             routing = {"se": out.se_chosen.argmax(-1).numpy(), "ser": out.ser_chosen.argmax(-1).numpy()}
-        return logits, enhanced, routing
+        return SystemOutput(logits, enhanced, routing, out.emotion_statistics if self.speaker_relative else None)
+
+    @torch.no_grad()
+    def classify_relative(self, statistics: torch.Tensor, speakers: list[str]) -> np.ndarray:
+        """Classes of clips from one condition against their speakers' references (the mean of the
+        speaker's other clips there, as merit.train scores its dev split)."""
+        return self.model.ser_head.classify(statistics, speaker_references(statistics, speakers)).argmax(-1).numpy()
 
 
 class PipelineSystem(System):
@@ -65,7 +82,7 @@ class PipelineSystem(System):
     @torch.no_grad()
     def run(self, noisy, rows):
         enhanced = self.enhancer(noisy).enhanced
-        return self.classifier(enhanced).emotion_logits.numpy(), enhanced.numpy(), None
+        return SystemOutput(self.classifier(enhanced).emotion_logits.numpy(), enhanced.numpy(), None)
 
 
 class FileSystem(System):
@@ -76,14 +93,14 @@ class FileSystem(System):
 
     def run(self, noisy, rows):
         enhanced = np.stack([read_audio(self.folder / row["path"])[: noisy.shape[1]] for row in rows])
-        return None, enhanced, None
+        return SystemOutput(None, enhanced, None)
 
 
 class NoisySystem(System):
     name = "noisy input"
 
     def run(self, noisy, rows):
-        return None, noisy.numpy(), None
+        return SystemOutput(None, noisy.numpy(), None)
 
 
 def se_scores(clean: np.ndarray, estimate: np.ndarray, with_perceptual: bool) -> dict:
@@ -112,7 +129,8 @@ def evaluate(corpus: Path, systems: list[System], perceptual_utterances: int = 6
     for row in rows:
         by_utterance[row["utterance"]].append(row)
     utterances = sorted(by_utterance)[: max_utterances or None]
-    predictions = {s.name: defaultdict(list) for s in systems}
+    # Per speaker-relative system and condition: (record, speaker, pooled statistics).
+    pending = {s.name: defaultdict(list) for s in systems if s.speaker_relative}
     se = {s.name: defaultdict(lambda: defaultdict(list)) for s in systems}
     usage = {s.name: {"se": [], "ser": []} for s in systems}
     records: list[dict] = []
@@ -122,14 +140,18 @@ def evaluate(corpus: Path, systems: list[System], perceptual_utterances: int = 6
         noisy = torch.from_numpy(np.stack([read_audio(root / r["path"]) for r in group]))
         clean = np.stack([read_audio(root / r["clean_path"]) for r in group])
         for system in systems:
-            logits, enhanced, routing = system.run(noisy, group)
+            logits, enhanced, routing, statistics = system.run(noisy, group)
             for i, row in enumerate(group):
                 key = condition_key(row)
                 record = {"system": system.name, "utterance": utterance, "family": row.get("family", "espeak"), "condition": key,
                           "truth": CLASSES.index(row["label"]), "guess": None, "ssnr": None}
                 if logits is not None:
                     record["guess"] = int(logits[i].argmax())
-                    predictions[system.name][key].append((record["truth"], record["guess"]))
+                if statistics is not None:
+                    pending[system.name][key].append((record, row["speaker"], statistics[i]))
+                    # The same model without a speaker reference (the population's), as a single
+                    # recording is classified; emotion only, so its enhancement is not counted twice.
+                    records.append({**record, "system": f"{system.name} (no speaker reference)"})
                 if enhanced is not None and row["noise_set"] != "clean":
                     perceptual = number <= perceptual_utterances
                     for metric, value in se_scores(clean[i].astype(np.float64), enhanced[i].astype(np.float64), perceptual).items():
@@ -141,6 +163,15 @@ def evaluate(corpus: Path, systems: list[System], perceptual_utterances: int = 6
                     usage[system.name]["ser"].append(routing["ser"][i])
         if number % 20 == 0:
             print(f"  evaluated {number}/{len(utterances)} utterances", flush=True)
+    for system in systems:
+        for entries in pending.get(system.name, {}).values():
+            guesses = system.classify_relative(torch.stack([e[2] for e in entries]), [e[1] for e in entries])
+            for (record, _, _), guess in zip(entries, guesses, strict=True):
+                record["guess"] = int(guess)
+    predictions = {s.name: defaultdict(list) for s in systems}  # the systems' order, for the tables
+    for record in records:
+        if record["guess"] is not None:
+            predictions.setdefault(record["system"], defaultdict(list))[record["condition"]].append((record["truth"], record["guess"]))
     results = {"ser": {}, "se": {}, "experts": {}, "test_utterances": len(utterances)}
     for name, by_condition in predictions.items():
         if not by_condition:

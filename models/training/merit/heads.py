@@ -76,19 +76,52 @@ class EmotionHead(nn.Module):
         dropout: float = 0.5,
         score_bias: bool = True,
         variance_floor: float = 1e-6,
+        speaker_relative: bool = False,
     ):
         super().__init__()
         self.pooling = AttentiveStatsPooling(size, attention_hidden, score_bias, variance_floor)
         self.classifier = nn.Sequential(
             nn.Linear(2 * size, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, classes)
         )
+        self.speaker_relative = speaker_relative
+        if speaker_relative:
+            # Running mean of the pooled statistics in training: the reference of a recording whose
+            # speaker is unknown.
+            self.register_buffer("population_reference", torch.zeros(2 * size))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.pooling(x))
+    def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+        return self.classify(self.pooling(x), reference)
 
-    def trajectory(self, x: torch.Tensor, window: int, banded: bool = False) -> torch.Tensor:
+    def classify(self, statistics: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits from pooled statistics (batch, [frames,] 2 * size); a speaker-relative head first
+        subtracts the speaker reference (batch, 2 * size), or the population's without one."""
+        if self.speaker_relative:
+            if reference is None:
+                reference = self.population_reference.expand(statistics.shape[0], -1)
+            if statistics.dim() == 3:
+                reference = reference[:, None]
+            statistics = statistics - reference
+        return self.classifier(statistics)
+
+    def update_population_reference(self, statistics: torch.Tensor, momentum: float = 0.01) -> None:
+        with torch.no_grad():
+            self.population_reference.lerp_(statistics.mean(dim=0), momentum)
+
+    def trajectory(
+        self, x: torch.Tensor, window: int, banded: bool = False, reference: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Class logits of the `window` frames starting at each frame: (batch, frames, classes)."""
-        return self.classifier(self.pooling.windowed(x, window, banded))
+        return self.classify(self.pooling.windowed(x, window, banded), reference)
+
+
+def leave_one_out_reference(statistics: torch.Tensor, speakers: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
+    """Each item's speaker reference within a batch: the mean statistics of the batch's other items of
+    the same speaker (batch, 2 * size); `fallback` where the speaker has no other item."""
+    same = (speakers[:, None] == speakers[None, :]).float()
+    same.fill_diagonal_(0)
+    others = same.sum(dim=1, keepdim=True)
+    mean = same @ statistics / others.clamp(min=1)
+    return torch.where(others > 0, mean, fallback.expand_as(statistics))
 
 
 class EnhancementHead(nn.Module):

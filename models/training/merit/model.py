@@ -17,8 +17,9 @@ from torch import nn
 from . import SAMPLE_RATE
 from .backbone import WavLMBackbone
 from .config import INPUT_NORMALISATIONS, MeritConfig
-from .heads import EmotionHead, EnhancementHead
+from .heads import EmotionHead, EnhancementHead, leave_one_out_reference
 from .moe import LayerAggregator, MixtureOfExperts, load_balance_loss
+from .pitch import PITCH_FEATURES, AutocorrelationPitch
 from .stft import ConvStft
 
 VARIANTS = ("sparse_merit", "mtl", "se_only", "ser_only")
@@ -38,6 +39,8 @@ class MeritOutput:
     emotion_trajectory: torch.Tensor | None = None
     # (offset, scale) of the input normalisation, each (batch, 1): the SE target is put on this scale.
     input_affine: tuple[torch.Tensor, torch.Tensor] | None = None
+    # (batch, 2 * features): the emotion head's pooled statistics, what speaker references average.
+    emotion_statistics: torch.Tensor | None = None
 
 
 # The authors divide by (std + 1e-8) when they normalise with training-set statistics.
@@ -87,14 +90,18 @@ class MeritModel(nn.Module):
             feature_size = self.aggregator.output_size
         self.has_ser = variant in ("sparse_merit", "mtl", "ser_only")
         self.has_se = variant in ("sparse_merit", "mtl", "se_only")
+        self.pitch = (
+            AutocorrelationPitch(backbone.frame_hop_samples) if config.pitch_features and self.has_ser else None
+        )
         self.ser_head = (
             EmotionHead(
-                feature_size,
+                feature_size + (PITCH_FEATURES if self.pitch is not None else 0),
                 config.ser_attention_hidden,
                 config.ser_hidden,
                 len(config.classes),
                 score_bias=config.pooling_score_bias,
                 variance_floor=config.pooling_variance_floor,
+                speaker_relative=config.speaker_relative,
             )
             if self.has_ser
             else None
@@ -136,8 +143,16 @@ class MeritModel(nn.Module):
         return magnitude, torch.log1p(magnitude)
 
     def forward(
-        self, waveform: torch.Tensor, trajectory_window: int | None = None, banded_trajectory: bool = False
+        self,
+        waveform: torch.Tensor,
+        trajectory_window: int | None = None,
+        banded_trajectory: bool = False,
+        speakers: torch.Tensor | None = None,
+        speaker_reference: torch.Tensor | None = None,
     ) -> MeritOutput:
+        """`speakers` (batch,) ids make each item's speaker reference the mean statistics of the
+        batch's other items of that speaker (training); `speaker_reference` (batch, 2 * features)
+        gives it directly. Both only matter to a speaker-relative emotion head."""
         offset, scale = self.input_affine(waveform)
         normalised = (waveform - offset) / scale
         hidden_states = self.backbone(normalised)
@@ -152,12 +167,17 @@ class MeritModel(nn.Module):
             balance = load_balance_loss(se_probs, se_chosen) + load_balance_loss(ser_probs, ser_chosen)
         else:
             se_features = ser_features = features
-        logits = self.ser_head(ser_features) if self.ser_head is not None else None
-        trajectory = (
-            self.ser_head.trajectory(ser_features, trajectory_window, banded_trajectory)
-            if self.ser_head is not None and trajectory_window is not None
-            else None
-        )
+        logits = trajectory = statistics = None
+        if self.pitch is not None:
+            ser_features = torch.cat([ser_features, self.pitch(normalised, ser_features.shape[1])], dim=-1)
+        if self.ser_head is not None:
+            statistics = self.ser_head.pooling(ser_features)
+            reference = speaker_reference
+            if speakers is not None and self.ser_head.speaker_relative:
+                reference = leave_one_out_reference(statistics, speakers, self.ser_head.population_reference)
+            logits = self.ser_head.classify(statistics, reference)
+            if trajectory_window is not None:
+                trajectory = self.ser_head.trajectory(ser_features, trajectory_window, banded_trajectory, reference)
         enhanced = enhanced_log_magnitude = None
         if self.se_head is not None:
             se_input = normalised if self.se_sees_normalised else waveform
@@ -170,7 +190,17 @@ class MeritModel(nn.Module):
             if self.se_sees_normalised:
                 enhanced = enhanced * scale + offset
         return MeritOutput(
-            logits, enhanced, enhanced_log_magnitude, se_probs, ser_probs, se_chosen, ser_chosen, balance, trajectory, (offset, scale)
+            logits,
+            enhanced,
+            enhanced_log_magnitude,
+            se_probs,
+            ser_probs,
+            se_chosen,
+            ser_chosen,
+            balance,
+            trajectory,
+            (offset, scale),
+            statistics,
         )
 
     def clean_log_magnitude(self, clean: torch.Tensor, input_affine: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

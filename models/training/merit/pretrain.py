@@ -3,6 +3,11 @@ WavLM do it: k-means clusters of MFCC frames of the *clean* speech are the targe
 noisy input with spans of frames masked (and, as WavLM does, sometimes a second utterance mixed in)
 and predicts the clusters of the masked frames.
 
+MFCCs keep the spectral envelope and drop the harmonics, so those targets teach phonetic content and
+next to nothing about pitch, which is what the emotional styles are made of. `--pitch-weight` adds a
+second target on every frame: the clean speech's log F0 where it is voiced, and whether it is (the
+YIN tracker the corpus checks its styles with).
+
     .venv/bin/python -m merit.pretrain --corpus work/corpus/manifest.jsonl --out work/runs/pretrain
 """
 
@@ -25,6 +30,8 @@ from .corpus import CORPUS_VERSION
 from .data import Batches, check_corpus_version, load_split
 from .mixing import NoisePool
 from .model import normalise_waveform
+from .prosody import HOP as F0_HOP
+from .prosody import f0_track
 from .train_utils import configure_threads, device, load_checkpoint, log_line, save_checkpoint, set_seed
 
 
@@ -84,14 +91,36 @@ def span_mask(batch: int, frames: int, probability: float, span: int, rng: np.ra
     return torch.from_numpy(mask)
 
 
+# log2(F0 / 100 Hz) puts the styles' 80-310 Hz medians around zero.
+F0_REFERENCE_HZ = 100.0
+
+
+def pitch_targets(clean: torch.Tensor, frames: int, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log2 of F0 / 100 Hz, voiced flag) of the clean speech at each backbone frame, from the F0
+    track's frame at each backbone frame's start; unvoiced frames (and frames past the track) are 0
+    and False."""
+    step = hop // F0_HOP
+    log_f0 = np.zeros((clean.shape[0], frames), dtype=np.float32)
+    voiced = np.zeros((clean.shape[0], frames), dtype=bool)
+    for row, signal in enumerate(clean.cpu().numpy()):
+        track = f0_track(signal.astype(np.float64))[::step][:frames]
+        found = np.isfinite(track)
+        voiced[row, : len(track)] = found
+        log_f0[row, : len(track)][found] = np.log2(track[found] / F0_REFERENCE_HZ)
+    return torch.from_numpy(log_f0), torch.from_numpy(voiced)
+
+
 class Pretrainer(nn.Module):
     def __init__(self, config: BackboneConfig, clusters: int):
         super().__init__()
         self.backbone = WavLMBackbone(config)
         self.predictor = nn.Linear(config.hidden_size, clusters)
+        # Log F0 and a voicing logit per frame (used when --pitch-weight > 0).
+        self.pitch = nn.Linear(config.hidden_size, 2)
 
-    def forward(self, wave: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.predictor(self.backbone(normalise_waveform(wave), mask)[-1])
+    def forward(self, wave: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        last = self.backbone(normalise_waveform(wave), mask)[-1]
+        return self.predictor(last), self.pitch(last)
 
 
 def main() -> None:
@@ -105,6 +134,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--pitch-weight", type=float, default=0.0, help="weight of the clean speech's F0 and voicing as a second target (0: clusters only)"
+    )
     parser.add_argument("--exclude-family", help="leave this voice family's audio out (leave-one-family-out)")
     parser.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (smoke tests)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
@@ -151,9 +183,9 @@ def pretrain(args) -> Path:
     log = args.out / "log.jsonl"
     for epoch in range(start_epoch, args.epochs):
         model.train()
-        started, losses, accuracies = time.time(), [], []
-        for noisy, clean, _ in batches:
-            noisy, clean = noisy.to(on), clean.to(on)
+        started, losses, accuracies, pitch_losses = time.time(), [], [], []
+        for batch in batches:
+            noisy, clean = batch.noisy.to(on), batch.clean.to(on)
             if rng.random() < 0.2:
                 # WavLM's utterance mixing: another utterance overlaps part of the input.
                 other = noisy.roll(1, dims=0)
@@ -167,19 +199,29 @@ def pretrain(args) -> Path:
                 targets = torch.cdist(feats, centres_t[None].expand(feats.shape[0], -1, -1)).argmin(-1)
             frames = targets.shape[1]
             mask = span_mask(noisy.shape[0], frames, 0.065, 10, rng).to(on)
-            logits = model(noisy, mask)[:, :frames]
-            loss = F.cross_entropy(logits[mask], targets[mask])
+            logits, pitch = model(noisy, mask)
+            logits, pitch = logits[:, :frames], pitch[:, :frames]
+            masked_ce = F.cross_entropy(logits[mask], targets[mask])
+            loss = masked_ce
+            if args.pitch_weight > 0:
+                log_f0, voiced = (t.to(on) for t in pitch_targets(clean, frames, config.frame_hop_samples))
+                pitch_loss = F.smooth_l1_loss(pitch[..., 0][voiced], log_f0[voiced], beta=0.1) + F.binary_cross_entropy_with_logits(
+                    pitch[..., 1], voiced.float()
+                )
+                loss = loss + args.pitch_weight * pitch_loss
+                pitch_losses.append(pitch_loss.item())
             optimiser.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimiser.step()
             schedule.step()
-            losses.append(loss.item())
+            losses.append(masked_ce.item())
             accuracies.append((logits[mask].argmax(-1) == targets[mask]).float().mean().item())
         entry = {
             "epoch": epoch,
             "masked_ce": float(np.mean(losses)),
             "masked_accuracy": float(np.mean(accuracies)),
+            **({"pitch_loss": float(np.mean(pitch_losses))} if pitch_losses else {}),
             "seconds": round(time.time() - started, 1),
             "audio_s_per_s": round(len(clips) * args.seconds / (time.time() - started), 1),
         }

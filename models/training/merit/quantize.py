@@ -100,6 +100,35 @@ def pack_int8_weights(proto: onnx.ModelProto) -> int:
     return packed
 
 
+def unpack_int8_weights(proto: onnx.ModelProto) -> int:
+    """Undoes `pack_int8_weights` in the graph: each packed weight becomes a float32 initializer of
+    its own name again and its Cast and Mul go (so a tool that looks for weight initializers, such as
+    ONNX Runtime's quantiser, finds them). Returns the number of weights unpacked."""
+    graph = proto.graph
+    packed = {init.name[: -len(INT8_SUFFIX)] for init in graph.initializer if init.name.endswith(INT8_SUFFIX)}
+    if not packed:
+        return 0
+    arrays = float_initializers(proto)
+    rebuilt = {name + ".float" for name in packed}
+    nodes = [
+        node
+        for node in graph.node
+        if not (node.op_type == "Cast" and node.output[0] in rebuilt) and not (node.op_type == "Mul" and node.output[0] in packed)
+    ]
+    parts = {name + suffix for name in packed for suffix in (INT8_SUFFIX, SCALE_SUFFIX)}
+    kept = [init for init in graph.initializer if init.name not in parts]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(kept + [numpy_helper.from_array(arrays[name].astype(np.float32), name) for name in sorted(packed)])
+    # The rebuilt tensors' shapes were recorded as node outputs; a tool that rewrites an initializer
+    # (the quantiser transposes a Gemm's weight in place) must not find a stale shape for it.
+    info = [entry for entry in graph.value_info if entry.name not in packed | rebuilt]
+    del graph.value_info[:]
+    graph.value_info.extend(info)
+    return len(packed)
+
+
 def float_initializers(proto: onnx.ModelProto) -> dict[str, np.ndarray]:
     """Every weight of the graph by its own name, packed ones rebuilt to float32 (the inverse of
     `pack_int8_weights`, for reading a model's weights back)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import PRESETS, MeritConfig
@@ -23,15 +24,25 @@ from .corpus import CORPUS_VERSION
 from .data import Batches, Clip, check_corpus_version, load_split
 from .mixing import NoisePool
 from .metrics import macro_f1
+from .heads import leave_one_out_reference
 from .model import VARIANTS, MeritModel, class_weights, merit_loss
 from .quantize import round_weights_int8
 from .train_utils import configure_threads, device, load_checkpoint, log_line, save_checkpoint, set_seed
 
 
-def build_model(preset: str, variant: str, backbone: Path | None, se_loss_weight: float | None = None) -> MeritModel:
+def build_model(
+    preset: str,
+    variant: str,
+    backbone: Path | None,
+    se_loss_weight: float | None = None,
+    speaker_relative: bool = False,
+    pitch_features: bool = False,
+) -> MeritModel:
     config: MeritConfig = PRESETS[preset]()
     if se_loss_weight is not None:
         config.se_loss_weight = se_loss_weight
+    config.speaker_relative = speaker_relative
+    config.pitch_features = pitch_features
     model = MeritModel(config, variant)
     if backbone is not None:
         state = torch.load(backbone, map_location="cpu", weights_only=False)
@@ -58,21 +69,39 @@ def enhance_clips(enhancer: MeritModel, clips: list[Clip]) -> list[Clip]:
     return enhanced
 
 
+def speaker_references(statistics: torch.Tensor, speakers: list[str]) -> torch.Tensor:
+    """Each clip's speaker reference among a set of clips (the dev split, a test condition): the
+    mean statistics of the same speaker's other clips, as the studio forms it from a project."""
+    ids = {speaker: number for number, speaker in enumerate(sorted(set(speakers)))}
+    fallback = statistics.mean(dim=0)
+    return leave_one_out_reference(statistics, torch.tensor([ids[s] for s in speakers]), fallback)
+
+
 @torch.no_grad()
-def evaluate_dev(model: MeritModel, clips: list[Clip], weights: torch.Tensor) -> dict:
+def evaluate_dev(model: MeritModel, clips: list[Clip]) -> dict:
+    """Dev-split figures; a speaker-relative model is scored against each clip's speaker reference."""
     model.eval()
     on = next(model.parameters()).device
-    predictions, labels, ce, l1 = [], [], [], []
+    logits, statistics, labels, l1 = [], [], [], []
     for clip in clips:
         output = model(torch.from_numpy(clip.noisy)[None].to(on))
         clean = torch.from_numpy(clip.clean)[None].to(on) if clip.clean is not None else None
-        parts = merit_loss(model, output, torch.tensor([clip.label], device=on), clean, weights)
+        parts = merit_loss(model, output, None, clean, None)
         if output.emotion_logits is not None:
-            predictions.append(int(output.emotion_logits.argmax()))
+            logits.append(output.emotion_logits[0])
+            statistics.append(output.emotion_statistics[0])
             labels.append(clip.label)
-            ce.append(parts["ce"].item())
         if "l1" in parts:
             l1.append(parts["l1"].item())
+    predictions, ce = [], []
+    if logits:
+        scores = torch.stack(logits)
+        if model.config.speaker_relative:
+            references = speaker_references(torch.stack(statistics), [clip.row["speaker"] for clip in clips])
+            scores = model.ser_head.classify(torch.stack(statistics), references)
+        targets = torch.tensor(labels, device=on)
+        predictions = scores.argmax(dim=-1).tolist()
+        ce = F.cross_entropy(scores, targets, reduction="none").tolist()
     result = {}
     if predictions:
         result["dev_macro_f1"] = macro_f1(labels, predictions, len(model.config.classes))
@@ -120,10 +149,13 @@ def fit(args) -> Path:
         # Training examples are mixed anew each epoch, so each batch is enhanced as it is drawn.
         enhancer = load_trained(args.enhancer).to(on)
         dev = enhance_clips(enhancer, dev)
-    model = build_model(args.preset, args.variant, args.backbone, args.se_loss_weight).to(on)
+    model = build_model(
+        args.preset, args.variant, args.backbone, args.se_loss_weight, args.speaker_relative, args.pitch_features
+    ).to(on)
     counts = [sum(c.label == i for c in train) for i in range(len(model.config.classes))]
     weights = class_weights(counts).to(on) if model.has_ser else None
-    batches = Batches(train, args.seconds, args.batch_size, args.seed, noise)
+    batches = Batches(train, args.seconds, args.batch_size, args.seed, noise, args.speaker_group if args.speaker_relative else 1)
+    reference_rng = np.random.default_rng(args.seed + 1)
     epochs = args.frozen_epochs + args.finetune_epochs
     state_path, log = args.out / "state.pt", args.out / "log.jsonl"
     best = {"dev_objective": float("inf")}
@@ -161,12 +193,15 @@ def fit(args) -> Path:
         if not finetune:
             model.backbone.eval()  # frozen: no dropout in the backbone either
         started, totals = time.time(), {}
-        for noisy, clean, labels in batches:
-            noisy, clean, labels = noisy.to(on), clean.to(on), labels.to(on)
+        for batch in batches:
+            noisy, clean, labels = batch.noisy.to(on), batch.clean.to(on), batch.labels.to(on)
             if enhancer is not None:
                 with torch.no_grad():
                     noisy = enhancer(noisy).enhanced
-            output = model(noisy)
+            relative = model.config.speaker_relative and reference_rng.random() >= model.config.population_reference_share
+            output = model(noisy, speakers=batch.speakers.to(on) if relative else None)
+            if model.config.speaker_relative:
+                model.ser_head.update_population_reference(output.emotion_statistics)
             parts = merit_loss(model, output, labels if model.has_ser else None, clean if model.has_se else None, weights)
             optimiser.zero_grad()
             parts["total"].backward()
@@ -179,7 +214,7 @@ def fit(args) -> Path:
             "epoch": epoch,
             "step": "finetune" if finetune else "frozen",
             **{f"train_{k}": float(np.mean(v)) for k, v in totals.items()},
-            **evaluate_dev(model, dev, weights),
+            **evaluate_dev(model, dev),
             "seconds": round(time.time() - started, 1),
         }
         entry["audio_s_per_s"] = round(len(train) * args.seconds / entry["seconds"], 1)
@@ -193,7 +228,7 @@ def fit(args) -> Path:
     # The model that is evaluated and shipped has int8 weights (merit.quantize); the log records what
     # rounding did to the dev split.
     rounding = round_weights_int8(model)
-    rounding.update({f"rounded_{k}": v for k, v in evaluate_dev(model, dev, weights).items()})
+    rounding.update({f"rounded_{k}": v for k, v in evaluate_dev(model, dev).items()})
     log_line(log, {"step": "int8", **rounding, "best_epoch": best["epoch"], "best_dev_objective": best["dev_objective"]})
     model = model.cpu()
     temp = final.with_suffix(".tmp")
@@ -229,6 +264,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--speaker-relative", action="store_true", help="classify emotion against a speaker reference (merit.config.MeritConfig.speaker_relative)"
+    )
+    p.add_argument("--pitch-features", action="store_true", help="give the emotion head each frame's pitch (merit.pitch)")
+    p.add_argument("--speaker-group", type=int, default=4, help="with --speaker-relative: clips of one speaker drawn together")
     p.add_argument("--train-cnn", action="store_true", help="train the CNN front end too (for a backbone from scratch)")
     p.add_argument("--exclude-family", help="leave this voice family out of train and dev (leave-one-family-out)")
     p.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (smoke tests)")

@@ -198,3 +198,20 @@ def test_normalised_se_path_has_parity_and_follows_the_input_level(tmp_path):
     with torch.no_grad():
         raw_loud, raw_quiet = (ContractWrapper(model)(torch.from_numpy(w))[1].numpy() for w in (loud, quiet))
     assert relative_difference(raw_quiet / 0.05, raw_loud) > 1e-1
+
+
+def test_a_model_with_pitch_features_and_speaker_references_exports_with_parity(tmp_path):
+    torch.manual_seed(5)
+    config = copy.deepcopy(build_tiny().config)
+    config.pitch_features = config.speaker_relative = True
+    model = MeritModel(config).eval()
+    with torch.no_grad():
+        model.ser_head.population_reference.normal_()
+    path = export_onnx(model, tmp_path / "pitch.onnx", metadata_for(model, "test", "random"))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    audio, _ = sf.read(REPO / "projects/demo/audio/angry_m1.wav", dtype="float32")
+    noise = (np.random.default_rng(0).standard_normal((2, 24000)) * 0.1).astype(np.float32)
+    for waveform in (audio[None, :], noise):
+        onnx_out, torch_out = run_both(model, session, waveform)
+        for name, a, b in zip(OUTPUTS, onnx_out, torch_out, strict=True):
+            assert relative_difference(a, b) < 1e-4, name

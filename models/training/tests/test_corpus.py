@@ -1,6 +1,7 @@
 """The synthetic corpus follows corpus-spec.md v2: voice families with every voice in one split,
 styles that measure as asked, exact SNRs on disk and on the fly, levels that are not a cue, reserved
-sources refused, and the same corpus from any number of workers."""
+sources refused, and the same corpus from any number of workers; the training batches and targets
+drawn from it."""
 
 import json
 from pathlib import Path
@@ -8,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from merit import CLASSES
 from merit.corpus import CORPUS_VERSION, PRESETS, generate, make_speakers
 from merit.data import Batches, Clip, CorpusError, check_corpus_version
 from merit.mixing import LEVEL_RANGE_DBFS, TEST_SNRS, NoisePool, random_mixture
 from merit.noise import SEEN_TYPES, UNSEEN_TYPES
+from merit.pretrain import pitch_targets
 from merit.prosody import active_level_dbfs
 from merit.styling import StyleRequest, apply_style, f0_median
 from merit.voices import BABBLE_ONLY, RESERVED, ReservedSourceError, check_allowed, read_any
@@ -89,6 +92,28 @@ def test_on_the_fly_mixing_has_the_exact_snr_and_a_random_level(corpus):
     batches = Batches([clip], seconds=1.0, batch_size=1, seed=1, noise=pool)
     first, second = (next(iter(batches))[0] for _ in range(2))
     assert not np.allclose(first.numpy(), second.numpy())
+
+
+def test_speaker_groups_keep_a_speakers_clips_together_and_cover_every_clip_once():
+    clips = [Clip({"speaker": f"s{n % 3}"}, np.zeros(16000, np.float32), None, n % 4) for n in range(23)]
+    batches = Batches(clips, seconds=0.5, batch_size=8, seed=3, speaker_group=4)
+    order = batches.order()
+    assert sorted(order.tolist()) == list(range(23))
+    speakers = [clips[i].row["speaker"] for i in order]
+    changes = sum(a != b for a, b in zip(speakers, speakers[1:]))
+    # Runs of 4, 4 | 4, 4 | 4, 3: six runs, so at most five changes of speaker (a shuffle makes ~15).
+    assert changes <= 5
+    # The batches follow that order, and carry each clip's speaker id.
+    batch = next(iter(Batches(clips, seconds=0.5, batch_size=8, seed=3, speaker_group=4)))
+    assert batch.speakers.tolist() == [batches.speaker_ids[i] for i in order[:8]]
+
+
+def test_pitch_targets_follow_the_clean_speechs_f0():
+    t = np.arange(32000) / 16000
+    tone = np.where(t < 1.0, 0.3 * np.sin(2 * np.pi * 200 * t), 0.0).astype(np.float32)
+    log_f0, voiced = pitch_targets(torch.from_numpy(tone)[None], 99, 320)
+    assert voiced[0, 5:45].all() and not voiced[0, 60:].any()
+    assert np.allclose(log_f0[0, 5:45].numpy(), 1.0, atol=0.02)  # log2(200 / 100)
 
 
 def test_levels_are_normalised_not_a_cue(corpus):

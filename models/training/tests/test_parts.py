@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from merit.config import BackboneConfig, tiny
+from merit.heads import leave_one_out_reference
 from merit.model import MeritModel, class_weights, merit_loss
 from merit.moe import LayerAggregator, MixtureOfExperts, load_balance_loss, top_k_gate
 from merit.stft import ConvStft
@@ -94,6 +95,36 @@ def test_variants_train_one_step(variant):
     if model.moe is not None:
         assert model.moe.gates[0].fc.weight.grad.abs().sum() > 0, "the SE router gets no gradient"
         assert model.moe.gates[1].fc.weight.grad.abs().sum() > 0, "the SER router gets no gradient"
+
+
+def test_speaker_reference_is_the_mean_of_the_speakers_other_items():
+    statistics = torch.tensor([[1.0, 0.0], [3.0, 2.0], [5.0, 4.0], [7.0, 7.0]])
+    speakers = torch.tensor([0, 0, 0, 1])
+    fallback = torch.tensor([-1.0, -1.0])
+    reference = leave_one_out_reference(statistics, speakers, fallback)
+    assert torch.equal(reference, torch.tensor([[4.0, 3.0], [3.0, 2.0], [2.0, 1.0], [-1.0, -1.0]]))
+
+
+def test_a_speaker_relative_head_classifies_against_the_reference_or_the_population():
+    torch.manual_seed(0)
+    config = tiny()
+    config.speaker_relative = True
+    model = MeritModel(config).eval()
+    head = model.ser_head
+    noisy = torch.randn(3, 12000) * 0.1
+    output = model(noisy)
+    statistics = output.emotion_statistics
+    assert statistics.shape == (3, 2 * config.expert_out)
+    # Without a reference the population's (zeros before training) stands in.
+    assert torch.allclose(output.emotion_logits, head.classifier(statistics), atol=1e-6)
+    shifted = model(noisy, speaker_reference=statistics[[1, 0, 0]])
+    assert torch.allclose(shifted.emotion_logits, head.classifier(statistics - statistics[[1, 0, 0]]), atol=1e-6)
+    # Within a training batch, each item is relative to the other items of its speaker.
+    grouped = model(noisy, speakers=torch.tensor([4, 4, 9]))
+    expected = head.classify(statistics, torch.stack([statistics[1], statistics[0], head.population_reference]))
+    assert torch.allclose(grouped.emotion_logits, expected, atol=1e-6)
+    head.update_population_reference(statistics, momentum=1.0)
+    assert torch.allclose(head.population_reference, statistics.mean(dim=0))
 
 
 def test_class_weights_follow_the_paper_and_refuse_empty_classes():

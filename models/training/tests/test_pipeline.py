@@ -61,6 +61,23 @@ def test_pipeline_end_to_end(manifest, tmp_path):
     assert any(init.data_type == onnx.TensorProto.INT8 for init in onnx.load(str(onnx_path)).graph.initializer)
 
 
+def test_a_speaker_relative_model_is_scored_with_and_without_speaker_references(manifest, tmp_path):
+    runs = tmp_path / "runs"
+    run("merit.train", "--variant", "sparse_merit", "--corpus", str(manifest), "--preset", "tiny", "--frozen-epochs", "1",
+        "--finetune-epochs", "1", "--batch-size", "4", "--speaker-relative", "--out", str(runs / "sparse_merit"))
+    saved = torch.load(runs / "sparse_merit/model.pt", weights_only=False)
+    assert saved["config"]["speaker_relative"]
+    # Training moved the population reference away from its zero start.
+    assert saved["state_dict"]["ser_head.population_reference"].abs().sum() > 0
+    run("merit.evaluate", "--corpus", str(manifest), "--runs", str(runs), "--out", str(tmp_path / "eval"), "--perceptual-utterances", "0")
+    results = json.loads((tmp_path / "eval/results.json").read_text())
+    assert set(results["ser"]) == {"sparse_merit", "sparse_merit (no speaker reference)"}
+    for name in results["ser"]:
+        assert results["ser"][name]["clean"]["n"] == results["test_utterances"]
+    # Enhancement is the model's own, counted once.
+    assert set(results["se"]) == {"noisy input", "sparse_merit"}
+
+
 def test_bad_corpora_fail_clearly(manifest, tmp_path):
     with pytest.raises(CorpusError, match="manifest not found"):
         read_manifest(tmp_path / "none.jsonl")

@@ -6,6 +6,7 @@ import copy
 import numpy as np
 import onnx
 import onnxruntime as ort
+from onnx import numpy_helper
 import pytest
 import soundfile as sf
 import torch
@@ -14,7 +15,15 @@ from conftest import REPO
 from make_tiny import build_tiny
 from merit.export import OUTPUT_NAMES, ContractWrapper, export_onnx, metadata_for
 from merit.finetune import UNUSED_AT_INFERENCE, load_onnx_model
-from merit.quantize import INT8_MAX, INT8_SUFFIX, SCALE_SUFFIX, float_initializers, roundable, round_weights_int8
+from merit.quantize import (
+    INT8_MAX,
+    INT8_SUFFIX,
+    SCALE_SUFFIX,
+    float_initializers,
+    roundable,
+    round_weights_int8,
+    unpack_int8_weights,
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +88,23 @@ def test_weights_read_back_from_the_packed_file_are_the_rounded_ones(models):
             continue
         back = dict(model.named_parameters())[name].detach()
         assert torch.allclose(back, parameter.detach(), rtol=1e-6, atol=1e-9), name
+
+
+def test_unpacked_weights_are_float_initializers_and_compute_the_same(models):
+    proto = onnx.load(str(models[3]["rounded"]))
+    packed = float_initializers(proto)
+    assert unpack_int8_weights(proto) == models[2]["tensors"]
+    arrays = {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
+    assert not any(name.endswith((INT8_SUFFIX, SCALE_SUFFIX)) for name in arrays)
+    assert not any(node.output[0].endswith(".float") for node in proto.graph.node)
+    assert not any(info.name in packed or info.name.endswith(".float") for info in proto.graph.value_info)
+    for name, array in packed.items():
+        assert np.array_equal(arrays[name], array), name
+    waveform = np.random.default_rng(0).standard_normal((1, 16000)).astype(np.float32) * 0.1
+    unpacked = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"waveform": waveform})
+    original = ort.InferenceSession(str(models[3]["rounded"]), providers=["CPUExecutionProvider"]).run(None, {"waveform": waveform})
+    for name, a, b in zip(OUTPUT_NAMES, unpacked, original, strict=True):
+        assert np.array_equal(a, b), name
 
 
 def test_a_packed_weight_without_its_scales_is_refused(models):
