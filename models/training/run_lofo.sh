@@ -7,6 +7,13 @@
 # the card:
 #
 #   models/training/run_lofo.sh [WORK_DIR] [FAMILY...]     (default: models/training/work, all three)
+#
+# A training recipe under trial: RECIPE names it and RECIPE_ARGS are its extra merit.train options;
+# it reuses the families' pre-trained backbones and writes runs/lofo-FAMILY-RECIPE and
+# eval-lofo-RECIPE/FAMILY, beside the shipped recipe's, e.g.
+#
+#   RECIPE=pitch-relative RECIPE_ARGS="--pitch-features --speaker-relative --frozen-epochs 8 --finetune-epochs 2" \
+#     models/training/run_lofo.sh WORK espeak
 set -euo pipefail
 cd "$(dirname "$0")"
 work=$(realpath -m "${1:-work}")
@@ -23,12 +30,16 @@ timed() { # STAGE CMD...: as in run_all.sh
   /usr/bin/time -a -o "$work/timings.jsonl" -f "{\"stage\": \"$stage\", \"wall_s\": %e, \"user_s\": %U, \"system_s\": %S, \"exit\": %x}" "$@"
 }
 
+threads=${THREADS:-2} # torch threads per stage (1 when two run_lofo.sh share 2 cores)
+suffix=${RECIPE:+-$RECIPE}
+read -r -a recipe_args <<<"${RECIPE_ARGS:-}"
 for family in "${families[@]}"; do
-  runs=$work/runs/lofo-$family
+  pretrain=$work/runs/lofo-$family/pretrain
+  runs=$work/runs/lofo-$family$suffix
   mkdir -p "$runs/sparse_merit"
-  [[ -f $runs/pretrain/backbone.pt ]] || timed "lofo $family pretrain" $py -m merit.pretrain --corpus "$corpus" --out "$runs/pretrain" --threads 2 --epochs 6 --exclude-family "$family"
-  [[ -f $runs/sparse_merit/model.pt ]] || timed "lofo $family train" $py -m merit.train --variant sparse_merit --corpus "$corpus" --threads 2 \
-    --backbone "$runs/pretrain/backbone.pt" --exclude-family "$family" --out "$runs/sparse_merit" >>"$runs/sparse_merit/stdout.log" 2>&1
-  [[ -f $work/eval-lofo/$family/results.json ]] || timed "lofo $family evaluate" $py -m merit.evaluate --corpus "$corpus" --runs "$runs" \
-    --rnnoise "$work/rnnoise" --family "$family" --only "noisy input,sparse_merit,rnnoise" --perceptual-utterances 0 --out "$work/eval-lofo/$family" --threads 2
+  [[ -f $pretrain/backbone.pt ]] || timed "lofo $family pretrain" $py -m merit.pretrain --corpus "$corpus" --out "$pretrain" --threads "$threads" --epochs 6 --exclude-family "$family"
+  [[ -f $runs/sparse_merit/model.pt ]] || timed "lofo $family$suffix train" $py -m merit.train --variant sparse_merit --corpus "$corpus" --threads "$threads" \
+    --backbone "$pretrain/backbone.pt" --exclude-family "$family" "${recipe_args[@]}" --out "$runs/sparse_merit" >>"$runs/sparse_merit/stdout.log" 2>&1
+  [[ -f $work/eval-lofo$suffix/$family/results.json ]] || timed "lofo $family$suffix evaluate" $py -m merit.evaluate --corpus "$corpus" --runs "$runs" \
+    --rnnoise "$work/rnnoise" --family "$family" --only "noisy input,sparse_merit,rnnoise" --perceptual-utterances 0 --out "$work/eval-lofo$suffix/$family" --threads "$threads"
 done

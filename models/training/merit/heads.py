@@ -66,6 +66,26 @@ class AttentiveStatsPooling(nn.Module):
         return float(last.weight.detach().abs().sum()) + bias
 
 
+class Standardiser(nn.Module):
+    """(x - mean) / std with running statistics of the training batches (no gradient through them):
+    a speaker-relative F0 difference of a few hundredths of an octave must weigh as much as any
+    other input, which Adam's steps of about the learning rate would take thousands of steps to do."""
+
+    def __init__(self, size: int, momentum: float = 0.05):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("mean", torch.zeros(size))
+        self.register_buffer("variance", torch.ones(size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            with torch.no_grad():
+                flat = x.reshape(-1, x.shape[-1])
+                self.mean.lerp_(flat.mean(dim=0), self.momentum)
+                self.variance.lerp_(flat.var(dim=0, unbiased=False), self.momentum)
+        return (x - self.mean) / (self.variance + 1e-6).sqrt()
+
+
 class EmotionHead(nn.Module):
     def __init__(
         self,
@@ -77,12 +97,22 @@ class EmotionHead(nn.Module):
         score_bias: bool = True,
         variance_floor: float = 1e-6,
         speaker_relative: bool = False,
+        pitch_features: int = 0,
     ):
         super().__init__()
         self.pooling = AttentiveStatsPooling(size, attention_hidden, score_bias, variance_floor)
         self.classifier = nn.Sequential(
             nn.Linear(2 * size, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, classes)
         )
+        # The last `pitch_features` of each frame's features are its pitch (merit.pitch); their
+        # statistics also reach the logits through a linear path of their own, which a few hundred
+        # training steps can fit where the wide classifier, busy with the experts' features, does not.
+        self.size, self.pitch_features = size, pitch_features
+        self.prosody = nn.Sequential(Standardiser(2 * pitch_features), nn.Linear(2 * pitch_features, classes)) if pitch_features else None
+        if pitch_features:
+            # How much the wide classifier's logits count beside the pitch path's (merit.refit may
+            # lower it where the experts' features do not carry to voice families never heard).
+            self.register_buffer("classifier_gate", torch.ones(()))
         self.speaker_relative = speaker_relative
         if speaker_relative:
             # Running mean of the pooled statistics in training: the reference of a recording whose
@@ -101,7 +131,15 @@ class EmotionHead(nn.Module):
             if statistics.dim() == 3:
                 reference = reference[:, None]
             statistics = statistics - reference
-        return self.classifier(statistics)
+        logits = self.classifier(statistics)
+        if self.prosody is not None:
+            logits = logits * self.classifier_gate + self.prosody(self.pitch_statistics(statistics))
+        return logits
+
+    def pitch_statistics(self, statistics: torch.Tensor) -> torch.Tensor:
+        """The pitch features' means and standard deviations out of pooled statistics."""
+        size, pitch = self.size, self.pitch_features
+        return torch.cat([statistics[..., size - pitch : size], statistics[..., 2 * size - pitch :]], dim=-1)
 
     def update_population_reference(self, statistics: torch.Tensor, momentum: float = 0.01) -> None:
         with torch.no_grad():

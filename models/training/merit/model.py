@@ -102,6 +102,7 @@ class MeritModel(nn.Module):
                 score_bias=config.pooling_score_bias,
                 variance_floor=config.pooling_variance_floor,
                 speaker_relative=config.speaker_relative,
+                pitch_features=PITCH_FEATURES if self.pitch is not None else 0,
             )
             if self.has_ser
             else None

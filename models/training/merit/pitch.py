@@ -28,6 +28,7 @@ LOWEST_HZ, HIGHEST_HZ = 64.0, 400.0
 PEAK_SHARE = 0.9
 VOICED_THRESHOLD = 0.45  # normalised autocorrelation at the period (Praat's default voicing threshold)
 F0_REFERENCE_HZ = 100.0
+ENERGY_FLOOR = 1e-4
 # Per frame: log2(F0 / 100 Hz) where voiced (else 0), voiced (0/1), periodicity, log energy.
 PITCH_FEATURES = 4
 
@@ -64,7 +65,9 @@ class AutocorrelationPitch(nn.Module):
         bins = spectrum.shape[1] // 2
         power = (spectrum[:, :bins] ** 2 + spectrum[:, bins:] ** 2).transpose(1, 2)
         autocorrelation = power @ self.autocorrelation_basis  # (batch, frames, 1 + lags)
-        energy = autocorrelation[..., :1].clamp(min=1e-10)
+        # A frame of the unit-variance input holds about 250 (Parseval, Hamming window); floored 64 dB
+        # under that, silence is "quiet", not -100 dB.
+        energy = autocorrelation[..., :1].clamp(min=ENERGY_FLOOR)
         normalised = autocorrelation[..., 1:] / energy / self.window_autocorrelation
         best = normalised.amax(dim=-1, keepdim=True)
         # The first local maximum near the best: arg-max of a 0/1 tensor is its first 1.

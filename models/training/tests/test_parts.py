@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from merit.config import BackboneConfig, tiny
-from merit.heads import leave_one_out_reference
+from merit.heads import Standardiser, leave_one_out_reference
 from merit.model import MeritModel, class_weights, merit_loss
 from merit.moe import LayerAggregator, MixtureOfExperts, load_balance_loss, top_k_gate
 from merit.stft import ConvStft
@@ -125,6 +125,17 @@ def test_a_speaker_relative_head_classifies_against_the_reference_or_the_populat
     assert torch.allclose(grouped.emotion_logits, expected, atol=1e-6)
     head.update_population_reference(statistics, momentum=1.0)
     assert torch.allclose(head.population_reference, statistics.mean(dim=0))
+
+
+def test_the_standardiser_learns_the_training_batches_scale_and_keeps_it_in_inference():
+    standardiser = Standardiser(2, momentum=0.5)
+    batch = torch.tensor([[0.01, 100.0], [0.03, 300.0]])
+    for _ in range(30):
+        standardiser(batch)
+    standardiser.eval()
+    out = standardiser(torch.tensor([[0.03, 100.0]]))
+    assert torch.allclose(out, torch.tensor([[1.0, -1.0]]), atol=1e-2)
+    assert torch.allclose(standardiser(batch[:1]), standardiser(batch[:1])), "inference does not move the statistics"
 
 
 def test_class_weights_follow_the_paper_and_refuse_empty_classes():

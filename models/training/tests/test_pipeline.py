@@ -61,14 +61,20 @@ def test_pipeline_end_to_end(manifest, tmp_path):
     assert any(init.data_type == onnx.TensorProto.INT8 for init in onnx.load(str(onnx_path)).graph.initializer)
 
 
-def test_a_speaker_relative_model_is_scored_with_and_without_speaker_references(manifest, tmp_path):
+def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_speaker_references(manifest, tmp_path):
     runs = tmp_path / "runs"
     run("merit.train", "--variant", "sparse_merit", "--corpus", str(manifest), "--preset", "tiny", "--frozen-epochs", "1",
-        "--finetune-epochs", "1", "--batch-size", "4", "--speaker-relative", "--out", str(runs / "sparse_merit"))
-    saved = torch.load(runs / "sparse_merit/model.pt", weights_only=False)
-    assert saved["config"]["speaker_relative"]
+        "--finetune-epochs", "1", "--batch-size", "4", "--speaker-relative", "--pitch-features", "--out", str(runs / "trained"))
+    saved = torch.load(runs / "trained/model.pt", weights_only=False)
+    assert saved["config"]["speaker_relative"] and saved["config"]["pitch_features"]
     # Training moved the population reference away from its zero start.
     assert saved["state_dict"]["ser_head.population_reference"].abs().sum() > 0
+    run("merit.refit", "--model", str(runs / "trained/model.pt"), "--corpus", str(manifest), "--mixtures", "1", "--out", str(runs / "sparse_merit"))
+    refit = json.loads((runs / "sparse_merit/log.jsonl").read_text().splitlines()[-1])
+    assert refit["rounds"] == 2 and len(refit["families"]) >= 2 and len(refit["held_out_family_macro_f1"]) == 12
+    state = torch.load(runs / "sparse_merit/model.pt", weights_only=False)["state_dict"]
+    assert float(state["ser_head.classifier_gate"]) == refit["gate"]
+    assert not torch.equal(state["ser_head.prosody.1.weight"], saved["state_dict"]["ser_head.prosody.1.weight"])
     run("merit.evaluate", "--corpus", str(manifest), "--runs", str(runs), "--out", str(tmp_path / "eval"), "--perceptual-utterances", "0")
     results = json.loads((tmp_path / "eval/results.json").read_text())
     assert set(results["ser"]) == {"sparse_merit", "sparse_merit (no speaker reference)"}

@@ -1,0 +1,157 @@
+"""Refitting a trained model's pitch path of the emotion head on cached statistics: the last stage
+of a --pitch-features --speaker-relative training.
+
+A few hundred steps of joint training leave the pitch path far from what it can do: a linear fit on
+the very same pooled pitch statistics separates the styles of a voice family the model never heard
+much better (merit.probe), while the wide classifier on the experts' features fits the training
+families' voices and carries less to others. So, with the backbone, experts and pooling fixed, the
+pooled statistics of the training utterances (clean, and mixed with training noise) are computed
+once, made speaker-relative, and the pitch path (standardiser and linear layer) is fitted to them by
+L-BFGS, beside the classifier's logits scaled by a gate. The gate and the L2 weight are chosen the
+way the model will be judged, on voice families it has not heard: fitted on all training families
+but one and scored on that one, in turn; then the chosen setting is fitted on all of them.
+
+    .venv/bin/python -m merit.refit --model work/runs/lofo-espeak-REC/sparse_merit/model.pt \\
+        --corpus work/corpus/manifest.jsonl --exclude-family espeak --out work/runs/lofo-espeak-REC-refit/sparse_merit
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import load_split
+from .metrics import macro_f1
+from .mixing import NoisePool, random_mixture
+from .model import MeritModel
+from .train import load_trained, speaker_references
+from .train_utils import configure_threads, log_line
+
+GATES = (0.0, 0.25, 0.5, 1.0)
+L2_WEIGHTS = (1e-3, 1e-2, 1e-1)
+
+
+class RefitError(ValueError):
+    pass
+
+
+@torch.no_grad()
+def training_statistics(model: MeritModel, clips, noise: NoisePool, mixtures: int, seed: int) -> list[dict]:
+    """Per round (the clean utterances, then `mixtures` rounds of each mixed anew), the pooled
+    statistics relative to the speaker's other utterances of the round, and the classifier's logits."""
+    rng = np.random.default_rng(seed)
+    head = model.ser_head
+    rounds = []
+    for round_number in range(mixtures + 1):
+        statistics = []
+        for clip in clips:
+            signal = clip.clean if round_number == 0 else random_mixture(clip.clean, noise, rng).noisy.astype(np.float32)
+            statistics.append(model(torch.from_numpy(signal)[None]).emotion_statistics[0])
+        statistics = torch.stack(statistics)
+        relative = statistics - speaker_references(statistics, [clip.row["speaker"] for clip in clips])
+        rounds.append({"pitch": head.pitch_statistics(relative), "classifier": head.classifier(relative)})
+    return rounds
+
+
+def fit_pitch_path(pitch: torch.Tensor, offset: torch.Tensor, labels: torch.Tensor, l2: float):
+    """(mean, variance, weight, bias) of standardised pitch statistics -> logits added to `offset`."""
+    mean, variance = pitch.mean(dim=0), pitch.var(dim=0, unbiased=False)
+    scaled = (pitch - mean) / (variance + 1e-6).sqrt()
+    weight = torch.zeros(pitch.shape[1], offset.shape[1], requires_grad=True)
+    bias = torch.zeros(offset.shape[1], requires_grad=True)
+    optimiser = torch.optim.LBFGS([weight, bias], max_iter=300)
+
+    def loss():
+        optimiser.zero_grad()
+        value = F.cross_entropy(offset + scaled @ weight + bias, labels) + l2 * (weight**2).sum()
+        value.backward()
+        return value
+
+    optimiser.step(loss)
+    return mean, variance, weight.detach(), bias.detach()
+
+
+def predict(fitted, pitch: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    mean, variance, weight, bias = fitted
+    return (offset + ((pitch - mean) / (variance + 1e-6).sqrt()) @ weight + bias).argmax(dim=-1)
+
+
+def refit(args) -> dict:
+    model = load_trained(args.model)
+    if not (model.config.pitch_features and model.config.speaker_relative):
+        raise RefitError(f"{args.model}: refitting needs a model trained with --pitch-features --speaker-relative")
+    keep = (lambda row: row["family"] != args.exclude_family) if args.exclude_family else None
+    clips = load_split(args.corpus, "train", filter_fn=keep)
+    if args.max_clips:
+        clips = clips[: args.max_clips]
+    families = sorted({clip.row["family"] for clip in clips})
+    if len(families) < 2:
+        raise RefitError(f"the training clips come from {families}; choosing the gate needs two voice families or more")
+    rounds = training_statistics(model, clips, NoisePool(args.corpus.parent / "noise" / "train"), args.mixtures, args.seed)
+    pitch = torch.cat([r["pitch"] for r in rounds])
+    classifier = torch.cat([r["classifier"] for r in rounds])
+    labels = torch.tensor([clip.label for clip in clips] * len(rounds))
+    family = np.array([clip.row["family"] for clip in clips] * len(rounds))
+    scores = {}
+    for gate, l2 in itertools.product(GATES, L2_WEIGHTS):
+        per_family = []
+        for held in families:
+            fit_on, score_on = torch.from_numpy(family != held), torch.from_numpy(family == held)
+            fitted = fit_pitch_path(pitch[fit_on], gate * classifier[fit_on], labels[fit_on], l2)
+            guesses = predict(fitted, pitch[score_on], gate * classifier[score_on])
+            per_family.append(macro_f1(labels[score_on].tolist(), guesses.tolist(), len(model.config.classes)))
+        scores[(gate, l2)] = float(np.mean(per_family))
+    gate, l2 = max(scores, key=scores.get)
+    mean, variance, weight, bias = fit_pitch_path(pitch, gate * classifier, labels, l2)
+    head = model.ser_head
+    with torch.no_grad():
+        head.classifier_gate.fill_(gate)
+        head.prosody[0].mean.copy_(mean)
+        head.prosody[0].variance.copy_(variance)
+        head.prosody[1].weight.copy_(weight.T)
+        head.prosody[1].bias.copy_(bias)
+    saved = torch.load(args.model, map_location="cpu", weights_only=False)
+    saved["state_dict"] = model.state_dict()
+    args.out.mkdir(parents=True, exist_ok=True)
+    temp = args.out / "model.tmp"
+    torch.save(saved, temp)
+    temp.replace(args.out / "model.pt")
+    report = {
+        "step": "refit",
+        "source": str(args.model),
+        "clips": len(clips),
+        "rounds": len(rounds),
+        "families": families,
+        "gate": gate,
+        "l2": l2,
+        "held_out_family_macro_f1": {f"gate {g}, l2 {w}": round(v, 4) for (g, w), v in scores.items()},
+    }
+    log_line(args.out / "log.jsonl", report)
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="model.pt of merit.train --pitch-features --speaker-relative")
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="folder for the refitted model.pt and its log")
+    parser.add_argument("--exclude-family", help="the family the model was trained without (leave-one-family-out)")
+    parser.add_argument("--mixtures", type=int, default=2, help="noisy rounds beside the clean one")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (smoke tests)")
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args()
+    configure_threads(args.threads)
+    if (args.out / "model.pt").exists():
+        print(f"{args.out / 'model.pt'} exists; refit already done")
+        return
+    refit(args)
+
+
+if __name__ == "__main__":
+    main()
