@@ -111,16 +111,16 @@ def pitch_targets(clean: torch.Tensor, frames: int, hop: int) -> tuple[torch.Ten
 
 
 class Pretrainer(nn.Module):
-    def __init__(self, config: BackboneConfig, clusters: int):
+    def __init__(self, config: BackboneConfig, clusters: int, pitch: bool = False):
         super().__init__()
         self.backbone = WavLMBackbone(config)
         self.predictor = nn.Linear(config.hidden_size, clusters)
-        # Log F0 and a voicing logit per frame (used when --pitch-weight > 0).
-        self.pitch = nn.Linear(config.hidden_size, 2)
+        # Log F0 and a voicing logit per frame (--pitch-weight > 0).
+        self.pitch = nn.Linear(config.hidden_size, 2) if pitch else None
 
-    def forward(self, wave: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, wave: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         last = self.backbone(normalise_waveform(wave), mask)[-1]
-        return self.predictor(last), self.pitch(last)
+        return self.predictor(last), self.pitch(last) if self.pitch is not None else None
 
 
 def main() -> None:
@@ -169,7 +169,7 @@ def pretrain(args) -> Path:
     centres = kmeans((sample - mean) / std, args.clusters, 15, rng)
     centres_t, mean_t, std_t = (torch.from_numpy(x).float() for x in (centres, mean, std))
     on = device()
-    model = Pretrainer(config, args.clusters).to(on)
+    model = Pretrainer(config, args.clusters, pitch=args.pitch_weight > 0).to(on)
     mfcc, centres_t, mean_t, std_t = mfcc.to(on), centres_t.to(on), mean_t.to(on), std_t.to(on)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     # Noisy inputs mixed anew each epoch, like the supervised training's.
@@ -200,11 +200,12 @@ def pretrain(args) -> Path:
             frames = targets.shape[1]
             mask = span_mask(noisy.shape[0], frames, 0.065, 10, rng).to(on)
             logits, pitch = model(noisy, mask)
-            logits, pitch = logits[:, :frames], pitch[:, :frames]
+            logits = logits[:, :frames]
             masked_ce = F.cross_entropy(logits[mask], targets[mask])
             loss = masked_ce
             if args.pitch_weight > 0:
                 log_f0, voiced = (t.to(on) for t in pitch_targets(clean, frames, config.frame_hop_samples))
+                pitch = pitch[:, :frames]
                 pitch_loss = F.smooth_l1_loss(pitch[..., 0][voiced], log_f0[voiced], beta=0.1) + F.binary_cross_entropy_with_logits(
                     pitch[..., 1], voiced.float()
                 )
