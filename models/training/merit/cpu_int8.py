@@ -260,6 +260,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="where the dynamic-int8 model is written")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    # Only this command reads a corpus (merit.data brings torch, which the converter's uses do not need).
     from .data import read_audio, read_manifest
 
     rows = [r for r in read_manifest(args.corpus) if r["split"] == "test" and args.family in (None, r.get("family"))]

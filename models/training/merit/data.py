@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -142,8 +142,8 @@ class Batches:
         self.rng = np.random.default_rng(seed)
         self.noise = noise
         self.speaker_group = speaker_group
-        speakers = sorted({clip.row.get("speaker", "") for clip in clips})
-        self.speaker_ids = [speakers.index(clip.row.get("speaker", "")) for clip in clips]
+        ids = {speaker: number for number, speaker in enumerate(sorted({clip.row.get("speaker", "") for clip in clips}))}
+        self.speaker_ids = [ids[clip.row.get("speaker", "")] for clip in clips]
 
     def __len__(self) -> int:
         return (len(self.clips) + self.batch_size - 1) // self.batch_size

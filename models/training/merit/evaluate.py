@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from . import CLASSES

@@ -27,7 +27,7 @@ DFT = 1024  # >= FRAME + the longest lag, so the autocorrelation does not wrap r
 LOWEST_HZ, HIGHEST_HZ = 64.0, 400.0
 PEAK_SHARE = 0.9
 VOICED_THRESHOLD = 0.45  # normalised autocorrelation at the period (Praat's default voicing threshold)
-F0_REFERENCE_HZ = 100.0
+F0_REFERENCE_HZ = 100.0  # log2(F0 / 100 Hz) puts the styles' 80-310 Hz medians around zero
 ENERGY_FLOOR = 1e-4
 # Per frame: log2(F0 / 100 Hz) where voiced (else 0), voiced (0/1), periodicity, log energy.
 PITCH_FEATURES = 4
@@ -37,7 +37,7 @@ class AutocorrelationPitch(nn.Module):
     def __init__(self, hop: int):
         super().__init__()
         self.hop = hop
-        self.lags = torch.arange(math.floor(SAMPLE_RATE / HIGHEST_HZ), math.ceil(SAMPLE_RATE / LOWEST_HZ) + 1)
+        periods = torch.arange(math.floor(SAMPLE_RATE / HIGHEST_HZ), math.ceil(SAMPLE_RATE / LOWEST_HZ) + 1)
         n = torch.arange(FRAME, dtype=torch.float64)
         window = 0.54 - 0.46 * torch.cos(2 * math.pi * n / FRAME)
         bins = torch.arange(DFT // 2 + 1, dtype=torch.float64)
@@ -48,13 +48,13 @@ class AutocorrelationPitch(nn.Module):
         # Inverse real DFT of the power spectrum at lag 0 and the lags: bins 1..N/2-1 count twice.
         weight = torch.full((len(bins),), 2.0, dtype=torch.float64)
         weight[0] = weight[-1] = 1.0
-        lags = torch.cat([torch.zeros(1, dtype=torch.float64), self.lags.double()])
+        lags = torch.cat([torch.zeros(1, dtype=torch.float64), periods.double()])
         basis = torch.cos(2 * math.pi * bins[:, None] * lags[None, :] / DFT) * weight[:, None] / DFT
         self.register_buffer("autocorrelation_basis", basis.float(), persistent=False)
         # The window's own normalised autocorrelation at the lags.
-        own = torch.stack([(window[: FRAME - lag] * window[lag:]).sum() for lag in self.lags.tolist()]) / (window**2).sum()
+        own = torch.stack([(window[: FRAME - lag] * window[lag:]).sum() for lag in periods.tolist()]) / (window**2).sum()
         self.register_buffer("window_autocorrelation", own.float(), persistent=False)
-        self.register_buffer("lag_hz", (SAMPLE_RATE / self.lags.double()).float(), persistent=False)
+        self.register_buffer("lag_hz", (SAMPLE_RATE / periods.double()).float(), persistent=False)
 
     def forward(self, waveform: torch.Tensor, frames: int | torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> (batch, frames, PITCH_FEATURES) at the backbone's frames (the pitch

@@ -30,6 +30,7 @@ from .corpus import CORPUS_VERSION
 from .data import Batches, check_corpus_version, load_split
 from .mixing import NoisePool
 from .model import normalise_waveform
+from .pitch import F0_REFERENCE_HZ
 from .prosody import HOP as F0_HOP
 from .prosody import f0_track
 from .train_utils import configure_threads, device, load_checkpoint, log_line, save_checkpoint, set_seed
@@ -89,10 +90,6 @@ def span_mask(batch: int, frames: int, probability: float, span: int, rng: np.ra
         for s in starts:
             mask[b, s : s + span] = True
     return torch.from_numpy(mask)
-
-
-# log2(F0 / 100 Hz) puts the styles' 80-310 Hz medians around zero.
-F0_REFERENCE_HZ = 100.0
 
 
 def pitch_targets(clean: torch.Tensor, frames: int, hop: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,13 +16,12 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import CLASSES
 from .data import read_audio, read_manifest
 from .metrics import macro_f1
+from .refit import fit_logistic
 from .train import load_trained, speaker_references
 from .train_utils import configure_threads
 
@@ -32,22 +31,6 @@ def pooled_statistics(model, corpus: Path, rows: list[dict]) -> torch.Tensor:
     return torch.stack(
         [model(torch.from_numpy(read_audio(corpus.parent / row["path"]))[None]).emotion_statistics[0] for row in rows]
     )
-
-
-def fit_linear(x: torch.Tensor, labels: torch.Tensor, l2: float, classes: int):
-    """Weights and bias of an L2-regularised logistic regression."""
-    weight = torch.zeros(x.shape[1], classes, requires_grad=True)
-    bias = torch.zeros(classes, requires_grad=True)
-    optimiser = torch.optim.LBFGS([weight, bias], max_iter=300)
-
-    def loss():
-        optimiser.zero_grad()
-        value = F.cross_entropy(x @ weight + bias, labels) + l2 * (weight**2).sum()
-        value.backward()
-        return value
-
-    optimiser.step(loss)
-    return weight.detach(), bias.detach()
 
 
 def probe(model_path: Path, corpus: Path, family: str, l2_values: tuple[float, ...]) -> list[dict]:
@@ -71,7 +54,8 @@ def probe(model_path: Path, corpus: Path, family: str, l2_values: tuple[float, .
             mean, std = x[train].mean(dim=0), x[train].std(dim=0) + 1e-6
             scaled = (x - mean) / std
             for l2 in l2_values:
-                weight, bias = fit_linear(scaled[train], labels[train], l2, len(CLASSES))
+                no_offset = scaled.new_zeros(int(train.sum()), len(CLASSES))
+                weight, bias = fit_logistic(scaled[train], labels[train], l2, no_offset)
                 guesses = (scaled[~train] @ weight + bias).argmax(dim=-1)
                 results.append(
                     {

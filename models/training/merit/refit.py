@@ -58,22 +58,28 @@ def training_statistics(model: MeritModel, clips, noise: NoisePool, mixtures: in
     return rounds
 
 
-def fit_pitch_path(pitch: torch.Tensor, offset: torch.Tensor, labels: torch.Tensor, l2: float):
-    """(mean, variance, weight, bias) of standardised pitch statistics -> logits added to `offset`."""
-    mean, variance = pitch.mean(dim=0), pitch.var(dim=0, unbiased=False)
-    scaled = (pitch - mean) / (variance + 1e-6).sqrt()
-    weight = torch.zeros(pitch.shape[1], offset.shape[1], requires_grad=True)
+def fit_logistic(x: torch.Tensor, labels: torch.Tensor, l2: float, offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of an L2-regularised multinomial logistic regression whose logits are added to
+    `offset` (batch, classes), fitted by L-BFGS."""
+    weight = torch.zeros(x.shape[1], offset.shape[1], requires_grad=True)
     bias = torch.zeros(offset.shape[1], requires_grad=True)
     optimiser = torch.optim.LBFGS([weight, bias], max_iter=300)
 
     def loss():
         optimiser.zero_grad()
-        value = F.cross_entropy(offset + scaled @ weight + bias, labels) + l2 * (weight**2).sum()
+        value = F.cross_entropy(offset + x @ weight + bias, labels) + l2 * (weight**2).sum()
         value.backward()
         return value
 
     optimiser.step(loss)
-    return mean, variance, weight.detach(), bias.detach()
+    return weight.detach(), bias.detach()
+
+
+def fit_pitch_path(pitch: torch.Tensor, offset: torch.Tensor, labels: torch.Tensor, l2: float):
+    """(mean, variance, weight, bias) of standardised pitch statistics -> logits added to `offset`."""
+    mean, variance = pitch.mean(dim=0), pitch.var(dim=0, unbiased=False)
+    scaled = (pitch - mean) / (variance + 1e-6).sqrt()
+    return (mean, variance, *fit_logistic(scaled, labels, l2, offset))
 
 
 def predict(fitted, pitch: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:

@@ -97,8 +97,8 @@ def evaluate_dev(model: MeritModel, clips: list[Clip]) -> dict:
     if logits:
         scores = torch.stack(logits)
         if model.config.speaker_relative:
-            references = speaker_references(torch.stack(statistics), [clip.row["speaker"] for clip in clips])
-            scores = model.ser_head.classify(torch.stack(statistics), references)
+            pooled = torch.stack(statistics)
+            scores = model.ser_head.classify(pooled, speaker_references(pooled, [clip.row["speaker"] for clip in clips]))
         targets = torch.tensor(labels, device=on)
         predictions = scores.argmax(dim=-1).tolist()
         ce = F.cross_entropy(scores, targets, reduction="none").tolist()
