@@ -74,7 +74,7 @@ def speaker_references(statistics: torch.Tensor, speakers: list[str]) -> torch.T
     mean statistics of the same speaker's other clips, as the studio forms it from a project."""
     ids = {speaker: number for number, speaker in enumerate(sorted(set(speakers)))}
     fallback = statistics.mean(dim=0)
-    return leave_one_out_reference(statistics, torch.tensor([ids[s] for s in speakers]), fallback)
+    return leave_one_out_reference(statistics, torch.tensor([ids[s] for s in speakers], device=statistics.device), fallback)
 
 
 @torch.no_grad()
