@@ -6,33 +6,13 @@ use merit_studio::model::{DeviceChoice, MeritSession, ModelError, Provider, Sess
 
 mod common;
 
-use common::tiny_model as tiny;
+use common::{reference_input, tiny_model as tiny};
 
 fn cpu() -> SessionOptions {
     SessionOptions {
         device: DeviceChoice::Cpu,
         threads: 1,
     }
-}
-
-/// The signal `make_tiny.py` wrote its reference outputs for.
-fn reference_input(samples: usize) -> Vec<f32> {
-    (0..samples)
-        .map(|i| {
-            let t = i as f64 / 16_000.0;
-            let chirp = 0.1 * (2.0 * std::f64::consts::PI * (200.0 + 300.0 * t) * t).sin();
-            let phase = (2.0 * std::f64::consts::PI * 7.0 * t).sin();
-            let square = 0.05
-                * if phase > 0.0 {
-                    1.0
-                } else if phase < 0.0 {
-                    -1.0
-                } else {
-                    0.0
-                };
-            (chirp + square) as f32
-        })
-        .collect()
 }
 
 fn close(a: &[f32], b: &[f64], tolerance: f64) -> bool {
@@ -61,7 +41,7 @@ fn tiny_model_loads_and_matches_pytorch() {
             .map(|v| v.as_f64().unwrap())
             .collect()
     };
-    let out = session.run(reference_input(16_000), 1).unwrap();
+    let out = session.run(reference_input(16_000), 1, None).unwrap();
     assert_eq!(out.frames, reference["frames"].as_u64().unwrap() as usize);
     assert!(
         close(&out.emotion_logits, &floats("emotion_logits"), 1e-4),
@@ -81,7 +61,7 @@ fn tiny_model_loads_and_matches_pytorch() {
 #[test]
 fn batches_have_the_contract_shapes() {
     let mut session = MeritSession::load(&tiny(), cpu()).unwrap();
-    let out = session.run(vec![0.01; 3 * 8_000], 3).unwrap();
+    let out = session.run(vec![0.01; 3 * 8_000], 3, None).unwrap();
     assert_eq!((out.batch, out.samples, out.frames), (3, 8_000, 24));
     assert_eq!(out.emotion_logits.len(), 3 * 4);
     assert_eq!(out.enhanced.len(), 3 * 8_000);
@@ -91,7 +71,7 @@ fn batches_have_the_contract_shapes() {
         assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
     }
     assert!(matches!(
-        session.run(vec![0.0; 10], 3),
+        session.run(vec![0.0; 10], 3, None),
         Err(ModelError::Inference(_))
     ));
 }
@@ -156,6 +136,7 @@ mod analysis {
         let analysis = analyze_signal(
             &mut session,
             &clip,
+            None,
             &AnalysisParams::default(),
             Steering::default(),
         )
@@ -185,7 +166,8 @@ mod analysis {
             overlap_s: 2.0,
             ..AnalysisParams::default()
         };
-        let plain = analyze_signal(&mut session, &signal, &params, Steering::default()).unwrap();
+        let plain =
+            analyze_signal(&mut session, &signal, None, &params, Steering::default()).unwrap();
         let focus = || Some(70.0..80.0);
         let mut partials = Vec::new();
         let mut keep = |partial| partials.push(partial);
@@ -194,7 +176,7 @@ mod analysis {
             partial: Some(&mut keep),
             ..Steering::default()
         };
-        let steered = analyze_signal(&mut session, &signal, &params, steering).unwrap();
+        let steered = analyze_signal(&mut session, &signal, None, &params, steering).unwrap();
         // Chunks are independent: the order they ran in changes nothing.
         assert_eq!(steered.enhanced, plain.enhanced);
         assert_eq!(steered.ser, plain.ser);
@@ -241,8 +223,10 @@ mod analysis {
             overlap_s: 2.0,
             ..AnalysisParams::default()
         };
-        let whole = analyze_signal(&mut session, &signal, &single, Steering::default()).unwrap();
-        let parts = analyze_signal(&mut session, &signal, &chunked, Steering::default()).unwrap();
+        let whole =
+            analyze_signal(&mut session, &signal, None, &single, Steering::default()).unwrap();
+        let parts =
+            analyze_signal(&mut session, &signal, None, &chunked, Steering::default()).unwrap();
         assert_eq!(parts.enhanced.len(), signal.len());
         assert_eq!(whole.enhanced.len(), signal.len());
         assert_eq!(parts.ser.frames(), whole.ser.frames());
@@ -295,10 +279,11 @@ mod analysis {
             hop_s: 1.0,
             ..AnalysisParams::default()
         };
-        let analysis = analyze_signal(&mut session, &signal, &params, Steering::default()).unwrap();
+        let analysis =
+            analyze_signal(&mut session, &signal, None, &params, Steering::default()).unwrap();
         assert_eq!(analysis.trajectory.times_s, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
         // The last window, run on its own, gives the last row.
-        let last = session.run(signal[4 * 16_000..].to_vec(), 1).unwrap();
+        let last = session.run(signal[4 * 16_000..].to_vec(), 1, None).unwrap();
         let max = last.emotion_logits.iter().copied().fold(f32::MIN, f32::max);
         let exps: Vec<f32> = last
             .emotion_logits
@@ -320,7 +305,8 @@ mod analysis {
             hop_s: 0.5,
             ..AnalysisParams::default()
         };
-        let analysis = analyze_signal(&mut session, &signal, &params, Steering::default()).unwrap();
+        let analysis =
+            analyze_signal(&mut session, &signal, None, &params, Steering::default()).unwrap();
         let times = &analysis.trajectory.times_s;
         assert_eq!(times.len(), 15); // starts 0, 0.5, ..., 7.0
         assert!((times[0] - 1.5).abs() < 1e-9 && (times[14] - 8.5).abs() < 1e-9);
@@ -390,6 +376,6 @@ fn the_shipped_compact_model_follows_the_contract() {
     assert_eq!((card.n_experts, card.top_k), (4, 1));
     assert!(card.trained_on.contains("not real human emotion"));
     assert!(card.evaluation["ser_macro_f1"]["unseen/-5dB"].is_number());
-    let out = session.run(reference_input(24_000), 1).unwrap();
+    let out = session.run(reference_input(24_000), 1, None).unwrap();
     assert_eq!((out.samples, out.frames), (24_000, 74));
 }

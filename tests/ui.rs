@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{FakeSink, Wav, broken_files, demo_project, sine, tiny_model};
+use common::{FakeSink, Wav, broken_files, demo_project, settle, sine, tiny_model};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -36,23 +36,6 @@ fn studio(path: &std::path::Path) -> Studio {
         sink,
         _cache: cache,
     }
-}
-
-/// Steps the UI until background work is done (or fails the test after 60 s).
-fn settle(harness: &mut Harness<'static, StudioApp>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        harness.step();
-        if !harness.state().is_busy() {
-            harness.step();
-            if !harness.state().is_busy() {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "background work did not finish");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.run();
 }
 
 #[test]

@@ -1,6 +1,9 @@
-"""Exports the tiny, randomly initialised Sparse MERIT (same contract as the real one) for fast tests.
+"""Exports the tiny, randomly initialised Sparse MERIT (same contract as the real one) for fast tests,
+and its speaker-relative sibling (the contract's speaker_reference input and emotion_statistics output;
+int8-rounded weights, so the file stays small).
 
     .venv/bin/python make_tiny.py --out ../sparse-merit-tiny.onnx
+    .venv/bin/python make_tiny.py --speaker-relative --out ../sparse-merit-tiny-relative.onnx
 """
 
 from __future__ import annotations
@@ -13,13 +16,22 @@ from pathlib import Path
 import torch
 
 from merit.config import tiny
-from merit.export import export_onnx, metadata_for
+from merit.export import ContractWrapper, export_onnx, metadata_for, statistics_size
 from merit.model import MeritModel
+from merit.quantize import round_weights_int8
 
 
-def build_tiny(seed: int = 0) -> MeritModel:
+def build_tiny(seed: int = 0, speaker_relative: bool = False) -> MeritModel:
     torch.manual_seed(seed)
-    return MeritModel(tiny()).eval()
+    config = tiny()
+    config.speaker_relative = speaker_relative
+    model = MeritModel(config).eval()
+    if speaker_relative:
+        round_weights_int8(model)
+        # A population reference that is not zero, so that using it is visible in the outputs.
+        with torch.no_grad():
+            model.ser_head.population_reference.copy_(ContractWrapper(model)(reference_input())[-1][0] * 0.5)
+    return model
 
 
 def reference_input(samples: int = 16000) -> torch.Tensor:
@@ -47,12 +59,34 @@ def write_reference(model: MeritModel, path: Path) -> None:
     path.write_text(json.dumps(reference, indent=1) + "\n")
 
 
+def write_relative_reference(model: MeritModel, path: Path) -> None:
+    """A speaker-relative model's outputs on the reference input: with a NaN reference (the
+    population's) and with the emotion statistics of the time-reversed reference input as the reference."""
+    wrapper = ContractWrapper(model)
+    signal = reference_input()
+    nan = torch.full((1, statistics_size(model)), float("nan"))
+    with torch.no_grad():
+        reversed_statistics = wrapper(signal.flip(-1), nan)[-1]
+        population = wrapper(signal, nan)
+        relative = wrapper(signal, reversed_statistics)
+    reference = {
+        "samples": signal.shape[-1],
+        "statistics_size": statistics_size(model),
+        "statistics_first": population[-1][0, :8].tolist(),
+        "logits_population": population[0][0].tolist(),
+        "reversed_statistics": reversed_statistics[0].tolist(),
+        "logits_relative": relative[0][0].tolist(),
+    }
+    path.write_text(json.dumps(reference, indent=1) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "sparse-merit-tiny.onnx")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--speaker-relative", action="store_true")
     args = parser.parse_args()
-    model = build_tiny(args.seed)
+    model = build_tiny(args.seed, args.speaker_relative)
     metadata = metadata_for(
         model,
         version="0.1.0",
@@ -60,7 +94,7 @@ def main() -> None:
         evaluation={},
     )
     export_onnx(model, args.out, metadata)
-    write_reference(model, args.out.with_suffix(".reference.json"))
+    (write_relative_reference if args.speaker_relative else write_reference)(model, args.out.with_suffix(".reference.json"))
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::audio::test_signal::speech_like;
 use crate::audio::{DecodeOptions, decode_file};
-use crate::jobs::batch::analyze_recording;
+use crate::jobs::batch::{Recording, analyze_recording};
 use crate::jobs::cache::AnalysisCache;
 use crate::model::analysis::{AnalysisParams, PartialAnalysis, Steering, analyze_signal};
 use crate::model::{MeritSession, SessionOptions};
@@ -86,9 +86,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let before_mb = peak_memory_mb();
     // One untimed run first, so one-off costs (allocations, CUDA kernel selection per shape) are
     // not timed; the peak memory covers both runs.
-    analyze_signal(&mut session, &signal, &params, Steering::default())?;
+    analyze_signal(&mut session, &signal, None, &params, Steering::default())?;
     let started = Instant::now();
-    let analysis = analyze_signal(&mut session, &signal, &params, Steering::default())?;
+    let analysis = analyze_signal(&mut session, &signal, None, &params, Steering::default())?;
     let elapsed = started.elapsed().as_secs_f64();
     let audio_mb = signal.len() as f64 * 4.0 / 1e6;
     println!(
@@ -158,7 +158,7 @@ fn time_to_view(
         partial: Some(&mut watch),
         ..Steering::default()
     };
-    analyze_signal(session, signal, params, steering)?;
+    analyze_signal(session, signal, None, params, steering)?;
     let whole = started.elapsed().as_secs_f64();
     Ok(covered_after.unwrap_or(whole))
 }
@@ -256,16 +256,19 @@ fn time_openings(
             },
         )?;
         let decoded_at = started.elapsed().as_secs_f64();
-        let signal = Some(decoded.analysis.as_slice());
+        let recording = Recording {
+            path: file,
+            decoded: Some(decoded.analysis.as_slice()),
+            reference: None,
+        };
         let (analysis, _) =
-            analyze_recording(session, file, signal, params, None, Steering::default())?;
+            analyze_recording(session, &recording, params, None, Steering::default())?;
         let analysed_at = started.elapsed().as_secs_f64();
         openings.duration_s = analysis.duration_s;
         if run == 0 {
             analyze_recording(
                 session,
-                file,
-                signal,
+                &recording,
                 params,
                 Some(cache),
                 Steering::default(),
@@ -275,10 +278,13 @@ fn time_openings(
         openings.decode.push(decoded_at);
         openings.analysis.push(analysed_at - decoded_at);
         let started = Instant::now();
+        let from_file = Recording {
+            decoded: None,
+            ..recording
+        };
         let (_, hit) = analyze_recording(
             session,
-            file,
-            None,
+            &from_file,
             params,
             Some(cache),
             Steering::default(),

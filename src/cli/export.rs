@@ -109,18 +109,24 @@ fn add_model_outputs(
     use crate::jobs::batch::analyze_path;
     use crate::jobs::cache::{AnalysisCache, default_folder};
     use crate::jobs::model_choice::choose_model;
+    use crate::jobs::references::collection_references;
     use crate::model::analysis::AnalysisParams;
     use crate::model::{MeritSession, SessionOptions};
     let model = choose_model(args.model.as_deref(), Some(project))?;
     let mut session = MeritSession::load(&model, SessionOptions::default())?;
     let cache = AnalysisCache::new(default_folder());
+    let params = AnalysisParams::default();
+    let collection = crate::project::Collection::load(project);
+    let references = collection_references(&mut session, &collection, &params, Some(&cache));
     let mut failed = Vec::new();
     let mut predictions = std::collections::BTreeMap::new();
     for row in rows.iter_mut() {
+        let reference = references.for_path(&row.path);
         let analysis = match analyze_path(
             &mut session,
             &row.path,
-            &AnalysisParams::default(),
+            reference.as_ref(),
+            &params,
             Some(&cache),
             None,
         ) {

@@ -14,6 +14,7 @@ use crate::audio::probe;
 use crate::jobs::batch::analyze_path;
 use crate::jobs::cache::{AnalysisCache, default_folder};
 use crate::jobs::model_choice::choose_model;
+use crate::jobs::references::{CollectionReferences, collection_references};
 use crate::model::analysis::AnalysisParams;
 use crate::model::{MeritSession, SessionOptions};
 use crate::project::{Collection, Project};
@@ -30,22 +31,33 @@ struct Ack {
     error: Option<String>,
 }
 
-/// The model's top class for `file` and the model's blake3 hash, loading the model on first use
-/// (the cache makes repeats instant).
+/// The model's top class for `file` and the model's blake3 hash, loading the model (and a
+/// speaker-relative model's speaker references) on first use; the cache makes repeats instant.
 fn model_class(
-    session: &mut Option<MeritSession>,
-    project: &Project,
+    session: &mut Option<(MeritSession, CollectionReferences)>,
+    (project, collection): (&Project, &Collection),
     path: &Path,
     cache: &AnalysisCache,
 ) -> anyhow::Result<(String, String)> {
-    let session = match session {
+    let params = AnalysisParams::default();
+    let (session, references) = match session {
         Some(loaded) => loaded,
         None => {
             let model = choose_model(None, Some(project))?;
-            session.insert(MeritSession::load(&model, SessionOptions::default())?)
+            let mut loaded = MeritSession::load(&model, SessionOptions::default())?;
+            let references = collection_references(&mut loaded, collection, &params, Some(cache));
+            session.insert((loaded, references))
         }
     };
-    let (analysis, _) = analyze_path(session, path, &AnalysisParams::default(), Some(cache), None)?;
+    let reference = references.for_path(path);
+    let (analysis, _) = analyze_path(
+        session,
+        path,
+        reference.as_ref(),
+        &params,
+        Some(cache),
+        None,
+    )?;
     Ok((
         analysis.top_class().to_owned(),
         session.model_hash().to_owned(),
@@ -122,7 +134,8 @@ pub fn run(args: &LabelArgs) -> anyhow::Result<ExitCode> {
                 }
                 Request::AcceptModel { file } => {
                     let path = &recording(&file)?.path;
-                    let (class, model) = model_class(&mut session, &project, path, &cache)?;
+                    let (class, model) =
+                        model_class(&mut session, (&project, &collection), path, &cache)?;
                     store.edit(
                         &file,
                         Op::SetClass {

@@ -23,11 +23,14 @@ fn trajectories(
     use crate::jobs::batch::analyze_path;
     use crate::jobs::cache::{AnalysisCache, default_folder};
     use crate::jobs::model_choice::choose_model;
+    use crate::jobs::references::collection_references;
     use crate::model::analysis::AnalysisParams;
     use crate::model::{MeritSession, SessionOptions};
     let model = choose_model(None, Some(project))?;
     let mut session = MeritSession::load(&model, SessionOptions::default())?;
     let cache = AnalysisCache::new(default_folder());
+    let params = AnalysisParams::default();
+    let references = collection_references(&mut session, collection, &params, Some(&cache));
     let mut found = BTreeMap::new();
     for recording in &collection.recordings {
         if files.binary_search(&recording.listed_path).is_err() {
@@ -36,7 +39,8 @@ fn trajectories(
         match analyze_path(
             &mut session,
             &recording.path,
-            &AnalysisParams::default(),
+            references.for_path(&recording.path).as_ref(),
+            &params,
             Some(&cache),
             None,
         ) {

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod cache;
 pub mod model_choice;
+pub mod references;
 pub mod scan;
 
 use std::sync::Arc;

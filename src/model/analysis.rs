@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::chunk_pass::{ChunkOutputs, next_chunks, run_pieces, softmax};
+use super::chunk_pass::{ChunkOutputs, Pieces, next_chunks, run_pieces, softmax};
 use super::chunks::{plan_chunks, window_starts};
 use super::contract::MIN_SAMPLES;
+use super::reference::{ReferenceNote, SpeakerReference};
 use super::session::{MeritSession, ModelError, Provider};
 use crate::audio::ANALYSIS_RATE_HZ;
 
@@ -148,6 +149,14 @@ pub struct SignalAnalysis {
     pub se: RouterTrace,
     pub provider: Provider,
     pub inference_s: f64,
+    /// A speaker-relative model's pooled emotion statistics of the recording (what the references
+    /// of the speaker's other recordings are made of); they do not depend on the reference used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistics: Option<Vec<f32>>,
+    /// The speaker reference the labels were classified against; none: the model's population
+    /// reference (or a model that is not speaker-relative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceNote>,
 }
 
 /// A [`SignalAnalysis`] whose parts disagree in size (read from a damaged or foreign file).
@@ -251,7 +260,8 @@ impl<'a> Steering<'a> {
     }
 }
 
-/// Analyses a 16 kHz mono signal.
+/// Analyses a 16 kHz mono signal; a speaker-relative model classifies it against `reference`
+/// (other models ignore it).
 ///
 /// The trajectory comes from the chunk pass itself when the model has the one-pass trajectory
 /// output for `params.window_s` (chunks then overlap by at least a window, so every window lies
@@ -263,9 +273,11 @@ impl<'a> Steering<'a> {
 pub fn analyze_signal(
     session: &mut MeritSession,
     signal: &[f32],
+    reference: Option<&SpeakerReference>,
     params: &AnalysisParams,
     mut steering: Steering<'_>,
 ) -> Result<SignalAnalysis, ModelError> {
+    let reference = reference.filter(|_| session.statistics_size().is_some());
     let started = Instant::now();
     let cancel = steering.cancel;
     let duration_s = signal.len() as f64 / f64::from(ANALYSIS_RATE_HZ);
@@ -316,6 +328,8 @@ pub fn analyze_signal(
             se,
             provider,
             inference_s: started.elapsed().as_secs_f64(),
+            statistics: outputs.recording_statistics(),
+            reference: reference.map(SpeakerReference::note),
         })
     };
     // The trajectory windows the chunk pass has given so far.
@@ -352,17 +366,16 @@ pub fn analyze_signal(
             break;
         }
         let starts: Vec<usize> = batch.iter().map(|&i| chunks[i].range.start).collect();
-        run_pieces(
-            session,
+        let pieces = Pieces {
             signal,
-            &starts,
+            starts: &starts,
             len,
-            batch.len(),
-            cancel,
-            |k, piece| {
-                outputs.add(batch[k], piece);
-            },
-        )?;
+            batch: batch.len(),
+            reference: reference.map(|r| r.values.as_slice()),
+        };
+        run_pieces(session, &pieces, cancel, |k, piece| {
+            outputs.add(batch[k], piece);
+        })?;
         let work_remains = outputs.done_fraction() < 1.0 || window_pass;
         if let Some(report) = steering.partial.as_mut()
             && work_remains
@@ -377,15 +390,16 @@ pub fn analyze_signal(
     }
     let trajectory = if window_pass {
         let mut probs = Vec::with_capacity(window_starts.len());
-        run_pieces(
-            session,
+        let pieces = Pieces {
             signal,
-            &window_starts,
-            window,
-            params.batch,
-            cancel,
-            |_, piece| probs.push(softmax(&piece.logits)),
-        )?;
+            starts: &window_starts,
+            len: window,
+            batch: params.batch,
+            reference: reference.map(|r| r.values.as_slice()),
+        };
+        run_pieces(session, &pieces, cancel, |_, piece| {
+            probs.push(softmax(&piece.logits));
+        })?;
         Trajectory {
             times_s: window_starts.iter().map(|&s| window_centre_s(s)).collect(),
             probs,

@@ -20,6 +20,8 @@ pub(super) struct PieceOutput {
     pub se_gate: Vec<f32>,
     /// `frames × classes`, when the model has the one-pass trajectory output.
     pub trajectory: Option<Vec<f32>>,
+    /// The pooled emotion statistics of a speaker-relative model.
+    pub statistics: Option<Vec<f32>>,
 }
 
 pub(super) fn cancelled(cancel: Option<&AtomicBool>) -> Result<(), ModelError> {
@@ -40,19 +42,34 @@ fn extend_padded(input: &mut Vec<f32>, signal: &[f32], start: usize, len: usize)
     input.resize(input.len() + len - available, 0.0);
 }
 
-/// Runs equal-length pieces of `signal` (given by start sample) in batches, handing each piece's
-/// outputs to `take` in order so they can be joined and dropped at once.
+/// The pieces of a recording to run: equal-length spans of `signal` given by start sample, in
+/// batches, each classified against `reference` (a speaker-relative model's speaker reference).
+pub(super) struct Pieces<'a> {
+    pub signal: &'a [f32],
+    pub starts: &'a [usize],
+    pub len: usize,
+    pub batch: usize,
+    pub reference: Option<&'a [f32]>,
+}
+
+/// Runs the pieces, handing each piece's outputs to `take` in order so they can be joined and
+/// dropped at once.
 pub(super) fn run_pieces(
     session: &mut MeritSession,
-    signal: &[f32],
-    starts: &[usize],
-    len: usize,
-    batch: usize,
+    pieces: &Pieces<'_>,
     cancel: Option<&AtomicBool>,
     mut take: impl FnMut(usize, PieceOutput),
 ) -> Result<(), ModelError> {
+    let &Pieces {
+        signal,
+        starts,
+        len,
+        batch,
+        reference,
+    } = pieces;
     let classes = session.card().classes.len();
     let experts = session.card().n_experts;
+    let statistics_size = session.statistics_size().unwrap_or(0);
     let mut index = 0;
     for group in starts.chunks(batch.max(1)) {
         cancelled(cancel)?;
@@ -60,7 +77,7 @@ pub(super) fn run_pieces(
         for &start in group {
             extend_padded(&mut input, signal, start, len);
         }
-        let out = session.run(input, group.len())?;
+        let out = session.run(input, group.len(), reference)?;
         let per_gate = out.frames * experts;
         let per_trajectory = out.frames * classes;
         for row in 0..group.len() {
@@ -75,6 +92,10 @@ pub(super) fn run_pieces(
                         .trajectory
                         .as_ref()
                         .map(|t| t[row * per_trajectory..(row + 1) * per_trajectory].to_vec()),
+                    statistics: out
+                        .statistics
+                        .as_ref()
+                        .map(|s| s[row * statistics_size..(row + 1) * statistics_size].to_vec()),
                 },
             );
             index += 1;
@@ -161,27 +182,47 @@ impl<'a> ChunkOutputs<'a> {
         self.pieces[index].as_ref().map(|p| p.logits.as_slice())
     }
 
-    /// Utterance-level class probabilities over the chunks done: each chunk's probabilities
-    /// weighted by the new audio it contributes (one chunk: its own).
-    pub fn utterance_probs(&self) -> Vec<f32> {
-        let mut probs = vec![0.0_f32; self.classes];
+    /// The mean of `values` of the chunks done, each weighted by the new audio it contributes
+    /// (one chunk: its own); `None` before any chunk is done or when `values` gives none.
+    fn chunk_weighted_mean(
+        &self,
+        values: impl Fn(&PieceOutput) -> Option<Vec<f32>>,
+    ) -> Option<Vec<f32>> {
+        let mut sums: Option<Vec<f32>> = None;
         let mut weight_sum = 0.0_f32;
         for (index, (piece, chunk)) in self.pieces.iter().zip(self.chunks).enumerate() {
-            let Some(piece) = piece else { continue };
+            let Some(values) = piece.as_ref().and_then(&values) else {
+                continue;
+            };
             let fresh = chunk.range.end
                 - index
                     .checked_sub(1)
                     .map_or(0, |p| self.chunks[p].range.end.min(chunk.range.end));
             let weight = fresh as f32 / self.total as f32;
             weight_sum += weight;
-            for (sum, p) in probs.iter_mut().zip(softmax(&piece.logits)) {
-                *sum += p * weight;
+            let sums = sums.get_or_insert_with(|| vec![0.0; values.len()]);
+            for (sum, value) in sums.iter_mut().zip(values) {
+                *sum += value * weight;
             }
         }
+        let mut sums = sums?;
         if weight_sum > 0.0 {
-            probs.iter_mut().for_each(|p| *p /= weight_sum);
+            sums.iter_mut().for_each(|s| *s /= weight_sum);
         }
-        probs
+        Some(sums)
+    }
+
+    /// Utterance-level class probabilities over the chunks done: each chunk's probabilities
+    /// weighted by the new audio it contributes.
+    pub fn utterance_probs(&self) -> Vec<f32> {
+        self.chunk_weighted_mean(|piece| Some(softmax(&piece.logits)))
+            .unwrap_or_else(|| vec![0.0; self.classes])
+    }
+
+    /// A speaker-relative model's statistics of the recording: the chunks' pooled statistics,
+    /// weighted as [`Self::utterance_probs`] weighs their probabilities.
+    pub fn recording_statistics(&self) -> Option<Vec<f32>> {
+        self.chunk_weighted_mean(|piece| piece.statistics.clone())
     }
 
     /// The SER and SE routers' frames over the whole recording; frames of chunks not yet done
@@ -265,6 +306,7 @@ mod tests {
             ser_gate: vec![gate; frames * 2],
             se_gate: vec![gate; frames * 2],
             trajectory: None,
+            statistics: Some(vec![gate, 2.0 * gate]),
         }
     }
 
@@ -282,8 +324,11 @@ mod tests {
         let analysed: Vec<bool> = (0..30).map(|f| ser.is_analysed(f)).collect();
         assert_eq!(analysed, [[false; 10], [true; 10], [false; 10]].concat());
         assert_eq!(ser.usage.iter().sum::<f64>(), 1.0);
-        outputs.add(0, piece(vec![10.0, 0.0], 10, 0.5));
-        outputs.add(2, piece(vec![10.0, 0.0], 10, 0.5));
+        assert_eq!(outputs.recording_statistics(), Some(vec![0.5, 1.0]));
+        outputs.add(0, piece(vec![10.0, 0.0], 10, 0.2));
+        outputs.add(2, piece(vec![10.0, 0.0], 10, 0.2));
+        let statistics = outputs.recording_statistics().unwrap();
+        assert!((statistics[0] - 0.3).abs() < 1e-6, "{statistics:?}");
         let (ser, _) = outputs.routers(0.02).unwrap();
         assert!((0..30).all(|f| ser.is_analysed(f)));
         assert!((outputs.utterance_probs()[0] - 2.0 / 3.0).abs() < 1e-3);

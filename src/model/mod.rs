@@ -1,10 +1,12 @@
-//! Everything that touches ONNX Runtime; the only module that uses `ort`.
+//! Everything that touches ONNX Runtime (the only module that uses `ort`), and the pure rules of the
+//! model's contract and of speaker references.
 
 pub mod analysis;
 mod chunk_pass;
 pub mod chunks;
 pub mod contract;
 pub mod onnx_file;
+pub mod reference;
 pub mod runtime;
 pub mod session;
 

@@ -85,6 +85,8 @@ pub struct BatchOutputs {
     pub se_gate: Vec<f32>,
     /// `[batch, frames, classes]`, when the model has the one-pass trajectory output.
     pub trajectory: Option<Vec<f32>>,
+    /// `[batch, statistics]`, the pooled emotion statistics of a speaker-relative model.
+    pub statistics: Option<Vec<f32>>,
 }
 
 pub struct MeritSession {
@@ -92,7 +94,7 @@ pub struct MeritSession {
     card: ModelCard,
     provider: Provider,
     path: PathBuf,
-    has_trajectory: bool,
+    shape: contract::ContractShape,
     /// Samples between router frames, measured from the model's outputs at load.
     frame_hop_samples: usize,
     /// blake3 of the model (and its external weights): results cached under one model are never
@@ -241,14 +243,13 @@ impl MeritSession {
             .iter()
             .map(|o| describe(o.name(), o.dtype()))
             .collect();
-        let has_trajectory =
-            contract::check_contract(&inputs, &outputs, &card).map_err(contract_error)?;
+        let shape = contract::check_contract(&inputs, &outputs, &card).map_err(contract_error)?;
         let mut loaded = Self {
             session,
             card,
             provider,
             path: path.to_path_buf(),
-            has_trajectory,
+            shape,
             // Replaced by the measurement below, which runs the session.
             frame_hop_samples: 1,
             model_hash,
@@ -262,7 +263,9 @@ impl MeritSession {
     fn measure_frame_hop(&mut self) -> Result<usize, ModelError> {
         let short = contract::MIN_SAMPLES;
         let frames_of = |session: &mut Self, samples: usize| {
-            session.run(vec![0.0; samples], 1).map(|out| out.frames)
+            session
+                .run(vec![0.0; samples], 1, None)
+                .map(|out| out.frames)
         };
         let short_frames = frames_of(self, short)?;
         let long_frames = frames_of(self, 2 * short)?;
@@ -299,7 +302,14 @@ impl MeritSession {
     pub fn trajectory_window_s(&self) -> Option<f64> {
         self.card
             .trajectory_window_s
-            .filter(|_| self.has_trajectory)
+            .filter(|_| self.shape.has_trajectory)
+    }
+
+    /// A speaker-relative model's statistics width: the length of a speaker reference, and of the
+    /// per-recording statistics its analyses carry. `None` for other models.
+    #[must_use]
+    pub fn statistics_size(&self) -> Option<usize> {
+        self.shape.statistics_size
     }
 
     /// blake3 hex digest of the model file (and its external weights).
@@ -308,11 +318,20 @@ impl MeritSession {
         &self.model_hash
     }
 
-    /// Runs a batch of equal-length 16 kHz mono windows (`batch * samples` values, row-major).
+    /// Runs a batch of equal-length 16 kHz mono windows (`batch * samples` values, row-major). A
+    /// speaker-relative model classifies every window against `reference` (one row of
+    /// [`Self::statistics_size`] values), or against its population reference without one; other
+    /// models ignore it.
     ///
     /// # Errors
-    /// [`ModelError::Inference`] when ONNX Runtime fails or returns shapes outside the contract.
-    pub fn run(&mut self, waveforms: Vec<f32>, batch: usize) -> Result<BatchOutputs, ModelError> {
+    /// [`ModelError::Inference`] when ONNX Runtime fails, the reference has the wrong length, or the
+    /// model returns shapes outside the contract.
+    pub fn run(
+        &mut self,
+        waveforms: Vec<f32>,
+        batch: usize,
+        reference: Option<&[f32]>,
+    ) -> Result<BatchOutputs, ModelError> {
         let inference = |e: &dyn std::fmt::Display| ModelError::Inference(e.to_string());
         if batch == 0 || !waveforms.len().is_multiple_of(batch) {
             return Err(ModelError::Inference(format!(
@@ -323,10 +342,30 @@ impl MeritSession {
         let samples = waveforms.len() / batch;
         let shape = [batch as i64, samples as i64];
         let input = Tensor::from_array((shape, waveforms)).map_err(|e| inference(&e))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![contract::INPUT_NAME => input])
-            .map_err(|e| inference(&e))?;
+        let outputs = match self.shape.statistics_size {
+            None => self
+                .session
+                .run(ort::inputs![contract::INPUT_NAME => input]),
+            Some(size) => {
+                let row = match reference {
+                    Some(row) if row.len() == size => row.to_vec(),
+                    Some(row) => {
+                        return Err(ModelError::Inference(format!(
+                            "a speaker reference of {} values; the model needs {size}",
+                            row.len()
+                        )));
+                    }
+                    None => vec![f32::NAN; size],
+                };
+                let rows = Tensor::from_array(([batch as i64, size as i64], row.repeat(batch)))
+                    .map_err(|e| inference(&e))?;
+                self.session.run(ort::inputs![
+                    contract::INPUT_NAME => input,
+                    contract::REFERENCE_INPUT => rows
+                ])
+            }
+        }
+        .map_err(|e| inference(&e))?;
         let extract =
             |name: &str, expected_len: Option<usize>| -> Result<(Vec<i64>, Vec<f32>), ModelError> {
                 let (shape, data) = outputs[name]
@@ -352,10 +391,14 @@ impl MeritSession {
             )));
         }
         let (_, se_gate) = extract("se_gate", Some(gate_len))?;
-        let trajectory = if self.has_trajectory {
+        let trajectory = if self.shape.has_trajectory {
             Some(extract(contract::TRAJECTORY_OUTPUT, Some(batch * frames * classes))?.1)
         } else {
             None
+        };
+        let statistics = match self.shape.statistics_size {
+            Some(size) => Some(extract(contract::STATISTICS_OUTPUT, Some(batch * size))?.1),
+            None => None,
         };
         Ok(BatchOutputs {
             batch,
@@ -366,6 +409,7 @@ impl MeritSession {
             ser_gate,
             se_gate,
             trajectory,
+            statistics,
         })
     }
 }

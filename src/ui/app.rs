@@ -95,9 +95,11 @@ impl StudioApp {
     /// Uses `model` instead of the project's or the shipped one.
     #[must_use]
     pub fn with_model(mut self, model: PathBuf) -> Self {
-        let recordings = self.collection.collection.recordings.len();
-        self.engine
-            .set_model(model, self.collection.project.as_ref(), recordings);
+        self.engine.set_model(
+            model,
+            self.collection.project.as_ref(),
+            &self.collection.collection,
+        );
         self
     }
 
@@ -123,9 +125,11 @@ impl StudioApp {
     /// Keeps analyses in `folder` (`None`: no cache) instead of the user's cache folder.
     #[must_use]
     pub fn with_cache_dir(mut self, folder: Option<PathBuf>) -> Self {
-        let recordings = self.collection.collection.recordings.len();
-        self.engine
-            .set_cache_dir(folder, self.collection.project.as_ref(), recordings);
+        self.engine.set_cache_dir(
+            folder,
+            self.collection.project.as_ref(),
+            &self.collection.collection,
+        );
         self
     }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::annotation::queue::review_order_by;
 use crate::annotation::trace::PassState;
 use crate::jobs::Job;
+use crate::project::Collection;
 
 use super::agreement::{AgreementAction, AgreementState};
 use super::app::{Dialog, StudioApp};
@@ -35,8 +36,7 @@ impl StudioApp {
         self.recording = None;
         self.player.transport.set_playing(false);
         self.labelling.install(annotations);
-        let recordings = collection.recordings.len();
-        self.engine.restart(Some(&project), recordings);
+        self.engine.restart(Some(&project), &collection);
         let paths = collection.paths();
         self.engine.engine.recall_cached(paths, self.notify.clone());
         self.collection
@@ -58,7 +58,7 @@ impl StudioApp {
         self.player.transport.set_playing(false);
         self.labelling.close();
         self.agreement = AgreementState::default();
-        self.engine.restart(None, 0);
+        self.engine.restart(None, &Collection::default());
     }
 
     /// Opens recording `index` in the view (not while a project is still being listed).
@@ -412,9 +412,11 @@ impl StudioApp {
         match (dialog, result) {
             (Dialog::OpenProject, Ok(Some(path))) => self.open_path(&path),
             (Dialog::ChooseModel, Ok(Some(model))) => {
-                let recordings = self.collection.collection.recordings.len();
-                self.engine
-                    .set_model(model, self.collection.project.as_ref(), recordings);
+                self.engine.set_model(
+                    model,
+                    self.collection.project.as_ref(),
+                    &self.collection.collection,
+                );
                 self.run(Command::AnalyseRecording);
             }
             (Dialog::ExportFolder, Ok(Some(folder))) => self.export_to(&folder),

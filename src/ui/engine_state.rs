@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::jobs::model_choice::choose_model;
 use crate::jobs::{Job, JobPanicked, Notify};
 use crate::model::runtime::{self, RuntimeError, RuntimeLibrary};
-use crate::project::Project;
+use crate::project::{Collection, Project};
 
 use super::engine::Engine;
 use super::recording::RecordingState;
@@ -46,7 +46,11 @@ impl EngineState {
             }
         };
         Self {
-            engine: Engine::new(crate::model::shipped_model_path(), 0, cache_dir.clone()),
+            engine: Engine::new(
+                crate::model::shipped_model_path(),
+                Vec::new(),
+                cache_dir.clone(),
+            ),
             runtime,
             runtime_job: runtime_job.ok(),
             model_override: None,
@@ -54,27 +58,32 @@ impl EngineState {
         }
     }
 
-    /// A new engine for `project` (and its `recordings`): the model asked for, else the
+    /// A new engine for `project` (and its `collection`): the model asked for, else the
     /// project's, else the shipped one.
-    pub fn restart(&mut self, project: Option<&Project>, recordings: usize) {
+    pub fn restart(&mut self, project: Option<&Project>, collection: &Collection) {
         let model =
             choose_model(self.model_override.as_deref(), project).unwrap_or_else(|missing| {
                 tracing::warn!("{missing}; using the shipped model");
                 crate::model::shipped_model_path()
             });
-        self.engine = Engine::new(model, recordings, self.cache_dir.clone());
+        self.engine = Engine::new(model, collection.speakers(), self.cache_dir.clone());
     }
 
     /// Uses `model` from now on, over the project's.
-    pub fn set_model(&mut self, model: PathBuf, project: Option<&Project>, recordings: usize) {
+    pub fn set_model(
+        &mut self,
+        model: PathBuf,
+        project: Option<&Project>,
+        collection: &Collection,
+    ) {
         self.model_override = Some(model);
-        self.restart(project, recordings);
+        self.restart(project, collection);
     }
 
     /// Uses the project's model from now on (over any chosen before).
-    pub fn use_project_model(&mut self, project: Option<&Project>, recordings: usize) {
+    pub fn use_project_model(&mut self, project: Option<&Project>, collection: &Collection) {
         self.model_override = None;
-        self.restart(project, recordings);
+        self.restart(project, collection);
     }
 
     /// Keeps analyses in `folder` (`None`: no cache).
@@ -82,10 +91,10 @@ impl EngineState {
         &mut self,
         folder: Option<PathBuf>,
         project: Option<&Project>,
-        recordings: usize,
+        collection: &Collection,
     ) {
         self.cache_dir = folder;
-        self.restart(project, recordings);
+        self.restart(project, collection);
     }
 
     /// Takes the runtime search's result once it is done.

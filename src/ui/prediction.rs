@@ -29,6 +29,27 @@ impl From<Summary> for Prediction {
     }
 }
 
+/// What a speaker-relative model's analysis was classified against, as one short line (none for
+/// other models), and why.
+#[must_use]
+pub fn speaker_reference_line(analysis: &SignalAnalysis) -> Option<(String, &'static str)> {
+    const WHY: &str = "This model classifies a recording against its speaker's own voice: the mean \
+        of the speaker's other analysed recordings (the manifest's speaker column, at least 2). \
+        Without them it compares with all the voices it was trained on, which is less reliable \
+        for a voice it has never heard. Analyse all to give every speaker a reference.";
+    match (&analysis.reference, &analysis.statistics) {
+        (Some(note), _) => Some((
+            format!(
+                "against {}'s voice ({} other recordings)",
+                note.speaker, note.recordings
+            ),
+            WHY,
+        )),
+        (None, Some(_)) => Some(("against all voices (no speaker reference)".into(), WHY)),
+        (None, None) => None,
+    }
+}
+
 impl Prediction {
     /// The prediction a finished analysis gives; `None` for a cancelled one (nothing was learnt).
     pub(super) fn of(result: &Result<SignalAnalysis, AnalyzeError>) -> Option<Self> {

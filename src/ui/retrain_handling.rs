@@ -67,9 +67,10 @@ impl StudioApp {
             previous_model,
             predictions: self.engine.engine.predictions(),
         });
-        let recordings = self.collection.collection.recordings.len();
-        self.engine
-            .use_project_model(self.collection.project.as_ref(), recordings);
+        self.engine.use_project_model(
+            self.collection.project.as_ref(),
+            &self.collection.collection,
+        );
         let paths = self.collection.collection.paths();
         // What the cache already knows of the new model shows at once; the rest is analysed.
         self.engine

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use merit_studio::playback::{AudioSink, PlaybackSource};
+use merit_studio::ui::StudioApp;
 
 pub const WAVE_FORMAT_PCM: u16 = 1;
 pub const WAVE_FORMAT_IEEE_FLOAT: u16 = 3;
@@ -101,6 +102,11 @@ pub fn sine(freq_hz: f32, sample_rate_hz: u32, frames: usize, channels: usize) -
 /// The random test model with the Sparse MERIT contract.
 pub fn tiny_model() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sparse-merit-tiny.onnx")
+}
+
+/// The tiny model's speaker-relative sibling (`make_tiny.py --speaker-relative`).
+pub fn tiny_relative_model() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sparse-merit-tiny-relative.onnx")
 }
 
 /// A copy of the demo project under `dir` (for tests that write annotations); returns its folder.
@@ -320,4 +326,44 @@ pub fn label_tones(project: &Path, dir: &Path, classes: &[&str], annotator: &str
         .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{output:?}");
+}
+
+/// The signal `make_tiny.py` wrote its reference outputs for.
+pub fn reference_input(samples: usize) -> Vec<f32> {
+    (0..samples)
+        .map(|i| {
+            let t = i as f64 / 16_000.0;
+            let chirp = 0.1 * (2.0 * std::f64::consts::PI * (200.0 + 300.0 * t) * t).sin();
+            let phase = (2.0 * std::f64::consts::PI * 7.0 * t).sin();
+            let square = 0.05
+                * if phase > 0.0 {
+                    1.0
+                } else if phase < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                };
+            (chirp + square) as f32
+        })
+        .collect()
+}
+
+/// Steps the UI until background work is done (or fails the test after 60 s).
+pub fn settle(harness: &mut egui_kittest::Harness<'static, StudioApp>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        harness.step();
+        if !harness.state().is_busy() {
+            harness.step();
+            if !harness.state().is_busy() {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "background work did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    harness.run();
 }

@@ -9,7 +9,13 @@ Contract:
   output emotion_trajectory float32 [batch, frames, classes]  logits of the trajectory window starting
                           at each frame (cut at the end): a whole trajectory from one pass
   metadata_props["merit"] JSON: sample_rate, classes, frame_hop_s, n_experts, top_k, model, version,
-                          trajectory_window_s, trained_on, evaluation, config
+                          trajectory_window_s, trained_on, evaluation, config, speaker_relative
+
+A speaker-relative model (MeritConfig.speaker_relative) classifies its pooled statistics against a
+speaker reference, so it has one more input and one more output:
+  input  speaker_reference  float32 [batch, statistics]  the mean emotion_statistics of the speaker's
+                          other recordings; NaN values take the population reference stored in the model
+  output emotion_statistics float32 [batch, statistics]  the pooled statistics the head classified
 """
 
 from __future__ import annotations
@@ -30,6 +36,9 @@ from .quantize import pack_int8_weights
 
 INPUT_NAME = "waveform"
 OUTPUT_NAMES = ("emotion_logits", "enhanced", "ser_gate", "se_gate", "emotion_trajectory")
+REFERENCE_INPUT = "speaker_reference"
+STATISTICS_OUTPUT = "emotion_statistics"
+RANKS = {INPUT_NAME: 2, REFERENCE_INPUT: 2, STATISTICS_OUTPUT: 2, "emotion_logits": 2, "enhanced": 2, "ser_gate": 3, "se_gate": 3, "emotion_trajectory": 3}
 TRAJECTORY_WINDOW_S = 3.0
 # Attention scores beyond this bound could make a window's box-summed softmax weights underflow; such
 # models get the banded trajectory (see AttentiveStatsPooling.windowed).
@@ -55,8 +64,16 @@ class ContractError(ValueError):
     """The model or its ONNX file does not follow the studio's contract."""
 
 
+def contract_names(speaker_relative: bool) -> tuple[list[str], list[str]]:
+    """The contract's input and output names for a model that is (or is not) speaker-relative."""
+    if speaker_relative:
+        return [INPUT_NAME, REFERENCE_INPUT], [*OUTPUT_NAMES, STATISTICS_OUTPUT]
+    return [INPUT_NAME], list(OUTPUT_NAMES)
+
+
 class ContractWrapper(nn.Module):
-    """Maps MeritModel's outputs onto the contract's named outputs."""
+    """Maps MeritModel's outputs onto the contract's named outputs (and a speaker-relative model's
+    reference input, NaN meaning the population's, onto its head)."""
 
     def __init__(self, model: MeritModel, trajectory_window_s: float = TRAJECTORY_WINDOW_S):
         super().__init__()
@@ -67,10 +84,25 @@ class ContractWrapper(nn.Module):
         self.banded_trajectory = model.ser_head.pooling.score_bound() > MAX_SCORE_BOUND
         self.model = model
         self.trajectory_window = model.trajectory_window_frames(trajectory_window_s)
+        self.speaker_relative = model.config.speaker_relative
 
-    def forward(self, waveform: torch.Tensor):
-        out = self.model(waveform, trajectory_window=self.trajectory_window, banded_trajectory=self.banded_trajectory)
-        return out.emotion_logits, out.enhanced, out.ser_probs, out.se_probs, out.emotion_trajectory
+    def forward(self, waveform: torch.Tensor, speaker_reference: torch.Tensor | None = None):
+        if speaker_reference is not None:
+            population = self.model.ser_head.population_reference.expand_as(speaker_reference)
+            speaker_reference = torch.where(torch.isnan(speaker_reference), population, speaker_reference)
+        out = self.model(
+            waveform,
+            trajectory_window=self.trajectory_window,
+            banded_trajectory=self.banded_trajectory,
+            speaker_reference=speaker_reference,
+        )
+        outputs = (out.emotion_logits, out.enhanced, out.ser_probs, out.se_probs, out.emotion_trajectory)
+        return (*outputs, out.emotion_statistics) if self.speaker_relative else outputs
+
+
+def statistics_size(model: MeritModel) -> int:
+    """Width of a speaker-relative model's speaker reference and emotion statistics."""
+    return model.ser_head.population_reference.numel()
 
 
 def metadata_for(model: MeritModel, version: str, trained_on: str, evaluation: dict | None = None, **extra) -> dict:
@@ -87,6 +119,7 @@ def metadata_for(model: MeritModel, version: str, trained_on: str, evaluation: d
         "trained_on": trained_on,
         "evaluation": evaluation or {},
         "config": json.loads(config.to_json()),
+        "speaker_relative": config.speaker_relative,
         **extra,
     }
 
@@ -105,7 +138,9 @@ def check_model_contract(model: MeritModel, samples: int = SAMPLE_RATE) -> None:
         "se_gate": (2, frames, model.config.num_experts),
         "emotion_trajectory": (2, frames, classes),
     }
-    for name, tensor in zip(OUTPUT_NAMES, outputs, strict=True):
+    if model.config.speaker_relative:
+        expected[STATISTICS_OUTPUT] = (2, statistics_size(model))
+    for name, tensor in zip(contract_names(model.config.speaker_relative)[1], outputs, strict=True):
         if tuple(tensor.shape) != expected[name]:
             raise ContractError(f"output {name} has shape {tuple(tensor.shape)}, the contract needs {expected[name]}")
 
@@ -118,19 +153,29 @@ def export_onnx(model: MeritModel, path: Path, metadata: dict) -> Path:
         raise ContractError(f"metadata lacks {missing}")
     if list(metadata["classes"]) != list(model.config.classes):
         raise ContractError(f"metadata classes {metadata['classes']} differ from the model's {model.config.classes}")
+    if bool(metadata.get("speaker_relative")) != model.config.speaker_relative:
+        raise ContractError(f"metadata speaker_relative {metadata.get('speaker_relative')} differs from the model's")
     wrapper = ContractWrapper(model).eval()
     # Batch 2 in the example: dynamo would specialise a batch of 1 to a constant.
-    example = torch.randn(2, 2 * SAMPLE_RATE) * 0.1
+    example = (torch.randn(2, 2 * SAMPLE_RATE) * 0.1,)
     batch = torch.export.Dim("batch", min=1, max=1024)
     samples = torch.export.Dim("samples", min=MIN_SAMPLES, max=SAMPLE_RATE * 3600)
+    dynamic_shapes = {"waveform": {0: batch, 1: samples}}
+    if model.config.speaker_relative:
+        # One row with a reference and one without, so both branches of the NaN test are traced.
+        reference = torch.randn(2, statistics_size(model))
+        reference[1] = float("nan")
+        example += (reference,)
+        dynamic_shapes[REFERENCE_INPUT] = {0: batch}
+    input_names, output_names = contract_names(model.config.speaker_relative)
     path.parent.mkdir(parents=True, exist_ok=True)
     program = torch.onnx.export(
         wrapper,
-        (example,),
+        example,
         dynamo=True,
-        input_names=[INPUT_NAME],
-        output_names=list(OUTPUT_NAMES),
-        dynamic_shapes={"waveform": {0: batch, 1: samples}},
+        input_names=input_names,
+        output_names=output_names,
+        dynamic_shapes=dynamic_shapes,
         opset_version=18,
         # Unoptimised: initializers keep the PyTorch parameter names (so merit.finetune can load the
         # weights back); ONNX Runtime does its own graph optimisation when it loads the model.
@@ -211,23 +256,23 @@ def verify_onnx_contract(path: Path) -> dict:
     onnx.checker.check_model(str(path))
     graph = proto.graph
     float_type = onnx.TensorProto.FLOAT
-    inputs = [i for i in graph.input if i.name not in {init.name for init in graph.initializer}]
-    if [i.name for i in inputs] != [INPUT_NAME]:
-        raise ContractError(f"{path}: inputs are {[i.name for i in inputs]}, the contract needs ['{INPUT_NAME}']")
-    ranks = {INPUT_NAME: 2, "emotion_logits": 2, "enhanced": 2, "ser_gate": 3, "se_gate": 3, "emotion_trajectory": 3}
-    outputs = [o.name for o in graph.output]
-    if outputs != list(OUTPUT_NAMES):
-        raise ContractError(f"{path}: outputs are {outputs}, the contract needs {list(OUTPUT_NAMES)}")
-    for value in list(inputs) + list(graph.output):
-        tensor = value.type.tensor_type
-        if tensor.elem_type != float_type:
-            raise ContractError(f"{path}: {value.name} is not float32")
-        if len(tensor.shape.dim) != ranks[value.name]:
-            raise ContractError(f"{path}: {value.name} has rank {len(tensor.shape.dim)}, needs {ranks[value.name]}")
     props = {p.key: p.value for p in proto.metadata_props}
     if METADATA_KEY not in props:
         raise ContractError(f"{path}: no '{METADATA_KEY}' metadata")
     metadata = json.loads(props[METADATA_KEY])
+    input_names, output_names = contract_names(bool(metadata.get("speaker_relative")))
+    inputs = [i for i in graph.input if i.name not in {init.name for init in graph.initializer}]
+    if [i.name for i in inputs] != input_names:
+        raise ContractError(f"{path}: inputs are {[i.name for i in inputs]}, the contract needs {input_names}")
+    outputs = [o.name for o in graph.output]
+    if outputs != output_names:
+        raise ContractError(f"{path}: outputs are {outputs}, the contract needs {output_names}")
+    for value in list(inputs) + list(graph.output):
+        tensor = value.type.tensor_type
+        if tensor.elem_type != float_type:
+            raise ContractError(f"{path}: {value.name} is not float32")
+        if len(tensor.shape.dim) != RANKS[value.name]:
+            raise ContractError(f"{path}: {value.name} has rank {len(tensor.shape.dim)}, needs {RANKS[value.name]}")
     missing = [key for key in REQUIRED_METADATA if key not in metadata]
     if missing:
         raise ContractError(f"{path}: metadata lacks {missing}")

@@ -11,11 +11,13 @@ import soundfile as sf
 import torch
 
 from conftest import REPO
+import make_tiny
 from make_tiny import build_tiny
 from merit.export import MAX_SCORE_BOUND, TRAJECTORY_WINDOW_S, ContractError, ContractWrapper, export_onnx, metadata_for, verify_onnx_contract
 from merit.model import MeritModel
 
 SHIPPED_TINY = REPO / "models" / "sparse-merit-tiny.onnx"
+SHIPPED_TINY_RELATIVE = REPO / "models" / "sparse-merit-tiny-relative.onnx"
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +147,26 @@ def test_the_shipped_tiny_model_follows_the_contract():
     assert [o.shape for o in outputs] == [(3, 4), (3, 8000), (3, 24, 3), (3, 24, 3), (3, 24, 4)]
 
 
+def test_the_shipped_speaker_relative_tiny_model_follows_the_contract():
+    """The studio's tests use it; it must be what make_tiny.py --speaker-relative writes."""
+    metadata = verify_onnx_contract(SHIPPED_TINY_RELATIVE)
+    assert metadata["speaker_relative"] is True
+    session = ort.InferenceSession(str(SHIPPED_TINY_RELATIVE), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["waveform", "speaker_reference"]
+    reference = json.loads(SHIPPED_TINY_RELATIVE.with_suffix(".reference.json").read_text())
+    model = build_tiny(speaker_relative=True)
+    signal = make_tiny.reference_input().numpy()
+    nan = np.full((1, reference["statistics_size"]), np.nan, np.float32)
+    population = session.run(None, {"waveform": signal, "speaker_reference": nan})
+    relative = session.run(None, {"waveform": signal, "speaker_reference": np.array([reference["reversed_statistics"]], np.float32)})
+    assert np.allclose(population[0][0], reference["logits_population"], atol=1e-4)
+    assert np.allclose(population[-1][0, :8], reference["statistics_first"], atol=1e-4)
+    assert np.allclose(relative[0][0], reference["logits_relative"], atol=1e-4)
+    assert not np.allclose(reference["logits_population"], reference["logits_relative"], atol=1e-3)
+    with torch.no_grad():
+        assert np.allclose(ContractWrapper(model)(torch.from_numpy(signal))[0][0].numpy(), reference["logits_population"], atol=1e-4)
+
+
 def test_exporter_refuses_models_that_break_the_contract(tmp_path):
     model = build_tiny()
     with pytest.raises(ContractError, match="lacks"):
@@ -211,7 +233,17 @@ def test_a_model_with_pitch_features_and_speaker_references_exports_with_parity(
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     audio, _ = sf.read(REPO / "projects/demo/audio/angry_m1.wav", dtype="float32")
     noise = (np.random.default_rng(0).standard_normal((2, 24000)) * 0.1).astype(np.float32)
-    for waveform in (audio[None, :], noise):
-        onnx_out, torch_out = run_both(model, session, waveform)
-        for name, a, b in zip(OUTPUTS, onnx_out, torch_out, strict=True):
+    size = model.ser_head.population_reference.numel()
+    given = np.random.default_rng(1).standard_normal((1, size)).astype(np.float32)
+    nan = np.full((1, size), np.nan, np.float32)
+    for waveform, reference in ((audio[None, :], nan), (audio[None, :], given), (noise, np.concatenate([given, nan]))):
+        onnx_out = session.run(None, {"waveform": waveform, "speaker_reference": reference})
+        with torch.no_grad():
+            torch_out = [t.numpy() for t in ContractWrapper(model)(torch.from_numpy(waveform), torch.from_numpy(reference))]
+        for name, a, b in zip((*OUTPUTS, "statistics"), onnx_out, torch_out, strict=True):
             assert relative_difference(a, b) < 1e-4, name
+    # A NaN reference is the population's: the same as no reference at all.
+    with torch.no_grad():
+        without = ContractWrapper(model)(torch.from_numpy(noise))[0].numpy()
+    assert relative_difference(onnx_out[0][1], without[1]) < 1e-4
+    assert relative_difference(onnx_out[0][0], without[0]) > 1e-3

@@ -7,12 +7,19 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::cache::AnalysisCache;
+use super::references::{
+    CollectionReferences, StatisticsSource, collect_references, recordings_needing_statistics,
+};
 use crate::audio::{ANALYSIS_RATE_HZ, AudioError, DecodeOptions, decode_file, wav};
 use crate::model::analysis::{
     AnalysisParams, RouterTrace, SignalAnalysis, Steering, analyze_signal,
 };
+use crate::model::reference::SpeakerReference;
 use crate::model::{MeritSession, ModelError};
 use crate::project::{Collection, Project, ProjectError};
+
+mod shard;
+pub use shard::{ShardError, parse_shard, shard};
 
 /// One file to analyse: where it is and the relative path its outputs mirror.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +29,9 @@ pub struct BatchInput {
     pub path: PathBuf,
     /// As listed by its folder or manifest, or as given on the command line.
     pub listed: String,
+    /// The speaker, when a manifest names one (a speaker-relative model's reference comes from
+    /// the speaker's other recordings).
+    pub speaker: Option<String>,
 }
 
 /// Expands files, folders, manifests and projects into the list of files, in order. Problems in
@@ -34,7 +44,7 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<(Vec<BatchInput>, Vec<String
     let mut problems = Vec::new();
     for input in inputs {
         if input.is_file() && crate::audio::has_audio_extension(input) {
-            files.push((input.clone(), input.to_string_lossy().into_owned()));
+            files.push((input.clone(), input.to_string_lossy().into_owned(), None));
             continue;
         }
         let project = Project::open(input)?;
@@ -44,71 +54,20 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<(Vec<BatchInput>, Vec<String
             collection
                 .recordings
                 .into_iter()
-                .map(|r| (r.path, r.listed_path)),
+                .map(|r| (r.path, r.listed_path, r.speaker)),
         );
     }
     let inputs = files
         .into_iter()
         .enumerate()
-        .map(|(index, (path, listed))| BatchInput {
+        .map(|(index, (path, listed, speaker))| BatchInput {
             index,
             path,
             listed,
+            speaker,
         })
         .collect();
     Ok((inputs, problems))
-}
-
-/// A shard `k` of `n` (1-based): files whose listed path hashes to it, so every machine of an array
-/// job picks the same split without coordination, and the shards' union is the whole.
-#[must_use]
-pub fn shard(inputs: Vec<BatchInput>, k: usize, n: usize) -> Vec<BatchInput> {
-    if n <= 1 {
-        return inputs;
-    }
-    inputs
-        .into_iter()
-        .filter(|input| {
-            let hash = blake3::hash(input.listed.as_bytes());
-            let mut bytes = [0_u8; 8];
-            bytes.copy_from_slice(&hash.as_bytes()[..8]);
-            (u64::from_le_bytes(bytes) % n as u64) as usize == k - 1
-        })
-        .collect()
-}
-
-/// What is wrong with a `K/N` shard text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ShardError {
-    #[error("shard `{0}` is not of the form K/N")]
-    NotKOverN(String),
-    #[error("shard {part} `{text}` is not a number")]
-    NotANumber { part: &'static str, text: String },
-    #[error("shard {k}/{n}: need 1 <= K <= N")]
-    OutOfRange { k: usize, n: usize },
-}
-
-/// Parses `K/N` (1 <= K <= N).
-///
-/// # Errors
-/// [`ShardError`] saying what is wrong with the text.
-pub fn parse_shard(text: &str) -> Result<(usize, usize), ShardError> {
-    let (k, n) = text
-        .split_once('/')
-        .ok_or_else(|| ShardError::NotKOverN(text.to_owned()))?;
-    let number = |part: &'static str, text: &str| {
-        text.trim()
-            .parse::<usize>()
-            .map_err(|_| ShardError::NotANumber {
-                part,
-                text: text.to_owned(),
-            })
-    };
-    let (k, n) = (number("index", k)?, number("count", n)?);
-    if n == 0 || k == 0 || k > n {
-        return Err(ShardError::OutOfRange { k, n });
-    }
-    Ok((k, n))
 }
 
 /// Why one file has no analysis. Every variant names the file, except a cancel, which is not a
@@ -194,8 +153,9 @@ fn write_gate(path: &Path, trace: &RouterTrace) -> Result<(), AnalyzeError> {
     })
 }
 
-/// Decodes and analyses one file, or takes its analysis from `cache` (keyed by the file's content,
-/// the model and the parameters); returns it and whether it came from the cache.
+/// Decodes and analyses one file against a speaker `reference` (speaker-relative models), or takes
+/// its analysis from `cache` (keyed by the file's content, the model, the parameters and the
+/// reference); returns it and whether it came from the cache.
 ///
 /// # Errors
 /// [`AnalyzeError`] naming the file: unreadable, undecodable, or inference failed; or
@@ -203,27 +163,46 @@ fn write_gate(path: &Path, trace: &RouterTrace) -> Result<(), AnalyzeError> {
 pub fn analyze_path(
     session: &mut MeritSession,
     path: &Path,
+    reference: Option<&SpeakerReference>,
     params: &AnalysisParams,
     cache: Option<&AnalysisCache>,
     cancel: Option<&std::sync::atomic::AtomicBool>,
 ) -> Result<(SignalAnalysis, bool), AnalyzeError> {
-    analyze_recording(session, path, None, params, cache, Steering::cancel(cancel))
+    let recording = Recording {
+        path,
+        decoded: None,
+        reference,
+    };
+    analyze_recording(session, &recording, params, cache, Steering::cancel(cancel))
 }
 
-/// [`analyze_path`], given the recording's 16 kHz mono signal when the caller has already decoded
-/// it (the window has, for its waveform): then the file is read only to hash it for the cache,
-/// never decoded a second time.
+/// One recording to analyse: its file, its 16 kHz mono signal when the caller has already decoded
+/// it (the window has, for its waveform), and its speaker reference.
+pub struct Recording<'a> {
+    pub path: &'a Path,
+    pub decoded: Option<&'a [f32]>,
+    pub reference: Option<&'a SpeakerReference>,
+}
+
+/// [`analyze_path`] with steering; given the decoded signal, the file is read only to hash it for
+/// the cache, never decoded a second time.
 ///
 /// # Errors
 /// As [`analyze_path`].
 pub fn analyze_recording(
     session: &mut MeritSession,
-    path: &Path,
-    decoded: Option<&[f32]>,
+    recording: &Recording<'_>,
     params: &AnalysisParams,
     cache: Option<&AnalysisCache>,
     steering: Steering<'_>,
 ) -> Result<(SignalAnalysis, bool), AnalyzeError> {
+    let &Recording {
+        path,
+        decoded,
+        reference,
+    } = recording;
+    // Other models ignore the reference: it must not split their cache entries either.
+    let reference = reference.filter(|_| session.statistics_size().is_some());
     let audio_hash = cache
         .map(|_| {
             crate::fsio::blake3_of_files(&[path]).map_err(|error| AnalyzeError::Read {
@@ -234,7 +213,7 @@ pub fn analyze_recording(
         .transpose()?;
     if let Some(hit) = cache
         .zip(audio_hash.as_deref())
-        .and_then(|(cache, hash)| cache.load(hash, session.model_hash(), params))
+        .and_then(|(cache, hash)| cache.load(hash, session.model_hash(), params, reference))
     {
         if let Some(cache) = cache {
             cache.remember(path, session.model_hash(), params, &hit);
@@ -256,32 +235,35 @@ pub fn analyze_recording(
             &decoded_here
         }
     };
-    let analysis =
-        analyze_signal(session, signal, params, steering).map_err(|error| match error {
+    let analysis = analyze_signal(session, signal, reference, params, steering).map_err(
+        |error| match error {
             ModelError::Cancelled => AnalyzeError::Cancelled,
             error => AnalyzeError::Inference {
                 path: path.to_path_buf(),
                 error,
             },
-        })?;
+        },
+    )?;
     if let (Some(cache), Some(hash)) = (cache, audio_hash.as_deref()) {
-        cache.store(hash, session.model_hash(), params, &analysis);
+        cache.store(hash, session.model_hash(), params, reference, &analysis);
         cache.remember(path, session.model_hash(), params, &analysis);
     }
     Ok((analysis, false))
 }
 
-/// Decodes, analyses and writes one file's outputs under `out`.
+/// Decodes, analyses (against `reference`) and writes one file's outputs under `out`.
 pub fn analyze_file(
     session: &mut MeritSession,
     input: BatchInput,
+    reference: Option<&SpeakerReference>,
     out: &Path,
     params: &AnalysisParams,
     cache: Option<&AnalysisCache>,
 ) -> FileOutcome {
     let mut cached = false;
     let result = (|| {
-        let (analysis, from_cache) = analyze_path(session, &input.path, params, cache, None)?;
+        let (analysis, from_cache) =
+            analyze_path(session, &input.path, reference, params, cache, None)?;
         cached = from_cache;
         let stem = crate::fsio::safe_relative(&input.listed);
         let files = OutputFiles {
@@ -313,9 +295,39 @@ pub fn analyze_file(
     }
 }
 
+/// The speaker references of `inputs` for a speaker-relative model (see [`collect_references`]),
+/// one progress unit per recording whose statistics are gathered.
+#[must_use]
+pub fn batch_references(
+    session: &mut MeritSession,
+    inputs: &[BatchInput],
+    params: &AnalysisParams,
+    cache: Option<&AnalysisCache>,
+    context: &super::JobContext,
+) -> CollectionReferences {
+    if session.statistics_size().is_none() {
+        return CollectionReferences::default();
+    }
+    let recordings: Vec<(PathBuf, Option<String>)> = inputs
+        .iter()
+        .map(|input| (input.path.clone(), input.speaker.clone()))
+        .collect();
+    let needed = recordings_needing_statistics(&recordings);
+    context.set_total((inputs.len() + needed.len()) as u64);
+    collect_references(
+        session,
+        &needed,
+        (params, cache),
+        StatisticsSource::RecalledOrAnalysed,
+        Some(context.cancel_flag()),
+        || context.advance(1),
+    )
+}
+
 /// Analyses `inputs` in order, one progress unit per file, handing each outcome to `on_outcome`
-/// (which writes it somewhere). Stops early, between files, when the job is cancelled; returns how
-/// many files failed.
+/// (which writes it somewhere). A speaker-relative model first gathers the statistics that make
+/// the speakers' references ([`batch_references`]). Stops early, between files, when the job is
+/// cancelled; returns how many files failed.
 pub fn analyze_batch(
     session: &mut MeritSession,
     inputs: Vec<BatchInput>,
@@ -326,14 +338,23 @@ pub fn analyze_batch(
     mut on_outcome: impl FnMut(&FileOutcome),
 ) -> usize {
     context.set_total(inputs.len() as u64);
+    let references = batch_references(session, &inputs, params, cache, context);
     let mut failed = 0;
     for input in inputs {
         if context.is_cancelled() {
             break;
         }
         let path = input.path.clone();
+        let reference = references.for_path(&path);
         let outcome = super::contain_panic(&path, || {
-            analyze_file(session, input.clone(), out, params, cache)
+            analyze_file(
+                session,
+                input.clone(),
+                reference.as_ref(),
+                out,
+                params,
+                cache,
+            )
         })
         .unwrap_or_else(|panicked| FileOutcome {
             input,
@@ -387,6 +408,7 @@ pub fn result_row(outcome: &FileOutcome) -> serde_json::Value {
                 "gates": {"ser": files.ser_gate, "se": files.se_gate, "frame_hop_s": analysis.ser.hop_s},
                 "padded_from_s": analysis.padded_from_s,
                 "provider": analysis.provider,
+                "speaker_reference": analysis.reference,
                 "inference_s": analysis.inference_s,
                 "cached": outcome.cached,
                 "error": null,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::annotation::segments::Boundary;
 use crate::annotation::{ClassSource, Flag, Op, Segment};
 use crate::ui::commands::{Action, Command, CommandSender, tooltip};
+use crate::ui::prediction::speaker_reference_line;
 use crate::ui::segments::SegmentCommand;
 use crate::ui::theme;
 use crate::ui::view::StudioView;
@@ -94,6 +95,14 @@ pub fn label_ui(
                 .clicked()
         {
             commands.send(Command::AcceptModel);
+        }
+        if let Some((line, why)) = view
+            .recording
+            .as_ref()
+            .and_then(|r| r.analysis.as_ref())
+            .and_then(|a| speaker_reference_line(&a.result))
+        {
+            ui.weak(line).on_hover_text(why);
         }
         if label.class.is_some() {
             ui.weak(match label.source {

@@ -9,12 +9,20 @@ pub const OUTPUT_NAMES: [&str; 4] = ["emotion_logits", "enhanced", "ser_gate", "
 /// Optional fifth output, `[batch, frames, classes]`: logits of the `trajectory_window_s` window
 /// starting at each frame, so a whole trajectory comes from one pass.
 pub const TRAJECTORY_OUTPUT: &str = "emotion_trajectory";
+/// A speaker-relative model's second input, `[batch, statistics]`: the mean emotion statistics of the
+/// speaker's other recordings; NaN values take the population reference stored in the model.
+pub const REFERENCE_INPUT: &str = "speaker_reference";
+/// A speaker-relative model's last output, `[batch, statistics]`: the pooled statistics its emotion
+/// head classified (what a speaker reference is the mean of).
+pub const STATISTICS_OUTPUT: &str = "emotion_statistics";
 pub const METADATA_KEY: &str = "merit";
 /// The shortest input the contract accepts (0.5 s at 16 kHz).
 pub const MIN_SAMPLES: usize = crate::audio::ANALYSIS_RATE_HZ as usize / 2;
-/// Ranks of the input and each output, in contract order.
-const RANKS: [(&str, usize); 6] = [
+/// Ranks of the inputs and each output, in contract order.
+const RANKS: [(&str, usize); 8] = [
     (INPUT_NAME, 2),
+    (REFERENCE_INPUT, 2),
+    (STATISTICS_OUTPUT, 2),
     ("emotion_logits", 2),
     ("enhanced", 2),
     ("ser_gate", 3),
@@ -38,6 +46,10 @@ pub struct ModelCard {
     /// Window of the `emotion_trajectory` output, when the model has one.
     #[serde(default)]
     pub trajectory_window_s: Option<f64>,
+    /// Whether the emotion head classifies against a speaker reference (the model then has the
+    /// `speaker_reference` input and the `emotion_statistics` output).
+    #[serde(default)]
+    pub speaker_relative: bool,
     #[serde(default)]
     pub trained_on: String,
     /// Evaluation figures, as the pipeline wrote them.
@@ -61,12 +73,20 @@ pub enum ContractError {
     MissingMetadata,
     #[error("the `merit` metadata is not valid: {0}")]
     BadMetadata(String),
-    #[error("inputs are [{found}], the contract needs [waveform]")]
-    Inputs { found: String },
+    #[error("inputs are [{found}], the contract needs [{needed}]")]
+    Inputs { found: String, needed: String },
     #[error(
-        "outputs are [{found}], the contract needs [emotion_logits, enhanced, ser_gate, se_gate] and optionally emotion_trajectory"
+        "outputs are [{found}], the contract needs [emotion_logits, enhanced, ser_gate, se_gate], optionally emotion_trajectory, and emotion_statistics when the metadata says speaker_relative"
     )]
     Outputs { found: String },
+    #[error(
+        "`{name}` has {found} values per row, `speaker_reference` needs a fixed number ({expected})"
+    )]
+    StatisticsSize {
+        name: String,
+        found: i64,
+        expected: String,
+    },
     #[error("`{name}` has rank {found}, the contract needs {expected}")]
     Rank {
         name: String,
@@ -138,8 +158,17 @@ fn names(specs: &[TensorSpec]) -> String {
         .join(", ")
 }
 
-/// Checks the session's inputs and outputs against the contract and the card; returns whether the
-/// model has the optional one-pass trajectory output.
+/// What a model that keeps the contract offers beyond the required outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContractShape {
+    /// The one-pass `emotion_trajectory` output.
+    pub has_trajectory: bool,
+    /// A speaker-relative model's statistics width (its `speaker_reference` row).
+    pub statistics_size: Option<usize>,
+}
+
+/// Checks the session's inputs and outputs against the contract and the card; returns which
+/// optional parts the model has.
 ///
 /// # Errors
 /// The first [`ContractError`] found.
@@ -147,16 +176,34 @@ pub fn check_contract(
     inputs: &[TensorSpec],
     outputs: &[TensorSpec],
     card: &ModelCard,
-) -> Result<bool, ContractError> {
-    if inputs.len() != 1 || inputs[0].name != INPUT_NAME {
+) -> Result<ContractShape, ContractError> {
+    let needed: &[&str] = if card.speaker_relative {
+        &[INPUT_NAME, REFERENCE_INPUT]
+    } else {
+        &[INPUT_NAME]
+    };
+    if inputs.len() != needed.len() || inputs.iter().zip(needed).any(|(i, n)| i.name != *n) {
         return Err(ContractError::Inputs {
             found: names(inputs),
+            needed: needed.join(", "),
         });
     }
-    let has_trajectory = outputs.len() == OUTPUT_NAMES.len() + 1
-        && outputs[OUTPUT_NAMES.len()].name == TRAJECTORY_OUTPUT;
-    if (outputs.len() != OUTPUT_NAMES.len() && !has_trajectory)
+    // After the required outputs: the trajectory if the model has one, then the statistics of a
+    // speaker-relative model.
+    let mut optional = outputs
+        .iter()
+        .skip(OUTPUT_NAMES.len())
+        .map(|o| o.name.as_str());
+    let mut next = optional.next();
+    let has_trajectory = next == Some(TRAJECTORY_OUTPUT);
+    if has_trajectory {
+        next = optional.next();
+    }
+    let statistics_expected = card.speaker_relative.then_some(STATISTICS_OUTPUT);
+    if outputs.len() < OUTPUT_NAMES.len()
         || outputs.iter().zip(OUTPUT_NAMES).any(|(o, n)| o.name != n)
+        || next != statistics_expected
+        || optional.next().is_some()
     {
         return Err(ContractError::Outputs {
             found: names(outputs),
@@ -183,7 +230,7 @@ pub fn check_contract(
     }
     let class_outputs = [(&outputs[0], 1)]
         .into_iter()
-        .chain(outputs.get(OUTPUT_NAMES.len()).map(|t| (t, 2)));
+        .chain(has_trajectory.then(|| (&outputs[OUTPUT_NAMES.len()], 2)));
     for (output, axis) in class_outputs {
         let classes = output.shape[axis];
         if classes >= 0 && usize::try_from(classes).ok() != Some(card.classes.len()) {
@@ -209,7 +256,39 @@ pub fn check_contract(
             });
         }
     }
-    Ok(has_trajectory)
+    Ok(ContractShape {
+        has_trajectory,
+        statistics_size: statistics_size(inputs, outputs, card)?,
+    })
+}
+
+/// A speaker-relative model's reference width: fixed on the input, and the statistics output agrees.
+fn statistics_size(
+    inputs: &[TensorSpec],
+    outputs: &[TensorSpec],
+    card: &ModelCard,
+) -> Result<Option<usize>, ContractError> {
+    if !card.speaker_relative {
+        return Ok(None);
+    }
+    let reference = inputs[1].shape[1];
+    let size = usize::try_from(reference)
+        .ok()
+        .filter(|&size| size > 0)
+        .ok_or_else(|| ContractError::StatisticsSize {
+            name: REFERENCE_INPUT.into(),
+            found: reference,
+            expected: "a fixed positive number".into(),
+        })?;
+    let statistics = outputs[outputs.len() - 1].shape[1];
+    if statistics >= 0 && statistics != reference {
+        return Err(ContractError::StatisticsSize {
+            name: STATISTICS_OUTPUT.into(),
+            found: statistics,
+            expected: reference.to_string(),
+        });
+    }
+    Ok(Some(size))
 }
 
 /// Samples between router frames, measured from the frame counts the model gives for two input
@@ -242,137 +321,4 @@ pub fn frame_hop_samples(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(name: &str, shape: &[i64]) -> TensorSpec {
-        TensorSpec {
-            name: name.into(),
-            element_type: "f32".into(),
-            shape: shape.to_vec(),
-        }
-    }
-
-    fn card() -> ModelCard {
-        parse_card(
-            r#"{"sample_rate": 16000, "classes": ["angry", "sad", "happy", "neutral"],
-                "frame_hop_s": 0.02, "n_experts": 3, "top_k": 1, "model": "m", "version": "1"}"#,
-        )
-        .unwrap()
-    }
-
-    fn good() -> (Vec<TensorSpec>, Vec<TensorSpec>) {
-        (
-            vec![spec("waveform", &[-1, -1])],
-            vec![
-                spec("emotion_logits", &[-1, 4]),
-                spec("enhanced", &[-1, -1]),
-                spec("ser_gate", &[-1, -1, 3]),
-                spec("se_gate", &[-1, -1, 3]),
-            ],
-        )
-    }
-
-    #[test]
-    fn a_conforming_model_passes() {
-        let (inputs, outputs) = good();
-        assert_eq!(check_contract(&inputs, &outputs, &card()), Ok(false));
-    }
-
-    #[test]
-    fn the_trajectory_output_is_optional_and_checked() {
-        let (inputs, mut outputs) = good();
-        outputs.push(spec(TRAJECTORY_OUTPUT, &[-1, -1, 4]));
-        assert!(matches!(
-            check_contract(&inputs, &outputs, &card()),
-            Err(ContractError::BadMetadata(_))
-        ));
-        let mut with_window = card();
-        with_window.trajectory_window_s = Some(3.0);
-        assert_eq!(check_contract(&inputs, &outputs, &with_window), Ok(true));
-        outputs[4].shape = vec![-1, -1, 5];
-        assert!(matches!(
-            check_contract(&inputs, &outputs, &with_window),
-            Err(ContractError::ClassCount { name, .. }) if name == TRAJECTORY_OUTPUT
-        ));
-        outputs[4].name = "extra".into();
-        assert!(matches!(
-            check_contract(&inputs, &outputs, &with_window),
-            Err(ContractError::Outputs { .. })
-        ));
-    }
-
-    #[test]
-    fn each_difference_is_named() {
-        let (inputs, mut outputs) = good();
-        outputs[0].name = "logits".into();
-        let error = check_contract(&inputs, &outputs, &card()).unwrap_err();
-        assert!(error.to_string().contains("logits, enhanced"), "{error}");
-
-        let (inputs, mut outputs) = good();
-        outputs[0].shape = vec![-1, 8];
-        assert_eq!(
-            check_contract(&inputs, &outputs, &card()),
-            Err(ContractError::ClassCount {
-                name: "emotion_logits".into(),
-                outputs: 8,
-                named: 4
-            })
-        );
-
-        let (mut inputs, outputs) = good();
-        inputs[0].shape = vec![-1, -1, 1];
-        assert!(matches!(
-            check_contract(&inputs, &outputs, &card()),
-            Err(ContractError::Rank { .. })
-        ));
-
-        let (mut inputs, outputs) = good();
-        inputs[0].element_type = "f16".into();
-        assert!(matches!(
-            check_contract(&inputs, &outputs, &card()),
-            Err(ContractError::ElementType { .. })
-        ));
-
-        let (inputs, mut outputs) = good();
-        outputs[3].shape = vec![-1, -1, 5];
-        assert!(matches!(
-            check_contract(&inputs, &outputs, &card()),
-            Err(ContractError::ExpertCount { .. })
-        ));
-    }
-
-    #[test]
-    fn metadata_problems_are_reported() {
-        assert!(matches!(
-            parse_card("{"),
-            Err(ContractError::BadMetadata(_))
-        ));
-        let wrong_rate = r#"{"sample_rate": 8000, "classes": ["a"], "frame_hop_s": 0.02,
-            "n_experts": 2, "top_k": 1, "model": "m", "version": "1"}"#;
-        assert_eq!(parse_card(wrong_rate), Err(ContractError::SampleRate(8000)));
-        let bad_k = r#"{"sample_rate": 16000, "classes": ["a"], "frame_hop_s": 0.02,
-            "n_experts": 2, "top_k": 3, "model": "m", "version": "1"}"#;
-        assert!(matches!(
-            parse_card(bad_k),
-            Err(ContractError::BadMetadata(_))
-        ));
-    }
-
-    #[test]
-    fn the_cards_frame_hop_must_match_the_models_outputs() {
-        let mut card = parse_card(
-            r#"{"sample_rate": 16000, "classes": ["a"], "frame_hop_s": 0.02,
-            "n_experts": 2, "top_k": 1, "model": "m", "version": "1"}"#,
-        )
-        .unwrap();
-        // A WavLM-style front end: 8,000 samples give 24 frames, 16,000 give 49.
-        assert_eq!(frame_hop_samples(&card, (8_000, 24), (16_000, 49)), Ok(320));
-        card.frame_hop_s = 0.01;
-        assert!(matches!(
-            frame_hop_samples(&card, (8_000, 24), (16_000, 49)),
-            Err(ContractError::FrameHop { measured_s, .. }) if (measured_s - 0.02).abs() < 1e-9
-        ));
-        assert!(frame_hop_samples(&card, (8_000, 24), (16_000, 24)).is_err());
-    }
-}
+mod tests;

@@ -1,5 +1,5 @@
-//! The analysis cache: results keyed by a content hash of the audio file, the model's hash and the
-//! analysis parameters, so re-opening a project or re-running a batch is instant and a changed model
+//! The analysis cache: results keyed by a content hash of the audio file, the model's hash, the
+//! analysis parameters and the speaker reference (speaker-relative models), so re-opening a project or re-running a batch is instant and a changed model
 //! re-analyses. A cache file that is truncated, corrupt or from another format version is ignored
 //! (and rebuilt), never trusted.
 
@@ -11,6 +11,7 @@ use ndarray::Array2;
 
 use crate::fsio::write_atomically;
 use crate::model::analysis::{AnalysisParams, ShapeMismatch, SignalAnalysis};
+use crate::model::reference::{ReferenceNote, SpeakerReference};
 
 /// Version 2: router probabilities stored with their shape (frames, experts).
 const MAGIC: &[u8; 8] = b"MERITC02";
@@ -48,9 +49,20 @@ impl AnalysisCache {
         )
     }
 
-    fn entry(&self, audio_hash: &str, model_hash: &str, params: &AnalysisParams) -> PathBuf {
+    fn entry(
+        &self,
+        audio_hash: &str,
+        model_hash: &str,
+        params: &AnalysisParams,
+        reference: Option<&SpeakerReference>,
+    ) -> PathBuf {
         let (folder, key) = self.model_folder_and_key(model_hash, params);
-        folder.join(format!("{audio_hash}-{key}.bin"))
+        match reference {
+            None => folder.join(format!("{audio_hash}-{key}.bin")),
+            Some(reference) => {
+                folder.join(format!("{audio_hash}-{key}-{}.bin", reference.digest()))
+            }
+        }
     }
 
     fn summaries_file(&self, model_hash: &str, params: &AnalysisParams) -> PathBuf {
@@ -138,15 +150,16 @@ impl AnalysisCache {
             .collect()
     }
 
-    /// The cached analysis, if there is a valid one.
+    /// The cached analysis with this speaker reference, if there is a valid one.
     #[must_use]
     pub fn load(
         &self,
         audio_hash: &str,
         model_hash: &str,
         params: &AnalysisParams,
+        reference: Option<&SpeakerReference>,
     ) -> Option<SignalAnalysis> {
-        let path = self.entry(audio_hash, model_hash, params);
+        let path = self.entry(audio_hash, model_hash, params, reference);
         let bytes = std::fs::read(&path).ok()?;
         match decode(&bytes) {
             Ok(analysis) => Some(analysis),
@@ -163,9 +176,10 @@ impl AnalysisCache {
         audio_hash: &str,
         model_hash: &str,
         params: &AnalysisParams,
+        reference: Option<&SpeakerReference>,
         analysis: &SignalAnalysis,
     ) {
-        let path = self.entry(audio_hash, model_hash, params);
+        let path = self.entry(audio_hash, model_hash, params, reference);
         let result = encode(analysis)
             .map_err(std::io::Error::other)
             .and_then(|bytes| {
@@ -179,12 +193,18 @@ impl AnalysisCache {
     }
 }
 
-/// What the browser shows of a cached analysis: the top class and the class probabilities.
+/// What the browser shows of a cached analysis: the top class and the class probabilities; and, for
+/// a speaker-relative model, the recording's statistics (the references of the speaker's other
+/// recordings are made of them) and the reference its labels used.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub class: String,
     pub probs: Vec<f32>,
     pub classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statistics: Option<Vec<f32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceNote>,
 }
 
 impl Summary {
@@ -194,6 +214,8 @@ impl Summary {
             class: analysis.top_class().to_owned(),
             probs: analysis.probs.clone(),
             classes: analysis.classes.clone(),
+            statistics: analysis.statistics.clone(),
+            reference: analysis.reference.clone(),
         }
     }
 }
@@ -329,117 +351,4 @@ fn decode(bytes: &[u8]) -> Result<SignalAnalysis, CacheFileError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Provider;
-    use crate::model::analysis::{RouterTrace, Trajectory};
-
-    fn sample() -> SignalAnalysis {
-        SignalAnalysis {
-            duration_s: 1.5,
-            padded_from_s: None,
-            classes: vec!["a".into(), "b".into()],
-            probs: vec![0.25, 0.75],
-            trajectory: Trajectory {
-                times_s: vec![0.75],
-                probs: vec![vec![0.25, 0.75]],
-            },
-            enhanced: vec![0.1, -0.2, 0.3],
-            ser: RouterTrace::new(
-                Array2::from_shape_vec((1, 2), vec![0.4, 0.6]).unwrap(),
-                0.02,
-            ),
-            se: RouterTrace::new(
-                Array2::from_shape_vec((1, 2), vec![0.9, 0.1]).unwrap(),
-                0.02,
-            ),
-            provider: Provider::Cpu,
-            inference_s: 0.01,
-        }
-    }
-
-    #[test]
-    fn summaries_are_recalled_for_unchanged_files_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = AnalysisCache::new(dir.path().join("cache"));
-        let params = AnalysisParams::default();
-        let (a, b) = (dir.path().join("a.wav"), dir.path().join("b.wav"));
-        std::fs::write(&a, b"RIFF a").unwrap();
-        std::fs::write(&b, b"RIFF b").unwrap();
-        for _ in 0..3 {
-            cache.remember(&a, "model", &params, &sample());
-        }
-        let recalled = cache.recall("model", &params, &[a.clone(), b.clone()]);
-        assert_eq!(recalled[0].as_ref().map(|s| s.class.as_str()), Some("b"));
-        assert_eq!(
-            recalled[0].as_ref().map(|s| s.probs.clone()),
-            Some(vec![0.25, 0.75])
-        );
-        assert_eq!(recalled[1], None, "never analysed");
-        assert_eq!(
-            cache.recall("other model", &params, std::slice::from_ref(&a)),
-            vec![None]
-        );
-        // A file changed since (another size) is not trusted.
-        std::fs::write(&a, b"RIFF a, longer").unwrap();
-        assert_eq!(cache.recall("model", &params, &[a]), vec![None]);
-    }
-
-    #[test]
-    fn round_trip_and_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = AnalysisCache::new(dir.path().to_path_buf());
-        let params = AnalysisParams::default();
-        assert!(cache.load("audio", "model", &params).is_none());
-        cache.store("audio", "model", &params, &sample());
-        assert_eq!(cache.load("audio", "model", &params), Some(sample()));
-        assert!(cache.load("audio", "other-model", &params).is_none());
-        let other = AnalysisParams {
-            hop_s: 1.0,
-            ..params
-        };
-        assert!(cache.load("audio", "model", &other).is_none());
-    }
-
-    #[test]
-    fn damaged_or_foreign_files_are_ignored() {
-        let bytes = encode(&sample()).unwrap();
-        assert!(decode(&bytes[..bytes.len() - 5]).is_err());
-        let mut flipped = bytes.clone();
-        flipped[20] ^= 1;
-        assert!(decode(&flipped).is_err());
-        let mut other_version = bytes.clone();
-        other_version[7] = b'9';
-        assert!(
-            decode(&other_version)
-                .unwrap_err()
-                .to_string()
-                .contains("version")
-        );
-        assert!(decode(b"").is_err());
-    }
-
-    #[test]
-    fn a_file_whose_parts_disagree_in_size_is_ignored() {
-        // A well-formed file (right checksum) written by a buggy or foreign encoder: the window
-        // would index the trajectory and the routers by these sizes.
-        let mut short_row = sample();
-        short_row.trajectory.probs[0].pop();
-        let mut extra_time = sample();
-        extra_time.trajectory.times_s.push(9.0);
-        let mut usage = sample();
-        usage.se.usage.push(0.0);
-        let mut hop = sample();
-        hop.ser.hop_s = 0.0;
-        for (damaged, expected) in [
-            (short_row, "trajectory row"),
-            (extra_time, "trajectory times"),
-            (usage, "SE router"),
-            (hop, "frame hop"),
-        ] {
-            let error = decode(&encode(&damaged).unwrap()).unwrap_err().to_string();
-            assert!(error.contains(expected), "{error}");
-        }
-        assert!(decode(&encode(&sample()).unwrap()).is_ok());
-    }
-}
+mod tests;

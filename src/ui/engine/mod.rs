@@ -1,20 +1,26 @@
 //! The window's side of the analysis engine: one model session shared by background jobs that
 //! analyse the open recording or the whole collection, through the analysis cache.
 
+mod work;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
-use crate::jobs::batch::{AnalyzeError, analyze_recording};
+use work::{
+    AnalysisResult, JobWork, LIVE_PROGRESS_UNITS, LiveAnalysis, Predictions, SharedSession,
+    Speakers, with_session,
+};
+
+use crate::jobs::batch::AnalyzeError;
 use crate::jobs::cache::{AnalysisCache, default_folder};
-use crate::jobs::contain_panic;
+use crate::jobs::references::StatisticsSource;
 use crate::jobs::{Job, JobContext, JobPanicked, Notify, Progress};
-use crate::model::analysis::{AnalysisParams, PartialAnalysis, SignalAnalysis, Steering};
+use crate::model::analysis::{AnalysisParams, PartialAnalysis, SignalAnalysis};
 use crate::model::session::model_digest;
 
 pub use super::prediction::Prediction;
-use crate::model::{MeritSession, ModelCard, Provider, SessionOptions};
+use crate::model::{ModelCard, Provider};
 
 /// Why the window has no analysis of a recording.
 #[derive(Debug, thiserror::Error)]
@@ -43,98 +49,6 @@ pub struct ModelStatus {
     pub hash: String,
 }
 
-type SharedSession = Arc<Mutex<Option<MeritSession>>>;
-type AnalysisResult = Result<SignalAnalysis, AnalyzeError>;
-
-/// What an analysis job needs from the engine: the shared session, the model, the cache, and
-/// where predictions go.
-struct JobWork {
-    session: SharedSession,
-    model: PathBuf,
-    params: AnalysisParams,
-    cache: Option<Arc<AnalysisCache>>,
-    predictions: Arc<Mutex<Predictions>>,
-}
-
-impl JobWork {
-    /// Analyses recording `index` (through the cache) and records its prediction; with `live`,
-    /// the part in view first and the results so far handed over as they come.
-    fn analyze(
-        &self,
-        index: usize,
-        path: &Path,
-        decoded: Option<&[f32]>,
-        context: &JobContext,
-        live: Option<&LiveAnalysis>,
-    ) -> Result<SignalAnalysis, AnalyzeError> {
-        let result = with_session(&self.session, &self.model, |session| {
-            // One recording's bug must not end the collection job (nor poison the session).
-            contain_panic(path, || {
-                let focus = || live.and_then(LiveAnalysis::focus);
-                let mut hand_over = |partial: PartialAnalysis| {
-                    if let Some(live) = live {
-                        live.hand_over(partial, context);
-                    }
-                };
-                let steering = Steering {
-                    cancel: Some(context.cancel_flag()),
-                    focus: live.is_some().then_some(&focus as _),
-                    partial: live.is_some().then_some(&mut hand_over as _),
-                    partial_every: PARTIAL_EVERY,
-                };
-                analyze_recording(
-                    session,
-                    path,
-                    decoded,
-                    &self.params,
-                    self.cache.as_deref(),
-                    steering,
-                )
-            })
-            .unwrap_or_else(|panicked| Err(AnalyzeError::Internal(panicked)))
-            .map(|(analysis, _)| analysis)
-        });
-        if let Some(prediction) = Prediction::of(&result) {
-            self.predictions
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .set(index, prediction);
-        }
-        result
-    }
-}
-
-/// The open recording's analysis while it runs: the span the window shows (analysed first) and
-/// the results so far, until the window takes them.
-#[derive(Default)]
-struct LiveAnalysis {
-    focus: Mutex<Option<Range<f64>>>,
-    partial: Mutex<Option<PartialAnalysis>>,
-}
-
-/// The open recording's results so far reach the window at most this often: a fast model's
-/// analysis is done before the first, a slow one's long recording shows as it goes.
-const PARTIAL_EVERY: Duration = Duration::from_millis(500);
-
-/// Progress units of the open recording's analysis (a partial result reports its fraction).
-const LIVE_PROGRESS_UNITS: u64 = 1_000;
-
-impl LiveAnalysis {
-    fn focus(&self) -> Option<Range<f64>> {
-        self.focus
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn hand_over(&self, partial: PartialAnalysis, context: &JobContext) {
-        let units = (partial.done_fraction * LIVE_PROGRESS_UNITS as f64) as u64;
-        *self.partial.lock().unwrap_or_else(PoisonError::into_inner) = Some(partial);
-        // The job's progress is the fraction done; setting it also wakes the window.
-        context.set_done(units);
-    }
-}
-
 pub struct Engine {
     pub model_path: PathBuf,
     session: SharedSession,
@@ -146,50 +60,22 @@ pub struct Engine {
     current: Option<(usize, Job<Result<SignalAnalysis, AnalyzeError>>)>,
     live: Arc<LiveAnalysis>,
     collection: Option<Job<()>>,
+    speakers: Speakers,
     /// Reading the cache's summaries of the collection (see [`Engine::recall_cached`]).
     recall: Option<Job<()>>,
     /// Per-recording predictions, filled in as the collection job goes.
     predictions: Arc<Mutex<Predictions>>,
 }
 
-/// Predictions by collection index, with a counter that changes whenever one does (so views that
-/// sort by them know when to sort again).
-#[derive(Debug, Default)]
-struct Predictions {
-    by_index: Vec<Option<Prediction>>,
-    generation: u64,
-    analysed: usize,
-}
-
-impl Predictions {
-    fn set(&mut self, index: usize, prediction: Prediction) {
-        if let Some(slot) = self.by_index.get_mut(index) {
-            if slot.is_none() {
-                self.analysed += 1;
-            }
-            *slot = Some(prediction);
-            self.generation += 1;
-        }
-    }
-}
-
-/// Runs `work` with the session, loading the model first if needed.
-fn with_session<T>(
-    session: &SharedSession,
-    model: &Path,
-    work: impl FnOnce(&mut MeritSession) -> Result<T, AnalyzeError>,
-) -> Result<T, AnalyzeError> {
-    let mut guard = session.lock().unwrap_or_else(PoisonError::into_inner);
-    let session = match &mut *guard {
-        Some(loaded) => loaded,
-        None => guard.insert(MeritSession::load(model, SessionOptions::default())?),
-    };
-    work(session)
-}
-
 impl Engine {
+    /// An engine for a collection of `recordings` (path, speaker), in collection order.
     #[must_use]
-    pub fn new(model_path: PathBuf, recordings: usize, cache: Option<PathBuf>) -> Self {
+    pub fn new(
+        model_path: PathBuf,
+        recordings: Vec<(PathBuf, Option<String>)>,
+        cache: Option<PathBuf>,
+    ) -> Self {
+        let count = recordings.len();
         Self {
             model_path,
             session: Arc::default(),
@@ -200,9 +86,10 @@ impl Engine {
             current: None,
             live: Arc::default(),
             collection: None,
+            speakers: recordings.into(),
             recall: None,
             predictions: Arc::new(Mutex::new(Predictions {
-                by_index: vec![None; recordings],
+                by_index: vec![None; count],
                 ..Predictions::default()
             })),
         }
@@ -229,7 +116,13 @@ impl Engine {
         let live = self.live.clone();
         let job = Job::spawn("analyse-recording", notify, move |context: &JobContext| {
             context.set_total(LIVE_PROGRESS_UNITS);
-            work.analyze(index, &path, decoded.as_deref(), context, Some(&live))
+            work.analyze(
+                (index, &path),
+                decoded.as_deref(),
+                None,
+                context,
+                Some(&live),
+            )
         });
         match job {
             Ok(job) => self.current = Some((index, job)),
@@ -237,17 +130,22 @@ impl Engine {
         }
     }
 
-    /// Analyses every recording in `paths` (collection order) in the background.
+    /// Analyses every recording in `paths` (collection order) in the background; a
+    /// speaker-relative model first gathers the statistics its speaker references are made of.
     pub fn analyze_all(&mut self, paths: Vec<PathBuf>, notify: Option<Notify>) {
         let work = self.job_work();
         let job = Job::spawn("analyse-collection", notify, move |context: &JobContext| {
             context.set_total(paths.len() as u64);
+            let references = with_session(&work.session, &work.model, |session| {
+                Ok(work.references(session, StatisticsSource::RecalledOrAnalysed, context))
+            })
+            .unwrap_or_default();
             for (index, path) in paths.iter().enumerate() {
                 if context.is_cancelled() {
                     break;
                 }
                 // The prediction is recorded inside; the full analysis is not kept.
-                let _ = work.analyze(index, path, None, context, None);
+                let _ = work.analyze((index, path), None, Some(&references), context, None);
                 context.advance(1);
             }
         });
@@ -262,7 +160,7 @@ impl Engine {
         &self,
     ) -> impl Fn(usize, &Path, &JobContext) -> AnalysisResult + Send + 'static {
         let work = self.job_work();
-        move |index, path, context| work.analyze(index, path, None, context, None)
+        move |index, path, context| work.analyze((index, path), None, None, context, None)
     }
 
     /// Shows what the analysis cache already knows of `paths` (unchanged files) without reading
@@ -297,6 +195,7 @@ impl Engine {
             model: self.model_path.clone(),
             params: self.params,
             cache: self.cache.clone(),
+            speakers: self.speakers.clone(),
             predictions: self.predictions.clone(),
         }
     }
