@@ -7,9 +7,13 @@ much better (merit.probe), while the wide classifier on the experts' features fi
 families' voices and carries less to others. So, with the backbone, experts and pooling fixed, the
 pooled statistics of the training utterances (clean, and mixed with training noise) are computed
 once, made speaker-relative, and the pitch path (standardiser and linear layer) is fitted to them by
-L-BFGS, beside the classifier's logits scaled by a gate. The gate and the L2 weight are chosen the
-way the model will be judged, on voice families it has not heard: fitted on all training families
-but one and scored on that one, in turn; then the chosen setting is fitted on all of them.
+L-BFGS, beside the classifier's logits scaled by a gate. A recording without a speaker reference is
+classified against the training population's mean instead, so the same statistics relative to that
+mean join the fit with the weight training gave them (MeritConfig.population_reference_share): a
+path fitted on speaker-relative statistics alone can be far off on those. The gate and the L2 weight
+are chosen the way the model will be judged, on voice families it has not heard: fitted on all
+training families but one and scored on that one (with and without references, weighted alike), in
+turn; then the chosen setting is fitted on all of them.
 
     .venv/bin/python -m merit.refit --model work/runs/lofo-espeak-REC/sparse_merit/model.pt \\
         --corpus work/corpus/manifest.jsonl --exclude-family espeak --out work/runs/lofo-espeak-REC-refit/sparse_merit
@@ -42,8 +46,9 @@ class RefitError(ValueError):
 
 @torch.no_grad()
 def training_statistics(model: MeritModel, clips, noise: NoisePool, mixtures: int, seed: int) -> list[dict]:
-    """Per round (the clean utterances, then `mixtures` rounds of each mixed anew), the pooled
-    statistics relative to the speaker's other utterances of the round, and the classifier's logits."""
+    """Per round (the clean utterances, then `mixtures` rounds of each mixed anew) and per reference
+    (the speaker's other utterances of the round; the population's), the pitch statistics and the
+    classifier's logits of the pooled statistics relative to it."""
     rng = np.random.default_rng(seed)
     head = model.ser_head
     rounds = []
@@ -53,21 +58,30 @@ def training_statistics(model: MeritModel, clips, noise: NoisePool, mixtures: in
             signal = clip.clean if round_number == 0 else random_mixture(clip.clean, noise, rng).noisy.astype(np.float32)
             statistics.append(model(torch.from_numpy(signal)[None]).emotion_statistics[0])
         statistics = torch.stack(statistics)
-        relative = statistics - speaker_references(statistics, [clip.row["speaker"] for clip in clips])
-        rounds.append({"pitch": head.pitch_statistics(relative), "classifier": head.classifier(relative)})
+        for reference, against in (
+            ("speaker", speaker_references(statistics, [clip.row["speaker"] for clip in clips])),
+            ("population", head.population_reference.expand_as(statistics)),
+        ):
+            relative = statistics - against
+            rounds.append({"reference": reference, "pitch": head.pitch_statistics(relative), "classifier": head.classifier(relative)})
     return rounds
 
 
-def fit_logistic(x: torch.Tensor, labels: torch.Tensor, l2: float, offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_logistic(
+    x: torch.Tensor, labels: torch.Tensor, l2: float, offset: torch.Tensor, weights: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight and bias of an L2-regularised multinomial logistic regression whose logits are added to
-    `offset` (batch, classes), fitted by L-BFGS."""
+    `offset` (batch, classes), fitted by L-BFGS; `weights` weigh the rows (default: alike)."""
     weight = torch.zeros(x.shape[1], offset.shape[1], requires_grad=True)
     bias = torch.zeros(offset.shape[1], requires_grad=True)
     optimiser = torch.optim.LBFGS([weight, bias], max_iter=300)
+    row_weights = torch.ones(len(labels)) if weights is None else weights
+    row_weights = row_weights / row_weights.sum()
 
     def loss():
         optimiser.zero_grad()
-        value = F.cross_entropy(offset + x @ weight + bias, labels) + l2 * (weight**2).sum()
+        per_row = F.cross_entropy(offset + x @ weight + bias, labels, reduction="none")
+        value = (per_row * row_weights).sum() + l2 * (weight**2).sum()
         value.backward()
         return value
 
@@ -75,11 +89,11 @@ def fit_logistic(x: torch.Tensor, labels: torch.Tensor, l2: float, offset: torch
     return weight.detach(), bias.detach()
 
 
-def fit_pitch_path(pitch: torch.Tensor, offset: torch.Tensor, labels: torch.Tensor, l2: float):
+def fit_pitch_path(pitch: torch.Tensor, offset: torch.Tensor, labels: torch.Tensor, l2: float, weights: torch.Tensor):
     """(mean, variance, weight, bias) of standardised pitch statistics -> logits added to `offset`."""
     mean, variance = pitch.mean(dim=0), pitch.var(dim=0, unbiased=False)
     scaled = (pitch - mean) / (variance + 1e-6).sqrt()
-    return (mean, variance, *fit_logistic(scaled, labels, l2, offset))
+    return (mean, variance, *fit_logistic(scaled, labels, l2, offset, weights))
 
 
 def predict(fitted, pitch: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
@@ -103,17 +117,24 @@ def refit(args) -> dict:
     classifier = torch.cat([r["classifier"] for r in rounds])
     labels = torch.tensor([clip.label for clip in clips] * len(rounds))
     family = np.array([clip.row["family"] for clip in clips] * len(rounds))
-    scores = {}
+    population = np.array([r["reference"] == "population" for r in rounds for _ in clips])
+    share = model.config.population_reference_share
+    weights = torch.from_numpy(np.where(population, share, 1 - share)).float()
+    classes = len(model.config.classes)
+    scores, parts = {}, {}
     for gate, l2 in itertools.product(GATES, L2_WEIGHTS):
-        per_family = []
+        per_family = {"speaker": [], "population": []}
         for held in families:
-            fit_on, score_on = torch.from_numpy(family != held), torch.from_numpy(family == held)
-            fitted = fit_pitch_path(pitch[fit_on], gate * classifier[fit_on], labels[fit_on], l2)
-            guesses = predict(fitted, pitch[score_on], gate * classifier[score_on])
-            per_family.append(macro_f1(labels[score_on].tolist(), guesses.tolist(), len(model.config.classes)))
-        scores[(gate, l2)] = float(np.mean(per_family))
+            fit_on = torch.from_numpy(family != held)
+            fitted = fit_pitch_path(pitch[fit_on], gate * classifier[fit_on], labels[fit_on], l2, weights[fit_on])
+            for reference, rows in (("speaker", ~population), ("population", population)):
+                score_on = torch.from_numpy((family == held) & rows)
+                guesses = predict(fitted, pitch[score_on], gate * classifier[score_on])
+                per_family[reference].append(macro_f1(labels[score_on].tolist(), guesses.tolist(), classes))
+        parts[(gate, l2)] = {reference: float(np.mean(values)) for reference, values in per_family.items()}
+        scores[(gate, l2)] = (1 - share) * parts[(gate, l2)]["speaker"] + share * parts[(gate, l2)]["population"]
     gate, l2 = max(scores, key=scores.get)
-    mean, variance, weight, bias = fit_pitch_path(pitch, gate * classifier, labels, l2)
+    mean, variance, weight, bias = fit_pitch_path(pitch, gate * classifier, labels, l2, weights)
     head = model.ser_head
     with torch.no_grad():
         head.classifier_gate.fill_(gate)
@@ -131,11 +152,14 @@ def refit(args) -> dict:
         "step": "refit",
         "source": str(args.model),
         "clips": len(clips),
-        "rounds": len(rounds),
+        "rounds": args.mixtures + 1,
         "families": families,
         "gate": gate,
         "l2": l2,
-        "held_out_family_macro_f1": {f"gate {g}, l2 {w}": round(v, 4) for (g, w), v in scores.items()},
+        "held_out_family_macro_f1": {
+            f"gate {g}, l2 {w}": {"weighted": round(v, 4), **{k: round(x, 4) for k, x in parts[(g, w)].items()}}
+            for (g, w), v in scores.items()
+        },
     }
     log_line(args.out / "log.jsonl", report)
     return report

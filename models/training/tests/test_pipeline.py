@@ -72,6 +72,7 @@ def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_
     run("merit.refit", "--model", str(runs / "trained/model.pt"), "--corpus", str(manifest), "--mixtures", "1", "--out", str(runs / "sparse_merit"))
     refit = json.loads((runs / "sparse_merit/log.jsonl").read_text().splitlines()[-1])
     assert refit["rounds"] == 2 and len(refit["families"]) >= 2 and len(refit["held_out_family_macro_f1"]) == 12
+    assert all(set(scores) == {"weighted", "speaker", "population"} for scores in refit["held_out_family_macro_f1"].values())
     state = torch.load(runs / "sparse_merit/model.pt", weights_only=False)["state_dict"]
     assert float(state["ser_head.classifier_gate"]) == refit["gate"]
     assert not torch.equal(state["ser_head.prosody.1.weight"], saved["state_dict"]["ser_head.prosody.1.weight"])
