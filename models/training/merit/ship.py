@@ -16,25 +16,44 @@ import onnxruntime as ort
 import torch
 
 from .data import read_audio, read_manifest
-from .export import OUTPUT_NAMES, ContractWrapper, export_onnx, metadata_for
+from .export import ContractWrapper, contract_names, export_onnx, metadata_for, statistics_size
 from .train import load_trained
 
 
 def parity(model, onnx_path: Path, clips: list[np.ndarray]) -> dict:
+    """PyTorch against ONNX Runtime on `clips`; a speaker-relative model alternately without a speaker
+    reference (NaN: the population's) and with the previous clip's statistics as one."""
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    worst = dict.fromkeys(OUTPUT_NAMES, 0.0)
+    input_names, output_names = contract_names(model.config.speaker_relative)
+    worst = dict.fromkeys(output_names, 0.0)
     gate_agreement = []
     wrapper = ContractWrapper(model).eval()
-    for clip in clips:
+    reference_row = None
+    for number, clip in enumerate(clips):
         x = clip[None].astype(np.float32)
+        feeds = {"waveform": x}
+        if model.config.speaker_relative:
+            nan = np.full((1, statistics_size(model)), np.nan, np.float32)
+            feeds[input_names[1]] = reference_row if number % 2 and reference_row is not None else nan
         with torch.no_grad():
-            reference = wrapper(torch.from_numpy(x))
-        results = session.run(None, {"waveform": x})
-        for name, a, b in zip(OUTPUT_NAMES, results, reference, strict=True):
+            reference = wrapper(*(torch.from_numpy(v) for v in feeds.values()))
+        results = session.run(None, feeds)
+        if model.config.speaker_relative:
+            reference_row = results[-1]
+        for name, a, b in zip(output_names, results, reference, strict=True):
             b = b.numpy()
             worst[name] = max(worst[name], float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-6)))
         gate_agreement.append(float(np.mean(results[2].argmax(-1) == reference[2].numpy().argmax(-1))))
     return {"max_relative_difference": worst, "top1_gate_agreement": float(np.mean(gate_agreement)), "clips": len(clips)}
+
+
+NO_REFERENCE = "sparse_merit (no speaker reference)"
+RELATIVE_NOTE = (
+    "**Speaker-relative.** This model classifies a recording against its speaker's own voice: the "
+    "`sparse_merit` rows use, for each test clip, the mean statistics of the same speaker's other test "
+    f"clips of the same condition; the `{NO_REFERENCE}` rows use the training population's mean, what a "
+    "recording without a known speaker (or with fewer than 2 other recordings) gets in the studio."
+)
 
 
 def int8_summary(log: Path) -> str | None:
@@ -107,31 +126,38 @@ def ordering_statements(differences: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def lofo_section(work: Path) -> str:
+def lofo_section(work: Path, recipe: str | None = None) -> str:
     """Leave-one-voice-family-out: each family scored by a Sparse MERIT trained (and pre-trained)
-    without it (run_lofo.sh writes WORK/eval-lofo/FAMILY/results.json)."""
-    folder = Path(work) / "eval-lofo"
+    without it (run_lofo.sh writes WORK/eval-lofo[-RECIPE]/FAMILY/results.json); a speaker-relative
+    model's row also says what it scores without speaker references."""
+    folder = Path(work) / ("eval-lofo" + (f"-{recipe}" if recipe else ""))
     reports = sorted(folder.glob("*/results.json")) if folder.is_dir() else []
     if not reports:
         return "### Leave-one-voice-family-out\n\nNot run yet (models/training/run_lofo.sh).\n"
     lines = [
         "### Leave-one-voice-family-out (trained and pre-trained without the family, tested on its test split)",
         "",
-        "| held-out family | clean F1 | per class angry/sad/happy/neutral | -5 dB unseen F1 | SSNR gain -5 dB unseen (dB) | RNNoise's gain (dB) |",
-        "|---|---|---|---|---|---|",
+        "| held-out family | clean F1 | per class angry/sad/happy/neutral | -5 dB unseen F1 | clean / -5 dB F1 without speaker references | SSNR gain -5 dB unseen (dB) | RNNoise's gain (dB) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for report in reports:
         family = report.parent.name
         table = json.loads(report.read_text()).get("by_family", {}).get(family, {})
         ours = table.get("sparse_merit", {})
         clean, hard = ours.get("clean", {}), ours.get("unseen/-5dB", {})
+        alone = table.get(NO_REFERENCE, {})
+        without = (
+            f"{alone['clean']['macro_f1']:.3f} / {alone['unseen/-5dB']['macro_f1']:.3f}"
+            if "clean" in alone and "unseen/-5dB" in alone
+            else "– (not speaker-relative)"
+        )
         noisy = table.get("noisy input", {}).get("unseen/-5dB", {}).get("ssnr")
         rnnoise = table.get("rnnoise", {}).get("unseen/-5dB", {}).get("ssnr")
         per_class = "/".join(f"{v:.2f}" for v in clean.get("per_class_f1", {}).values()) or "–"
         gain = f"{hard['ssnr'] - noisy:+.2f}" if "ssnr" in hard and noisy is not None else "–"
         rn_gain = f"{rnnoise - noisy:+.2f}" if rnnoise is not None and noisy is not None else "–"
         lines.append(
-            f"| {family} | {clean.get('macro_f1', float('nan')):.3f} | {per_class} | {hard.get('macro_f1', float('nan')):.3f} | {gain} | {rn_gain} |"
+            f"| {family} | {clean.get('macro_f1', float('nan')):.3f} | {per_class} | {hard.get('macro_f1', float('nan')):.3f} | {without} | {gain} | {rn_gain} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -161,6 +187,7 @@ def main() -> None:
     parser.add_argument("--card", type=Path, help="markdown file for the measured figures (default: OUT with .md)")
     parser.add_argument("--version", default="0.2.0")
     parser.add_argument("--work", type=Path, help="the run's work folder (timings.jsonl, eval-lofo/): named in the card relative to the repository")
+    parser.add_argument("--lofo-recipe", help="the leave-one-family-out results of this recipe (WORK/eval-lofo-RECIPE, run_lofo.sh's RECIPE)")
     args = parser.parse_args()
     model = load_trained(args.model)
     results = json.loads((args.eval / "results.json").read_text())
@@ -171,6 +198,11 @@ def main() -> None:
         "headline_unseen_minus5db": {k: round(v, 2) for k, v in results.get("headline", {}).items()},
         "expert_usage": results["experts"].get("sparse_merit"),
     }
+    if model.config.speaker_relative:
+        evaluation["speaker_reference"] = "the mean statistics of the same speaker's other test clips of the same condition"
+        evaluation["ser_macro_f1_without_speaker_reference"] = {
+            k: round(v["macro_f1"], 4) for k, v in results["ser"].get(NO_REFERENCE, {}).items()
+        }
     metadata = metadata_for(
         model,
         version=args.version,
@@ -198,6 +230,7 @@ def main() -> None:
         + ", ".join(f"{k} {v:.1e}" for k, v in check["max_relative_difference"].items())
         + f"; top-1 SER router agreement {check['top1_gate_agreement']:.4f}.",
         *([weights_line] if weights_line else []),
+        *([RELATIVE_NOTE] if model.config.speaker_relative else []),
         "",
         (args.eval / "results.md").read_text(),
         ordering_statements(results.get("differences", {})),
@@ -206,7 +239,7 @@ def main() -> None:
     if by_input.exists():
         lines.append(by_input.read_text())
     if args.work:
-        lines.append(lofo_section(args.work))
+        lines.append(lofo_section(args.work, args.lofo_recipe))
     lines += corpus_section(args.corpus.parent / "corpus.json")
     card.write_text("\n".join(lines) + "\n")
     print(json.dumps(check, indent=1))

@@ -83,6 +83,13 @@ def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_
         assert results["ser"][name]["clean"]["n"] == results["test_utterances"]
     # Enhancement is the model's own, counted once.
     assert set(results["se"]) == {"noisy input", "sparse_merit"}
+    # Shipped, it keeps the contract's reference input (parity checked with and without one) and
+    # its card says what its rows mean.
+    onnx_path = tmp_path / "relative.onnx"
+    run("merit.ship", "--model", str(runs / "sparse_merit/model.pt"), "--eval", str(tmp_path / "eval"), "--corpus", str(manifest), "--out", str(onnx_path))
+    assert verify_onnx_contract(onnx_path)["speaker_relative"]
+    card = onnx_path.with_suffix(".md").read_text()
+    assert "**Speaker-relative.**" in card and "no speaker reference" in card
 
 
 def test_bad_corpora_fail_clearly(manifest, tmp_path):
