@@ -137,7 +137,11 @@ impl Engine {
         let job = Job::spawn("analyse-collection", notify, move |context: &JobContext| {
             context.set_total(paths.len() as u64);
             let references = with_session(&work.session, &work.model, |session| {
-                Ok(work.references(session, StatisticsSource::RecalledOrAnalysed, context))
+                Ok(work.references(
+                    session,
+                    (StatisticsSource::RecalledOrAnalysed, None),
+                    context,
+                ))
             })
             .unwrap_or_default();
             for (index, path) in paths.iter().enumerate() {

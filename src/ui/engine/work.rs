@@ -36,18 +36,26 @@ pub(super) struct JobWork {
 }
 
 impl JobWork {
-    /// The speaker references of the collection, for a speaker-relative model: from the cache's
-    /// summaries, analysing (without a reference) the recordings it lacks when `source` says so.
+    /// The speaker references of the collection (of the recording at `index` alone: its
+    /// speaker's), for a speaker-relative model: from the cache's summaries, analysing (without a
+    /// reference) the recordings it lacks when `source` says so.
     pub(super) fn references(
         &self,
         session: &mut MeritSession,
-        source: StatisticsSource,
+        (source, index): (StatisticsSource, Option<usize>),
         context: &JobContext,
     ) -> CollectionReferences {
         if session.statistics_size().is_none() {
             return CollectionReferences::default();
         }
-        let needed = recordings_needing_statistics(&self.speakers);
+        let speaker = index.and_then(|i| self.speakers.get(i)).map(|(_, s)| s);
+        let recordings: Vec<(PathBuf, Option<String>)> = self
+            .speakers
+            .iter()
+            .filter(|(_, s)| speaker.is_none_or(|speaker| s == speaker))
+            .cloned()
+            .collect();
+        let needed = recordings_needing_statistics(&recordings);
         collect_references(
             session,
             &needed,
@@ -74,7 +82,11 @@ impl JobWork {
             let references = match references {
                 Some(references) => references,
                 None => {
-                    recalled = self.references(session, StatisticsSource::Recalled, context);
+                    recalled = self.references(
+                        session,
+                        (StatisticsSource::Recalled, Some(index)),
+                        context,
+                    );
                     &recalled
                 }
             };

@@ -30,6 +30,14 @@ pub fn model_card_ui(ctx: &egui::Context, view: &StudioView<'_>, commands: &Comm
                         ui.label("experts");
                         ui.label(format!("{} (top-{})", card.n_experts, card.top_k));
                         ui.end_row();
+                        ui.label("emotion");
+                        ui.label(if card.speaker_relative {
+                            "relative to the speaker: against the mean of the speaker's other \
+                             recordings (the manifest's speaker column)"
+                        } else {
+                            "from the recording alone"
+                        });
+                        ui.end_row();
                         ui.label("hash");
                         ui.monospace(&status.hash[..16.min(status.hash.len())]);
                         ui.end_row();
