@@ -12,6 +12,11 @@ Rows whose split is "test" (else "dev") are held out when others remain to train
 `--holdout` of the rows (seeded). The new model's metadata names its parent (SHA-256) and carries the before/after figures.
 With `--progress`, one JSON line per unit of work goes to standard output,
 `{"progress": {"done": D, "total": T, "stage": S}}`, which the studio's retrain job reads.
+
+A speaker-relative model is scored as the studio runs it: each row against the mean statistics of
+the same speaker's other rows of the export (at least MIN_OTHER_RECORDINGS of them, else the
+population's reference); and trained as merit.train trains it, mostly on batches of one speaker's
+rows, each against the batch's others.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from .model import MeritModel
 from .quantize import float_initializers, round_weights_int8
 from .train_utils import configure_threads
 
+# As the studio's model::reference: fewer other recordings of a speaker make no reference.
+MIN_OTHER_RECORDINGS = 2
 # Parameters the inference graph never uses (pre-training only), so no ONNX file carries them.
 UNUSED_AT_INFERENCE = ("backbone.mask_emb", "backbone.encoder.layer_norm.")
 CROP_SECONDS = 3.0
@@ -115,21 +122,49 @@ class Progress:
             print(json.dumps({"progress": {"done": self.done, "total": self.total, "stage": stage}}), flush=True)
 
 
+def padded(audio: np.ndarray) -> np.ndarray:
+    """At least the contract's 0.5 s, zero-padded as the studio pads."""
+    return np.pad(audio, (0, SAMPLE_RATE // 2 - len(audio))) if len(audio) < SAMPLE_RATE // 2 else audio
+
+
 @torch.no_grad()
-def evaluate(model: MeritModel, rows: list[dict], classes: int, progress: Progress | None = None) -> dict:
+def speaker_relative_logits(model: MeritModel, rows: list[dict], context: list[dict], progress: Progress | None) -> torch.Tensor:
+    """Each row's logits against the mean statistics of its speaker's other rows among `rows` and
+    `context`, or the population reference where there are too few."""
+    everyone = rows + [r for r in context if not any(r is row for row in rows)]
+    statistics = []
+    for number, row in enumerate(everyone):
+        if progress and number < len(rows):
+            progress.advance("evaluating")
+        statistics.append(model(torch.from_numpy(padded(row["audio"]))[None]).emotion_statistics[0])
+    statistics = torch.stack(statistics)
+    head = model.ser_head
+    references = []
+    for number, row in enumerate(rows):
+        others = [i for i, other in enumerate(everyone) if i != number and row.get("speaker") and other.get("speaker") == row["speaker"]]
+        references.append(statistics[others].mean(dim=0) if len(others) >= MIN_OTHER_RECORDINGS else head.population_reference)
+    return head.classify(statistics[: len(rows)], torch.stack(references))
+
+
+@torch.no_grad()
+def evaluate(model: MeritModel, rows: list[dict], classes: int, progress: Progress | None = None, context: list[dict] = ()) -> dict:
     """Accuracy, macro-F1, F1 per class, the confusion matrix (rows: truth) and the mean
-    probability of each row's own label."""
+    probability of each row's own label. A speaker-relative model's references come from `rows`
+    and `context` (the rest of the export)."""
     if not rows:
         return {"rows": 0}
     model.eval()
+    if model.config.speaker_relative:
+        logits = speaker_relative_logits(model, rows, list(context), progress)
+    else:
+        logits = []
+        for row in rows:
+            if progress:
+                progress.advance("evaluating")
+            logits.append(model(torch.from_numpy(padded(row["audio"]))[None]).emotion_logits[0])
+        logits = torch.stack(logits)
     predictions, label_probs = [], []
-    for row in rows:
-        if progress:
-            progress.advance("evaluating")
-        audio = row["audio"]
-        if len(audio) < SAMPLE_RATE // 2:
-            audio = np.pad(audio, (0, SAMPLE_RATE // 2 - len(audio)))
-        probs = F.softmax(model(torch.from_numpy(audio)[None]).emotion_logits, dim=-1)[0]
+    for row, probs in zip(rows, F.softmax(logits, dim=-1), strict=True):
         predictions.append(int(probs.argmax()))
         label_probs.append(float(probs[row["label"]]))
     labels = [r["label"] for r in rows]
@@ -172,15 +207,27 @@ def fine_tune(
     counts = np.bincount([r["label"] for r in rows], minlength=classes)
     weights = torch.tensor([len(rows) / (classes * c) if c else 0.0 for c in counts], dtype=torch.float32)
     length = int(CROP_SECONDS * SAMPLE_RATE)
+    # A speaker-relative model learns against references as in merit.train: batches of one
+    # speaker's rows, each against the others, except a share against the population's.
+    by_speaker: dict[str, list[dict]] = {}
+    for row in rows:
+        if row.get("speaker"):
+            by_speaker.setdefault(row["speaker"], []).append(row)
+    groups = [group for group in by_speaker.values() if len(group) > MIN_OTHER_RECORDINGS]
+    relative = model.config.speaker_relative and groups
     losses = []
     for _ in range(steps):
-        picked = [rows[rng.randrange(len(rows))] for _ in range(batch)]
+        with_speakers = relative and rng.random() >= model.config.population_reference_share
+        source = groups[rng.randrange(len(groups))] if with_speakers else rows
+        # One speaker's batch holds distinct rows where it can (a row is no reference for itself).
+        picked = rng.sample(source, batch) if len(source) >= batch else [source[rng.randrange(len(source))] for _ in range(batch)]
         waveform = torch.from_numpy(np.stack([crop(r["audio"], length, rng) for r in picked]))
         labels = torch.tensor([r["label"] for r in picked])
         model.train()
         if what != "all":
             model.backbone.eval()  # frozen: no dropout noise in its features
-        loss = F.cross_entropy(model(waveform).emotion_logits, labels, weight=weights)
+        speakers = torch.zeros(batch, dtype=torch.long) if with_speakers else None
+        loss = F.cross_entropy(model(waveform, speakers=speakers).emotion_logits, labels, weight=weights)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -225,11 +272,11 @@ def run(args: argparse.Namespace) -> None:
     # The training rows' own figures are a check for people at a terminal; the studio skips them.
     scored = {"held_out": eval_rows} if args.held_out_only else {"held_out": eval_rows, "train": train_rows}
     progress = Progress(2 * sum(len(rows) for rows in scored.values()) + args.steps, args.progress)
-    before = {name: evaluate(model, rows, len(classes), progress) for name, rows in scored.items()}
+    before = {name: evaluate(model, part, len(classes), progress, rows) for name, part in scored.items()}
     losses = fine_tune(model, train_rows, len(classes), args.steps, args.lr, args.train, args.seed, progress=progress)
     # The "after" figures are those of the model that ships: weights rounded to int8 as in training.
     round_weights_int8(model)
-    after = {name: evaluate(model, rows, len(classes), progress) for name, rows in scored.items()}
+    after = {name: evaluate(model, part, len(classes), progress, rows) for name, part in scored.items()}
     evaluation = dict(parent.get("evaluation") or {})
     evaluation["fine_tuning"] = {"before": before, "after": after, "steps": args.steps, "trained": args.train}
     metadata = metadata_for(

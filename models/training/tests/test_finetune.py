@@ -15,6 +15,7 @@ from merit.export import verify_onnx_contract
 from merit.finetune import load_onnx_model
 
 TINY = REPO / "models" / "sparse-merit-tiny.onnx"
+TINY_RELATIVE = REPO / "models" / "sparse-merit-tiny-relative.onnx"
 CORRECTED = "sad"
 
 
@@ -108,3 +109,37 @@ def test_a_bad_label_export_is_refused_with_its_line(tmp_path):
         read_rows(tmp_path / "nowhere.jsonl", classes)
     export.write_text("\n" + json.dumps({"path": audio, "label": "angry", "split": "test"}) + "\n")
     assert [(r["label"], r["split"]) for r in read_rows(export, classes)] == [(0, "test")]
+
+
+def test_a_speaker_relative_model_is_scored_and_fine_tuned_against_its_speakers(tmp_path):
+    """As the studio analyses it: each row against its speaker's other rows of the export."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(3)
+    manifest = tmp_path / "labels.jsonl"
+    lines = []
+    for number in range(12):
+        speaker = "ann" if number < 8 else "bob"
+        label = ["angry", "sad", "happy", "neutral"][number % 4]
+        tone = np.sin(2 * np.pi * (120 + 40 * (number % 4)) * np.arange(16000) / 16000) * 0.1
+        path = tmp_path / f"{number}.wav"
+        sf.write(path, (tone + rng.standard_normal(16000) * 0.01).astype(np.float32), 16000)
+        split = "test" if number in (0, 1, 8) else "train"
+        lines.append(json.dumps({"path": str(path), "file": path.name, "label": label, "speaker": speaker, "split": split}))
+    manifest.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "tuned.onnx"
+    run(sys.executable, "-m", "merit.finetune", "--model", TINY_RELATIVE, "--manifest", manifest, "--out", out, "--steps", "6", "--threads", "1", cwd=TRAINING)
+    assert verify_onnx_contract(out)["speaker_relative"]
+    report = json.loads(out.with_suffix(".finetune.json").read_text())
+    assert report["before"]["held_out"]["rows"] == 3
+
+    from merit.finetune import evaluate, read_rows
+
+    model, _, _ = load_onnx_model(TINY_RELATIVE)
+    rows = read_rows(manifest, list(model.config.classes))
+    against_speakers = evaluate(model, rows[:2], 4, context=rows)
+    for row in rows:
+        row["speaker"] = None
+    against_population = evaluate(model, rows[:2], 4, context=rows)
+    assert against_speakers["mean_p_label"] != pytest.approx(against_population["mean_p_label"], abs=1e-6)
