@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{Wav, broken_files, demo_project, sine};
+use common::{Wav, broken_files, demo_project, jsonl_rows, sine};
 
 fn studio(args: &[&str]) -> Output {
     // Never the user's cache: an empty one per command, removed afterwards (the cache test names
@@ -223,20 +223,12 @@ fn analyze_tiny(input: &str, out: &Path, extra: &[&str]) -> Output {
     studio(&args)
 }
 
-fn rows(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn analyze_writes_the_contract_files_for_the_demo() {
     let out = tempfile::tempdir().unwrap();
     let output = analyze_tiny(path_str(&demo_project()), out.path(), &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let results = rows(&out.path().join("results.jsonl"));
+    let results = jsonl_rows(&out.path().join("results.jsonl"));
     assert_eq!(results.len(), 6);
     for (index, row) in results.iter().enumerate() {
         assert_eq!(row["index"], index);
@@ -307,12 +299,12 @@ fn shards_merge_into_the_whole() {
             .collect()
     };
     assert_eq!(
-        pick(rows(&merged.path().join("results.jsonl"))),
-        pick(rows(&whole.path().join("results.jsonl")))
+        pick(jsonl_rows(&merged.path().join("results.jsonl"))),
+        pick(jsonl_rows(&whole.path().join("results.jsonl")))
     );
     let shard_sizes: usize = shards
         .iter()
-        .map(|d| rows(&d.path().join("results.jsonl")).len())
+        .map(|d| jsonl_rows(&d.path().join("results.jsonl")).len())
         .sum();
     assert_eq!(shard_sizes, 6);
     assert!(merged.path().join("enhanced/audio/sad_f1.wav").is_file());
@@ -326,7 +318,7 @@ fn analyze_reports_bad_files_and_goes_on() {
     let out = tempfile::tempdir().unwrap();
     let output = analyze_tiny(path_str(dir.path()), out.path(), &[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    let results = rows(&out.path().join("results.jsonl"));
+    let results = jsonl_rows(&out.path().join("results.jsonl"));
     assert_eq!(results.len(), 2);
     assert!(results[0]["error"].as_str().unwrap().contains("broken.wav"));
     assert!(results[1]["error"].is_null());
@@ -405,7 +397,7 @@ fn analysis_cache_hits_misses_and_survives_damage() {
         args.extend_from_slice(extra);
         let output = analyze_tiny(path_str(&demo), out.path(), &args);
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-        rows(&out.path().join("results.jsonl"))
+        jsonl_rows(&out.path().join("results.jsonl"))
     };
     let cached = |rows: &[serde_json::Value]| rows.iter().filter(|r| r["cached"] == true).count();
     let first = analyze(&[]);
@@ -528,7 +520,7 @@ fn annotators_sign_with_their_own_names_in_labels_and_exports() {
         path_str(&out),
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
-    let exported = rows(&out);
+    let exported = jsonl_rows(&out);
     let angry = exported
         .iter()
         .find(|r| r["file"] == "audio/angry_m1.wav")

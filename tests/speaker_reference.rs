@@ -151,11 +151,7 @@ fn analyze(input: &Path, out: &Path, cache: &Path) -> Vec<serde_json::Value> {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    std::fs::read_to_string(out.join("results.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
+    common::jsonl_rows(&out.join("results.jsonl"))
 }
 
 #[test]

@@ -9,9 +9,8 @@ mod common;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use common::FakeSink;
+use common::{FakeSink, settle};
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -33,22 +32,6 @@ impl StickInput for FakeStick {
     fn axis(&mut self) -> Option<f64> {
         *self.0.lock().unwrap()
     }
-}
-
-fn settle(harness: &mut Harness<'static, StudioApp>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        harness.step();
-        if !harness.state().is_busy() {
-            harness.step();
-            if !harness.state().is_busy() {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "background work did not finish");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    harness.step();
 }
 
 struct Traced {

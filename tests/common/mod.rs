@@ -367,3 +367,12 @@ pub fn settle(harness: &mut egui_kittest::Harness<'static, StudioApp>) {
     }
     harness.run();
 }
+
+/// The JSON objects of a JSON Lines file (an `analyze` run's `results.jsonl`, an export).
+pub fn jsonl_rows(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
