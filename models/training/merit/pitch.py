@@ -33,18 +33,29 @@ ENERGY_FLOOR = 1e-4
 PITCH_FEATURES = 4
 
 
+HAMMING = (0.54, 0.46)
+
+
+def hamming(n: torch.Tensor) -> torch.Tensor:
+    """The Hamming window's value at sample `n` of a frame."""
+    return HAMMING[0] - HAMMING[1] * torch.cos(n * (2 * math.pi / FRAME))
+
+
 class AutocorrelationPitch(nn.Module):
     def __init__(self, hop: int):
         super().__init__()
         self.hop = hop
         periods = torch.arange(math.floor(SAMPLE_RATE / HIGHEST_HZ), math.ceil(SAMPLE_RATE / LOWEST_HZ) + 1)
         n = torch.arange(FRAME, dtype=torch.float64)
-        window = 0.54 - 0.46 * torch.cos(2 * math.pi * n / FRAME)
+        window = hamming(n)
         bins = torch.arange(DFT // 2 + 1, dtype=torch.float64)
-        # The zero-padded DFT of each Hamming-windowed frame, as a strided convolution (cos; -sin).
-        angle = 2 * math.pi * bins[:, None] * n[None, :] / DFT
-        spectrum = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])
-        self.register_buffer("spectrum_basis", spectrum.unsqueeze(1).float(), persistent=False)
+        # For spectrum_basis: the frame's sample and the DFT's bin numbers, the DFT's phase step and
+        # the Hamming window's terms.
+        self.register_buffer("frame_samples", torch.arange(FRAME), persistent=False)
+        self.register_buffer("dft_bins", torch.arange(DFT // 2 + 1), persistent=False)
+        self.register_buffer(
+            "basis_constants", torch.tensor([2 * math.pi / DFT, HAMMING[0], HAMMING[1], 2 * math.pi / FRAME]), persistent=False
+        )
         # Inverse real DFT of the power spectrum at lag 0 and the lags: bins 1..N/2-1 count twice.
         weight = torch.full((len(bins),), 2.0, dtype=torch.float64)
         weight[0] = weight[-1] = 1.0
@@ -56,12 +67,24 @@ class AutocorrelationPitch(nn.Module):
         self.register_buffer("window_autocorrelation", own.float(), persistent=False)
         self.register_buffer("lag_hz", (SAMPLE_RATE / periods.double()).float(), persistent=False)
 
+    def spectrum_basis(self) -> torch.Tensor:
+        """The zero-padded DFT of a Hamming-windowed frame as strided-convolution weights (cos; -sin),
+        built in the graph rather than stored: as a constant it was 2.6 MB of the model file. The
+        phase index bins * n mod DFT is exact in integers, so float32 loses nothing to large angles.
+        Every input is a stored tensor, so ONNX Runtime folds the whole basis into a constant when
+        it loads the model (an arange or a Python float in the graph comes with a CastLike, which it
+        cannot fold, and the basis would be rebuilt on every run)."""
+        n, bins = self.frame_samples, self.dft_bins
+        angle = (bins[:, None] * n[None, :] % DFT).float() * self.basis_constants[0]
+        window = self.basis_constants[1] - self.basis_constants[2] * torch.cos(n.float() * self.basis_constants[3])
+        return torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window]).unsqueeze(1)
+
     def forward(self, waveform: torch.Tensor, frames: int | torch.Tensor) -> torch.Tensor:
         """(batch, samples) -> (batch, frames, PITCH_FEATURES) at the backbone's frames (the pitch
         frame centred nearest each backbone frame's centre)."""
         pad = FRAME // 2
         x = F.pad(waveform.unsqueeze(1), (pad, pad), mode="reflect")
-        spectrum = F.conv1d(x, self.spectrum_basis, stride=self.hop)  # (batch, 2 * bins, frames)
+        spectrum = F.conv1d(x, self.spectrum_basis(), stride=self.hop)  # (batch, 2 * bins, frames)
         bins = spectrum.shape[1] // 2
         power = (spectrum[:, :bins] ** 2 + spectrum[:, bins:] ** 2).transpose(1, 2)
         autocorrelation = power @ self.autocorrelation_basis  # (batch, frames, 1 + lags)
