@@ -32,8 +32,7 @@ impl CollectionReferences {
 
 /// The recordings whose statistics could make a reference: those of speakers with more than
 /// [`MIN_OTHER_RECORDINGS`] recordings, in the given order.
-#[must_use]
-pub fn recordings_needing_statistics(
+fn recordings_needing_statistics(
     recordings: &[(PathBuf, Option<String>)],
 ) -> Vec<(PathBuf, String)> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
@@ -49,7 +48,7 @@ pub fn recordings_needing_statistics(
         .collect()
 }
 
-/// Where [`collect_references`] may take a recording's statistics from.
+/// Where [`StatisticsPass::run`] may take a recording's statistics from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatisticsSource {
     /// The cache's summary index only: nothing is analysed (the window's open recording).
@@ -58,49 +57,85 @@ pub enum StatisticsSource {
     RecalledOrAnalysed,
 }
 
-/// Gathers the statistics of `recordings` (path, speaker) for `session`'s model, calling
-/// `progress` once per recording. A recording that cannot be analysed is left out (its error
-/// appears when it is analysed for its own results). Nothing to do for a model that is not
-/// speaker-relative.
-pub fn collect_references(
-    session: &mut MeritSession,
-    recordings: &[(PathBuf, String)],
-    (params, cache): (&AnalysisParams, Option<&AnalysisCache>),
-    source: StatisticsSource,
-    cancel: Option<&AtomicBool>,
-    mut progress: impl FnMut(),
-) -> CollectionReferences {
-    let mut references = CollectionReferences::default();
-    if session.statistics_size().is_none() {
-        return references;
-    }
-    let paths: Vec<PathBuf> = recordings.iter().map(|(path, _)| path.clone()).collect();
-    let indexed = cache.map_or_else(
-        || vec![None; paths.len()],
-        |cache| cache.recall(session.model_hash(), params, &paths),
-    );
-    for ((path, speaker), summary) in recordings.iter().zip(indexed) {
-        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
-            break;
-        }
-        let statistics = match summary.and_then(|s| s.statistics) {
-            Some(statistics) => Some(statistics),
-            None if source == StatisticsSource::Recalled => None,
-            None => match analyze_path(session, path, None, params, cache, cancel) {
-                Ok((analysis, _)) => analysis.statistics,
-                Err(error) => {
-                    tracing::info!("no speaker statistics for {}: {error}", path.display());
-                    None
-                }
+/// The statistics a collection's speaker references are made of, still to gather: those of the
+/// recordings of speakers with enough recordings, and none for a model that is not
+/// speaker-relative (its analyses have no statistics and take no reference).
+pub struct StatisticsPass {
+    recordings: Vec<(PathBuf, String)>,
+}
+
+impl StatisticsPass {
+    /// The pass for `recordings` (path, speaker) and `session`'s model.
+    #[must_use]
+    pub fn plan(session: &MeritSession, recordings: &[(PathBuf, Option<String>)]) -> Self {
+        Self {
+            recordings: if session.statistics_size().is_some() {
+                recordings_needing_statistics(recordings)
+            } else {
+                Vec::new()
             },
-        };
-        if let Some(statistics) = statistics {
-            references.statistics.add(path.clone(), speaker, statistics);
         }
-        references.speakers.insert(path.clone(), speaker.clone());
-        progress();
     }
-    references
+
+    /// How many recordings' statistics the pass gathers (one progress unit each).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.recordings.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.recordings.is_empty()
+    }
+
+    /// Gathers the statistics, calling `progress` once per recording. A recording that cannot be
+    /// analysed is left out (its error appears when it is analysed for its own results).
+    pub fn run(
+        self,
+        session: &mut MeritSession,
+        (params, cache): (&AnalysisParams, Option<&AnalysisCache>),
+        source: StatisticsSource,
+        cancel: Option<&AtomicBool>,
+        mut progress: impl FnMut(),
+    ) -> CollectionReferences {
+        let mut references = CollectionReferences::default();
+        if self.is_empty() {
+            return references;
+        }
+        let paths: Vec<PathBuf> = self
+            .recordings
+            .iter()
+            .map(|(path, _)| path.clone())
+            .collect();
+        let indexed = cache.map_or_else(
+            || vec![None; paths.len()],
+            |cache| cache.recall(session.model_hash(), params, &paths),
+        );
+        for ((path, speaker), summary) in self.recordings.into_iter().zip(indexed) {
+            if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                break;
+            }
+            let statistics = match summary.and_then(|s| s.statistics) {
+                Some(statistics) => Some(statistics),
+                None if source == StatisticsSource::Recalled => None,
+                None => match analyze_path(session, &path, None, params, cache, cancel) {
+                    Ok((analysis, _)) => analysis.statistics,
+                    Err(error) => {
+                        tracing::info!("no speaker statistics for {}: {error}", path.display());
+                        None
+                    }
+                },
+            };
+            if let Some(statistics) = statistics {
+                references
+                    .statistics
+                    .add(path.clone(), &speaker, statistics);
+            }
+            references.speakers.insert(path, speaker);
+            progress();
+        }
+        references
+    }
 }
 
 /// The references of a project's recordings (speakers from its manifests), for the commands that
@@ -111,19 +146,14 @@ pub fn collection_references(
     params: &AnalysisParams,
     cache: Option<&AnalysisCache>,
 ) -> CollectionReferences {
-    if session.statistics_size().is_none() {
-        return CollectionReferences::default();
-    }
     let recordings: Vec<(PathBuf, Option<String>)> = collection
         .recordings
         .iter()
         .filter(|r| !r.missing)
         .map(|r| (r.path.clone(), r.speaker.clone()))
         .collect();
-    let needed = recordings_needing_statistics(&recordings);
-    collect_references(
+    StatisticsPass::plan(session, &recordings).run(
         session,
-        &needed,
         (params, cache),
         StatisticsSource::RecalledOrAnalysed,
         None,

@@ -55,13 +55,6 @@ pub struct SpeakerStatistics<K> {
 }
 
 impl<K: PartialEq> SpeakerStatistics<K> {
-    #[must_use]
-    pub fn new() -> Self {
-        Self {
-            by_speaker: HashMap::new(),
-        }
-    }
-
     /// Notes recording `key`'s statistics under `speaker`.
     pub fn add(&mut self, key: K, speaker: &str, statistics: Vec<f32>) {
         self.by_speaker
@@ -108,7 +101,7 @@ mod tests {
 
     #[test]
     fn a_reference_is_the_mean_of_the_speakers_other_recordings() {
-        let mut statistics = SpeakerStatistics::new();
+        let mut statistics = SpeakerStatistics::default();
         statistics.add("a1", "ann", vec![1.0, 10.0]);
         statistics.add("a2", "ann", vec![3.0, 20.0]);
         statistics.add("a3", "ann", vec![5.0, 60.0]);
@@ -140,7 +133,7 @@ mod tests {
 
     #[test]
     fn statistics_of_another_width_make_no_reference() {
-        let mut statistics = SpeakerStatistics::new();
+        let mut statistics = SpeakerStatistics::default();
         statistics.add(1, "s", vec![1.0, 2.0]);
         statistics.add(2, "s", vec![1.0]);
         statistics.add(3, "s", vec![1.0, 2.0]);

@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::cache::AnalysisCache;
-use super::references::{
-    CollectionReferences, StatisticsSource, collect_references, recordings_needing_statistics,
-};
+use super::references::{CollectionReferences, StatisticsPass, StatisticsSource};
 use crate::audio::{ANALYSIS_RATE_HZ, AudioError, DecodeOptions, decode_file, wav};
 use crate::model::analysis::{
     AnalysisParams, RouterTrace, SignalAnalysis, Steering, analyze_signal,
@@ -295,8 +293,8 @@ pub fn analyze_file(
     }
 }
 
-/// The speaker references of `inputs` for a speaker-relative model (see [`collect_references`]),
-/// one progress unit per recording whose statistics are gathered.
+/// The speaker references of `inputs` for a speaker-relative model (see [`StatisticsPass`]), one
+/// progress unit per recording whose statistics are gathered.
 #[must_use]
 pub fn batch_references(
     session: &mut MeritSession,
@@ -305,18 +303,14 @@ pub fn batch_references(
     cache: Option<&AnalysisCache>,
     context: &super::JobContext,
 ) -> CollectionReferences {
-    if session.statistics_size().is_none() {
-        return CollectionReferences::default();
-    }
     let recordings: Vec<(PathBuf, Option<String>)> = inputs
         .iter()
         .map(|input| (input.path.clone(), input.speaker.clone()))
         .collect();
-    let needed = recordings_needing_statistics(&recordings);
-    context.set_total((inputs.len() + needed.len()) as u64);
-    collect_references(
+    let pass = StatisticsPass::plan(session, &recordings);
+    context.set_total((inputs.len() + pass.len()) as u64);
+    pass.run(
         session,
-        &needed,
         (params, cache),
         StatisticsSource::RecalledOrAnalysed,
         Some(context.cancel_flag()),

@@ -11,9 +11,7 @@ use crate::jobs::JobContext;
 use crate::jobs::batch::{AnalyzeError, Recording, analyze_recording};
 use crate::jobs::cache::AnalysisCache;
 use crate::jobs::contain_panic;
-use crate::jobs::references::{
-    CollectionReferences, StatisticsSource, collect_references, recordings_needing_statistics,
-};
+use crate::jobs::references::{CollectionReferences, StatisticsPass, StatisticsSource};
 use crate::model::analysis::{AnalysisParams, PartialAnalysis, SignalAnalysis, Steering};
 use crate::model::{MeritSession, SessionOptions};
 
@@ -45,9 +43,6 @@ impl JobWork {
         (source, index): (StatisticsSource, Option<usize>),
         context: &JobContext,
     ) -> CollectionReferences {
-        if session.statistics_size().is_none() {
-            return CollectionReferences::default();
-        }
         let speaker = index.and_then(|i| self.speakers.get(i)).map(|(_, s)| s);
         let recordings: Vec<(PathBuf, Option<String>)> = self
             .speakers
@@ -55,10 +50,8 @@ impl JobWork {
             .filter(|(_, s)| speaker.is_none_or(|speaker| s == speaker))
             .cloned()
             .collect();
-        let needed = recordings_needing_statistics(&recordings);
-        collect_references(
+        StatisticsPass::plan(session, &recordings).run(
             session,
-            &needed,
             (&self.params, self.cache.as_deref()),
             source,
             Some(context.cancel_flag()),
