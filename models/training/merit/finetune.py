@@ -128,41 +128,38 @@ def padded(audio: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def speaker_relative_logits(model: MeritModel, rows: list[dict], context: list[dict], progress: Progress | None) -> torch.Tensor:
-    """Each row's logits against the mean statistics of its speaker's other rows among `rows` and
-    `context`, or the population reference where there are too few."""
-    everyone = rows + [r for r in context if not any(r is row for row in rows)]
-    statistics = []
-    for number, row in enumerate(everyone):
-        if progress and number < len(rows):
+def row_logits(model: MeritModel, rows: list[dict], progress: Progress | None) -> torch.Tensor:
+    """Each row's logits as the studio would give them: a speaker-relative model's against the mean
+    statistics of the same speaker's other rows (at least MIN_OTHER_RECORDINGS, else the population
+    reference)."""
+    model.eval()
+    logits, statistics = [], []
+    for row in rows:
+        if progress:
             progress.advance("evaluating")
-        statistics.append(model(torch.from_numpy(padded(row["audio"]))[None]).emotion_statistics[0])
+        output = model(torch.from_numpy(padded(row["audio"]))[None])
+        logits.append(output.emotion_logits[0])
+        statistics.append(output.emotion_statistics[0] if model.config.speaker_relative else None)
+    if not model.config.speaker_relative:
+        return torch.stack(logits)
     statistics = torch.stack(statistics)
+    by_speaker: dict[str, list[int]] = {}
+    for number, row in enumerate(rows):
+        if row.get("speaker"):
+            by_speaker.setdefault(row["speaker"], []).append(number)
     head = model.ser_head
     references = []
     for number, row in enumerate(rows):
-        others = [i for i, other in enumerate(everyone) if i != number and row.get("speaker") and other.get("speaker") == row["speaker"]]
+        others = [i for i in by_speaker.get(row.get("speaker"), []) if i != number]
         references.append(statistics[others].mean(dim=0) if len(others) >= MIN_OTHER_RECORDINGS else head.population_reference)
-    return head.classify(statistics[: len(rows)], torch.stack(references))
+    return head.classify(statistics, torch.stack(references))
 
 
-@torch.no_grad()
-def evaluate(model: MeritModel, rows: list[dict], classes: int, progress: Progress | None = None, context: list[dict] = ()) -> dict:
+def figures(logits: torch.Tensor, rows: list[dict], classes: int) -> dict:
     """Accuracy, macro-F1, F1 per class, the confusion matrix (rows: truth) and the mean
-    probability of each row's own label. A speaker-relative model's references come from `rows`
-    and `context` (the rest of the export)."""
+    probability of each row's own label."""
     if not rows:
         return {"rows": 0}
-    model.eval()
-    if model.config.speaker_relative:
-        logits = speaker_relative_logits(model, rows, list(context), progress)
-    else:
-        logits = []
-        for row in rows:
-            if progress:
-                progress.advance("evaluating")
-            logits.append(model(torch.from_numpy(padded(row["audio"]))[None]).emotion_logits[0])
-        logits = torch.stack(logits)
     predictions, label_probs = [], []
     for row, probs in zip(rows, F.softmax(logits, dim=-1), strict=True):
         predictions.append(int(probs.argmax()))
@@ -177,6 +174,16 @@ def evaluate(model: MeritModel, rows: list[dict], classes: int, progress: Progre
         "confusion": confusion(labels, predictions, classes).tolist(),
         "mean_p_label": float(np.mean(label_probs)),
     }
+
+
+def evaluate(model: MeritModel, parts: dict[str, list[dict]], export: list[dict], classes: int, progress: Progress | None = None) -> dict:
+    """The figures of each part of the export. A speaker-relative model's references come from the
+    whole export, so its rows' logits are computed once, for every row."""
+    if model.config.speaker_relative:
+        logits = row_logits(model, export, progress)
+        position = {id(row): number for number, row in enumerate(export)}
+        return {name: figures(logits[[position[id(row)] for row in part]], part, classes) for name, part in parts.items()}
+    return {name: figures(row_logits(model, part, progress) if part else None, part, classes) for name, part in parts.items()}
 
 
 def crop(audio: np.ndarray, length: int, rng: random.Random) -> np.ndarray:
@@ -271,12 +278,14 @@ def run(args: argparse.Namespace) -> None:
         raise CorpusError(f"{args.manifest}: nothing left to train on after holding out {len(eval_rows)} rows")
     # The training rows' own figures are a check for people at a terminal; the studio skips them.
     scored = {"held_out": eval_rows} if args.held_out_only else {"held_out": eval_rows, "train": train_rows}
-    progress = Progress(2 * sum(len(rows) for rows in scored.values()) + args.steps, args.progress)
-    before = {name: evaluate(model, part, len(classes), progress, rows) for name, part in scored.items()}
+    # A speaker-relative model's figures need every row's statistics (its references), once a pass.
+    per_pass = len(rows) if model.config.speaker_relative else sum(len(part) for part in scored.values())
+    progress = Progress(2 * per_pass + args.steps, args.progress)
+    before = evaluate(model, scored, rows, len(classes), progress)
     losses = fine_tune(model, train_rows, len(classes), args.steps, args.lr, args.train, args.seed, progress=progress)
     # The "after" figures are those of the model that ships: weights rounded to int8 as in training.
     round_weights_int8(model)
-    after = {name: evaluate(model, part, len(classes), progress, rows) for name, part in scored.items()}
+    after = evaluate(model, scored, rows, len(classes), progress)
     evaluation = dict(parent.get("evaluation") or {})
     evaluation["fine_tuning"] = {"before": before, "after": after, "steps": args.steps, "trained": args.train}
     metadata = metadata_for(

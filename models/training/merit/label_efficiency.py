@@ -107,7 +107,7 @@ def curve(
     rows = read_rows(manifest, classes)
     pool, held = held_out_split(rows, len(classes), fraction, seed)
     check_enough(pool, held, classes)
-    parent_score = evaluate(parent, held, len(classes))
+    parent_score = evaluate(parent, {"held": held}, held, len(classes))["held"]
     result = {
         "model_sha256": digest,
         "manifest": str(manifest),
@@ -135,7 +135,7 @@ def curve(
             model = copy.deepcopy(parent)
             fine_tune(model, stratified_draw(pool, size, len(classes), run_seed), len(classes), steps, 1e-3, "routers", run_seed)
             round_weights_int8(model)
-            score = evaluate(model, held, len(classes))
+            score = evaluate(model, {"held": held}, held, len(classes))["held"]
             runs.append({"seed": run_seed, "macro_f1": score["macro_f1"], "accuracy": score["accuracy"], "seconds": round(time.time() - started, 1)})
         mean = sum(r["macro_f1"] for r in runs) / len(runs)
         result["sizes"].append({"labels": size, "macro_f1": mean, "runs": runs})

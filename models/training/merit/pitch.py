@@ -33,12 +33,14 @@ ENERGY_FLOOR = 1e-4
 PITCH_FEATURES = 4
 
 
-HAMMING = (0.54, 0.46)
+# The Hamming window's terms and its phase step per sample of a frame.
+HAMMING = (0.54, 0.46, 2 * math.pi / FRAME)
 
 
-def hamming(n: torch.Tensor) -> torch.Tensor:
-    """The Hamming window's value at sample `n` of a frame."""
-    return HAMMING[0] - HAMMING[1] * torch.cos(n * (2 * math.pi / FRAME))
+def hamming(n: torch.Tensor, terms=HAMMING) -> torch.Tensor:
+    """The Hamming window's value at sample `n` of a frame; `terms` as floats, or as tensors where
+    the graph must not hold Python floats (see AutocorrelationPitch.spectrum_basis)."""
+    return terms[0] - terms[1] * torch.cos(n * terms[2])
 
 
 class AutocorrelationPitch(nn.Module):
@@ -54,7 +56,7 @@ class AutocorrelationPitch(nn.Module):
         self.register_buffer("frame_samples", torch.arange(FRAME), persistent=False)
         self.register_buffer("dft_bins", torch.arange(DFT // 2 + 1), persistent=False)
         self.register_buffer(
-            "basis_constants", torch.tensor([2 * math.pi / DFT, HAMMING[0], HAMMING[1], 2 * math.pi / FRAME]), persistent=False
+            "basis_constants", torch.tensor([2 * math.pi / DFT, *HAMMING]), persistent=False
         )
         # Inverse real DFT of the power spectrum at lag 0 and the lags: bins 1..N/2-1 count twice.
         weight = torch.full((len(bins),), 2.0, dtype=torch.float64)
@@ -76,7 +78,7 @@ class AutocorrelationPitch(nn.Module):
         cannot fold, and the basis would be rebuilt on every run)."""
         n, bins = self.frame_samples, self.dft_bins
         angle = (bins[:, None] * n[None, :] % DFT).float() * self.basis_constants[0]
-        window = self.basis_constants[1] - self.basis_constants[2] * torch.cos(n.float() * self.basis_constants[3])
+        window = hamming(n.float(), self.basis_constants[1:])
         return torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window]).unsqueeze(1)
 
     def forward(self, waveform: torch.Tensor, frames: int | torch.Tensor) -> torch.Tensor:

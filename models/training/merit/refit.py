@@ -121,7 +121,7 @@ def refit(args) -> dict:
     family = np.array([clip.row["family"] for clip in clips] * len(rounds))
     population = np.array([r["reference"] == "population" for r in rounds for _ in clips])
     weights = torch.from_numpy(np.where(population, args.population_weight, 1.0)).float()
-    fitted_rows = torch.from_numpy(weights.numpy() > 0)
+    fitted_rows = weights > 0
     classes = len(model.config.classes)
     scores, parts = {}, {}
     for gate, l2 in itertools.product(GATES, L2_WEIGHTS):
@@ -134,9 +134,8 @@ def refit(args) -> dict:
                 guesses = predict(fitted, pitch[score_on], gate * classifier[score_on])
                 per_family[reference].append(macro_f1(labels[score_on].tolist(), guesses.tolist(), classes))
         parts[(gate, l2)] = {reference: float(np.mean(values)) for reference, values in per_family.items()}
-        weight_of_population = args.population_weight
-        scores[(gate, l2)] = (parts[(gate, l2)]["speaker"] + weight_of_population * parts[(gate, l2)]["population"]) / (
-            1 + weight_of_population
+        scores[(gate, l2)] = (parts[(gate, l2)]["speaker"] + args.population_weight * parts[(gate, l2)]["population"]) / (
+            1 + args.population_weight
         )
     gate, l2 = max(scores, key=scores.get)
     mean, variance, weight, bias = fit_pitch_path(

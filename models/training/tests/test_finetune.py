@@ -138,8 +138,8 @@ def test_a_speaker_relative_model_is_scored_and_fine_tuned_against_its_speakers(
 
     model, _, _ = load_onnx_model(TINY_RELATIVE)
     rows = read_rows(manifest, list(model.config.classes))
-    against_speakers = evaluate(model, rows[:2], 4, context=rows)
+    against_speakers = evaluate(model, {"first": rows[:2]}, rows, 4)["first"]
     for row in rows:
         row["speaker"] = None
-    against_population = evaluate(model, rows[:2], 4, context=rows)
+    against_population = evaluate(model, {"first": rows[:2]}, rows, 4)["first"]
     assert against_speakers["mean_p_label"] != pytest.approx(against_population["mean_p_label"], abs=1e-6)
