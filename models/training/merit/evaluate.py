@@ -25,6 +25,12 @@ from .metrics import macro_f1, segmental_snr, si_sdr
 from .train import load_trained, speaker_references
 from .train_utils import configure_threads
 
+
+def without_reference(system: str) -> str:
+    """The name a speaker-relative system's rows have when scored without speaker references."""
+    return f"{system} (no speaker reference)"
+
+
 CONDITIONS = [("clean", None)] + [(s, float(snr)) for s in ("seen", "unseen") for snr in (-5, 0, 5, 10)]
 
 
@@ -150,7 +156,7 @@ def evaluate(corpus: Path, systems: list[System], perceptual_utterances: int = 6
                     pending[system.name][key].append((record, row["speaker"], statistics[i]))
                     # The same model without a speaker reference (the population's), as a single
                     # recording is classified; emotion only, so its enhancement is not counted twice.
-                    records.append({**record, "system": f"{system.name} (no speaker reference)"})
+                    records.append({**record, "system": without_reference(system.name)})
                 if enhanced is not None and row["noise_set"] != "clean":
                     perceptual = number <= perceptual_utterances
                     for metric, value in se_scores(clean[i].astype(np.float64), enhanced[i].astype(np.float64), perceptual).items():

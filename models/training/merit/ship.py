@@ -16,6 +16,7 @@ import onnxruntime as ort
 import torch
 
 from .data import read_audio, read_manifest
+from .evaluate import without_reference
 from .export import ContractWrapper, contract_names, export_onnx, metadata_for, statistics_size
 from .train import load_trained
 
@@ -47,7 +48,7 @@ def parity(model, onnx_path: Path, clips: list[np.ndarray]) -> dict:
     return {"max_relative_difference": worst, "top1_gate_agreement": float(np.mean(gate_agreement)), "clips": len(clips)}
 
 
-NO_REFERENCE = "sparse_merit (no speaker reference)"
+NO_REFERENCE = without_reference("sparse_merit")
 RELATIVE_NOTE = (
     "**Speaker-relative.** This model classifies a recording against its speaker's own voice: the "
     "`sparse_merit` rows use, for each test clip, the mean statistics of the same speaker's other test "
