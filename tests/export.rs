@@ -557,16 +557,8 @@ fn model_labels_and_enhanced_audio_come_with_the_model_hash() {
         .env("XDG_CACHE_HOME", dir.path().join("cache"))
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    common::assert_success(&output);
+    let rows = common::jsonl_rows(&out);
     assert_eq!(rows.len(), 5);
     let unlabelled = rows.iter().find(|r| r["file"] == "unlabelled.wav").unwrap();
     assert_eq!(unlabelled["source"], "model");

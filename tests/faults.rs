@@ -3,6 +3,8 @@
 //! prints why it did not run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -204,9 +206,5 @@ fn a_read_only_medium_is_read_and_not_written() {
         .arg(elsewhere.path().join("labels.jsonl"))
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::assert_success(&output);
 }

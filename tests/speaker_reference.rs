@@ -146,11 +146,7 @@ fn analyze(input: &Path, out: &Path, cache: &Path) -> Vec<serde_json::Value> {
         .env("RUST_LOG", "error")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::assert_success(&output);
     common::jsonl_rows(&out.join("results.jsonl"))
 }
 

@@ -1,7 +1,7 @@
 //! The analysis cache: results keyed by a content hash of the audio file, the model's hash, the
-//! analysis parameters and the speaker reference (speaker-relative models), so re-opening a project or re-running a batch is instant and a changed model
-//! re-analyses. A cache file that is truncated, corrupt or from another format version is ignored
-//! (and rebuilt), never trusted.
+//! analysis parameters and the speaker reference (speaker-relative models), so re-opening a
+//! project or re-running a batch is instant and a changed model re-analyses. A cache file that is
+//! truncated, corrupt or from another format version is ignored (and rebuilt), never trusted.
 
 use std::collections::HashMap;
 use std::io::Write;
