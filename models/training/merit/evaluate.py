@@ -75,7 +75,8 @@ class ModelSystem(System):
     def classify_relative(self, statistics: torch.Tensor, speakers: list[str]) -> np.ndarray:
         """Classes of clips from one condition against their speakers' references (the mean of the
         speaker's other clips there, as merit.train scores its dev split)."""
-        return self.model.ser_head.classify(statistics, speaker_references(statistics, speakers)).argmax(-1).numpy()
+        head = self.model.ser_head
+        return head.classify(statistics, speaker_references(statistics, speakers, head.population_reference)).argmax(-1).numpy()
 
 
 class PipelineSystem(System):

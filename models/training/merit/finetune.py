@@ -37,12 +37,12 @@ from .config import MeritConfig
 from .data import CorpusError, read_audio, read_json_lines
 from .export import export_onnx, metadata_for, model_sha256, verify_onnx_contract
 from .metrics import confusion, per_class_f1
+from .heads import MIN_OTHER_RECORDINGS
 from .model import MeritModel
 from .quantize import float_initializers, round_weights_int8
+from .train import speaker_references
 from .train_utils import configure_threads
 
-# As the studio's model::reference: fewer other recordings of a speaker make no reference.
-MIN_OTHER_RECORDINGS = 2
 # Parameters the inference graph never uses (pre-training only), so no ONNX file carries them.
 UNUSED_AT_INFERENCE = ("backbone.mask_emb", "backbone.encoder.layer_norm.")
 CROP_SECONDS = 3.0
@@ -143,16 +143,8 @@ def row_logits(model: MeritModel, rows: list[dict], progress: Progress | None) -
     if not model.config.speaker_relative:
         return torch.stack(logits)
     statistics = torch.stack(statistics)
-    by_speaker: dict[str, list[int]] = {}
-    for number, row in enumerate(rows):
-        if row.get("speaker"):
-            by_speaker.setdefault(row["speaker"], []).append(number)
     head = model.ser_head
-    references = []
-    for number, row in enumerate(rows):
-        others = [i for i in by_speaker.get(row.get("speaker"), []) if i != number]
-        references.append(statistics[others].mean(dim=0) if len(others) >= MIN_OTHER_RECORDINGS else head.population_reference)
-    return head.classify(statistics, torch.stack(references))
+    return head.classify(statistics, speaker_references(statistics, [row.get("speaker") for row in rows], head.population_reference))
 
 
 def figures(logits: torch.Tensor, rows: list[dict], classes: int) -> dict:

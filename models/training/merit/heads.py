@@ -45,19 +45,22 @@ class AttentiveStatsPooling(nn.Module):
             banded_scores = scores.transpose(1, 2).masked_fill(~inside, float("-inf"))  # (batch, starts, frames)
             weights = F.softmax(banded_scores, dim=-1)
             return self.statistics(torch.matmul(weights, x), torch.matmul(weights, x * x))
-        weights = torch.exp(scores - scores.amax(dim=1, keepdim=True))
+        # Float64 from the products on: a window's variance is E[x^2] - E[x]^2, which float32 rounds
+        # to noise for features far from zero with little spread over a few frames (the windows cut
+        # short at the end of a clip), and the box sums are differences of long running sums.
+        weights = torch.exp(scores - scores.amax(dim=1, keepdim=True)).double()
+        x = x.double()
         frames = x.shape[1]
         ends = torch.clamp(torch.arange(frames, device=x.device) + window, max=frames)
 
         def box_sum(values: torch.Tensor) -> torch.Tensor:
-            # (batch, frames, channels) -> sums over [t, t + window), cut at the last frame: differences
-            # of running sums, kept in float64 so the subtraction loses nothing a float32 sum would keep
+            # (batch, frames, channels) -> sums over [t, t + window), cut at the last frame
             # (a sliding window costs one pass instead of `window` additions per frame).
-            running = F.pad(torch.cumsum(values.double(), dim=1), (0, 0, 1, 0))
-            return (running.index_select(1, ends) - running[:, :frames]).float()
+            running = F.pad(torch.cumsum(values, dim=1), (0, 0, 1, 0))
+            return running.index_select(1, ends) - running[:, :frames]
 
         total = box_sum(weights)
-        return self.statistics(box_sum(weights * x) / total, box_sum(weights * x * x) / total)
+        return self.statistics(box_sum(weights * x) / total, box_sum(weights * x * x) / total).float()
 
     def score_bound(self) -> float:
         """Largest possible |score|: |w|_1 + |b| of the last layer (tanh outputs lie in [-1, 1])."""
@@ -152,14 +155,22 @@ class EmotionHead(nn.Module):
         return self.classify(self.pooling.windowed(x, window, banded), reference)
 
 
-def leave_one_out_reference(statistics: torch.Tensor, speakers: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
+# The studio's rule (src/model/reference.rs): a speaker reference is the mean of at least this many of
+# the speaker's other recordings; with fewer, the population's reference stands in.
+MIN_OTHER_RECORDINGS = 2
+
+
+def leave_one_out_reference(
+    statistics: torch.Tensor, speakers: torch.Tensor, fallback: torch.Tensor, minimum_others: int = 1
+) -> torch.Tensor:
     """Each item's speaker reference within a batch: the mean statistics of the batch's other items of
-    the same speaker (batch, 2 * size); `fallback` where the speaker has no other item."""
+    the same speaker (batch, 2 * size); `fallback` where the speaker has fewer than `minimum_others`
+    other items."""
     same = (speakers[:, None] == speakers[None, :]).float()
     same.fill_diagonal_(0)
     others = same.sum(dim=1, keepdim=True)
     mean = same @ statistics / others.clamp(min=1)
-    return torch.where(others > 0, mean, fallback.expand_as(statistics))
+    return torch.where(others >= max(minimum_others, 1), mean, fallback.expand_as(statistics))
 
 
 class EnhancementHead(nn.Module):

@@ -44,7 +44,8 @@ def probe(model_path: Path, corpus: Path, family: str, l2_values: tuple[float, .
     train = torch.tensor([r["split"] == "train" for r in rows])
     labels = torch.tensor([CLASSES.index(r["label"]) for r in rows])
     statistics = pooled_statistics(model, corpus, rows)
-    relative = statistics - speaker_references(statistics, [r["speaker"] for r in rows])
+    # Every corpus speaker has many clips, so the set's mean never stands in for a reference here.
+    relative = statistics - speaker_references(statistics, [r["speaker"] for r in rows], statistics.mean(dim=0))
     results = []
     for reference, values in (("absolute", statistics), ("speaker-relative", relative)):
         inputs = {"all statistics": values}

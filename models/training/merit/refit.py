@@ -61,7 +61,7 @@ def training_statistics(model: MeritModel, clips, noise: NoisePool, mixtures: in
             statistics.append(model(torch.from_numpy(signal)[None]).emotion_statistics[0])
         statistics = torch.stack(statistics)
         for reference, against in (
-            ("speaker", speaker_references(statistics, [clip.row["speaker"] for clip in clips])),
+            ("speaker", speaker_references(statistics, [clip.row["speaker"] for clip in clips], head.population_reference)),
             ("population", head.population_reference.expand_as(statistics)),
         ):
             relative = statistics - against

@@ -24,7 +24,7 @@ from .corpus import CORPUS_VERSION
 from .data import Batches, Clip, check_corpus_version, load_split
 from .mixing import NoisePool
 from .metrics import macro_f1
-from .heads import leave_one_out_reference
+from .heads import MIN_OTHER_RECORDINGS, leave_one_out_reference
 from .model import VARIANTS, MeritModel, class_weights, merit_loss
 from .quantize import round_weights_int8
 from .train_utils import configure_threads, device, load_checkpoint, log_line, save_checkpoint, set_seed
@@ -69,12 +69,15 @@ def enhance_clips(enhancer: MeritModel, clips: list[Clip]) -> list[Clip]:
     return enhanced
 
 
-def speaker_references(statistics: torch.Tensor, speakers: list[str]) -> torch.Tensor:
-    """Each clip's speaker reference among a set of clips (the dev split, a test condition): the
-    mean statistics of the same speaker's other clips, as the studio forms it from a project."""
-    ids = {speaker: number for number, speaker in enumerate(sorted(set(speakers)))}
-    fallback = statistics.mean(dim=0)
-    return leave_one_out_reference(statistics, torch.tensor([ids[s] for s in speakers], device=statistics.device), fallback)
+def speaker_references(statistics: torch.Tensor, speakers: list[str | None], fallback: torch.Tensor) -> torch.Tensor:
+    """Each clip's speaker reference among a set of clips (the dev split, a test condition, an
+    export), as the studio forms it from a project: the mean statistics of the same speaker's other
+    clips, from at least MIN_OTHER_RECORDINGS of them, else `fallback` (a speaker-relative head's
+    population reference). A clip without a speaker has no other clips."""
+    ids: dict[str, int] = {}
+    numbers = [ids.setdefault(s, len(ids)) if s else -1 - n for n, s in enumerate(speakers)]
+    speaker_ids = torch.tensor(numbers, device=statistics.device)
+    return leave_one_out_reference(statistics, speaker_ids, fallback, MIN_OTHER_RECORDINGS)
 
 
 @torch.no_grad()
@@ -98,7 +101,8 @@ def evaluate_dev(model: MeritModel, clips: list[Clip]) -> dict:
         scores = torch.stack(logits)
         if model.config.speaker_relative:
             pooled = torch.stack(statistics)
-            scores = model.ser_head.classify(pooled, speaker_references(pooled, [clip.row["speaker"] for clip in clips]))
+            references = speaker_references(pooled, [clip.row["speaker"] for clip in clips], model.ser_head.population_reference)
+            scores = model.ser_head.classify(pooled, references)
         targets = torch.tensor(labels, device=on)
         predictions = scores.argmax(dim=-1).tolist()
         ce = F.cross_entropy(scores, targets, reduction="none").tolist()

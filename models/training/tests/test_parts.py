@@ -1,14 +1,17 @@
 """The model's building blocks: STFT round trip, gating, balance loss, aggregation, shapes."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
 from merit.config import BackboneConfig, tiny
-from merit.heads import Standardiser, leave_one_out_reference
+from merit.heads import AttentiveStatsPooling, Standardiser, leave_one_out_reference
 from merit.model import MeritModel, class_weights, merit_loss
 from merit.moe import LayerAggregator, MixtureOfExperts, load_balance_loss, top_k_gate
 from merit.stft import ConvStft
+from merit.train import speaker_references
 
 
 @pytest.mark.parametrize("samples", [8000, 16000, 48003, 160003])
@@ -105,6 +108,15 @@ def test_speaker_reference_is_the_mean_of_the_speakers_other_items():
     assert torch.equal(reference, torch.tensor([[4.0, 3.0], [3.0, 2.0], [2.0, 1.0], [-1.0, -1.0]]))
 
 
+def test_evaluation_forms_references_by_the_studios_rule():
+    # Two other recordings at least (src/model/reference.rs), else the population's; no speaker,
+    # no others.
+    statistics = torch.tensor([[1.0], [3.0], [5.0], [7.0], [9.0], [11.0], [13.0]])
+    population = torch.tensor([-1.0])
+    reference = speaker_references(statistics, ["ann", "ann", "ann", "bob", "bob", None, ""], population)
+    assert reference.squeeze(1).tolist() == [4.0, 3.0, 2.0, -1.0, -1.0, -1.0, -1.0]
+
+
 def test_a_speaker_relative_head_classifies_against_the_reference_or_the_population():
     torch.manual_seed(0)
     config = tiny()
@@ -167,3 +179,16 @@ def test_bootstrap_interval_brackets_the_difference_and_narrows_with_more_uttera
             assert d["low"] <= d["difference"] <= d["high"]
         assert b["high"] - b["low"] < a["high"] - a["low"]
         assert b["low"] > 0
+
+
+def test_trajectory_windows_cut_at_the_end_keep_their_spread_exactly():
+    # Features far from zero with little spread (a log energy, a log F0): the short windows at the
+    # end of a clip, down to one frame, pool a variance that E[x^2] - E[x]^2 in float32 would round
+    # to noise; the box sums must give what each window's own softmax gives.
+    torch.manual_seed(0)
+    pooling = AttentiveStatsPooling(6, 8)
+    x = 40.0 + 0.01 * torch.randn(1, 30, 6)
+    window = 10
+    windowed = pooling.windowed(x, window)
+    banded = copy.deepcopy(pooling).double().windowed(x.double(), window, banded=True)
+    torch.testing.assert_close(windowed.double(), banded, rtol=1e-4, atol=1e-5)
