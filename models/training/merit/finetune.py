@@ -37,12 +37,17 @@ from .config import MeritConfig
 from .data import CorpusError, read_audio, read_json_lines
 from .export import export_onnx, metadata_for, model_sha256, verify_onnx_contract
 from .metrics import confusion, per_class_f1
+from .head_fit import fit_head
 from .heads import MIN_OTHER_RECORDINGS
 from .model import MeritModel
 from .quantize import float_initializers, round_weights_int8
 from .train import speaker_references
 from .train_utils import configure_threads
 
+# "fit": the head's output layer refitted in closed form (merit.head_fit); the others: gradient steps
+# on the SER head and both routers ("routers"), the SER head alone, or everything.
+TRAINING_METHODS = ("fit", "routers", "ser-head", "all")
+DEFAULT_TRAINING = "routers"
 # Parameters the inference graph never uses (pre-training only), so no ONNX file carries them.
 UNUSED_AT_INFERENCE = ("backbone.mask_emb", "backbone.encoder.layer_norm.")
 CROP_SECONDS = 3.0
@@ -128,23 +133,30 @@ def padded(audio: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def row_logits(model: MeritModel, rows: list[dict], progress: Progress | None) -> torch.Tensor:
-    """Each row's logits as the studio would give them: a speaker-relative model's against the mean
-    statistics of the same speaker's other rows (at least MIN_OTHER_RECORDINGS, else the population
-    reference)."""
+def row_statistics(model: MeritModel, rows: list[dict], progress: Progress | None) -> torch.Tensor:
+    """Each row's pooled statistics, the whole recording in one run as the studio runs a clip."""
     model.eval()
-    logits, statistics = [], []
+    statistics = []
     for row in rows:
         if progress:
             progress.advance("evaluating")
-        output = model(torch.from_numpy(padded(row["audio"]))[None])
-        logits.append(output.emotion_logits[0])
-        statistics.append(output.emotion_statistics[0] if model.config.speaker_relative else None)
-    if not model.config.speaker_relative:
-        return torch.stack(logits)
-    statistics = torch.stack(statistics)
+        statistics.append(model(torch.from_numpy(padded(row["audio"]))[None]).emotion_statistics[0])
+    return torch.stack(statistics)
+
+
+@torch.no_grad()
+def classify_rows(model: MeritModel, statistics: torch.Tensor, rows: list[dict]) -> torch.Tensor:
+    """Logits from the rows' pooled statistics as the studio would give them: a speaker-relative
+    model's against the mean statistics of the same speaker's other rows (at least
+    MIN_OTHER_RECORDINGS, else the population reference)."""
     head = model.ser_head
+    if not head.speaker_relative:
+        return head.classify(statistics)
     return head.classify(statistics, speaker_references(statistics, [row.get("speaker") for row in rows], head.population_reference))
+
+
+def row_logits(model: MeritModel, rows: list[dict], progress: Progress | None) -> torch.Tensor:
+    return classify_rows(model, row_statistics(model, rows, progress), rows)
 
 
 def figures(logits: torch.Tensor, rows: list[dict], classes: int) -> dict:
@@ -168,13 +180,18 @@ def figures(logits: torch.Tensor, rows: list[dict], classes: int) -> dict:
     }
 
 
+def part_figures(model: MeritModel, statistics: torch.Tensor, export: list[dict], parts: dict[str, list[dict]], classes: int) -> dict:
+    """The figures of each part of the export from every export row's pooled statistics."""
+    logits = classify_rows(model, statistics, export)
+    position = {id(row): number for number, row in enumerate(export)}
+    return {name: figures(logits[[position[id(row)] for row in part]], part, classes) for name, part in parts.items()}
+
+
 def evaluate(model: MeritModel, parts: dict[str, list[dict]], export: list[dict], classes: int, progress: Progress | None = None) -> dict:
     """The figures of each part of the export. A speaker-relative model's references come from the
-    whole export, so its rows' logits are computed once, for every row."""
+    whole export, so its rows' statistics are computed once, for every row."""
     if model.config.speaker_relative:
-        logits = row_logits(model, export, progress)
-        position = {id(row): number for number, row in enumerate(export)}
-        return {name: figures(logits[[position[id(row)] for row in part]], part, classes) for name, part in parts.items()}
+        return part_figures(model, row_statistics(model, export, progress), export, parts, classes)
     return {name: figures(row_logits(model, part, progress) if part else None, part, classes) for name, part in parts.items()}
 
 
@@ -244,7 +261,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--train", choices=("ser-head", "routers", "all"), default="routers")
+    parser.add_argument("--train", choices=TRAINING_METHODS, default=DEFAULT_TRAINING)
     parser.add_argument("--holdout", type=float, default=0.2, help="fraction held out when the export has no test/dev split")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
@@ -271,15 +288,27 @@ def run(args: argparse.Namespace) -> None:
     # The training rows' own figures are a check for people at a terminal; the studio skips them.
     scored = {"held_out": eval_rows} if args.held_out_only else {"held_out": eval_rows, "train": train_rows}
     # A speaker-relative model's figures need every row's statistics (its references), once a pass.
-    per_pass = len(rows) if model.config.speaker_relative else sum(len(part) for part in scored.values())
-    progress = Progress(2 * per_pass + args.steps, args.progress)
-    before = evaluate(model, scored, rows, len(classes), progress)
-    losses = fine_tune(model, train_rows, len(classes), args.steps, args.lr, args.train, args.seed, progress=progress)
-    # The "after" figures are those of the model that ships: weights rounded to int8 as in training.
-    round_weights_int8(model)
-    after = evaluate(model, scored, rows, len(classes), progress)
+    if args.train == "fit":
+        # One pass: the pooled statistics stay as they are, so every figure comes from them. Every
+        # row serves as a speaker reference; the training rows' labels are fitted.
+        progress = Progress(len(rows), args.progress)
+        statistics = row_statistics(model, rows, progress)
+        before = part_figures(model, statistics, rows, scored, len(classes))
+        position = {id(row): number for number, row in enumerate(rows)}
+        training = fit_head(model, rows, statistics, [position[id(row)] for row in train_rows], len(classes), args.seed)
+        # The "after" figures are those of the model that ships: weights rounded to int8 as in training.
+        round_weights_int8(model)
+        after = part_figures(model, statistics, rows, scored, len(classes))
+    else:
+        per_pass = len(rows) if model.config.speaker_relative else sum(len(part) for part in scored.values())
+        progress = Progress(2 * per_pass + args.steps, args.progress)
+        before = evaluate(model, scored, rows, len(classes), progress)
+        losses = fine_tune(model, train_rows, len(classes), args.steps, args.lr, args.train, args.seed, progress=progress)
+        training = {"loss_first": losses[0], "loss_last": losses[-1]}
+        round_weights_int8(model)
+        after = evaluate(model, scored, rows, len(classes), progress)
     evaluation = dict(parent.get("evaluation") or {})
-    evaluation["fine_tuning"] = {"before": before, "after": after, "steps": args.steps, "trained": args.train}
+    evaluation["fine_tuning"] = {"before": before, "after": after, "steps": args.steps, "trained": args.train, "training": training}
     metadata = metadata_for(
         model,
         version=f"{parent.get('version', '0')}+ft",
@@ -289,7 +318,7 @@ def run(args: argparse.Namespace) -> None:
         parent_model=parent.get("model"),
     )
     export_onnx(model, args.out, metadata)
-    report = {"parent_sha256": digest, "classes": classes, "before": before, "after": after, "loss_first": losses[0], "loss_last": losses[-1], "out": str(args.out)}
+    report = {"parent_sha256": digest, "classes": classes, "before": before, "after": after, "training": training, "out": str(args.out)}
     args.out.with_suffix(".finetune.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report, indent=1))
 

@@ -23,7 +23,8 @@ from collections import Counter
 from pathlib import Path
 
 from .data import CorpusError
-from .finetune import evaluate, fine_tune, load_onnx_model, read_rows
+from .finetune import DEFAULT_TRAINING, TRAINING_METHODS, classify_rows, evaluate, figures, fine_tune, load_onnx_model, read_rows, row_statistics
+from .head_fit import fit_head
 from .quantize import round_weights_int8
 from .train_utils import configure_threads
 
@@ -97,11 +98,37 @@ def check_enough(pool: list[dict], held: list[dict], classes: list[str]) -> None
         raise CorpusError(f"too few labels to fine-tune on after holding out {len(held)}: label {wanted} (at least {MIN_PER_CLASS} per class)")
 
 
+class FixedStatistics:
+    """For the closed-form fit, which leaves the pooled statistics as they are: every row's
+    statistics computed once with the parent, the pool's as speaker references of its labelled
+    rows (labelled or not, as in a project) and the held-out part's for scoring."""
+
+    def __init__(self, parent, pool: list[dict], held: list[dict]):
+        self.pool, self.held = pool, held
+        self.pool_statistics = row_statistics(parent, pool, None)
+        self.held_statistics = row_statistics(parent, held, None)
+        self.position = {id(row): number for number, row in enumerate(pool)}
+
+    def fit(self, model, drawn: list[dict], classes: int, seed: int) -> None:
+        fit_head(model, self.pool, self.pool_statistics, [self.position[id(row)] for row in drawn], classes, seed)
+
+    def score(self, model, classes: int) -> dict:
+        return figures(classify_rows(model, self.held_statistics, self.held), self.held, classes)
+
+
 def curve(
-    model_path: Path, manifest: Path, sizes=SIZES, seeds=SEEDS, steps: int = 200, fraction: float = 0.2, seed: int = 0, partial: Path | None = None
+    model_path: Path,
+    manifest: Path,
+    sizes=SIZES,
+    seeds=SEEDS,
+    steps: int = 200,
+    fraction: float = 0.2,
+    seed: int = 0,
+    partial: Path | None = None,
+    method: str = DEFAULT_TRAINING,
 ) -> dict:
     """The curve; with `partial`, each finished size is saved there and a rerun with the same
-    model, held-out part and steps starts after the sizes it holds (a long run survives a stop)."""
+    model, held-out part, method and steps starts after the sizes it holds (a long run survives a stop)."""
     parent, _, digest = load_onnx_model(model_path)
     classes = list(parent.config.classes)
     rows = read_rows(manifest, classes)
@@ -114,14 +141,17 @@ def curve(
         "held_out": {"rows": len(held), "speakers": sorted({r["speaker"] for r in held if r.get("speaker")}), "classes": class_counts(held, len(classes))},
         "pool": len(pool),
         "parent": parent_score,
+        "method": method,
         "steps": steps,
         "sizes": [],
     }
     done = {}
+    same_run = ("model_sha256", "held_out", "pool", "method", "steps")
     if partial is not None and partial.is_file():
         saved = json.loads(partial.read_text())
-        if {k: saved.get(k) for k in ("model_sha256", "held_out", "pool", "steps")} == {k: result[k] for k in ("model_sha256", "held_out", "pool", "steps")}:
+        if {k: saved.get(k) for k in same_run} == {k: result[k] for k in same_run}:
             done = {s["labels"]: s for s in saved["sizes"]}
+    fixed = FixedStatistics(parent, pool, held) if method == "fit" else None
     for size in sizes:
         if size > len(pool):
             break
@@ -133,9 +163,13 @@ def curve(
         for run_seed in seeds:
             started = time.time()
             model = copy.deepcopy(parent)
-            fine_tune(model, stratified_draw(pool, size, len(classes), run_seed), len(classes), steps, 1e-3, "routers", run_seed)
+            drawn = stratified_draw(pool, size, len(classes), run_seed)
+            if fixed:
+                fixed.fit(model, drawn, len(classes), run_seed)
+            else:
+                fine_tune(model, drawn, len(classes), steps, 1e-3, method, run_seed)
             round_weights_int8(model)
-            score = evaluate(model, {"held": held}, held, len(classes))["held"]
+            score = fixed.score(model, len(classes)) if fixed else evaluate(model, {"held": held}, held, len(classes))["held"]
             runs.append({"seed": run_seed, "macro_f1": score["macro_f1"], "accuracy": score["accuracy"], "seconds": round(time.time() - started, 1)})
         mean = sum(r["macro_f1"] for r in runs) / len(runs)
         result["sizes"].append({"labels": size, "macro_f1": mean, "runs": runs})
@@ -177,13 +211,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="the parent: an ONNX model exported by this pipeline")
     parser.add_argument("--manifest", type=Path, required=True, help="merit-studio export --format jsonl --audio16k")
     parser.add_argument("--out", type=Path, required=True, help="folder for curve.json and curve.png")
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--train", choices=TRAINING_METHODS, default=DEFAULT_TRAINING, help="how each size is fine-tuned (merit.finetune --train)")
+    parser.add_argument("--steps", type=int, default=200, help="gradient steps of the methods other than fit")
     parser.add_argument("--seed", type=int, default=0, help="seed of the held-out part")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     configure_threads(args.threads)
     try:
-        result = curve(args.model, args.manifest, steps=args.steps, seed=args.seed, partial=args.out / "curve.partial.json")
+        result = curve(args.model, args.manifest, steps=args.steps, seed=args.seed, partial=args.out / "curve.partial.json", method=args.train)
     except CorpusError as error:
         raise SystemExit(f"label-efficiency: {error}") from None
     args.out.mkdir(parents=True, exist_ok=True)

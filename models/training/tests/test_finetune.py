@@ -111,7 +111,8 @@ def test_a_bad_label_export_is_refused_with_its_line(tmp_path):
     assert [(r["label"], r["split"]) for r in read_rows(export, classes)] == [(0, "test")]
 
 
-def test_a_speaker_relative_model_is_scored_and_fine_tuned_against_its_speakers(tmp_path):
+@pytest.mark.parametrize("method", ["fit", "routers"])
+def test_a_speaker_relative_model_is_scored_and_fine_tuned_against_its_speakers(tmp_path, method):
     """As the studio analyses it: each row against its speaker's other rows of the export."""
     import numpy as np
     import soundfile as sf
@@ -129,10 +130,11 @@ def test_a_speaker_relative_model_is_scored_and_fine_tuned_against_its_speakers(
         lines.append(json.dumps({"path": str(path), "file": path.name, "label": label, "speaker": speaker, "split": split}))
     manifest.write_text("\n".join(lines) + "\n")
     out = tmp_path / "tuned.onnx"
-    run(sys.executable, "-m", "merit.finetune", "--model", TINY_RELATIVE, "--manifest", manifest, "--out", out, "--steps", "6", "--threads", "1", cwd=TRAINING)
+    run(sys.executable, "-m", "merit.finetune", "--model", TINY_RELATIVE, "--manifest", manifest, "--out", out, "--steps", "6", "--threads", "1", "--train", method, cwd=TRAINING)
     assert verify_onnx_contract(out)["speaker_relative"]
     report = json.loads(out.with_suffix(".finetune.json").read_text())
     assert report["before"]["held_out"]["rows"] == 3
+    assert ("chosen" in report["training"]) == (method == "fit")
 
     from merit.finetune import evaluate, read_rows
 

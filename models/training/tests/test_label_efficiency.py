@@ -46,7 +46,8 @@ def test_too_few_labels_says_how_many_more_per_class():
         check_enough(pool, [], CLASSES)
 
 
-def test_curve_on_the_tiny_model(tmp_path):
+@pytest.mark.parametrize("method", ["fit", "routers"])
+def test_curve_on_the_tiny_model(tmp_path, method):
     rng = np.random.default_rng(0)
     manifest = tmp_path / "labels.jsonl"
     lines = []
@@ -57,16 +58,17 @@ def test_curve_on_the_tiny_model(tmp_path):
     lines.append(json.dumps({"path": str(tmp_path / "gone.wav"), "label": "sad"}))
     manifest.write_text("\n".join(lines) + "\n")
     partial = tmp_path / "out" / "curve.partial.json"
-    result = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16, 400), seeds=(0, 1), steps=2, partial=partial)
+    result = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16, 400), seeds=(0, 1), steps=2, partial=partial, method=method)
     assert [s["labels"] for s in result["sizes"]] == [8, 16]
     assert all(len(s["runs"]) == 2 and 0 <= s["macro_f1"] <= 1 for s in result["sizes"])
     assert result["held_out"]["rows"] + result["pool"] == 40
+    assert result["method"] == method
     # A rerun takes the finished sizes from the partial file instead of fine-tuning again; other
     # steps are another curve and start afresh.
     saved = json.loads(partial.read_text())
     saved["sizes"][0]["runs"][0]["seconds"] = -1.0
     partial.write_text(json.dumps(saved))
-    again = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16), seeds=(0, 1), steps=2, partial=partial)
+    again = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16), seeds=(0, 1), steps=2, partial=partial, method=method)
     assert again["sizes"][0]["runs"][0]["seconds"] == -1.0
-    other = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8,), seeds=(0,), steps=3, partial=partial)
+    other = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8,), seeds=(0,), steps=3, partial=partial, method=method)
     assert other["sizes"][0]["runs"][0]["seconds"] >= 0
