@@ -38,14 +38,20 @@ train() { # NAME ARGS...: one training, one thread, its output in runs/NAME/stdo
   mkdir -p "$runs/$name"
   [[ -f $runs/$name/model.pt ]] || timed "train $name" $py -m merit.train --corpus "$corpus" --threads 1 --out "$runs/$name" "$@" >>"$runs/$name/stdout.log" 2>&1
 }
-train sparse_merit --variant sparse_merit --backbone "$backbone" &
+# Every emotion model has the same head and schedule: the frame-wise pitch beside the experts'
+# features, classified against a speaker reference (models/README.md, "Speaker references").
+head=(--pitch-features --speaker-relative --frozen-epochs 8 --finetune-epochs 2)
+train sparse_merit-trained --variant sparse_merit --backbone "$backbone" "${head[@]}" &
 first=$!
 train se_only --variant se_only --backbone "$backbone"
 wait $first
-train mtl --variant mtl --backbone "$backbone" &
+train mtl --variant mtl --backbone "$backbone" "${head[@]}" &
 first=$!
-train ser_enhanced --variant ser_only --backbone "$backbone" --input enhanced --enhancer "$runs/se_only/model.pt"
+train ser_enhanced --variant ser_only --backbone "$backbone" --input enhanced --enhancer "$runs/se_only/model.pt" "${head[@]}"
 wait $first
+# The shipped model: Sparse MERIT's pitch path refitted on the training statistics (merit.refit).
+[[ -f $runs/sparse_merit/model.pt ]] || timed refit $py -m merit.refit --model "$runs/sparse_merit-trained/model.pt" --corpus "$corpus" \
+  --out "$runs/sparse_merit" --threads 2
 
 if [[ ! -f $work/rnnoise/.done ]]; then
   (cd ../.. && timed "build studio" cargo build --release --quiet)

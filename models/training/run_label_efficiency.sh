@@ -6,7 +6,7 @@
 # scripts/label-efficiency.sh on it. Each step is skipped when its output exists; timings go to
 # WORK_DIR/timings.jsonl.
 #
-#   models/training/run_label_efficiency.sh [WORK_DIR] [FAMILY]    (default: models/training/work, espeak)
+#   [TRAIN=METHOD] models/training/run_label_efficiency.sh [WORK_DIR] [FAMILY]    (default: models/training/work, espeak)
 set -euo pipefail
 cd "$(dirname "$0")"
 work=$(realpath -m "${1:-work}")
@@ -17,7 +17,8 @@ checkpoint=$work/runs/lofo-$family/sparse_merit/model.pt
 [[ -f $checkpoint ]] || { echo "run models/training/run_lofo.sh $work $family first ($checkpoint is missing)" >&2; exit 2; }
 model=$work/lofo-$family.onnx
 project=$work/projects/$family
-out=$work/label-efficiency/$family
+method=${TRAIN:-} # merit.finetune --train (default: its default); another method writes beside it
+out=$work/label-efficiency/$family${method:+-$method}
 
 timed() { # STAGE CMD...: as in run_all.sh
   local stage=$1
@@ -31,7 +32,7 @@ if [[ ! -d $project/annotations ]]; then
   (cd "$root" && cargo build --release --quiet)
   "$root/target/release/merit-studio" label "$project" --annotator corpus <"$project/labels.jsonl" >"$project/label-acks.jsonl"
 fi
-[[ -f $out/curve.json ]] || timed "label efficiency $family" bash "$root/scripts/label-efficiency.sh" "$project" --model "$model" --out "$out"
+[[ -f $out/curve.json ]] || timed "label efficiency $family" bash "$root/scripts/label-efficiency.sh" "$project" --model "$model" --out "$out" ${method:+--train "$method"}
 $py - "$out/curve.json" <<'PY'
 import json, sys
 

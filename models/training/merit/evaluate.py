@@ -22,6 +22,7 @@ from . import CLASSES
 from . import comparison
 from .data import read_audio, read_manifest
 from .metrics import macro_f1, segmental_snr, si_sdr
+from .model import MeritModel
 from .train import load_trained, speaker_references
 from .train_utils import configure_threads
 
@@ -49,17 +50,29 @@ class System:
     """Something that classifies and/or enhances a batch of equal-length noisy clips."""
 
     name: str
-    # A speaker-relative emotion head: scored against speaker references once every clip is run.
-    speaker_relative = False
+    # The model that classifies emotion, if any. A speaker-relative one is scored against speaker
+    # references once every clip is run.
+    classifier: MeritModel | None = None
+
+    @property
+    def speaker_relative(self) -> bool:
+        return self.classifier is not None and self.classifier.config.speaker_relative
 
     def run(self, noisy: torch.Tensor, rows: list[dict]) -> SystemOutput:
         raise NotImplementedError
 
+    @torch.no_grad()
+    def classify_relative(self, statistics: torch.Tensor, speakers: list[str]) -> np.ndarray:
+        """Classes of clips from one condition against their speakers' references (the mean of the
+        speaker's other clips there, as merit.train scores its dev split)."""
+        head = self.classifier.ser_head
+        return head.classify(statistics, speaker_references(statistics, speakers, head.population_reference)).argmax(-1).numpy()
+
 
 class ModelSystem(System):
     def __init__(self, name: str, path: Path):
-        self.name, self.model = name, load_trained(path)
-        self.speaker_relative = self.model.config.speaker_relative
+        self.name = name
+        self.model = self.classifier = load_trained(path)
 
     @torch.no_grad()
     def run(self, noisy, rows):
@@ -71,13 +84,6 @@ class ModelSystem(System):
             routing = {"se": out.se_chosen.argmax(-1).numpy(), "ser": out.ser_chosen.argmax(-1).numpy()}
         return SystemOutput(logits, enhanced, routing, out.emotion_statistics if self.speaker_relative else None)
 
-    @torch.no_grad()
-    def classify_relative(self, statistics: torch.Tensor, speakers: list[str]) -> np.ndarray:
-        """Classes of clips from one condition against their speakers' references (the mean of the
-        speaker's other clips there, as merit.train scores its dev split)."""
-        head = self.model.ser_head
-        return head.classify(statistics, speaker_references(statistics, speakers, head.population_reference)).argmax(-1).numpy()
-
 
 class PipelineSystem(System):
     """SE pre-processing: enhance first, then a separate SER model on the enhanced audio."""
@@ -88,7 +94,8 @@ class PipelineSystem(System):
     @torch.no_grad()
     def run(self, noisy, rows):
         enhanced = self.enhancer(noisy).enhanced
-        return SystemOutput(self.classifier(enhanced).emotion_logits.numpy(), enhanced.numpy(), None)
+        out = self.classifier(enhanced)
+        return SystemOutput(out.emotion_logits.numpy(), enhanced.numpy(), None, out.emotion_statistics if self.speaker_relative else None)
 
 
 class FileSystem(System):

@@ -17,7 +17,7 @@ from . import CLASSES
 from .data import read_audio, read_manifest
 from .evaluate import condition_key, write_report
 from .metrics import macro_f1
-from .train import load_trained
+from .train import load_trained, speaker_references
 from .train_utils import configure_threads
 
 # Display name -> run folder, for the models that classify and for those that enhance.
@@ -33,6 +33,18 @@ def trained(runs: Path) -> tuple[dict, dict]:
 
 
 @torch.no_grad()
+def classes_of(model, clips: list[torch.Tensor], speakers: list[str]) -> list[int]:
+    """Each clip's class; a speaker-relative model's against the speaker's other clips of the same
+    input, as merit.evaluate scores it."""
+    outputs = [model(x) for x in clips]
+    if not model.config.speaker_relative:
+        return [int(out.emotion_logits.argmax()) for out in outputs]
+    statistics = torch.cat([out.emotion_statistics for out in outputs])
+    head = model.ser_head
+    return head.classify(statistics, speaker_references(statistics, speakers, head.population_reference)).argmax(-1).tolist()
+
+
+@torch.no_grad()
 def ser_by_input(corpus: Path, runs: Path, condition: str) -> dict:
     rows = [r for r in read_manifest(corpus) if r["split"] == "test" and condition_key(r) == condition]
     if not rows:
@@ -45,8 +57,9 @@ def ser_by_input(corpus: Path, runs: Path, condition: str) -> dict:
     inputs.update({f"{name} enhanced": [model(x).enhanced for x in noisy] for name, model in enhancers.items()})
     inputs["clean"] = [torch.from_numpy(read_audio(corpus.parent / r["clean_path"]))[None] for r in rows]
     labels = [CLASSES.index(r["label"]) for r in rows]
+    speakers = [r["speaker"] for r in rows]
     f1 = {
-        name: {given: macro_f1(labels, [int(model(x).emotion_logits.argmax()) for x in clips], len(CLASSES)) for given, clips in inputs.items()}
+        name: {given: macro_f1(labels, classes_of(model, clips, speakers), len(CLASSES)) for given, clips in inputs.items()}
         for name, model in classifiers.items()
     }
     return {"condition": condition, "clips": len(rows), "macro_f1": f1}
@@ -57,7 +70,8 @@ def markdown(result: dict) -> str:
     lines = [
         f"### SER macro-F1 by input ({result['condition']}, {result['clips']} test clips)",
         "",
-        "Each SER model given the noisy clips, each enhancer's output, and the clean references.",
+        "Each SER model given the noisy clips, each enhancer's output, and the clean references "
+        "(a speaker-relative model against each speaker's other clips of the same input).",
         "",
         "| SER model | " + " | ".join(inputs) + " |",
         "|---" * (len(inputs) + 1) + "|",

@@ -83,6 +83,10 @@ def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_
         assert results["ser"][name]["clean"]["n"] == results["test_utterances"]
     # Enhancement is the model's own, counted once.
     assert set(results["se"]) == {"noisy input", "sparse_merit"}
+    # SER by input scores it against the same references: the noisy column is evaluate's figure.
+    run("merit.ser_by_input", "--corpus", str(manifest), "--runs", str(runs), "--out", str(tmp_path / "eval"))
+    by_input = json.loads((tmp_path / "eval/ser_by_input.json").read_text())["macro_f1"]["sparse_merit"]
+    assert by_input["noisy"] == pytest.approx(results["ser"]["sparse_merit"]["unseen/-5dB"]["macro_f1"])
     # Shipped, it keeps the contract's reference input (parity checked with and without one) and
     # its card says what its rows mean.
     onnx_path = tmp_path / "relative.onnx"
