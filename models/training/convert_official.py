@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from merit.cpu_int8 import Int8Error, describe, int8_parity, quantise_for_cpu
-from merit.cpu_timing import test_pairs, test_signals
+from merit.cpu_timing import StagePeaks, test_pairs, test_signals
 from merit.export import METADATA_KEY, ContractError, export_onnx, external_data_path, metadata_for, verify_onnx_contract
 from merit.official import PROVENANCE, OfficialCheckpointError, OfficialModel, load_official
 from merit.ship import parity
@@ -61,7 +61,7 @@ def time_cpu(path: Path, threads: int, seconds: float = 10.0) -> dict:
 
 
 def write_card(
-    path: Path, out: Path, official: OfficialModel, checks: dict, timing: dict, conversion_s: float, int8: dict | None = None
+    path: Path, out: Path, official: OfficialModel, checks: dict, timing: dict, conversion_s: float, memory: StagePeaks, int8: dict | None = None
 ) -> None:
     config = official.model.config
     data = external_data_path(out)
@@ -101,7 +101,7 @@ def write_card(
         f"peak resident memory {timing['peak_mb']:,} MB"
         + (" (float32)" if int8 else ""),
         *(_int8_lines(int8) if int8 else []),
-        f"- conversion took {conversion_s:.0f} s",
+        f"- conversion took {conversion_s:.0f} s; {memory.describe()}",
         "",
         "Its emotion classes are MSP-Podcast's (real podcast speech), unlike the bundled compact model,",
         "which recognises synthetic prosody styles.",
@@ -200,8 +200,10 @@ def convert(args: argparse.Namespace, staging: Path | None) -> int:
     if staging is not None:
         args.out = staging / "float32" / target.name
     classes = tuple(c.strip() for c in args.classes.split(",")) if args.classes else None
+    memory = StagePeaks()
     try:
-        official = load_official(args.weights.expanduser(), classes)
+        with memory.stage("build"):
+            official = load_official(args.weights.expanduser(), classes)
         for line in official.report.lines():
             print(line)
         model = official.model
@@ -213,12 +215,14 @@ def convert(args: argparse.Namespace, staging: Path | None) -> int:
             provenance={**PROVENANCE, "files_sha256": official.sha256},
         )
         print(f"exporting {args.out} ...", flush=True)
-        export_onnx(model, args.out, metadata)
+        with memory.stage("export"):
+            export_onnx(model, args.out, metadata)
     except (OfficialCheckpointError, ContractError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     conversion_s = time.perf_counter() - started
-    checks = parity(model, args.out, test_signals(PARITY_SECONDS))
+    with memory.stage("parity"):
+        checks = parity(model, args.out, test_signals(PARITY_SECONDS))
     print(json.dumps(checks, indent=1))
     failed = {name: value for name, value in checks["max_relative_difference"].items() if not value <= PARITY_TOLERANCE}
     timing = time_cpu(args.out, args.threads)
@@ -228,12 +232,14 @@ def convert(args: argparse.Namespace, staging: Path | None) -> int:
         if failed:
             print(f"error: PyTorch and ONNX Runtime differ beyond {PARITY_TOLERANCE}: {failed}; nothing written", file=sys.stderr)
             return 1
-        int8 = write_int8(args.out, target, staging, args.threads)
+        with memory.stage("int8"):
+            int8 = write_int8(args.out, target, staging, args.threads)
         if int8 is None:
             return 1
         args.out = target
+    print(memory.describe())
     card = args.card or args.out.with_suffix(".md")
-    write_card(card, args.out, official, checks, timing, conversion_s, int8)
+    write_card(card, args.out, official, checks, timing, conversion_s, memory, int8)
     print(f"wrote {args.out} and its card {card}")
     if failed:
         print(f"error: PyTorch and ONNX Runtime differ beyond {PARITY_TOLERANCE}: {failed}", file=sys.stderr)

@@ -9,6 +9,7 @@ prints one JSON line: threads, clip_s, load_s, run_s (best of two runs), rtf, pe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import resource
@@ -75,6 +76,32 @@ def peak_resident_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class StagePeaks:
+    """Peak resident memory of this process per stage of a longer job (the converter's build,
+    export and parity): Linux lets a process reset its high-water mark (VmHWM, by writing 5 to
+    /proc/self/clear_refs), so each stage's peak is its own. Where that fails, the figures are the
+    peak so far, and `cumulative` says so."""
+
+    def __init__(self):
+        self.peaks_mb: dict[str, int] = {}
+        self.cumulative = False
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            self.cumulative = True
+        try:
+            yield
+        finally:
+            self.peaks_mb[name] = round(peak_resident_mb())
+
+    def describe(self) -> str:
+        figures = ", ".join(f"{name} {mb:,} MB" for name, mb in self.peaks_mb.items())
+        return f"peak resident memory by stage{' (peak so far, not per stage)' if self.cumulative else ''}: {figures}"
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -77,6 +78,11 @@ def test_the_converter_writes_a_contract_model_and_a_card(converted):
     assert "each filled exactly once" in stdout
     card = out.with_suffix(".md").read_text()
     assert "SHA-256" in card and "top-1 expert agreement 1.0000" in card
+    # Each stage's own peak (Linux resets the high-water mark between stages): the build holds the
+    # model, the export more than that.
+    peaks = {name: int(mb.replace(",", "")) for name, mb in re.findall(r"(build|export|parity) ([\d,]+) MB", card)}
+    assert set(peaks) == {"build", "export", "parity"} and "not per stage" not in card
+    assert peaks["export"] > peaks["build"] > 0
     parity, _ = json.JSONDecoder().raw_decode(stdout[stdout.index("{") :])
     assert max(parity["max_relative_difference"].values()) < 1e-4
     assert not out.with_name(out.name + ".data").exists(), "a small model stays in one file"
