@@ -125,9 +125,10 @@ fn main() {
     }
     match card {
         Some(card) => println!(
-            "retrain        {:.1} s in the window ({} steps, {} labels, {} held out): held-out macro-F1 {:.3} (parent {:.3})",
+            "retrain        {:.1} s in the window ({}, {} labels, {} held out): held-out macro-F1 {:.3} (parent {:.3})",
             wall.as_secs_f64(),
-            card.steps,
+            card.steps
+                .map_or_else(|| "closed-form refit".to_owned(), |n| format!("{n} steps")),
             card.labels.train,
             card.labels.held_out,
             card.after.macro_f1,

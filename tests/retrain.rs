@@ -93,7 +93,7 @@ fn retrain_stores_a_carded_model_and_the_project_switches_to_it_and_back() {
     assert_eq!(card.labels.skipped_missing, 1);
     assert_eq!(card.labels.selection, "consensus");
     assert!(!card.labels.include_accepted);
-    assert_eq!(card.steps, 10);
+    assert_eq!(card.steps, Some(10));
     assert_eq!(card.before.rows, card.labels.held_out);
     assert_eq!(card.after.confusion.len(), 4);
     assert_eq!(
@@ -128,14 +128,17 @@ fn retrain_stores_a_carded_model_and_the_project_switches_to_it_and_back() {
     let listed = text(&studio(&["models", path], dir.path(), None));
     assert!(listed.contains("* sparse-merit-tiny-ft1"), "{listed}");
 
-    // A second retrain starts from the project's (fine-tuned) model and counts up.
-    let output = studio(&["retrain", path, "--steps", "5"], dir.path(), None);
+    // A second retrain starts from the project's (fine-tuned) model and counts up; without
+    // --steps it is the closed-form refit.
+    let output = studio(&["retrain", path], dir.path(), None);
     assert!(output.status.success(), "{}", text(&output));
     let second: FineTuneCard = serde_json::from_slice(
         &std::fs::read(project.join("models/sparse-merit-tiny-ft2.card.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(second.parent.blake3, card.blake3);
+    assert_eq!(second.steps, None);
+    assert_eq!(second.before.rows, second.labels.held_out);
 
     let listed = text(&studio(
         &["models", path, "--use", "shipped"],
@@ -192,7 +195,7 @@ fn a_cancelled_retrain_leaves_no_model_and_no_work_files() {
     let environment = TrainingEnvironment::locate().unwrap();
     let request = RetrainRequest {
         selection: Selection::Annotator("ana".into()),
-        steps: 100_000,
+        steps: Some(100_000),
         ..RetrainRequest::default()
     };
     let parent = common::tiny_model();

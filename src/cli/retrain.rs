@@ -23,8 +23,10 @@ pub struct RetrainArgs {
     /// Also learn from model predictions that annotators accepted.
     #[arg(long)]
     include_accepted: bool,
-    #[arg(long, default_value_t = 200)]
-    steps: u32,
+    /// Learn by this many gradient steps on the SER head and routers instead of refitting the
+    /// head's output layer in closed form (the default).
+    #[arg(long)]
+    steps: Option<u32>,
     /// Seeds the held-out part and the fine-tuning.
     #[arg(long, default_value_t = 0)]
     seed: u64,

@@ -10,7 +10,7 @@ mod project_models;
 mod run;
 
 pub use environment::{TrainingEnvironment, training_folder};
-pub use plan::{MIN_PER_CLASS, RetrainPlan, RetrainRequest, plan_retrain};
+pub use plan::{DEFAULT_GRADIENT_STEPS, MIN_PER_CLASS, RetrainPlan, RetrainRequest, plan_retrain};
 pub use project_models::{
     Figures, FineTuneCard, LabelsUsed, ProjectModel, ProjectModelError, list_models, use_model,
 };

@@ -11,6 +11,9 @@ use super::RetrainError;
 /// Fewest labels of each class the fine-tuning learns from (outside the held-out part).
 pub const MIN_PER_CLASS: usize = 4;
 
+/// Gradient steps offered when a retrain asks for steps rather than the closed-form refit.
+pub const DEFAULT_GRADIENT_STEPS: u32 = 200;
+
 /// What a retrain is asked to learn from and how.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrainRequest {
@@ -19,7 +22,10 @@ pub struct RetrainRequest {
     /// Also learn from the model's own predictions that annotators accepted (never by default:
     /// the model would learn what it already says).
     pub include_accepted: bool,
-    pub steps: u32,
+    /// How the model learns: `None`, its emotion head's output layer refitted in closed form on
+    /// the labelled recordings (`merit.finetune --train fit`, one pass, the parent kept where the
+    /// labels do not help); `Some(n)`, n gradient steps on the SER head and routers.
+    pub steps: Option<u32>,
     /// Seeds the held-out part and the fine-tuning.
     pub seed: u64,
     /// Share of the labelled recordings held out to score the parent and the new model on.
@@ -31,7 +37,7 @@ impl Default for RetrainRequest {
         Self {
             selection: Selection::Consensus,
             include_accepted: false,
-            steps: 200,
+            steps: None,
             seed: 0,
             held_out: 0.2,
         }

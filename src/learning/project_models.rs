@@ -57,7 +57,10 @@ pub struct FineTuneCard {
     pub blake3: String,
     pub parent: ParentModel,
     pub labels: LabelsUsed,
-    pub steps: u32,
+    /// Gradient steps; `None` for the closed-form fit (the default since session 13; older cards
+    /// always give steps).
+    #[serde(default)]
+    pub steps: Option<u32>,
     pub seed: u64,
     pub seconds: f64,
     pub classes: Vec<String>,
@@ -242,7 +245,7 @@ mod tests {
                 skipped_other_class: 0,
                 skipped_undecodable: 0,
             },
-            steps: 200,
+            steps: None,
             seed: 0,
             seconds: 1.0,
             classes: vec!["angry".into()],

@@ -76,8 +76,9 @@ struct Counts {
 }
 
 /// Fine-tunes `parent` on `plan`'s labels and stores the new model in `project`'s `models/`.
-/// Progress: one unit per recording decoded, then the fine-tuning's own units (the held-out part
-/// scored before and after, and the steps).
+/// Progress: one unit per recording decoded, then the fine-tuning's own units (the closed-form
+/// fit: one per recording; gradient steps: the held-out part scored before and after, and the
+/// steps).
 ///
 /// # Errors
 /// [`RetrainError::Cancelled`] when cancelled (nothing is left behind); [`RetrainError::Failed`]
@@ -97,10 +98,12 @@ pub fn retrain(
     let _ = std::fs::remove_dir_all(&work.0);
     std::fs::create_dir_all(&work.0).map_err(RetrainError::io(&work.0))?;
     let rows = plan.rows.len() as u64;
-    // Decoding each recording, then the fine-tuning's units: the held-out part scored before
-    // and after, and the steps.
-    let held_out = plan.held_out as u64;
-    context.set_total(rows + 2 * held_out + u64::from(plan.request.steps));
+    // Decoding each recording, then the fine-tuning's units (as merit.finetune counts them).
+    let fine_tuning = match plan.request.steps {
+        None => rows,
+        Some(steps) => 2 * plan.held_out as u64 + u64::from(steps),
+    };
+    context.set_total(rows + fine_tuning);
 
     let (manifest, skipped_undecodable) = write_manifest(plan, &work.0, context)?;
     let out = work.0.join("model.onnx");
@@ -223,7 +226,15 @@ fn run_pipeline(
         .arg(manifest)
         .arg("--out")
         .arg(out)
-        .args(["--steps", &plan.request.steps.to_string()])
+        .args(match plan.request.steps {
+            None => vec!["--train".to_owned(), "fit".to_owned()],
+            Some(steps) => vec![
+                "--train".to_owned(),
+                "routers".to_owned(),
+                "--steps".to_owned(),
+                steps.to_string(),
+            ],
+        })
         .args(["--seed", &plan.request.seed.to_string()])
         .env("PYTHONWARNINGS", "ignore")
         .stdin(Stdio::null())

@@ -23,7 +23,8 @@ pub enum RetrainAction {
     SetChoice {
         mine_only: bool,
         include_accepted: bool,
-        steps: u32,
+        /// `None`: the closed-form refit; `Some(n)`: n gradient steps (`RetrainRequest::steps`).
+        steps: Option<u32>,
     },
     Start,
     Cancel,
@@ -102,7 +103,7 @@ pub struct RetrainState {
     /// Only the current annotator's labels (else the consensus).
     pub mine_only: bool,
     pub include_accepted: bool,
-    pub steps: u32,
+    pub steps: Option<u32>,
     pub job: Option<Job<Result<FineTuned, RetrainJobError>>>,
     /// The last retrain's outcome.
     pub outcome: Option<Result<FineTuned, Arc<RetrainJobError>>>,

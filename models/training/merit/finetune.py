@@ -3,11 +3,14 @@ after on a held-out part of the export, and exports an ONNX model with the same 
 
     merit-studio export PROJECT --format jsonl --audio16k --out labels.jsonl [--split 0.1,0.2]
     .venv/bin/python -m merit.finetune --model ../sparse-merit-compact.onnx \\
-        --manifest labels.jsonl --out ../sparse-merit-finetuned.onnx [--steps 200] [--train routers]
+        --manifest labels.jsonl --out ../sparse-merit-finetuned.onnx [--train fit] [--steps 200]
 
 The weights come from the ONNX file itself (the exporter keeps PyTorch's parameter names), so any
-model our pipeline exported can be fine-tuned. By default the SER head and both routers learn
-(`--train routers`); `--train ser-head` keeps the routers, `--train all` unfreezes everything.
+model our pipeline exported can be fine-tuned. By default (`--train fit`, merit.head_fit) the
+emotion head's output layer and pitch path are refitted in closed form on the labelled recordings'
+pooled statistics, in one pass, keeping the parent where cross-validation says the labels do not
+help. The gradient methods take `--steps`: `--train routers` (the SER head and both routers),
+`--train ser-head`, `--train all` (everything).
 Rows whose split is "test" (else "dev") are held out when others remain to train on; otherwise
 `--holdout` of the rows (seeded). The new model's metadata names its parent (SHA-256) and carries the before/after figures.
 With `--progress`, one JSON line per unit of work goes to standard output,
@@ -47,7 +50,7 @@ from .train_utils import configure_threads
 # "fit": the head's output layer refitted in closed form (merit.head_fit); the others: gradient steps
 # on the SER head and both routers ("routers"), the SER head alone, or everything.
 TRAINING_METHODS = ("fit", "routers", "ser-head", "all")
-DEFAULT_TRAINING = "routers"
+DEFAULT_TRAINING = "fit"
 # Parameters the inference graph never uses (pre-training only), so no ONNX file carries them.
 UNUSED_AT_INFERENCE = ("backbone.mask_emb", "backbone.encoder.layer_norm.")
 CROP_SECONDS = 3.0

@@ -71,7 +71,7 @@ def test_corrected_labels_pull_the_fine_tuned_model_toward_them(tmp_path):
     tuned = tmp_path / "tuned.onnx"
     report = run(
         sys.executable, "-m", "merit.finetune", "--model", TINY, "--manifest", manifest, "--out", tuned,
-        "--steps", "20", "--holdout", "0", "--threads", "1",
+        "--train", "routers", "--steps", "20", "--holdout", "0", "--threads", "1",
         cwd=TRAINING, env={**env, "PYTHONWARNINGS": "ignore"},
     )
     figures = json.loads(report[report.index("{"):])

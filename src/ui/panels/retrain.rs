@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::learning::{Figures, FineTuneCard, MIN_PER_CLASS};
+use crate::learning::{DEFAULT_GRADIENT_STEPS, Figures, FineTuneCard, MIN_PER_CLASS};
 use crate::ui::commands::{Action, CommandSender};
 use crate::ui::retraining::{RetrainAction, RetrainState};
 use crate::ui::view::StudioView;
@@ -69,9 +69,17 @@ fn choices_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSender
     )
     .on_hover_text("Off: human choices only, so the model does not learn what it already says.");
     ui.horizontal(|ui| {
-        let label = ui.label("fine-tuning steps");
-        ui.add(egui::DragValue::new(&mut steps).range(10..=5000))
-            .labelled_by(label.id);
+        let mut gradient = steps.is_some();
+        ui.checkbox(&mut gradient, "gradient steps instead of the refit")
+            .on_hover_text(
+                "Off: the emotion head's output layer is refitted to the labels in closed form, \
+                 one pass over the recordings, and the model stays as it was where the labels do \
+                 not help. On: this many steps of gradient descent on the SER head and routers.",
+            );
+        let mut count = steps.unwrap_or(DEFAULT_GRADIENT_STEPS);
+        ui.add_enabled(gradient, egui::DragValue::new(&mut count).range(10..=5000))
+            .on_hover_text("gradient steps");
+        steps = gradient.then_some(count);
     });
     ui.weak(format!(
         "A seeded 20 % of the labelled recordings (whole speakers) is held out to score both \
