@@ -55,12 +55,12 @@ fn choices_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSender
     ));
     let me = view.labelling.annotations.annotator().map(str::to_owned);
     ui.add_enabled_ui(me.is_some(), |ui| {
+        let whose = me
+            .as_deref()
+            .map_or_else(|| "my".to_owned(), |name| format!("{name}'s"));
         ui.checkbox(
             &mut mine_only,
-            format!(
-                "only {}'s labels (else the consensus of all annotators)",
-                me.as_deref().unwrap_or("my")
-            ),
+            format!("only {whose} labels (else the consensus of all annotators)"),
         );
     });
     ui.checkbox(
