@@ -175,6 +175,7 @@ def fit_head(model: MeritModel, rows: list[dict], statistics: torch.Tensor, labe
     """Refits `model`'s head to the labels of `rows[i]` for i in `labelled`, given every row's pooled
     statistics: all rows serve as speaker references, labelled or not, as a project's recordings do
     in the studio. Returns the choice made."""
+    model.eval()  # no dropout in the hidden units the fit reads
     speakers = [r.get("speaker") for r in rows]
     mask = np.zeros(len(rows), dtype=bool)
     mask[labelled] = True
