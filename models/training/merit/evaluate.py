@@ -23,7 +23,7 @@ from . import comparison
 from .data import read_audio, read_manifest
 from .metrics import macro_f1, segmental_snr, si_sdr
 from .model import MeritModel
-from .train import load_trained, speaker_references
+from .train import load_trained, logits_against_speakers
 from .train_utils import configure_threads
 
 
@@ -65,8 +65,7 @@ class System:
     def classify_relative(self, statistics: torch.Tensor, speakers: list[str]) -> np.ndarray:
         """Classes of clips from one condition against their speakers' references (the mean of the
         speaker's other clips there, as merit.train scores its dev split)."""
-        head = self.classifier.ser_head
-        return head.classify(statistics, speaker_references(statistics, speakers, head.population_reference)).argmax(-1).numpy()
+        return logits_against_speakers(self.classifier.ser_head, statistics, speakers).argmax(-1).numpy()
 
 
 class ModelSystem(System):

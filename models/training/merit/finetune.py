@@ -44,7 +44,7 @@ from .head_fit import fit_head
 from .heads import MIN_OTHER_RECORDINGS
 from .model import MeritModel
 from .quantize import float_initializers, round_weights_int8
-from .train import speaker_references
+from .train import logits_against_speakers
 from .train_utils import configure_threads
 
 # "fit": the head's output layer refitted in closed form (merit.head_fit); the others: gradient steps
@@ -155,7 +155,7 @@ def classify_rows(model: MeritModel, statistics: torch.Tensor, rows: list[dict])
     head = model.ser_head
     if not head.speaker_relative:
         return head.classify(statistics)
-    return head.classify(statistics, speaker_references(statistics, [row.get("speaker") for row in rows], head.population_reference))
+    return logits_against_speakers(head, statistics, [row.get("speaker") for row in rows])
 
 
 def row_logits(model: MeritModel, rows: list[dict], progress: Progress | None) -> torch.Tensor:

@@ -134,7 +134,8 @@ def curve(
     rows = read_rows(manifest, classes)
     pool, held = held_out_split(rows, len(classes), fraction, seed)
     check_enough(pool, held, classes)
-    parent_score = evaluate(parent, {"held": held}, held, len(classes))["held"]
+    fixed = FixedStatistics(parent, pool, held) if method == "fit" else None
+    parent_score = fixed.score(parent, len(classes)) if fixed else evaluate(parent, {"held": held}, held, len(classes))["held"]
     result = {
         "model_sha256": digest,
         "manifest": str(manifest),
@@ -151,7 +152,6 @@ def curve(
         saved = json.loads(partial.read_text())
         if {k: saved.get(k) for k in same_run} == {k: result[k] for k in same_run}:
             done = {s["labels"]: s for s in saved["sizes"]}
-    fixed = FixedStatistics(parent, pool, held) if method == "fit" else None
     for size in sizes:
         if size > len(pool):
             break

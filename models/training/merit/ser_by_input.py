@@ -17,7 +17,7 @@ from . import CLASSES
 from .data import read_audio, read_manifest
 from .evaluate import condition_key, write_report
 from .metrics import macro_f1
-from .train import load_trained, speaker_references
+from .train import load_trained, logits_against_speakers
 from .train_utils import configure_threads
 
 # Display name -> run folder, for the models that classify and for those that enhance.
@@ -40,8 +40,7 @@ def classes_of(model, clips: list[torch.Tensor], speakers: list[str]) -> list[in
     if not model.config.speaker_relative:
         return [int(out.emotion_logits.argmax()) for out in outputs]
     statistics = torch.cat([out.emotion_statistics for out in outputs])
-    head = model.ser_head
-    return head.classify(statistics, speaker_references(statistics, speakers, head.population_reference)).argmax(-1).tolist()
+    return logits_against_speakers(model.ser_head, statistics, speakers).argmax(-1).tolist()
 
 
 @torch.no_grad()

@@ -24,7 +24,7 @@ from .corpus import CORPUS_VERSION
 from .data import Batches, Clip, check_corpus_version, load_split
 from .mixing import NoisePool
 from .metrics import macro_f1
-from .heads import MIN_OTHER_RECORDINGS, leave_one_out_reference
+from .heads import MIN_OTHER_RECORDINGS, EmotionHead, leave_one_out_reference
 from .model import VARIANTS, MeritModel, class_weights, merit_loss
 from .quantize import round_weights_int8
 from .train_utils import configure_threads, device, load_checkpoint, log_line, save_checkpoint, set_seed
@@ -80,6 +80,12 @@ def speaker_references(statistics: torch.Tensor, speakers: list[str | None], fal
     return leave_one_out_reference(statistics, speaker_ids, fallback, MIN_OTHER_RECORDINGS)
 
 
+def logits_against_speakers(head: EmotionHead, statistics: torch.Tensor, speakers: list[str | None]) -> torch.Tensor:
+    """A speaker-relative head's logits for a set of clips, each against its speaker's reference
+    among them (speaker_references; the head's population reference where there is none)."""
+    return head.classify(statistics, speaker_references(statistics, speakers, head.population_reference))
+
+
 @torch.no_grad()
 def evaluate_dev(model: MeritModel, clips: list[Clip]) -> dict:
     """Dev-split figures; a speaker-relative model is scored against each clip's speaker reference."""
@@ -100,9 +106,7 @@ def evaluate_dev(model: MeritModel, clips: list[Clip]) -> dict:
     if logits:
         scores = torch.stack(logits)
         if model.config.speaker_relative:
-            pooled = torch.stack(statistics)
-            references = speaker_references(pooled, [clip.row["speaker"] for clip in clips], model.ser_head.population_reference)
-            scores = model.ser_head.classify(pooled, references)
+            scores = logits_against_speakers(model.ser_head, torch.stack(statistics), [clip.row["speaker"] for clip in clips])
         targets = torch.tensor(labels, device=on)
         predictions = scores.argmax(dim=-1).tolist()
         ce = F.cross_entropy(scores, targets, reduction="none").tolist()
