@@ -98,7 +98,9 @@ pub fn retrain(
     let _ = std::fs::remove_dir_all(&work.0);
     std::fs::create_dir_all(&work.0).map_err(RetrainError::io(&work.0))?;
     let rows = plan.rows.len() as u64;
-    // Decoding each recording, then the fine-tuning's units (as merit.finetune counts them).
+    // Decoding each recording, then the fine-tuning's units as merit.finetune counts them (with
+    // gradient steps, a speaker-relative model scores every row, not only the held-out ones, so
+    // its bar ends early).
     let fine_tuning = match plan.request.steps {
         None => rows,
         Some(steps) => 2 * plan.held_out as u64 + u64::from(steps),
