@@ -1,6 +1,6 @@
 //! Cooperative learning end to end with the tiny model: `merit-studio retrain` fine-tunes on a
 //! project's labels in the Python pipeline, stores the model with its card in the project's
-//! `models/`, switches to it and back (`models --use`); and its refusals (too few labels, no
+//! `models/`, switches to it and back (`models --use`), its progress bar ending full; and its refusals (too few labels, no
 //! environment), skipped recordings, and a cancel that leaves nothing behind. Needs the pipeline's
 //! environment (`bash models/training/setup.sh`; scripts/test.sh makes it first).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -183,6 +183,41 @@ fn a_missing_environment_names_the_command_that_installs_it() {
     let said = text(&output);
     assert_eq!(output.status.code(), Some(2), "{said}");
     assert!(said.contains("bash models/training/setup.sh"), "{said}");
+}
+
+#[test]
+fn the_progress_bar_ends_full_with_either_method_on_a_speaker_relative_model() {
+    require_environment();
+    let dir = tempfile::tempdir().unwrap();
+    let project_folder = tone_project(dir.path());
+    label(&project_folder, dir.path(), &CLASSES, "ana");
+    let project = Project::open(&project_folder).unwrap();
+    for steps in [None, Some(5)] {
+        let request = RetrainRequest {
+            selection: Selection::Annotator("ana".into()),
+            steps,
+            ..RetrainRequest::default()
+        };
+        let (project, environment) = (project.clone(), TrainingEnvironment::locate().unwrap());
+        let job = Job::spawn("retrain", None, move |context| {
+            retrain_project(
+                &project,
+                &common::tiny_relative_model(),
+                &request,
+                &environment,
+                context,
+            )
+        })
+        .unwrap();
+        let started = std::time::Instant::now();
+        while !job.is_finished() {
+            assert!(started.elapsed() < Duration::from_secs(600), "no end");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let progress = job.progress();
+        job.wait().unwrap().unwrap();
+        assert_eq!(progress.done, progress.total, "{steps:?}");
+    }
 }
 
 #[test]

@@ -73,6 +73,7 @@ struct ProgressLine {
 #[derive(Deserialize)]
 struct Counts {
     done: u64,
+    total: u64,
 }
 
 /// Fine-tunes `parent` on `plan`'s labels and stores the new model in `project`'s `models/`.
@@ -98,9 +99,8 @@ pub fn retrain(
     let _ = std::fs::remove_dir_all(&work.0);
     std::fs::create_dir_all(&work.0).map_err(RetrainError::io(&work.0))?;
     let rows = plan.rows.len() as u64;
-    // Decoding each recording, then the fine-tuning's units as merit.finetune counts them (with
-    // gradient steps, a speaker-relative model scores every row, not only the held-out ones, so
-    // its bar ends early).
+    // Decoding each recording, then the fine-tuning's units: estimated here so the bar means
+    // something while decoding, then merit.finetune's own count from its first progress line.
     let fine_tuning = match plan.request.steps {
         None => rows,
         Some(steps) => 2 * plan.held_out as u64 + u64::from(steps),
@@ -255,6 +255,7 @@ fn run_pipeline(
         match lines.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => {
                 if let Ok(ProgressLine { progress }) = serde_json::from_str(&line) {
+                    context.set_total(plan.rows.len() as u64 + progress.total);
                     context.advance(progress.done.saturating_sub(reported));
                     reported = reported.max(progress.done);
                 }
