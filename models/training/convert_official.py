@@ -114,8 +114,8 @@ def _int8_lines(int8: dict) -> list[str]:
     done, timing = int8["quantisation"], int8["timing"]
     return [
         f"- int8 (`--int8`, this file): {done['quantised']} of the {done['matmuls']} matrix products with int8 weights per "
-        f"output channel, activations quantised at run time (ONNX Runtime's dynamic quantiser, after folding "
-        f"{done['transposes_folded']} weight transposes); {done['kept_float32']} kept float32 on purpose (SER and SE heads, "
+        f"output channel, activations quantised at run time (ONNX Runtime's dynamic quantiser, with every weight transpose "
+        "folded into its weight); {done['kept_float32']} kept float32 on purpose (SER and SE heads, "
         "routers, small gates), as are the STFT and its inverse",
         f"- {describe(int8['parity'])}; segmental SNR of the enhanced test audio, float32 {int8['parity']['ssnr_float_db']} dB, "
         f"int8 {int8['parity']['ssnr_int8_db']} dB",

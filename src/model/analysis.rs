@@ -301,8 +301,9 @@ pub fn analyze_signal(
     let chunks = plan_chunks(total, chunk_len, overlap.min(chunk_len / 2));
     let len = chunks[0].range.len();
     // As much audio per run for chunks as for trajectory windows: memory stays bounded by the batch,
-    // not by the chunk length.
-    let chunk_batch = (params.batch * window_len / len.max(1)).max(1);
+    // not by the chunk length (and by the model: MeritSession::chunks_per_run_limit).
+    let chunk_batch = (params.batch * window_len / len.max(1))
+        .clamp(1, session.chunks_per_run_limit().unwrap_or(usize::MAX));
     let window = window_len.min(total);
     let window_starts = window_starts(total, window, samples_of(params.hop_s, 1));
     let single_window = window_starts.len() == 1 && window == len;

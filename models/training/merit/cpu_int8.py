@@ -3,7 +3,8 @@ output channel) and activations quantised on the fly, by ONNX Runtime's quantise
 
 The exporter hands every Linear weight to its MatMul through a Transpose node, and the quantiser only
 quantises a MatMul whose weight is an initializer, so the transposes are folded first
-(`fold_weight_transposes`: the transposed weight becomes the initializer). What stays float32: the
+(`merit.weight_folding`: the transposed weight becomes the initializer; a large model's export has
+them folded already). What stays float32: the
 STFT and inverse STFT (convolutions, never touched), the SER head (attentive pooling and classifier),
 the SE head (its BLSTM and mask), and the routers (a small change there can flip the chosen expert).
 What is quantised: the backbone's projections and feed-forward layers and the experts, i.e. nearly all
@@ -31,11 +32,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import numpy_helper
 
 from .export import OUTPUT_NAMES, external_data_path
 from .metrics import segmental_snr
 from .quantize import unpack_int8_weights
+from .weight_folding import TRANSPOSED_SUFFIX, FoldError, fold_weight_transposes
 
 # Parameters (by ONNX initializer name) whose matrix products stay float32.
 FLOAT_PREFIXES = ("model.ser_head.", "model.se_head.", "model.moe.gates.")
@@ -43,57 +44,10 @@ FLOAT_PREFIXES = ("model.ser_head.", "model.se_head.", "model.moe.gates.")
 MIN_QUANTISED_ELEMENTS = 4096
 COSINE_MIN = 0.99
 SSNR_MAX_DB = 0.3
-TRANSPOSED_SUFFIX = ".transposed"
 
 
 class Int8Error(ValueError):
     """The model could not be quantised (the op that failed is named), or failed its parity check."""
-
-
-def fold_weight_transposes(graph: onnx.GraphProto) -> int:
-    """Replaces each Transpose of an initializer by the transposed initializer (named after the
-    weight, with TRANSPOSED_SUFFIX); the untransposed one goes when nothing else reads it. One weight
-    at a time, so a large model is never held twice. Returns the number of transposes folded."""
-    initializers = {init.name: init for init in graph.initializer}
-    users: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            users[name] = users.get(name, 0) + 1
-    renamed: dict[str, str] = {}
-    kept_nodes, added, dropped = [], [], set()
-    for node in graph.node:
-        source = node.input[0] if node.op_type == "Transpose" and node.input else None
-        if source not in initializers:
-            kept_nodes.append(node)
-            continue
-        array = numpy_helper.to_array(initializers[source])
-        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None) or list(range(array.ndim))[::-1]
-        name = source + TRANSPOSED_SUFFIX
-        if name in initializers or any(init.name == name for init in added):
-            name = node.output[0]
-        added.append(numpy_helper.from_array(np.ascontiguousarray(array.transpose(perm)), name))
-        del array
-        renamed[node.output[0]] = name
-        users[source] -= 1
-        if users[source] == 0:
-            dropped.add(source)
-    for node in kept_nodes:
-        for index, name in enumerate(node.input):
-            if name in renamed:
-                node.input[index] = renamed[name]
-    for output in graph.output:
-        if output.name in renamed:
-            raise Int8Error(f"graph output {output.name} is a transposed weight; nothing to fold there")
-    remaining = [init for init in graph.initializer if init.name not in dropped]
-    del graph.node[:]
-    graph.node.extend(kept_nodes)
-    del graph.initializer[:]
-    graph.initializer.extend(remaining + added)
-    folded = set(renamed)
-    kept_info = [info for info in graph.value_info if info.name not in folded]
-    del graph.value_info[:]
-    graph.value_info.extend(kept_info)
-    return len(renamed)
 
 
 def matmuls_to_quantise(graph: onnx.GraphProto, min_elements: int = MIN_QUANTISED_ELEMENTS) -> tuple[list[str], list[str]]:
@@ -121,7 +75,10 @@ def quantise_for_cpu(float_path: Path, out: Path, min_elements: int = MIN_QUANTI
     # A model whose training rounded its weights stores them as int8 + scales; the quantiser needs
     # them as initializers (its own per-channel int8 gives the same integers back).
     unpacked = unpack_int8_weights(proto)
-    folded = fold_weight_transposes(proto.graph)
+    try:
+        folded = fold_weight_transposes(proto.graph)
+    except FoldError as error:
+        raise Int8Error(str(error)) from error
     chosen, kept = matmuls_to_quantise(proto.graph, min_elements)
     total = sum(1 for node in proto.graph.node if node.op_type in ("MatMul", "Gemm"))
     out.parent.mkdir(parents=True, exist_ok=True)

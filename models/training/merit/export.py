@@ -33,6 +33,7 @@ from . import SAMPLE_RATE
 from .model import MeritModel
 from .optimize import optimize_graph
 from .quantize import pack_int8_weights
+from .weight_folding import fold_external_weight_transposes
 
 INPUT_NAME = "waveform"
 OUTPUT_NAMES = ("emotion_logits", "enhanced", "ser_gate", "se_gate", "emotion_trajectory")
@@ -195,7 +196,13 @@ def export_onnx(model: MeritModel, path: Path, metadata: dict) -> Path:
         # The weights of a large model stay in its external data file, untouched: only the graph is
         # rewritten, and the file's references to the data stay valid.
         proto = onnx.load(str(staged), load_external_data=False)
-        if not external:
+        data = staged.with_name(staged.name + ".data")
+        folded = 0
+        if external:
+            # Folded here rather than by ONNX Runtime at every load, which holds both copies while
+            # it folds (merit.weight_folding).
+            folded = fold_external_weight_transposes(proto.graph, data)
+        else:
             # Stored compactly: int8 weights where training rounded them (merit.quantize).
             pack_int8_weights(proto)
         # Without the exporter's per-node debugging records (source stack traces: 2 MB for the
@@ -208,9 +215,10 @@ def export_onnx(model: MeritModel, path: Path, metadata: dict) -> Path:
         props = {p.key: p.value for p in proto.metadata_props}
         stored = json.loads(props[METADATA_KEY])
         stored["graph_rewrites"] = {k: v for k, v in rewrites.items() if k != "dead_nodes"}
+        if folded:
+            stored["graph_rewrites"]["weight_transposes"] = folded
         _set_metadata(proto, stored)
         onnx.save(proto, str(staged))
-        data = staged.with_name(staged.name + ".data")
         if data.exists():
             data.replace(external_data_path(path))
         else:

@@ -17,6 +17,8 @@ import torch
 from onnx import helper, numpy_helper
 from torch import nn
 
+from .weight_folding import TRANSPOSED_SUFFIX
+
 INT8_MAX = 127
 # Smaller tensors (biases, norms, the router rows) stay float32: they are a few kilobytes in all.
 MIN_ELEMENTS = 4096
@@ -131,8 +133,15 @@ def unpack_int8_weights(proto: onnx.ModelProto) -> int:
 
 def float_initializers(proto: onnx.ModelProto) -> dict[str, np.ndarray]:
     """Every weight of the graph by its own name, packed ones rebuilt to float32 (the inverse of
-    `pack_int8_weights`, for reading a model's weights back)."""
+    `pack_int8_weights`) and folded matrix transposes turned back (merit.weight_folding), for reading
+    a model's weights back."""
     arrays = {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
+    for name in [n for n in arrays if n.endswith(TRANSPOSED_SUFFIX)]:
+        base, transposed = name[: -len(TRANSPOSED_SUFFIX)], arrays.pop(name)
+        if base not in arrays:  # else another node still reads the weight as it was
+            if transposed.ndim != 2:
+                raise ValueError(f"{name}: a folded transpose of {transposed.ndim} dimensions cannot be turned back")
+            arrays[base] = transposed.T
     for name in [n for n in arrays if n.endswith(INT8_SUFFIX)]:
         base = name[: -len(INT8_SUFFIX)]
         scale = arrays.pop(base + SCALE_SUFFIX, None)

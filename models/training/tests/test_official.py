@@ -317,7 +317,7 @@ def test_ort_runs_the_converted_model_at_dynamic_lengths(converted):
 def test_int8_folds_the_weight_transposes_so_every_weight_product_is_quantisable(converted):
     import onnx
 
-    from merit.cpu_int8 import fold_weight_transposes
+    from merit.weight_folding import fold_weight_transposes
 
     out, _ = converted
     graph = onnx.load(str(out)).graph
