@@ -14,7 +14,9 @@
 # budget; `merit.train --input clean` and `--train-cnn --frozen-epochs 0` still make them.
 set -euo pipefail
 cd "$(dirname "$0")"
-work=$(realpath -m "${1:-work}")
+# -s: a work folder reached through a link (models/training/work -> a larger disk) keeps the name the
+# card gives it (merit.ship names it relative to the repository).
+work=$(realpath -m -s "${1:-work}")
 bash setup.sh
 bash setup-corpus.sh
 py=.venv/bin/python

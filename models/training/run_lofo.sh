@@ -16,7 +16,9 @@
 #   RECIPE=longer RECIPE_ARGS="--frozen-epochs 16 --finetune-epochs 4" models/training/run_lofo.sh WORK espeak
 set -euo pipefail
 cd "$(dirname "$0")"
-work=$(realpath -m "${1:-work}")
+# -s: a work folder reached through a link (models/training/work -> a larger disk) keeps the name the
+# card gives it (merit.ship names it relative to the repository).
+work=$(realpath -m -s "${1:-work}")
 shift || true
 families=("${@:-espeak festival real}")
 read -r -a families <<<"${families[*]}"

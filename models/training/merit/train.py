@@ -37,10 +37,13 @@ def build_model(
     se_loss_weight: float | None = None,
     speaker_relative: bool = False,
     pitch_features: bool = False,
+    se_normalised: bool | None = None,
 ) -> MeritModel:
     config: MeritConfig = PRESETS[preset]()
     if se_loss_weight is not None:
         config.se_loss_weight = se_loss_weight
+    if se_normalised is not None:
+        config.se_normalised = se_normalised
     config.speaker_relative = speaker_relative
     config.pitch_features = pitch_features
     model = MeritModel(config, variant)
@@ -158,7 +161,13 @@ def fit(args) -> Path:
         enhancer = load_trained(args.enhancer).to(on)
         dev = enhance_clips(enhancer, dev)
     model = build_model(
-        args.preset, args.variant, args.backbone, args.se_loss_weight, args.speaker_relative, args.pitch_features
+        args.preset,
+        args.variant,
+        args.backbone,
+        args.se_loss_weight,
+        args.speaker_relative,
+        args.pitch_features,
+        None if args.se_input is None else args.se_input == "normalised",
     ).to(on)
     counts = [sum(c.label == i for c in train) for i in range(len(model.config.classes))]
     weights = class_weights(counts).to(on) if model.has_ser else None
@@ -268,6 +277,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--frozen-epochs", type=int, default=2)
     p.add_argument("--finetune-epochs", type=int, default=3)
     p.add_argument("--se-loss-weight", type=float, help="lambda in CE + lambda * L1 (default: the preset's, 1.0 as in the paper)")
+    p.add_argument(
+        "--se-input",
+        choices=("normalised", "raw"),
+        help="the SE head's STFT input: the normalised waveform, scaled back after (the compact preset's), or the raw one",
+    )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--lr", type=float, default=1e-3)

@@ -31,8 +31,10 @@ def test_pipeline_end_to_end(manifest, tmp_path):
     run("merit.pretrain", "--corpus", str(manifest), "--out", str(runs / "pretrain"), "--preset", "tiny", "--epochs", "1", "--clusters", "8", "--batch-size", "4")
     common = ["--corpus", str(manifest), "--preset", "tiny", "--frozen-epochs", "1", "--finetune-epochs", "1", "--batch-size", "4", "--backbone", str(runs / "pretrain/backbone.pt")]
     run("merit.train", "--variant", "sparse_merit", "--out", str(runs / "sparse_merit"), *common)
-    run("merit.train", "--variant", "mtl", "--out", str(runs / "mtl"), "--se-loss-weight", "2.5", *common)
-    assert torch.load(runs / "mtl/model.pt", weights_only=False)["config"]["se_loss_weight"] == 2.5
+    run("merit.train", "--variant", "mtl", "--out", str(runs / "mtl"), "--se-loss-weight", "2.5", "--se-input", "normalised", *common)
+    configs = {name: torch.load(runs / name / "model.pt", weights_only=False)["config"] for name in ("sparse_merit", "mtl")}
+    assert configs["mtl"]["se_loss_weight"] == 2.5
+    assert (configs["sparse_merit"]["se_normalised"], configs["mtl"]["se_normalised"]) == (False, True)
     log = [json.loads(line) for line in (runs / "sparse_merit/log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == ["frozen", "finetune", "int8"]
     # The kept checkpoint is rounded to int8, and what that did to the dev split is logged.
