@@ -17,6 +17,12 @@ pairs (logit error relative to the logits' spread, pooled-embedding cosine >= 0.
 within 0.3 dB segmental SNR); when the check fails nothing is written and the exit code is 1. Both are
 timed (real-time factor, peak memory of a separate process) and the card states the figures.
 
+With --fp16, the model written at --out is the CUDA model: the backbone and the experts in half
+precision, float32 islands where rounding could flip a decision or overflow (merit.half_precision),
+float32 inputs and outputs. It is checked against the float32 export the same way (on CUDA when ONNX
+Runtime has it, else on the CPU, which runs it slower than float32); its speed is measured on a GPU
+by scripts/gpu-check.sh.
+
 Without the real files, `python -m merit.official_fixture DIR [--full]` writes a random stand-in
 with the same structure to try the whole path.
 """
@@ -33,9 +39,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from merit.cpu_int8 import Int8Error, describe, int8_parity, quantise_for_cpu
+from merit.cpu_int8 import Int8Error, quantise_for_cpu
 from merit.cpu_timing import StagePeaks, test_pairs, test_signals
 from merit.export import METADATA_KEY, ContractError, export_onnx, external_data_path, metadata_for, verify_onnx_contract
+from merit.half_precision import PRECISION as FP16, to_half_precision
+from merit.precision_parity import describe, parity_with_float32
 from merit.official import PROVENANCE, OfficialCheckpointError, OfficialModel, load_official
 from merit.ship import parity
 
@@ -61,7 +69,15 @@ def time_cpu(path: Path, threads: int, seconds: float = 10.0) -> dict:
 
 
 def write_card(
-    path: Path, out: Path, official: OfficialModel, checks: dict, timing: dict, conversion_s: float, memory: StagePeaks, int8: dict | None = None
+    path: Path,
+    out: Path,
+    official: OfficialModel,
+    checks: dict,
+    timing: dict,
+    conversion_s: float,
+    memory: StagePeaks,
+    int8: dict | None = None,
+    fp16: dict | None = None,
 ) -> None:
     config = official.model.config
     data = external_data_path(out)
@@ -99,8 +115,9 @@ def write_card(
         f"- ONNX Runtime, CPU, {timing['threads']} threads, on the converting machine: load {timing['load_s']} s, "
         f"{timing['clip_s']:.0f} s clip in {timing['run_s']} s (real-time factor {timing['rtf']}), "
         f"peak resident memory {timing['peak_mb']:,} MB"
-        + (" (float32)" if int8 else ""),
+        + (" (float32)" if int8 or fp16 else ""),
         *(_int8_lines(int8) if int8 else []),
+        *(_fp16_lines(fp16) if fp16 else []),
         f"- conversion took {conversion_s:.0f} s; {memory.describe()}",
         "",
         "Its emotion classes are MSP-Podcast's (real podcast speech), unlike the bundled compact model,",
@@ -117,11 +134,26 @@ def _int8_lines(int8: dict) -> list[str]:
         f"output channel, activations quantised at run time (ONNX Runtime's dynamic quantiser, with every weight transpose "
         "folded into its weight); {done['kept_float32']} kept float32 on purpose (SER and SE heads, "
         "routers, small gates), as are the STFT and its inverse",
-        f"- {describe(int8['parity'])}; segmental SNR of the enhanced test audio, float32 {int8['parity']['ssnr_float_db']} dB, "
-        f"int8 {int8['parity']['ssnr_int8_db']} dB",
+        _parity_line(int8["parity"], "int8"),
         f"- int8, ONNX Runtime, CPU, {timing['threads']} threads, same machine: load {timing['load_s']} s, "
         f"{timing['clip_s']:.0f} s clip in {timing['run_s']} s (real-time factor {timing['rtf']}), "
         f"peak resident memory {timing['peak_mb']:,} MB",
+    ]
+
+
+def _parity_line(parity: dict, precision: str) -> str:
+    return (
+        f"- {describe(parity, precision)}; segmental SNR of the enhanced test audio, float32 {parity['ssnr_float_db']} dB, "
+        f"{precision} {parity['ssnr_reduced_db']} dB"
+    )
+
+
+def _fp16_lines(fp16: dict) -> list[str]:
+    return [
+        f"- fp16 (`--fp16`, this file, for CUDA): {', '.join(fp16['half_modules'])} in half precision; float32 islands "
+        "(input normalisation, layer aggregation, routers, SER and SE heads, STFT) with casts at their borders",
+        _parity_line(fp16["parity"], "fp16") + f" (ONNX Runtime's {fp16['provider']})",
+        "- its speed is a GPU's to measure: `scripts/gpu-check.sh MODEL`",
     ]
 
 
@@ -136,14 +168,14 @@ def _move_model(source: Path, target: Path) -> None:
     shutil.move(str(source), target)
 
 
-def _stamp_int8(path: Path, int8: dict) -> None:
-    """Records the quantisation and its parity in the model's metadata (graph only is rewritten)."""
+def _stamp(path: Path, key: str, value: dict) -> None:
+    """Records `value` under `key` in the model's metadata (graph only is rewritten)."""
     import onnx
 
     proto = onnx.load(str(path), load_external_data=False)
     props = {p.key: p.value for p in proto.metadata_props}
     metadata = json.loads(props[METADATA_KEY])
-    metadata["int8"] = {"quantisation": int8["quantisation"], "parity": int8["parity"]}
+    metadata[key] = value
     for entry in proto.metadata_props:
         if entry.key == METADATA_KEY:
             entry.value = json.dumps(metadata, sort_keys=True)
@@ -159,21 +191,49 @@ def write_int8(float_path: Path, target: Path, staging: Path, threads: int) -> d
         print("quantising the matrix products to int8 ...", flush=True)
         quantisation = quantise_for_cpu(float_path, int8_path)
         print(json.dumps(quantisation))
-        checked = int8_parity(float_path, int8_path, test_pairs(PARITY_SECONDS), threads=threads)
+        checked = parity_with_float32(float_path, int8_path, test_pairs(PARITY_SECONDS), threads=threads)
     except Int8Error as error:
         print(f"error: {error}; nothing written", file=sys.stderr)
         return None
     print(json.dumps(checked, indent=1))
-    print(describe(checked))
+    print(describe(checked, "int8"))
     if not checked["passed"]:
         print("error: the int8 model does not keep the float32 model's outputs; nothing written", file=sys.stderr)
         return None
     int8 = {"quantisation": quantisation, "parity": checked, "timing": time_cpu(int8_path, threads)}
     print(f"ONNX Runtime CPU, int8: {int8['timing']}")
-    _stamp_int8(int8_path, int8)
+    _stamp(int8_path, "int8", {"quantisation": quantisation, "parity": checked})
     verify_onnx_contract(int8_path)
     _move_model(int8_path, target)
     return int8
+
+
+def write_fp16(model, float_path: Path, target: Path, staging: Path, threads: int) -> dict | None:
+    """Exports `model` with merit.half_precision's fp16 modules (in `staging`), checks it against
+    the float32 export at `float_path` (on CUDA when ONNX Runtime has it, else on the CPU) and, when
+    it passes, moves it to `target`; returns what was done and measured, or None (with the reason
+    printed) when nothing was written. `model` is left in half precision."""
+    import onnx
+    import onnxruntime as ort
+
+    fp16_path = staging / "fp16" / target.name
+    props = {p.key: p.value for p in onnx.load(str(float_path), load_external_data=False).metadata_props}
+    metadata = {**json.loads(props[METADATA_KEY]), "precision": FP16}
+    print("exporting the fp16 model ...", flush=True)
+    halved = to_half_precision(model)
+    export_onnx(model, fp16_path, metadata)
+    provider = "CUDAExecutionProvider" if "CUDAExecutionProvider" in ort.get_available_providers() else "CPUExecutionProvider"
+    checked = parity_with_float32(float_path, fp16_path, test_pairs(PARITY_SECONDS), threads=threads, providers=[provider])
+    print(json.dumps(checked, indent=1))
+    print(describe(checked, FP16))
+    if not checked["passed"]:
+        print("error: the fp16 model does not keep the float32 model's outputs; nothing written", file=sys.stderr)
+        return None
+    fp16 = {"half_modules": halved, "parity": checked, "provider": provider}
+    _stamp(fp16_path, FP16, fp16)
+    verify_onnx_contract(fp16_path)
+    _move_model(fp16_path, target)
+    return fp16
 
 
 def main() -> int:
@@ -183,10 +243,12 @@ def main() -> int:
     parser.add_argument("--classes", help="comma-separated class names in output order, for a fine-tune with other classes")
     parser.add_argument("--card", type=Path, help="model card to write (default: OUT with .md)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads for the timing run")
-    parser.add_argument("--int8", action="store_true", help="write the dynamic-int8 CPU model (checked against float32)")
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument("--int8", action="store_true", help="write the dynamic-int8 CPU model (checked against float32)")
+    precision.add_argument("--fp16", action="store_true", help="write the fp16 CUDA model (checked against float32)")
     args = parser.parse_args()
-    if args.int8:
-        # The float32 export, its checks and the int8 model are made in a folder beside --out;
+    if args.int8 or args.fp16:
+        # The float32 export, its checks and the reduced model are made in a folder beside --out;
         # only a model that passes its checks is moved there.
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=args.out.parent, prefix=".convert-") as staging:
@@ -227,19 +289,25 @@ def convert(args: argparse.Namespace, staging: Path | None) -> int:
     failed = {name: value for name, value in checks["max_relative_difference"].items() if not value <= PARITY_TOLERANCE}
     timing = time_cpu(args.out, args.threads)
     print(f"ONNX Runtime CPU: {timing}")
-    int8 = None
+    int8 = fp16 = None
     if staging is not None:
         if failed:
             print(f"error: PyTorch and ONNX Runtime differ beyond {PARITY_TOLERANCE}: {failed}; nothing written", file=sys.stderr)
             return 1
-        with memory.stage("int8"):
-            int8 = write_int8(args.out, target, staging, args.threads)
-        if int8 is None:
-            return 1
+        if args.int8:
+            with memory.stage("int8"):
+                int8 = write_int8(args.out, target, staging, args.threads)
+            if int8 is None:
+                return 1
+        else:
+            with memory.stage(FP16):
+                fp16 = write_fp16(model, args.out, target, staging, args.threads)
+            if fp16 is None:
+                return 1
         args.out = target
     print(memory.describe())
     card = args.card or args.out.with_suffix(".md")
-    write_card(card, args.out, official, checks, timing, conversion_s, memory, int8)
+    write_card(card, args.out, official, checks, timing, conversion_s, memory, int8, fp16)
     print(f"wrote {args.out} and its card {card}")
     if failed:
         print(f"error: PyTorch and ONNX Runtime differ beyond {PARITY_TOLERANCE}: {failed}", file=sys.stderr)

@@ -250,6 +250,12 @@ impl MeritSession {
             .map(|o| describe(o.name(), o.dtype()))
             .collect();
         let shape = contract::check_contract(&inputs, &outputs, &card).map_err(contract_error)?;
+        if provider == Provider::Cpu && card.precision.as_deref() == Some("fp16") {
+            tracing::warn!(
+                "{}: an fp16 model is made for CUDA; on the CPU it runs slower than its float32 or int8 conversion",
+                path.display()
+            );
+        }
         let file_bytes = |file: &Path| std::fs::metadata(file).map_or(0, |m| m.len());
         let weight_bytes = file_bytes(path) + file_bytes(&external_data_path(path));
         let mut loaded = Self {

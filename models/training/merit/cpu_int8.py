@@ -10,10 +10,7 @@ the SE head (its BLSTM and mask), and the routers (a small change there can flip
 What is quantised: the backbone's projections and feed-forward layers and the experts, i.e. nearly all
 of the weights.
 
-`int8_parity` compares the int8 model with the float32 one, both in ONNX Runtime, on clean/noisy test
-pairs: the logits' largest error relative to their spread, the cosine of the pooled utterance
-embedding (the SER head's input), the segmental SNR of each model's enhanced audio against the clean
-signal, and the routers' and utterance labels' top-1 agreement. On random weights (the authors'
+`merit.precision_parity` compares the int8 model with the float32 one. On random weights (the authors'
 model's stand-in) label flips mean nothing, so the same recipe is checked on a trained model, the
 compact one, over a corpus's test recordings:
 
@@ -31,19 +28,16 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 
-from .export import OUTPUT_NAMES, external_data_path
-from .metrics import segmental_snr
+from .export import external_data_path
+from .precision_parity import describe, parity_with_float32
 from .quantize import unpack_int8_weights
-from .weight_folding import TRANSPOSED_SUFFIX, FoldError, fold_weight_transposes
+from .weight_folding import FoldError, fold_weight_transposes
 
 # Parameters (by ONNX initializer name) whose matrix products stay float32.
 FLOAT_PREFIXES = ("model.ser_head.", "model.se_head.", "model.moe.gates.")
 # Smaller weights stay float: a per-head gate (grep_linear) gains nothing from int8.
 MIN_QUANTISED_ELEMENTS = 4096
-COSINE_MIN = 0.99
-SSNR_MAX_DB = 0.3
 
 
 class Int8Error(ValueError):
@@ -119,96 +113,6 @@ def quantise_for_cpu(float_path: Path, out: Path, min_elements: int = MIN_QUANTI
     return {"int8_weights_unpacked": unpacked, "transposes_folded": folded, "matmuls": total, "quantised": integer, "kept_float32": len(kept)}
 
 
-def _pooled_embedding_names(graph: onnx.GraphProto) -> list[str]:
-    """Inputs of the products with the SER classifier's first weight (the utterance's pooled
-    embedding and the trajectory's windowed ones)."""
-    weight = "model.ser_head.classifier.0.weight"
-    transposed = {node.output[0] for node in graph.node if node.op_type == "Transpose" and node.input[0] == weight}
-    sources = {weight, weight + TRANSPOSED_SUFFIX} | transposed
-    return [node.input[0] for node in graph.node if node.op_type in ("MatMul", "Gemm") and node.input[1] in sources]
-
-
-def _session_with(path: Path, extra: list[str], threads: int) -> ort.InferenceSession:
-    """A session whose outputs are the contract's plus `extra` tensors (a graph-only copy beside the
-    model, so a large model's external data is shared, not copied)."""
-    proto = onnx.load(str(path), load_external_data=False)
-    for name in extra:
-        proto.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
-    copy = path.with_name(path.stem + ".parity.onnx")
-    onnx.save_model(proto, str(copy))
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    try:
-        return ort.InferenceSession(str(copy), options, providers=["CPUExecutionProvider"])
-    finally:
-        copy.unlink(missing_ok=True)
-
-
-def _run_all(path: Path, noisy: list[np.ndarray], threads: int) -> list[dict[str, np.ndarray]]:
-    graph = onnx.load(str(path), load_external_data=False).graph
-    extra = _pooled_embedding_names(graph)
-    session = _session_with(path, extra, threads)
-    names = list(OUTPUT_NAMES) + extra
-    results = []
-    for clip in noisy:
-        values = session.run(names, {"waveform": clip[None].astype(np.float32)})
-        by_name = dict(zip(OUTPUT_NAMES, values))
-        pooled = [v for v in values[len(OUTPUT_NAMES) :] if v.ndim == 2]
-        by_name["pooled"] = pooled[0] if pooled else None
-        results.append(by_name)
-    del session
-    gc.collect()
-    return results
-
-
-def int8_parity(float_path: Path, int8_path: Path, pairs: list[tuple[np.ndarray, np.ndarray]], threads: int = 1) -> dict:
-    """The int8 model against the float32 one on (clean, noisy) pairs; `passed` is whether the pooled
-    embedding's cosine is at least COSINE_MIN and each clip's SSNR within SSNR_MAX_DB."""
-    noisy = [n for _, n in pairs]
-    reference = _run_all(float_path, noisy, threads)
-    quantised = _run_all(int8_path, noisy, threads)
-    logit_error, cosines, ssnr_float, ssnr_int8, router, label = [], [], [], [], [], []
-    for (clean, _), a, b in zip(pairs, reference, quantised, strict=True):
-        logits = a["emotion_logits"]
-        spread = float(logits.max() - logits.min()) or 1.0
-        logit_error.append(float(np.abs(b["emotion_logits"] - logits).max()) / spread)
-        label.append(float(b["emotion_logits"].argmax() == logits.argmax()))
-        if a["pooled"] is not None and b["pooled"] is not None:
-            x, y = a["pooled"].ravel().astype(np.float64), b["pooled"].ravel().astype(np.float64)
-            cosines.append(float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y) + 1e-30)))
-        ssnr_float.append(segmental_snr(clean, a["enhanced"][0]))
-        ssnr_int8.append(segmental_snr(clean, b["enhanced"][0]))
-        for gate in ("ser_gate", "se_gate"):
-            router.append(float(np.mean(a[gate].argmax(-1) == b[gate].argmax(-1))))
-    ssnr_difference = [abs(q - f) for f, q in zip(ssnr_float, ssnr_int8)]
-    report = {
-        "clips": len(pairs),
-        "logit_error_vs_spread_max": max(logit_error),
-        "pooled_cosine_min": min(cosines) if cosines else None,
-        "ssnr_float_db": [round(v, 3) for v in ssnr_float],
-        "ssnr_int8_db": [round(v, 3) for v in ssnr_int8],
-        "ssnr_difference_db_max": max(ssnr_difference),
-        "ssnr_difference_db_mean": float(np.mean(ssnr_difference)),
-        "router_top1_agreement": float(np.mean(router)),
-        "label_top1_agreement": float(np.mean(label)),
-    }
-    report["passed"] = bool(
-        cosines and min(cosines) >= COSINE_MIN and max(ssnr_difference) <= SSNR_MAX_DB and np.isfinite(max(ssnr_difference))
-    )
-    return report
-
-
-def describe(report: dict) -> str:
-    """One line for the card and the console."""
-    return (
-        f"int8 vs float32 (ONNX Runtime, {report['clips']} test pairs): largest logit error "
-        f"{report['logit_error_vs_spread_max']:.3f} of the logits' spread; pooled-embedding cosine "
-        f"{report['pooled_cosine_min']:.4f} at worst (needs >= {COSINE_MIN}); enhanced audio SSNR within "
-        f"{report['ssnr_difference_db_max']:.3f} dB (needs <= {SSNR_MAX_DB}); routers' top-1 agreement "
-        f"{report['router_top1_agreement']:.4f}; utterance labels' top-1 agreement {report['label_top1_agreement']:.4f}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="the float32 (or int8-weight) ONNX model")
@@ -226,9 +130,9 @@ def main() -> None:
     root = args.corpus.parent
     pairs = [(read_audio(root / r["clean_path"]), read_audio(root / r["path"])) for r in rows]
     done = quantise_for_cpu(args.model, args.out)
-    report = int8_parity(args.model, args.out, pairs, args.threads)
+    report = parity_with_float32(args.model, args.out, pairs, args.threads)
     print(json.dumps({**done, **{k: v for k, v in report.items() if not k.startswith("ssnr_") or k.startswith("ssnr_difference")}}))
-    print(describe(report))
+    print(describe(report, "int8"))
 
 
 if __name__ == "__main__":

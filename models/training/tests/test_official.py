@@ -340,7 +340,7 @@ def test_int8_model_keeps_the_float_outputs_and_is_written_only_when_it_does(con
     against float32 (printed, in the metadata), the contract; a failing check writes nothing."""
     import convert_official
 
-    import merit.cpu_int8 as cpu_int8
+    import merit.precision_parity as precision_parity
 
     out, _ = converted
     target = tmp_path / "int8.onnx"
@@ -348,16 +348,46 @@ def test_int8_model_keeps_the_float_outputs_and_is_written_only_when_it_does(con
     assert int8 is not None and target.exists()
     assert int8["quantisation"]["quantised"] > 0 and int8["quantisation"]["kept_float32"] > 0
     parity = int8["parity"]
-    assert parity["passed"] and parity["pooled_cosine_min"] >= cpu_int8.COSINE_MIN
-    assert parity["ssnr_difference_db_max"] <= cpu_int8.SSNR_MAX_DB
+    assert parity["passed"] and parity["pooled_cosine_min"] >= precision_parity.COSINE_MIN
+    assert parity["ssnr_difference_db_max"] <= precision_parity.SSNR_MAX_DB
     assert verify_onnx_contract(target)["int8"]["parity"]["passed"]
     ops = {node.op_type for node in __import__("onnx").load(str(target)).graph.node}
     assert ops & {"MatMulInteger", "DynamicQuantizeMatMul"}
     assert int8["timing"]["rtf"] > 0 and int8["timing"]["peak_mb"] > 0
 
-    monkeypatch.setattr(cpu_int8, "COSINE_MIN", 1.01)
+    monkeypatch.setattr(precision_parity, "COSINE_MIN", 1.01)
     refused = tmp_path / "refused.onnx"
     assert convert_official.write_int8(out, refused, tmp_path / "staging2", threads=1) is None
+    assert not refused.exists()
+
+
+def test_fp16_model_halves_the_backbone_and_experts_keeps_the_float_outputs_and_is_written_only_when_it_does(
+    release, converted, tmp_path, monkeypatch
+):
+    """convert_official.py --fp16's step on the converted stand-in: the backbone's and experts' weights
+    in half precision, the heads' in float32, float32 inputs and outputs (the contract), the checks
+    against float32 (here on the CPU); a failing check writes nothing."""
+    import onnx
+
+    import convert_official
+    import merit.precision_parity as precision_parity
+
+    out, _ = converted
+    target = tmp_path / "fp16.onnx"
+    fp16 = convert_official.write_fp16(load_official(release).model, out, target, tmp_path / "staging", threads=1)
+    assert fp16 is not None and target.exists()
+    assert fp16["half_modules"][0] == "backbone" and any(name.startswith("moe.experts.") for name in fp16["half_modules"])
+    assert fp16["parity"]["passed"] and fp16["parity"]["label_top1_agreement"] == 1.0
+    metadata = verify_onnx_contract(target)
+    assert metadata["precision"] == "fp16" and metadata["fp16"]["parity"]["passed"]
+    types = {init.name: init.data_type for init in onnx.load(str(target)).graph.initializer}
+    half = onnx.TensorProto.FLOAT16
+    assert any(t == half for name, t in types.items() if name.startswith("model.backbone."))
+    assert all(t != half for name, t in types.items() if name.startswith(("model.ser_head.", "model.se_head.", "model.moe.gates.")))
+
+    monkeypatch.setattr(precision_parity, "COSINE_MIN", 1.01)
+    refused = tmp_path / "refused.onnx"
+    assert convert_official.write_fp16(load_official(release).model, out, refused, tmp_path / "staging2", threads=1) is None
     assert not refused.exists()
 
 

@@ -50,6 +50,9 @@ pub struct ModelCard {
     /// `speaker_reference` input and the `emotion_statistics` output).
     #[serde(default)]
     pub speaker_relative: bool,
+    /// `fp16` for a model made for CUDA (`convert_official.py --fp16`); absent for float32 weights.
+    #[serde(default)]
+    pub precision: Option<String>,
     #[serde(default)]
     pub trained_on: String,
     /// Evaluation figures, as the pipeline wrote them.
