@@ -2,6 +2,7 @@
 evaluation -> ONNX export with the contract. Checks the plumbing, not the accuracy."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import torch
 from conftest import TRAINING
 from merit.corpus import PRESETS, generate
 from merit.data import CorpusError, load_split, read_manifest
+from merit.dev_enhancement import dev_gains
 from merit.export import verify_onnx_contract
 
 
@@ -35,6 +37,9 @@ def test_pipeline_end_to_end(manifest, tmp_path):
     configs = {name: torch.load(runs / name / "model.pt", weights_only=False)["config"] for name in ("sparse_merit", "mtl")}
     assert configs["mtl"]["se_loss_weight"] == 2.5
     assert (configs["sparse_merit"]["se_normalised"], configs["mtl"]["se_normalised"]) == (False, True)
+    gains = [dev_gains(runs / name / "model.pt", manifest) for name in ("sparse_merit", "mtl")]
+    assert [g["se_input"] for g in gains] == ["raw", "normalised"]
+    assert all(g["clips"] > 0 and math.isfinite(g["ssnr_gain_db"]) for g in gains), gains
     log = [json.loads(line) for line in (runs / "sparse_merit/log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == ["frozen", "finetune", "int8"]
     # The kept checkpoint is rounded to int8, and what that did to the dev split is logged.

@@ -1,0 +1,56 @@
+"""Enhancement on the dev split, the split where SE choices are made (e.g. `merit.train --se-input`):
+each model's segmental SNR gain over the noisy input on the dev split's noisy clips (seen noise, one
+SNR drawn per clip), overall and on the clips mixed below 0 dB.
+
+    .venv/bin/python -m merit.dev_enhancement --corpus work/corpus/manifest.jsonl \\
+        work/runs/se_only/model.pt work/runs-se/se_only_raw/model.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import load_split
+from .metrics import segmental_snr
+from .train import enhance_clips, load_trained
+from .train_utils import configure_threads
+
+
+def dev_gains(model_path: Path, corpus: Path) -> dict:
+    """Mean SSNR gain (dB) of the model's enhancement over the noisy dev clips."""
+    clips = [c for c in load_split(corpus, "dev", require_all_classes=False) if c.row.get("snr_db") is not None]
+    model = load_trained(model_path)
+    if model.se_head is None:
+        raise SystemExit(f"{model_path}: the model has no SE head")
+    with torch.no_grad():
+        enhanced = enhance_clips(model, clips)
+    gains = np.array([segmental_snr(c.clean, e.noisy) - segmental_snr(c.clean, c.noisy) for c, e in zip(clips, enhanced)])
+    below = np.array([c.row["snr_db"] < 0 for c in clips])
+    return {
+        "model": str(model_path),
+        "se_input": "normalised" if model.se_sees_normalised else "raw",
+        "clips": len(clips),
+        "ssnr_gain_db": round(float(gains.mean()), 3),
+        "clips_below_0db": int(below.sum()),
+        "ssnr_gain_below_0db": round(float(gains[below].mean()), 3) if below.any() else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", type=Path, nargs="+", help="model.pt files with an SE head (merit.train)")
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
+    args = parser.parse_args()
+    configure_threads(args.threads)
+    for path in args.models:
+        print(json.dumps(dev_gains(path, args.corpus)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
