@@ -100,7 +100,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "provider     {} (batch {}, chunks of {} s)",
         session.provider(),
         params.batch,
-        params.chunk_s
+        session.chunk_seconds(params.chunk_s)
     );
     println!(
         "audio        {seconds:.0} s (synthetic speech-like), trajectory {} windows",

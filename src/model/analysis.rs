@@ -293,7 +293,7 @@ pub fn analyze_signal(
     let one_pass = session
         .trajectory_window_s()
         .is_some_and(|w| (w - params.window_s).abs() < 1e-6);
-    let chunk_len = samples_of(params.chunk_s, hop_samples).max(MIN_SAMPLES);
+    let chunk_len = samples_of(session.chunk_seconds(params.chunk_s), hop_samples).max(MIN_SAMPLES);
     let mut overlap = samples_of(params.overlap_s, hop_samples);
     if one_pass {
         overlap = overlap.max(samples_of(params.window_s, hop_samples));

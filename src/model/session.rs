@@ -104,9 +104,11 @@ pub struct MeritSession {
     weight_bytes: u64,
 }
 
-/// Over this much weight (WavLM Large: 2.6 GB), a CPU run holds one chunk: measured on the authors'
-/// full-size model, two 20 s chunks per run peaked 0.57 GB higher than one, at the same speed.
+/// Over this much weight (WavLM Large: 2.6 GB), a CPU run holds one chunk of at most
+/// [`LARGE_MODEL_CHUNK_S`]: measured on the authors' full-size model (60 s), two 20 s chunks per run
+/// peaked 0.57 GB higher than one, and one 10 s chunk 0.25 GB lower than one of 20 s (2.90 GB).
 const LARGE_MODEL_BYTES: u64 = 1 << 30;
+const LARGE_MODEL_CHUNK_S: f64 = 10.0;
 
 fn describe(name: &str, dtype: &ValueType) -> TensorSpec {
     match dtype {
@@ -316,7 +318,22 @@ impl MeritSession {
     /// batch, is what limits a laptop.
     #[must_use]
     pub fn chunks_per_run_limit(&self) -> Option<usize> {
-        (self.provider == Provider::Cpu && self.weight_bytes > LARGE_MODEL_BYTES).then_some(1)
+        self.is_large_on_cpu().then_some(1)
+    }
+
+    /// The chunk length analyses use when `requested_s` is asked for: at most 10 s for a large
+    /// model on the CPU, for the same reason (activations grow with the chunk).
+    #[must_use]
+    pub fn chunk_seconds(&self, requested_s: f64) -> f64 {
+        if self.is_large_on_cpu() {
+            requested_s.min(LARGE_MODEL_CHUNK_S)
+        } else {
+            requested_s
+        }
+    }
+
+    fn is_large_on_cpu(&self) -> bool {
+        self.provider == Provider::Cpu && self.weight_bytes > LARGE_MODEL_BYTES
     }
 
     /// The window of the model's one-pass trajectory output, if it has one.
