@@ -47,13 +47,22 @@ train sparse_merit-trained --variant sparse_merit --backbone "$backbone" "${head
 first=$!
 train se_only --variant se_only --backbone "$backbone"
 wait $first
-train mtl --variant mtl --backbone "$backbone" "${head[@]}" &
+train mtl-trained --variant mtl --backbone "$backbone" "${head[@]}" &
 first=$!
-train ser_enhanced --variant ser_only --backbone "$backbone" --input enhanced --enhancer "$runs/se_only/model.pt" "${head[@]}"
+train ser_enhanced-trained --variant ser_only --backbone "$backbone" --input enhanced --enhancer "$runs/se_only/model.pt" "${head[@]}"
 wait $first
-# The shipped model: Sparse MERIT's pitch path refitted on the training statistics (merit.refit).
-[[ -f $runs/sparse_merit/model.pt ]] || timed refit $py -m merit.refit --model "$runs/sparse_merit-trained/model.pt" --corpus "$corpus" \
-  --out "$runs/sparse_merit" --threads 2
+# Every emotion model's pitch path refitted on the training statistics the same way (merit.refit), so
+# the comparison is of the models, not of who got the refit; SE pre-processing's SER model hears its
+# enhancer's output there too. runs/sparse_merit is the shipped model.
+refit() { # NAME ARGS...: runs/NAME-trained refitted into runs/NAME
+  local name=$1
+  shift
+  [[ -f $runs/$name/model.pt ]] || timed "refit $name" $py -m merit.refit --model "$runs/$name-trained/model.pt" --corpus "$corpus" \
+    --out "$runs/$name" --threads 2 "$@"
+}
+refit sparse_merit
+refit mtl
+refit ser_enhanced --enhancer "$runs/se_only/model.pt"
 
 if [[ ! -f $work/rnnoise/.done ]]; then
   (cd ../.. && timed "build studio" cargo build --release --quiet)

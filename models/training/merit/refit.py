@@ -47,10 +47,13 @@ class RefitError(ValueError):
 
 
 @torch.no_grad()
-def training_statistics(model: MeritModel, clips, noise: NoisePool, mixtures: int, seed: int) -> list[dict]:
+def training_statistics(
+    model: MeritModel, clips, noise: NoisePool, mixtures: int, seed: int, enhancer: MeritModel | None = None
+) -> list[dict]:
     """Per round (the clean utterances, then `mixtures` rounds of each mixed anew) and per reference
     (the speaker's other utterances of the round; the population's), the pitch statistics and the
-    classifier's logits of the pooled statistics relative to it."""
+    classifier's logits of the pooled statistics relative to it. With an `enhancer` (the SE
+    pre-processing baseline), the model hears every signal after it, as in its training."""
     rng = np.random.default_rng(seed)
     head = model.ser_head
     rounds = []
@@ -58,7 +61,10 @@ def training_statistics(model: MeritModel, clips, noise: NoisePool, mixtures: in
         statistics = []
         for clip in clips:
             signal = clip.clean if round_number == 0 else random_mixture(clip.clean, noise, rng).noisy.astype(np.float32)
-            statistics.append(model(torch.from_numpy(signal)[None]).emotion_statistics[0])
+            heard = torch.from_numpy(signal)[None]
+            if enhancer is not None:
+                heard = enhancer(heard).enhanced
+            statistics.append(model(heard).emotion_statistics[0])
         statistics = torch.stack(statistics)
         for reference, against in (
             ("speaker", speaker_references(statistics, [clip.row["speaker"] for clip in clips], head.population_reference)),
@@ -114,7 +120,9 @@ def refit(args) -> dict:
     families = sorted({clip.row["family"] for clip in clips})
     if len(families) < 2:
         raise RefitError(f"the training clips come from {families}; choosing the gate needs two voice families or more")
-    rounds = training_statistics(model, clips, NoisePool(args.corpus.parent / "noise" / "train"), args.mixtures, args.seed)
+    enhancer = load_trained(args.enhancer) if args.enhancer else None
+    noise = NoisePool(args.corpus.parent / "noise" / "train")
+    rounds = training_statistics(model, clips, noise, args.mixtures, args.seed, enhancer)
     pitch = torch.cat([r["pitch"] for r in rounds])
     classifier = torch.cat([r["classifier"] for r in rounds])
     labels = torch.tensor([clip.label for clip in clips] * len(rounds))
@@ -157,6 +165,7 @@ def refit(args) -> dict:
     report = {
         "step": "refit",
         "source": str(args.model),
+        "enhancer": str(args.enhancer) if args.enhancer else None,
         "clips": len(clips),
         "rounds": args.mixtures + 1,
         "families": families,
@@ -179,6 +188,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for the refitted model.pt and its log")
     parser.add_argument("--exclude-family", help="the family the model was trained without (leave-one-family-out)")
     parser.add_argument("--mixtures", type=int, default=2, help="noisy rounds beside the clean one")
+    parser.add_argument("--enhancer", type=Path, help="SE model.pt whose output the model hears (a model trained with --input enhanced)")
     parser.add_argument(
         "--population-weight", type=float, default=0.0, help="weight of the population-relative statistics in the fit and the choice"
     )

@@ -58,6 +58,24 @@ def test_top_2_gate_renormalises():
     assert torch.allclose(gate.sum(-1), torch.ones(1, 1))
 
 
+@pytest.mark.parametrize(("top_k", "gate"), [(1, "probability"), (1, "one_hot"), (2, "probability")])
+def test_inference_runs_each_expert_on_its_frames_only_and_mixes_like_training(top_k, gate):
+    torch.manual_seed(0)
+    moe = MixtureOfExperts(8, 4, 16, 6, top_k=top_k, gate=gate)
+    x = torch.randn(3, 50, 8)
+    dense = moe.train()(x)
+    sparse = moe.eval()(x)
+    for task in MixtureOfExperts.TASKS:
+        assert torch.allclose(sparse[task].features, dense[task].features, atol=1e-6)
+        assert torch.equal(sparse[task].chosen, dense[task].chosen)
+    # An expert no router chose runs on no frame at all (and the mixture is still right).
+    calls = []
+    moe.experts[3].register_forward_hook(lambda _module, inputs, _output: calls.append(inputs[0].shape[0]))
+    moe.gates[0].fc.bias.data[3] = moe.gates[1].fc.bias.data[3] = -1e4
+    routings = moe(x)
+    assert calls == [0] and all(routings[task].chosen[..., 3].sum() == 0 for task in MixtureOfExperts.TASKS)
+
+
 def test_balance_loss_is_one_when_uniform_and_grows_when_collapsed():
     uniform = torch.full((1, 4, 4), 0.25)
     chosen = torch.eye(4).unsqueeze(0)

@@ -83,6 +83,13 @@ def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_
     state = torch.load(runs / "sparse_merit/model.pt", weights_only=False)["state_dict"]
     assert float(state["ser_head.classifier_gate"]) == refit["gate"]
     assert not torch.equal(state["ser_head.prosody.1.weight"], saved["state_dict"]["ser_head.prosody.1.weight"])
+    # The SE pre-processing baseline's refit hears its enhancer's output, as its training did.
+    enhancer = runs / "trained/model.pt"
+    run("merit.refit", "--model", str(runs / "trained/model.pt"), "--corpus", str(manifest), "--mixtures", "1",
+        "--enhancer", str(enhancer), "--out", str(tmp_path / "enhanced-refit"))
+    assert json.loads((tmp_path / "enhanced-refit/log.jsonl").read_text())["enhancer"] == str(enhancer)
+    heard_enhanced = torch.load(tmp_path / "enhanced-refit/model.pt", weights_only=False)["state_dict"]
+    assert not torch.equal(heard_enhanced["ser_head.prosody.0.mean"], state["ser_head.prosody.0.mean"])
     run("merit.evaluate", "--corpus", str(manifest), "--runs", str(runs), "--out", str(tmp_path / "eval"), "--perceptual-utterances", "0")
     results = json.loads((tmp_path / "eval/results.json").read_text())
     assert set(results["ser"]) == {"sparse_merit", "sparse_merit (no speaker reference)"}
