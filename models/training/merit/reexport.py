@@ -23,7 +23,7 @@ import soundfile as sf
 
 from . import SAMPLE_RATE
 from .cpu_timing import test_signals
-from .export import METADATA_KEY, export_onnx, model_sha256
+from .export import METADATA_KEY, OUTPUT_NAMES, REFERENCE_INPUT, STATISTICS_OUTPUT, export_onnx, model_sha256
 from .finetune import load_onnx_model
 
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -61,8 +61,20 @@ def compare(old: Path, new: Path) -> dict[str, float]:
     """Largest absolute differences between the two files' outputs over `clips()`."""
     sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (old, new)]
     worst = {"probabilities": 0.0, "trajectory_probabilities": 0.0, "ser_gate": 0.0, "se_gate": 0.0, "enhanced": 0.0}
+    # A speaker-relative model runs each clip without a reference (NaN: the population's) and against
+    # the previous clip's statistics.
+    relative = REFERENCE_INPUT in {i.name for i in sessions[0].get_inputs()}
+    runs, previous = [], None
     for _, audio in clips():
-        a, b = (s.run(None, {"waveform": audio[None]}) for s in sessions)
+        if not relative:
+            runs.append({"waveform": audio[None]})
+            continue
+        size = sessions[0].get_outputs()[-1].shape[1]
+        references = [np.full((1, size), np.nan, np.float32)] + ([previous] if previous is not None else [])
+        runs += [{"waveform": audio[None], REFERENCE_INPUT: reference} for reference in references]
+        previous = sessions[0].run([STATISTICS_OUTPUT], runs[-1])[0]
+    for feeds in runs:
+        a, b = (s.run(OUTPUT_NAMES, feeds) for s in sessions)
         pairs = {
             "probabilities": (softmax(a[0]), softmax(b[0])),
             "enhanced": (a[1], b[1]),

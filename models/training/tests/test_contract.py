@@ -2,6 +2,8 @@
 
 import copy
 import json
+import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -165,6 +167,15 @@ def test_the_shipped_speaker_relative_tiny_model_follows_the_contract():
     assert not np.allclose(reference["logits_population"], reference["logits_relative"], atol=1e-3)
     with torch.no_grad():
         assert np.allclose(ContractWrapper(model)(torch.from_numpy(signal))[0][0].numpy(), reference["logits_population"], atol=1e-4)
+
+
+def test_a_speaker_relative_model_is_re_exported_and_compared_with_and_without_a_reference(tmp_path):
+    model = tmp_path / "relative.onnx"
+    model.write_bytes(SHIPPED_TINY_RELATIVE.read_bytes())
+    result = subprocess.run([sys.executable, "-m", "merit.reexport", str(model)], cwd=REPO / "models" / "training", capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "replaced" in result.stdout
+    assert verify_onnx_contract(model)["speaker_relative"] is True
 
 
 def test_exporter_refuses_models_that_break_the_contract(tmp_path):
