@@ -104,9 +104,8 @@ pub struct MeritSession {
     weight_bytes: u64,
 }
 
-/// Over this much weight (WavLM Large: 2.6 GB), a CPU run holds one chunk of at most
-/// [`LARGE_MODEL_CHUNK_S`]: measured on the authors' full-size model (60 s), two 20 s chunks per run
-/// peaked 0.57 GB higher than one, and one 10 s chunk 0.25 GB lower than one of 20 s (2.90 GB).
+/// Over this much weight (WavLM Large: 2.6 GB), a CPU run holds one chunk of at most 10 s: on the
+/// authors' model, two 20 s chunks per run peaked 0.57 GB above one, one of 20 s 0.25 GB above 10 s.
 const LARGE_MODEL_BYTES: u64 = 1 << 30;
 const LARGE_MODEL_CHUNK_S: f64 = 10.0;
 
@@ -325,11 +324,8 @@ impl MeritSession {
     /// model on the CPU, for the same reason (activations grow with the chunk).
     #[must_use]
     pub fn chunk_seconds(&self, requested_s: f64) -> f64 {
-        if self.is_large_on_cpu() {
-            requested_s.min(LARGE_MODEL_CHUNK_S)
-        } else {
-            requested_s
-        }
+        let limit = self.is_large_on_cpu().then_some(LARGE_MODEL_CHUNK_S);
+        limit.map_or(requested_s, |limit| requested_s.min(limit))
     }
 
     fn is_large_on_cpu(&self) -> bool {
