@@ -62,28 +62,27 @@ def compare(old: Path, new: Path) -> dict[str, float]:
     sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in (old, new)]
     worst = {"probabilities": 0.0, "trajectory_probabilities": 0.0, "ser_gate": 0.0, "se_gate": 0.0, "enhanced": 0.0}
     # A speaker-relative model runs each clip without a reference (NaN: the population's) and against
-    # the previous clip's statistics.
+    # the previous clip's statistics, which the old model's last run of that clip gave.
     relative = REFERENCE_INPUT in {i.name for i in sessions[0].get_inputs()}
-    runs, previous = [], None
+    names = [*OUTPUT_NAMES, STATISTICS_OUTPUT] if relative else list(OUTPUT_NAMES)
+    population = np.full((1, sessions[0].get_outputs()[-1].shape[1]), np.nan, np.float32) if relative else None
+    previous = None
     for _, audio in clips():
-        if not relative:
-            runs.append({"waveform": audio[None]})
-            continue
-        size = sessions[0].get_outputs()[-1].shape[1]
-        references = [np.full((1, size), np.nan, np.float32)] + ([previous] if previous is not None else [])
-        runs += [{"waveform": audio[None], REFERENCE_INPUT: reference} for reference in references]
-        previous = sessions[0].run([STATISTICS_OUTPUT], runs[-1])[0]
-    for feeds in runs:
-        a, b = (s.run(OUTPUT_NAMES, feeds) for s in sessions)
-        pairs = {
-            "probabilities": (softmax(a[0]), softmax(b[0])),
-            "enhanced": (a[1], b[1]),
-            "ser_gate": (a[2], b[2]),
-            "se_gate": (a[3], b[3]),
-            "trajectory_probabilities": (softmax(a[4]), softmax(b[4])),
-        }
-        for name, (x, y) in pairs.items():
-            worst[name] = max(worst[name], float(np.abs(x - y).max()))
+        references = [r for r in (population, previous) if r is not None] or [None]
+        for reference in references:
+            feeds = {"waveform": audio[None]} if reference is None else {"waveform": audio[None], REFERENCE_INPUT: reference}
+            a, b = (s.run(names, feeds) for s in sessions)
+            pairs = {
+                "probabilities": (softmax(a[0]), softmax(b[0])),
+                "enhanced": (a[1], b[1]),
+                "ser_gate": (a[2], b[2]),
+                "se_gate": (a[3], b[3]),
+                "trajectory_probabilities": (softmax(a[4]), softmax(b[4])),
+            }
+            for name, (x, y) in pairs.items():
+                worst[name] = max(worst[name], float(np.abs(x - y).max()))
+        if relative:
+            previous = a[-1]
     return worst
 
 
