@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use merit_studio::model::analysis::{AnalysisParams, Steering, analyze_signal};
-use merit_studio::model::reference::SpeakerReference;
+use merit_studio::model::reference::{ReferenceNote, SpeakerReference};
 use merit_studio::model::{DeviceChoice, MeritSession, ModelError, SessionOptions};
 
 mod common;
@@ -87,8 +87,10 @@ fn an_analysis_records_its_reference_and_statistics_that_do_not_depend_on_it() {
     let statistics = alone.statistics.clone().unwrap();
     assert_eq!(statistics.len(), size);
     let reference = SpeakerReference {
-        speaker: "ann".into(),
-        recordings: 2,
+        basis: ReferenceNote::Speaker {
+            speaker: "ann".into(),
+            recordings: 2,
+        },
         values: statistics.iter().map(|v| v * 0.5 + 0.1).collect(),
     };
     let relative = analyze_signal(

@@ -1,7 +1,8 @@
 //! Speaker references for a collection analysed with a speaker-relative model. A recording's
 //! reference is the mean statistics of its speaker's other recordings, so those recordings'
 //! statistics come first: from the analysis cache's summary index where they were analysed before
-//! (no audio read), else by analysing them without a reference (that analysis is cached too).
+//! (no audio read), else by analysing them without a reference (that analysis is cached too). A
+//! recording whose speaker has too few gets the model's reference of its gender, if both are known.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,38 +12,46 @@ use super::batch::analyze_path;
 use super::cache::AnalysisCache;
 use crate::model::MeritSession;
 use crate::model::analysis::AnalysisParams;
-use crate::model::reference::{MIN_OTHER_RECORDINGS, SpeakerReference, SpeakerStatistics};
-use crate::project::Collection;
+use crate::model::reference::{
+    Gender, GenderReferences, MIN_OTHER_RECORDINGS, SpeakerReference, SpeakerStatistics, Voice,
+};
+use crate::project::{Collection, Recording};
 
 /// The references of a collection's recordings, by path.
 #[derive(Debug, Default)]
 pub struct CollectionReferences {
     statistics: SpeakerStatistics<PathBuf>,
     speakers: HashMap<PathBuf, String>,
+    genders: HashMap<PathBuf, Gender>,
+    by_gender: GenderReferences,
 }
 
 impl CollectionReferences {
-    /// The reference of the recording at `path`, if its speaker has enough other recordings.
+    /// The reference of the recording at `path`: its speaker's, if the speaker has enough other
+    /// recordings, else its gender's, if the collection gives it and the model has one.
     #[must_use]
     pub fn for_path(&self, path: &Path) -> Option<SpeakerReference> {
-        let speaker = self.speakers.get(path)?;
-        self.statistics.reference_for(&path.to_path_buf(), speaker)
+        let by_speaker = self
+            .speakers
+            .get(path)
+            .and_then(|speaker| self.statistics.reference_for(&path.to_path_buf(), speaker));
+        by_speaker.or_else(|| self.by_gender.reference_for(*self.genders.get(path)?))
     }
 }
 
 /// The recordings whose statistics could make a reference: those of speakers with more than
 /// [`MIN_OTHER_RECORDINGS`] recordings, in the given order.
-fn recordings_needing_statistics(
-    recordings: &[(PathBuf, Option<String>)],
-) -> Vec<(PathBuf, String)> {
+fn recordings_needing_statistics(recordings: &[(PathBuf, Voice)]) -> Vec<(PathBuf, String)> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
-    for speaker in recordings.iter().filter_map(|(_, s)| s.as_deref()) {
-        *counts.entry(speaker).or_default() += 1;
+    for (_, voice) in recordings {
+        if let Some(speaker) = voice.speaker.as_deref() {
+            *counts.entry(speaker).or_default() += 1;
+        }
     }
     recordings
         .iter()
-        .filter_map(|(path, speaker)| {
-            let speaker = speaker.as_deref()?;
+        .filter_map(|(path, voice)| {
+            let speaker = voice.speaker.as_deref()?;
             (counts[speaker] > MIN_OTHER_RECORDINGS).then(|| (path.clone(), speaker.to_owned()))
         })
         .collect()
@@ -62,18 +71,25 @@ pub enum StatisticsSource {
 /// speaker-relative (its analyses have no statistics and take no reference).
 pub struct StatisticsPass {
     recordings: Vec<(PathBuf, String)>,
+    genders: HashMap<PathBuf, Gender>,
 }
 
 impl StatisticsPass {
-    /// The pass for `recordings` (path, speaker) and `session`'s model.
+    /// The pass for `recordings` and `session`'s model.
     #[must_use]
-    pub fn plan(session: &MeritSession, recordings: &[(PathBuf, Option<String>)]) -> Self {
+    pub fn plan(session: &MeritSession, recordings: &[(PathBuf, Voice)]) -> Self {
+        if session.statistics_size().is_none() {
+            return Self {
+                recordings: Vec::new(),
+                genders: HashMap::new(),
+            };
+        }
         Self {
-            recordings: if session.statistics_size().is_some() {
-                recordings_needing_statistics(recordings)
-            } else {
-                Vec::new()
-            },
+            recordings: recordings_needing_statistics(recordings),
+            genders: recordings
+                .iter()
+                .filter_map(|(path, voice)| Some((path.clone(), voice.gender?)))
+                .collect(),
         }
     }
 
@@ -98,8 +114,12 @@ impl StatisticsPass {
         cancel: Option<&AtomicBool>,
         mut progress: impl FnMut(),
     ) -> CollectionReferences {
-        let mut references = CollectionReferences::default();
-        if self.is_empty() {
+        let mut references = CollectionReferences {
+            genders: self.genders,
+            by_gender: GenderReferences::from_card(&session.card().gender_references),
+            ..CollectionReferences::default()
+        };
+        if self.recordings.is_empty() {
             return references;
         }
         let paths: Vec<PathBuf> = self
@@ -138,6 +158,26 @@ impl StatisticsPass {
     }
 }
 
+/// What the manifest says of a recording's voice.
+#[must_use]
+pub fn voice_of(recording: &Recording) -> Voice {
+    Voice {
+        speaker: recording.speaker.clone(),
+        gender: recording.gender.as_deref().and_then(Gender::parse),
+    }
+}
+
+/// Every recording's path and voice, in collection order; without the missing ones unless asked.
+#[must_use]
+pub fn collection_voices(collection: &Collection, with_missing: bool) -> Vec<(PathBuf, Voice)> {
+    collection
+        .recordings
+        .iter()
+        .filter(|r| with_missing || !r.missing)
+        .map(|r| (r.path.clone(), voice_of(r)))
+        .collect()
+}
+
 /// The references of a project's recordings (speakers from its manifests), for the commands that
 /// analyse recordings of a project one by one.
 pub fn collection_references(
@@ -146,13 +186,7 @@ pub fn collection_references(
     params: &AnalysisParams,
     cache: Option<&AnalysisCache>,
 ) -> CollectionReferences {
-    let recordings: Vec<(PathBuf, Option<String>)> = collection
-        .recordings
-        .iter()
-        .filter(|r| !r.missing)
-        .map(|r| (r.path.clone(), r.speaker.clone()))
-        .collect();
-    StatisticsPass::plan(session, &recordings).run(
+    StatisticsPass::plan(session, &collection_voices(collection, false)).run(
         session,
         (params, cache),
         StatisticsSource::RecalledOrAnalysed,
@@ -163,12 +197,63 @@ pub fn collection_references(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::model::reference::ReferenceNote;
+
+    #[test]
+    fn a_speaker_reference_comes_first_then_the_gender_reference() {
+        let card = BTreeMap::from([("female".to_owned(), vec![5.0, 5.0])]);
+        let mut references = CollectionReferences {
+            by_gender: GenderReferences::from_card(&card),
+            ..CollectionReferences::default()
+        };
+        for (path, values) in [("a1", 1.0), ("a2", 3.0), ("a3", 5.0)] {
+            let path = PathBuf::from(path);
+            references
+                .statistics
+                .add(path.clone(), "ann", vec![values; 2]);
+            references.speakers.insert(path, "ann".into());
+        }
+        for (path, gender) in [
+            ("a1", Gender::Female),
+            ("b1", Gender::Female),
+            ("c1", Gender::Male),
+        ] {
+            references.genders.insert(PathBuf::from(path), gender);
+        }
+        let reference = |path: &str| references.for_path(Path::new(path));
+        // Ann has two other recordings: her own voice, though her gender is known too.
+        let ann = reference("a1").unwrap();
+        assert_eq!(ann.values, vec![4.0, 4.0]);
+        assert!(matches!(
+            ann.note(),
+            ReferenceNote::Speaker { recordings: 2, .. }
+        ));
+        // No speaker: the gender's reference.
+        let female = reference("b1").unwrap();
+        assert_eq!(female.values, vec![5.0, 5.0]);
+        assert_eq!(
+            female.note(),
+            ReferenceNote::Gender {
+                gender: Gender::Female
+            }
+        );
+        // The model has no reference for this gender, or nothing is known: the population's.
+        assert!(reference("c1").is_none());
+        assert!(reference("d1").is_none());
+    }
 
     #[test]
     fn only_speakers_with_enough_recordings_need_statistics() {
-        let recording =
-            |path: &str, speaker: Option<&str>| (PathBuf::from(path), speaker.map(str::to_owned));
+        let recording = |path: &str, speaker: Option<&str>| {
+            let voice = Voice {
+                speaker: speaker.map(str::to_owned),
+                gender: None,
+            };
+            (PathBuf::from(path), voice)
+        };
         let recordings = [
             recording("a1", Some("ann")),
             recording("b1", Some("bob")),

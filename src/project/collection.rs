@@ -84,15 +84,6 @@ impl Collection {
         self.recordings.iter().map(|r| r.path.clone()).collect()
     }
 
-    /// Every recording's path and speaker (when its manifest names one), in order.
-    #[must_use]
-    pub fn speakers(&self) -> Vec<(PathBuf, Option<String>)> {
-        self.recordings
-            .iter()
-            .map(|r| (r.path.clone(), r.speaker.clone()))
-            .collect()
-    }
-
     /// Gathers the recordings of every source in order. Only file names and existence are
     /// checked here; headers are probed later, in the background.
     #[must_use]

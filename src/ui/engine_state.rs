@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::jobs::model_choice::choose_model;
+use crate::jobs::references::collection_voices;
 use crate::jobs::{Job, JobPanicked, Notify};
 use crate::model::runtime::{self, RuntimeError, RuntimeLibrary};
 use crate::project::{Collection, Project};
@@ -66,7 +67,11 @@ impl EngineState {
                 tracing::warn!("{missing}; using the shipped model");
                 crate::model::shipped_model_path()
             });
-        self.engine = Engine::new(model, collection.speakers(), self.cache_dir.clone());
+        self.engine = Engine::new(
+            model,
+            collection_voices(collection, true),
+            self.cache_dir.clone(),
+        );
     }
 
     /// Uses `model` from now on, over the project's.

@@ -4,6 +4,7 @@
 use crate::jobs::batch::AnalyzeError;
 use crate::jobs::cache::Summary;
 use crate::model::analysis::SignalAnalysis;
+use crate::model::reference::ReferenceNote;
 
 /// The model's verdict on one recording, as the browser shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,19 +36,24 @@ impl From<Summary> for Prediction {
 pub fn speaker_reference_line(analysis: &SignalAnalysis) -> Option<(String, &'static str)> {
     const WHY: &str = "This model classifies a recording against its speaker's own voice: the mean \
         of the speaker's other analysed recordings (the manifest's speaker column, at least 2). \
-        Without them it compares with all the voices it was trained on, which is less reliable \
-        for a voice it has never heard. Analyse all to give every speaker a reference.";
-    match (&analysis.reference, &analysis.statistics) {
-        (Some(note), _) => Some((
-            format!(
-                "against {}'s voice ({} other recordings)",
-                note.speaker, note.recordings
-            ),
-            WHY,
-        )),
-        (None, Some(_)) => Some(("against all voices (no speaker reference)".into(), WHY)),
-        (None, None) => None,
-    }
+        Without them it compares with the voices of the speaker's gender it was trained on (the \
+        manifest's gender column), else with all of them, which is less reliable for a voice it \
+        has never heard. Analyse all to give every speaker a reference.";
+    let line = match (&analysis.reference, &analysis.statistics) {
+        (
+            Some(ReferenceNote::Speaker {
+                speaker,
+                recordings,
+            }),
+            _,
+        ) => format!("against {speaker}'s voice ({recordings} other recordings)"),
+        (Some(ReferenceNote::Gender { gender }), _) => {
+            format!("against {} voices (no speaker reference)", gender.as_str())
+        }
+        (None, Some(_)) => "against all voices (no speaker reference)".into(),
+        (None, None) => return None,
+    };
+    Some((line, WHY))
 }
 
 impl Prediction {

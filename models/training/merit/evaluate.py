@@ -32,6 +32,12 @@ def without_reference(system: str) -> str:
     return f"{system} (no speaker reference)"
 
 
+def with_gender_reference(system: str) -> str:
+    """The name of a speaker-relative system's rows scored against the gender reference of each clip's
+    speaker (EmotionHead.gender_references), as a single recording of known gender is classified."""
+    return f"{system} (gender reference)"
+
+
 CONDITIONS = [("clean", None)] + [(s, float(snr)) for s in ("seen", "unseen") for snr in (-5, 0, 5, 10)]
 
 
@@ -66,6 +72,15 @@ class System:
         """Classes of clips from one condition against their speakers' references (the mean of the
         speaker's other clips there, as merit.train scores its dev split)."""
         return logits_against_speakers(self.classifier.ser_head, statistics, speakers).argmax(-1).numpy()
+
+    @property
+    def has_gender_references(self) -> bool:
+        return self.speaker_relative and bool(self.classifier.ser_head.fitted_gender_references())
+
+    @torch.no_grad()
+    def classify_by_gender(self, statistics: torch.Tensor, genders: list[str | None]) -> np.ndarray:
+        head = self.classifier.ser_head
+        return head.classify(statistics, head.reference_for_genders(genders)).argmax(-1).numpy()
 
 
 class ModelSystem(System):
@@ -153,6 +168,9 @@ def evaluate(corpus: Path, systems: list[System], perceptual_utterances: int = 6
         clean = np.stack([read_audio(root / r["clean_path"]) for r in group])
         for system in systems:
             logits, enhanced, routing, statistics = system.run(noisy, group)
+            by_gender = None
+            if statistics is not None and system.has_gender_references:
+                by_gender = system.classify_by_gender(statistics, [row.get("gender") for row in group])
             for i, row in enumerate(group):
                 key = condition_key(row)
                 record = {"system": system.name, "utterance": utterance, "family": row.get("family", "espeak"), "condition": key,
@@ -164,6 +182,8 @@ def evaluate(corpus: Path, systems: list[System], perceptual_utterances: int = 6
                     # The same model without a speaker reference (the population's), as a single
                     # recording is classified; emotion only, so its enhancement is not counted twice.
                     records.append({**record, "system": without_reference(system.name)})
+                if by_gender is not None:
+                    records.append({**record, "system": with_gender_reference(system.name), "guess": int(by_gender[i])})
                 if enhanced is not None and row["noise_set"] != "clean":
                     perceptual = number <= perceptual_utterances
                     for metric, value in se_scores(clean[i].astype(np.float64), enhanced[i].astype(np.float64), perceptual).items():

@@ -121,8 +121,18 @@ def metadata_for(model: MeritModel, version: str, trained_on: str, evaluation: d
         "evaluation": evaluation or {},
         "config": json.loads(config.to_json()),
         "speaker_relative": config.speaker_relative,
+        **gender_metadata(model),
         **extra,
     }
+
+
+def gender_metadata(model: MeritModel) -> dict:
+    """A speaker-relative head's fitted gender references (EmotionHead.gender_references), which the
+    studio feeds as `speaker_reference` to a recording of known gender without one of its speaker."""
+    if not model.config.speaker_relative:
+        return {}
+    fitted = model.ser_head.fitted_gender_references()
+    return {"gender_references": fitted} if fitted else {}
 
 
 def check_model_contract(model: MeritModel, samples: int = SAMPLE_RATE) -> None:

@@ -41,7 +41,7 @@ from .data import CorpusError, read_audio, read_json_lines
 from .export import export_onnx, metadata_for, model_sha256, verify_onnx_contract
 from .metrics import confusion, per_class_f1
 from .head_fit import fit_head
-from .heads import MIN_OTHER_RECORDINGS
+from .heads import GENDERS, MIN_OTHER_RECORDINGS
 from .model import MeritModel
 from .quantize import float_initializers, round_weights_int8
 from .train import logits_against_speakers
@@ -74,6 +74,13 @@ def load_onnx_model(path: Path) -> tuple[MeritModel, dict, str]:
         if tuple(array.shape) != tuple(tensor.shape):
             raise CorpusError(f"{path}: {name} has shape {array.shape}, the model needs {tuple(tensor.shape)}")
         state[name] = torch.from_numpy(array.copy())
+    if model.config.speaker_relative:
+        gender_references = model.ser_head.gender_references
+        for gender, values in (metadata.get("gender_references") or {}).items():
+            if gender not in GENDERS or len(values) != gender_references.shape[1]:
+                raise CorpusError(f"{path}: gender_references[{gender!r}] does not fit the model ({len(values)} values)")
+            state["ser_head.gender_references"][GENDERS.index(gender)] = torch.tensor(values)
+        missing = [name for name in missing if name != "ser_head.gender_references"]
     if missing:
         raise CorpusError(
             f"{path}: {len(missing)} parameters are not in the file (e.g. {missing[:3]}); "
@@ -308,6 +315,10 @@ def run(args: argparse.Namespace) -> None:
         before = evaluate(model, scored, rows, len(classes), progress)
         losses = fine_tune(model, train_rows, len(classes), args.steps, args.lr, args.train, args.seed, progress=progress)
         training = {"loss_first": losses[0], "loss_last": losses[-1]}
+        if model.config.speaker_relative:
+            # The statistics moved with the trained layers: the parent's gender references no
+            # longer describe them, so the model leaves them out (recordings fall back to the population's).
+            model.ser_head.gender_references.fill_(float("nan"))
         round_weights_int8(model)
         after = evaluate(model, scored, rows, len(classes), progress)
     evaluation = dict(parent.get("evaluation") or {})

@@ -89,6 +89,11 @@ class Standardiser(nn.Module):
         return (x - self.mean) / (self.variance + 1e-6).sqrt()
 
 
+# Genders a reference can be fitted for, as the corpus manifest spells them (the studio maps its
+# manifests' spellings onto these: src/model/reference.rs).
+GENDERS = ("female", "male")
+
+
 class EmotionHead(nn.Module):
     def __init__(
         self,
@@ -121,6 +126,10 @@ class EmotionHead(nn.Module):
             # Running mean of the pooled statistics in training: the reference of a recording whose
             # speaker is unknown.
             self.register_buffer("population_reference", torch.zeros(2 * size))
+            # Mean statistics of the training recordings of each of GENDERS (merit.refit), the
+            # reference of a recording whose speaker has too few other recordings but whose
+            # gender is known: much nearer its voice than the population's mean. NaN: not fitted.
+            self.register_buffer("gender_references", torch.full((len(GENDERS), 2 * size), float("nan")))
 
     def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
         return self.classify(self.pooling(x), reference)
@@ -143,6 +152,25 @@ class EmotionHead(nn.Module):
         """The pitch features' means and standard deviations out of pooled statistics."""
         size, pitch = self.size, self.pitch_features
         return torch.cat([statistics[..., size - pitch : size], statistics[..., 2 * size - pitch :]], dim=-1)
+
+    def reference_for_genders(self, genders: list[str | None]) -> torch.Tensor:
+        """Each recording's gender reference (batch, 2 * size); the population's where the gender is
+        unknown or its reference was not fitted."""
+        rows = []
+        for gender in genders:
+            row = self.gender_references[GENDERS.index(gender)] if gender in GENDERS else None
+            rows.append(row if row is not None and bool(torch.isfinite(row).all()) else self.population_reference)
+        return torch.stack(rows)
+
+    def fitted_gender_references(self) -> dict[str, list[float]]:
+        """The fitted gender references by gender (what the export's metadata carries)."""
+        return {g: row.tolist() for g, row in zip(GENDERS, self.gender_references, strict=True) if bool(torch.isfinite(row).all())}
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Models saved before gender references existed load with none fitted.
+        if self.speaker_relative:
+            state_dict.setdefault(prefix + "gender_references", self.gender_references.clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def update_population_reference(self, statistics: torch.Tensor, momentum: float = 0.01) -> None:
         with torch.no_grad():

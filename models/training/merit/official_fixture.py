@@ -171,7 +171,7 @@ def se_state(size: FixtureSize, r: _Random) -> dict[str, torch.Tensor]:
     for layer in range(2):
         inputs = size.se_proj if layer == 0 else 2 * hidden
         for suffix in ("", "_reverse"):
-            p = f"lstm_enc.1.blstm."
+            p = "lstm_enc.1.blstm."
             s[f"{p}weight_ih_l{layer}{suffix}"] = r.linear(4 * hidden, inputs)
             s[f"{p}weight_hh_l{layer}{suffix}"] = r.linear(4 * hidden, hidden)
             s[f"{p}bias_ih_l{layer}{suffix}"] = r.vector(4 * hidden)

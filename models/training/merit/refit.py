@@ -17,6 +17,10 @@ Measured with W = 1/3 (training's population share) on the leave-one-family-out 
 macro-F1 with references fell (real 0.748 -> 0.693, espeak 0.622 -> 0.603) and without them did not
 reliably rise (0.362 -> 0.399, 0.482 -> 0.439), so W is 0 by default.
 
+The same statistics give the head's gender references (EmotionHead.gender_references): the mean of
+the training clips of each gender, what a recording whose speaker has too few other recordings is
+classified against when its gender is known.
+
     .venv/bin/python -m merit.refit --model work/runs/lofo-espeak-REC/sparse_merit/model.pt \\
         --corpus work/corpus/manifest.jsonl --exclude-family espeak --out work/runs/lofo-espeak-REC-refit/sparse_merit
 """
@@ -32,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import load_split
+from .heads import GENDERS
 from .metrics import macro_f1
 from .mixing import NoisePool, random_mixture
 from .model import MeritModel
@@ -71,8 +76,23 @@ def training_statistics(
             ("population", head.population_reference.expand_as(statistics)),
         ):
             relative = statistics - against
-            rounds.append({"reference": reference, "pitch": head.pitch_statistics(relative), "classifier": head.classifier(relative)})
+            rounds.append(
+                {"reference": reference, "statistics": statistics, "pitch": head.pitch_statistics(relative), "classifier": head.classifier(relative)}
+            )
     return rounds
+
+
+def gender_references(rounds: list[dict], genders: list[str | None]) -> dict[str, tuple[torch.Tensor, int]]:
+    """Per gender of GENDERS that has clips: the mean pooled statistics of its clips over every round
+    (clean and mixed: the population reference is a mean over noisy training input too), and how
+    many clips that is."""
+    per_round = [r["statistics"] for r in rounds if r["reference"] == "speaker"]
+    references = {}
+    for gender in GENDERS:
+        rows = [i for i, clip_gender in enumerate(genders) if clip_gender == gender]
+        if rows:
+            references[gender] = (torch.cat([statistics[rows] for statistics in per_round]).mean(dim=0), len(rows))
+    return references
 
 
 def fit_logistic(
@@ -156,6 +176,9 @@ def refit(args) -> dict:
         head.prosody[0].variance.copy_(variance)
         head.prosody[1].weight.copy_(weight.T)
         head.prosody[1].bias.copy_(bias)
+        by_gender = gender_references(rounds, [clip.row.get("gender") for clip in clips])
+        for gender, (mean_statistics, _) in by_gender.items():
+            head.gender_references[GENDERS.index(gender)] = mean_statistics
     saved = torch.load(args.model, map_location="cpu", weights_only=False)
     saved["state_dict"] = model.state_dict()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -172,6 +195,7 @@ def refit(args) -> dict:
         "population_weight": args.population_weight,
         "gate": gate,
         "l2": l2,
+        "gender_reference_clips": {gender: clips_of for gender, (_, clips_of) in by_gender.items()},
         "held_out_family_macro_f1": {
             f"gate {g}, l2 {w}": {"weighted": round(v, 4), **{k: round(x, 4) for k, x in parts[(g, w)].items()}}
             for (g, w), v in scores.items()

@@ -129,9 +129,27 @@ def test_a_speaker_relative_model_is_scored_and_fine_tuned_against_its_speakers(
         split = "test" if number in (0, 1, 8) else "train"
         lines.append(json.dumps({"path": str(path), "file": path.name, "label": label, "speaker": speaker, "split": split}))
     manifest.write_text("\n".join(lines) + "\n")
+    # A parent with gender references (as merit.refit fits them) in its metadata.
+    import onnx
+
+    from merit.export import METADATA_KEY
+
+    parent = onnx.load(str(TINY_RELATIVE))
+    entry = next(p for p in parent.metadata_props if p.key == METADATA_KEY)
+    metadata = json.loads(entry.value)
+    width = load_onnx_model(TINY_RELATIVE)[0].ser_head.population_reference.numel()
+    genders = {"female": [0.25] * width, "male": [-0.5] * width}
+    entry.value = json.dumps({**metadata, "gender_references": genders})
+    parent_path = tmp_path / "parent.onnx"
+    onnx.save(parent, str(parent_path))
+    assert load_onnx_model(parent_path)[0].ser_head.fitted_gender_references() == genders
     out = tmp_path / "tuned.onnx"
-    run(sys.executable, "-m", "merit.finetune", "--model", TINY_RELATIVE, "--manifest", manifest, "--out", out, "--steps", "6", "--threads", "1", "--train", method, cwd=TRAINING)
-    assert verify_onnx_contract(out)["speaker_relative"]
+    run(sys.executable, "-m", "merit.finetune", "--model", parent_path, "--manifest", manifest, "--out", out, "--steps", "6", "--threads", "1", "--train", method, cwd=TRAINING)
+    tuned = verify_onnx_contract(out)
+    assert tuned["speaker_relative"]
+    # The closed-form fit leaves the statistics as they were, so the gender references still hold;
+    # trained routers move them, so the model drops them rather than carry stale ones.
+    assert tuned.get("gender_references") == (genders if method == "fit" else None)
     report = json.loads(out.with_suffix(".finetune.json").read_text())
     assert report["before"]["held_out"]["rows"] == 3
     assert ("chosen" in report["training"]) == (method == "fit")

@@ -83,6 +83,13 @@ def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_
     state = torch.load(runs / "sparse_merit/model.pt", weights_only=False)["state_dict"]
     assert float(state["ser_head.classifier_gate"]) == refit["gate"]
     assert not torch.equal(state["ser_head.prosody.1.weight"], saved["state_dict"]["ser_head.prosody.1.weight"])
+    # Its gender references are the mean statistics of each gender's training clips (the trained
+    # model had none fitted).
+    assert torch.isnan(saved["state_dict"]["ser_head.gender_references"]).all()
+    genders = refit["gender_reference_clips"]
+    assert set(genders) == {"female", "male"} and sum(genders.values()) == refit["clips"]
+    assert torch.isfinite(state["ser_head.gender_references"]).all()
+    assert not torch.equal(state["ser_head.gender_references"][0], state["ser_head.gender_references"][1])
     # The SE pre-processing baseline's refit hears its enhancer's output, as its training did.
     enhancer = runs / "trained/model.pt"
     run("merit.refit", "--model", str(runs / "trained/model.pt"), "--corpus", str(manifest), "--mixtures", "1",
@@ -92,7 +99,7 @@ def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_
     assert not torch.equal(heard_enhanced["ser_head.prosody.0.mean"], state["ser_head.prosody.0.mean"])
     run("merit.evaluate", "--corpus", str(manifest), "--runs", str(runs), "--out", str(tmp_path / "eval"), "--perceptual-utterances", "0")
     results = json.loads((tmp_path / "eval/results.json").read_text())
-    assert set(results["ser"]) == {"sparse_merit", "sparse_merit (no speaker reference)"}
+    assert set(results["ser"]) == {"sparse_merit", "sparse_merit (no speaker reference)", "sparse_merit (gender reference)"}
     for name in results["ser"]:
         assert results["ser"][name]["clean"]["n"] == results["test_utterances"]
     # Enhancement is the model's own, counted once.
@@ -105,9 +112,13 @@ def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_
     # its card says what its rows mean.
     onnx_path = tmp_path / "relative.onnx"
     run("merit.ship", "--model", str(runs / "sparse_merit/model.pt"), "--eval", str(tmp_path / "eval"), "--corpus", str(manifest), "--out", str(onnx_path))
-    assert verify_onnx_contract(onnx_path)["speaker_relative"]
+    metadata = verify_onnx_contract(onnx_path)
+    assert metadata["speaker_relative"]
+    # The studio gets the gender references from the metadata, to the float32 value.
+    for number, gender in enumerate(("female", "male")):
+        assert metadata["gender_references"][gender] == state["ser_head.gender_references"][number].tolist()
     card = onnx_path.with_suffix(".md").read_text()
-    assert "**Speaker-relative.**" in card and "no speaker reference" in card
+    assert "**Speaker-relative.**" in card and "no speaker reference" in card and "gender reference" in card
 
 
 def test_bad_corpora_fail_clearly(manifest, tmp_path):

@@ -4,7 +4,6 @@ labels and audio paths intact."""
 
 import json
 import shutil
-import subprocess
 
 import pytest
 

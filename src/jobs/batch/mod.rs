@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::cache::AnalysisCache;
-use super::references::{CollectionReferences, StatisticsPass, StatisticsSource};
+use super::references::{CollectionReferences, StatisticsPass, StatisticsSource, voice_of};
 use crate::audio::{ANALYSIS_RATE_HZ, AudioError, DecodeOptions, decode_file, wav};
 use crate::model::analysis::{
     AnalysisParams, RouterTrace, SignalAnalysis, Steering, analyze_signal,
 };
-use crate::model::reference::SpeakerReference;
+use crate::model::reference::{SpeakerReference, Voice};
 use crate::model::{MeritSession, ModelError};
 use crate::project::{Collection, Project, ProjectError};
 
@@ -27,9 +27,9 @@ pub struct BatchInput {
     pub path: PathBuf,
     /// As listed by its folder or manifest, or as given on the command line.
     pub listed: String,
-    /// The speaker, when a manifest names one (a speaker-relative model's reference comes from
-    /// the speaker's other recordings).
-    pub speaker: Option<String>,
+    /// The speaker and gender, when a manifest names them (a speaker-relative model's reference
+    /// comes from the speaker's other recordings, else from the gender).
+    pub voice: Voice,
 }
 
 /// Expands files, folders, manifests and projects into the list of files, in order. Problems in
@@ -42,7 +42,11 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<(Vec<BatchInput>, Vec<String
     let mut problems = Vec::new();
     for input in inputs {
         if input.is_file() && crate::audio::has_audio_extension(input) {
-            files.push((input.clone(), input.to_string_lossy().into_owned(), None));
+            files.push((
+                input.clone(),
+                input.to_string_lossy().into_owned(),
+                Voice::default(),
+            ));
             continue;
         }
         let project = Project::open(input)?;
@@ -52,17 +56,17 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> Result<(Vec<BatchInput>, Vec<String
             collection
                 .recordings
                 .into_iter()
-                .map(|r| (r.path, r.listed_path, r.speaker)),
+                .map(|r| (r.path.clone(), r.listed_path.clone(), voice_of(&r))),
         );
     }
     let inputs = files
         .into_iter()
         .enumerate()
-        .map(|(index, (path, listed, speaker))| BatchInput {
+        .map(|(index, (path, listed, voice))| BatchInput {
             index,
             path,
             listed,
-            speaker,
+            voice,
         })
         .collect();
     Ok((inputs, problems))
@@ -303,9 +307,9 @@ pub fn batch_references(
     cache: Option<&AnalysisCache>,
     context: &super::JobContext,
 ) -> CollectionReferences {
-    let recordings: Vec<(PathBuf, Option<String>)> = inputs
+    let recordings: Vec<(PathBuf, Voice)> = inputs
         .iter()
-        .map(|input| (input.path.clone(), input.speaker.clone()))
+        .map(|input| (input.path.clone(), input.voice.clone()))
         .collect();
     let pass = StatisticsPass::plan(session, &recordings);
     context.set_total((inputs.len() + pass.len()) as u64);

@@ -6,7 +6,7 @@ fn inputs(count: usize) -> Vec<BatchInput> {
             index,
             path: PathBuf::from(format!("/c/{index}.wav")),
             listed: format!("spk{}/utt{index}.wav", index % 7),
-            speaker: None,
+            voice: Voice::default(),
         })
         .collect()
 }

@@ -72,8 +72,10 @@ fn round_trip_and_keys() {
     // An analysis against a speaker reference is kept apart from one without, and from one
     // against another reference.
     let reference = SpeakerReference {
-        speaker: "ann".into(),
-        recordings: 2,
+        basis: ReferenceNote::Speaker {
+            speaker: "ann".into(),
+            recordings: 2,
+        },
         values: vec![0.5, -1.5],
     };
     assert!(

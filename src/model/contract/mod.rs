@@ -2,6 +2,8 @@
 //! names, ranks and dtypes of the input and outputs, and the `merit` metadata. Pure checks, so a
 //! mismatching model is refused with a message that says what differs.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub const INPUT_NAME: &str = "waveform";
@@ -50,6 +52,10 @@ pub struct ModelCard {
     /// `speaker_reference` input and the `emotion_statistics` output).
     #[serde(default)]
     pub speaker_relative: bool,
+    /// A speaker-relative model's mean statistics of its training recordings by gender (`female`,
+    /// `male`): the reference of a recording of known gender without one of its speaker.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub gender_references: BTreeMap<String, Vec<f32>>,
     /// `fp16` for a model made for CUDA (`convert_official.py --fp16`); absent for float32 weights.
     #[serde(default)]
     pub precision: Option<String>,
@@ -272,6 +278,11 @@ fn statistics_size(
     card: &ModelCard,
 ) -> Result<Option<usize>, ContractError> {
     if !card.speaker_relative {
+        if !card.gender_references.is_empty() {
+            return Err(ContractError::BadMetadata(
+                "gender_references belong to a speaker_relative model".into(),
+            ));
+        }
         return Ok(None);
     }
     let reference = inputs[1].shape[1];
@@ -290,6 +301,15 @@ fn statistics_size(
             found: statistics,
             expected: reference.to_string(),
         });
+    }
+    for (gender, values) in &card.gender_references {
+        if values.len() != size || values.iter().any(|v| !v.is_finite()) {
+            return Err(ContractError::StatisticsSize {
+                name: format!("gender_references.{gender}"),
+                found: i64::try_from(values.len()).unwrap_or(i64::MAX),
+                expected: format!("{size} finite values"),
+            });
+        }
     }
     Ok(Some(size))
 }

@@ -88,6 +88,41 @@ fn a_speaker_relative_model_has_the_reference_input_and_statistics_output() {
 }
 
 #[test]
+fn gender_references_must_fit_the_reference_input() {
+    let (mut inputs, mut outputs) = good();
+    inputs.push(spec(REFERENCE_INPUT, &[-1, 4]));
+    outputs.push(spec(STATISTICS_OUTPUT, &[-1, 4]));
+    let mut relative = card();
+    relative.speaker_relative = true;
+    relative
+        .gender_references
+        .insert("female".into(), vec![0.1, 0.2, 0.3, 0.4]);
+    assert_eq!(
+        check_contract(&inputs, &outputs, &relative).map(|s| s.statistics_size),
+        Ok(Some(4))
+    );
+    relative
+        .gender_references
+        .insert("male".into(), vec![0.1, 0.2, 0.3]);
+    assert!(matches!(
+        check_contract(&inputs, &outputs, &relative),
+        Err(ContractError::StatisticsSize { name, found: 3, .. }) if name == "gender_references.male"
+    ));
+    relative
+        .gender_references
+        .insert("male".into(), vec![0.1, f32::NAN, 0.3, 0.4]);
+    assert!(check_contract(&inputs, &outputs, &relative).is_err());
+    // Only a speaker-relative model may carry them.
+    let (inputs, outputs) = good();
+    let mut plain = card();
+    plain.gender_references.insert("female".into(), vec![0.0]);
+    assert!(matches!(
+        check_contract(&inputs, &outputs, &plain),
+        Err(ContractError::BadMetadata(_))
+    ));
+}
+
+#[test]
 fn the_trajectory_output_is_optional_and_checked() {
     let (inputs, mut outputs) = good();
     outputs.push(spec(TRAJECTORY_OUTPUT, &[-1, -1, 4]));

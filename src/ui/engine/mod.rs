@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use work::{
-    AnalysisResult, JobWork, LIVE_PROGRESS_UNITS, LiveAnalysis, Predictions, SharedSession,
-    Speakers, with_session,
+    AnalysisResult, JobWork, LIVE_PROGRESS_UNITS, LiveAnalysis, Predictions, SharedSession, Voices,
+    with_session,
 };
 
 use crate::jobs::batch::AnalyzeError;
@@ -17,6 +17,7 @@ use crate::jobs::cache::{AnalysisCache, default_folder};
 use crate::jobs::references::StatisticsSource;
 use crate::jobs::{Job, JobContext, JobPanicked, Notify, Progress};
 use crate::model::analysis::{AnalysisParams, PartialAnalysis, SignalAnalysis};
+use crate::model::reference::Voice;
 use crate::model::session::model_digest;
 
 pub use super::prediction::Prediction;
@@ -60,7 +61,7 @@ pub struct Engine {
     current: Option<(usize, Job<Result<SignalAnalysis, AnalyzeError>>)>,
     live: Arc<LiveAnalysis>,
     collection: Option<Job<()>>,
-    speakers: Speakers,
+    voices: Voices,
     /// Reading the cache's summaries of the collection (see [`Engine::recall_cached`]).
     recall: Option<Job<()>>,
     /// Per-recording predictions, filled in as the collection job goes.
@@ -68,11 +69,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine for a collection of `recordings` (path, speaker), in collection order.
+    /// An engine for a collection of `recordings` (path, voice), in collection order.
     #[must_use]
     pub fn new(
         model_path: PathBuf,
-        recordings: Vec<(PathBuf, Option<String>)>,
+        recordings: Vec<(PathBuf, Voice)>,
         cache: Option<PathBuf>,
     ) -> Self {
         let count = recordings.len();
@@ -86,7 +87,7 @@ impl Engine {
             current: None,
             live: Arc::default(),
             collection: None,
-            speakers: recordings.into(),
+            voices: recordings.into(),
             recall: None,
             predictions: Arc::new(Mutex::new(Predictions {
                 by_index: vec![None; count],
@@ -199,7 +200,7 @@ impl Engine {
             model: self.model_path.clone(),
             params: self.params,
             cache: self.cache.clone(),
-            speakers: self.speakers.clone(),
+            voices: self.voices.clone(),
             predictions: self.predictions.clone(),
         }
     }

@@ -13,23 +13,24 @@ use crate::jobs::cache::AnalysisCache;
 use crate::jobs::contain_panic;
 use crate::jobs::references::{CollectionReferences, StatisticsPass, StatisticsSource};
 use crate::model::analysis::{AnalysisParams, PartialAnalysis, SignalAnalysis, Steering};
+use crate::model::reference::Voice;
 use crate::model::{MeritSession, SessionOptions};
 
 pub(super) type SharedSession = Arc<Mutex<Option<MeritSession>>>;
 pub(super) type AnalysisResult = Result<SignalAnalysis, AnalyzeError>;
 
-/// The collection's recordings (path, speaker) by index: a speaker-relative model's references
-/// come from the same speaker's other recordings.
-pub(super) type Speakers = Arc<[(PathBuf, Option<String>)]>;
+/// The collection's recordings (path, voice) by index: a speaker-relative model's references
+/// come from the same speaker's other recordings, or from the gender.
+pub(super) type Voices = Arc<[(PathBuf, Voice)]>;
 
 /// What an analysis job needs from the engine: the shared session, the model, the cache, the
-/// collection's speakers, and where predictions go.
+/// collection's voices, and where predictions go.
 pub(super) struct JobWork {
     pub(super) session: SharedSession,
     pub(super) model: PathBuf,
     pub(super) params: AnalysisParams,
     pub(super) cache: Option<Arc<AnalysisCache>>,
-    pub(super) speakers: Speakers,
+    pub(super) voices: Voices,
     pub(super) predictions: Arc<Mutex<Predictions>>,
 }
 
@@ -43,11 +44,13 @@ impl JobWork {
         (source, index): (StatisticsSource, Option<usize>),
         context: &JobContext,
     ) -> CollectionReferences {
-        let speaker = index.and_then(|i| self.speakers.get(i)).map(|(_, s)| s);
-        let recordings: Vec<(PathBuf, Option<String>)> = self
-            .speakers
+        let speaker = index
+            .and_then(|i| self.voices.get(i))
+            .map(|(_, voice)| &voice.speaker);
+        let recordings: Vec<(PathBuf, Voice)> = self
+            .voices
             .iter()
-            .filter(|(_, s)| speaker.is_none_or(|speaker| s == speaker))
+            .filter(|(_, voice)| speaker.is_none_or(|speaker| voice.speaker == *speaker))
             .cloned()
             .collect();
         StatisticsPass::plan(session, &recordings).run(
