@@ -156,7 +156,8 @@ fn analyze(input: &Path, out: &Path, cache: &Path) -> Vec<serde_json::Value> {
 fn analyze_classifies_each_recording_against_its_speakers_other_recordings() {
     let dir = tempfile::tempdir().unwrap();
     let audio = common::demo_project().join("audio");
-    // Ann has three recordings (each has two others), Bob two (too few), one has no speaker.
+    // Ann has three recordings (each has two others), Bob two (too few, but his gender is
+    // given), one has neither speaker nor gender.
     let listed = [
         ("angry_m1.wav", "ann"),
         ("sad_f1.flac", "ann"),
@@ -165,11 +166,16 @@ fn analyze_classifies_each_recording_against_its_speakers_other_recordings() {
         ("neutral_f2.ogg", "bob"),
         ("happy_f3.m4a", ""),
     ];
-    let mut with_speakers = String::from("path,speaker\n");
+    let mut with_speakers = String::from("path,speaker,gender\n");
     let mut without_speakers = String::from("path\n");
     for (file, speaker) in listed {
         let path = audio.join(file);
-        with_speakers.push_str(&format!("{},{speaker}\n", path.display()));
+        let gender = match speaker {
+            "ann" => "F",
+            "bob" => "m",
+            _ => "",
+        };
+        with_speakers.push_str(&format!("{},{speaker},{gender}\n", path.display()));
         without_speakers.push_str(&format!("{}\n", path.display()));
     }
     std::fs::write(dir.path().join("speakers.csv"), with_speakers).unwrap();
@@ -196,6 +202,14 @@ fn analyze_classifies_each_recording_against_its_speakers_other_recordings() {
                 "{file}"
             );
             assert_ne!(row["probs"], alone["probs"], "{file}");
+        } else if speaker == "bob" {
+            // Against the model's reference of male voices, not the population's.
+            assert_eq!(
+                row["speaker_reference"],
+                serde_json::json!({"gender": "male"}),
+                "{file}"
+            );
+            assert_ne!(row["probs"], alone["probs"], "{file}");
         } else {
             assert!(row["speaker_reference"].is_null(), "{file}");
             assert_eq!(row["probs"], alone["probs"], "{file}");
@@ -218,19 +232,21 @@ fn the_window_says_which_voice_a_prediction_was_measured_against() {
     use egui_kittest::kittest::Queryable;
     let dir = tempfile::tempdir().unwrap();
     let project = common::copy_demo(dir.path());
-    // The demo's six speakers made into Ann (three recordings), Bob (two) and F3.
+    // The demo's six speakers made into Ann (three recordings), Bob (two) and F3, whose gender
+    // the manifest no longer gives.
     let labels = std::fs::read_to_string(project.join("labels.csv")).unwrap();
     let renamed: String = labels
         .lines()
         .map(|line| {
             let mut fields: Vec<&str> = line.split(',').collect();
-            if let Some(speaker) = fields.get_mut(1) {
-                *speaker = match *speaker {
-                    "m1" | "f1" | "m3" => "ann",
-                    "m2" | "f2" => "bob",
-                    other => other,
-                };
+            if fields[1] == "f3" {
+                fields[2] = "";
             }
+            fields[1] = match fields[1] {
+                "m1" | "f1" | "m3" => "ann",
+                "m2" | "f2" => "bob",
+                other => other,
+            };
             fields.join(",") + "\n"
         })
         .collect();
@@ -251,15 +267,20 @@ fn the_window_says_which_voice_a_prediction_was_measured_against() {
         );
     harness.state_mut().set_annotator("alice");
     common::settle(&mut harness);
-    // Opened first, nothing else analysed yet: no reference for Ann's first recording.
-    harness.get_by_label("against all voices (no speaker reference)");
+    // Opened first, nothing else analysed yet: no speaker reference for Ann's first recording, a
+    // man's (angry_m1), so the model's reference of male voices.
+    harness.get_by_label("against male voices (no speaker reference)");
     harness.get_by_label("Analyse all").click();
     common::settle(&mut harness);
     harness.get_by_label("audio/sad_f1.flac").click();
     common::settle(&mut harness);
     harness.get_by_label("against ann's voice (2 other recordings)");
-    // Bob has one other recording: too few for a reference.
+    // Bob has one other recording: too few for a reference of his voice.
     harness.get_by_label("audio/happy_m2.mp3").click();
+    common::settle(&mut harness);
+    harness.get_by_label("against male voices (no speaker reference)");
+    // Neither a speaker reference nor a gender: the whole population's.
+    harness.get_by_label("audio/happy_f3.m4a").click();
     common::settle(&mut harness);
     harness.get_by_label("against all voices (no speaker reference)");
 }

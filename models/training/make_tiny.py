@@ -28,9 +28,12 @@ def build_tiny(seed: int = 0, speaker_relative: bool = False) -> MeritModel:
     model = MeritModel(config).eval()
     if speaker_relative:
         round_weights_int8(model)
-        # A population reference that is not zero, so that using it is visible in the outputs.
+        # A population reference that is not zero, so that using it is visible in the outputs, and
+        # gender references unlike it (the card carries them; the studio feeds them as references).
         with torch.no_grad():
-            model.ser_head.population_reference.copy_(ContractWrapper(model)(reference_input())[-1][0] * 0.5)
+            statistics = ContractWrapper(model)(reference_input())[-1][0]
+            model.ser_head.population_reference.copy_(statistics * 0.5)
+            model.ser_head.gender_references.copy_(torch.stack([statistics * 0.25, statistics * 0.75]))
     return model
 
 
