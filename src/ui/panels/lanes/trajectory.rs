@@ -97,11 +97,18 @@ pub fn trajectory(
 }
 
 /// Index ranges of window centres with none missing between them (a gap is wider than one and a
-/// half of the smallest step), so a partial analysis draws no line across the part not analysed.
+/// half of the hop), so a partial analysis draws no line across the part not analysed. The hop is
+/// the smallest step but the last: the last window is aligned to the recording's end, so its step
+/// is usually shorter, and taken as the hop it made every regular step look like a gap.
 fn unbroken_runs(times_s: &[f64]) -> Vec<Range<usize>> {
-    let step = times_s
-        .windows(2)
-        .map(|pair| pair[1] - pair[0])
+    let steps: Vec<f64> = times_s.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    let regular = match steps.split_last() {
+        Some((_, before_last)) if !before_last.is_empty() => before_last,
+        _ => &steps[..],
+    };
+    let step = regular
+        .iter()
+        .copied()
         .filter(|&d| d > 0.0)
         .fold(f64::INFINITY, f64::min);
     let mut runs = Vec::new();
@@ -168,6 +175,13 @@ mod tests {
     #[test]
     fn lines_break_where_windows_are_missing() {
         assert_eq!(unbroken_runs(&[0.5, 1.0, 1.5, 4.0, 4.5]), vec![0..3, 3..5]);
+        // The last window ends with the recording, a shorter step than the hop: no gap.
+        assert_eq!(unbroken_runs(&[1.5, 2.0, 2.066]), vec![0..3]);
+        assert_eq!(
+            unbroken_runs(&[0.5, 1.0, 1.5, 4.0, 4.5, 4.566]),
+            vec![0..3, 3..6]
+        );
+        assert_eq!(unbroken_runs(&[1.5, 1.566]), vec![0..2]);
         assert_eq!(unbroken_runs(&[0.5, 1.0, 1.5]), vec![0..3]);
         assert_eq!(unbroken_runs(&[2.0]), vec![0..1]);
         assert!(unbroken_runs(&[]).is_empty());
