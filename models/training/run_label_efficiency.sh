@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The README's label-efficiency curve: how much the studio's Retrain gains from N labels of a voice
 # family the model never met. Needs run_lofo.sh's model for the family (trained and pre-trained
-# without it). Exports that model to ONNX, builds a studio project of the family's dev and test
-# recordings (noisy mixtures) labelled as the corpus says (annotator "corpus"), and runs
-# scripts/label-efficiency.sh on it. Each step is skipped when its output exists; timings go to
-# WORK_DIR/timings.jsonl.
+# without any of its audio, in every split). Exports that model to ONNX, builds a studio project of
+# the family's recordings of SPLITS (default all three: train's clean utterances, dev's and test's
+# clean and noisy ones; the real-voice family has 2 speakers in dev and 2 in test, too few for a
+# speaker-disjoint 20 % held-out part without train's 8) labelled as the corpus says (annotator
+# "corpus"), and runs scripts/label-efficiency.sh on it. Each step is skipped when its output exists;
+# timings go to WORK_DIR/timings.jsonl.
 #
-#   [TRAIN=METHOD] models/training/run_label_efficiency.sh [WORK_DIR] [FAMILY]    (default: models/training/work, espeak)
+#   [TRAIN=METHOD] [SPLITS=train,dev,test] models/training/run_label_efficiency.sh [WORK_DIR] [FAMILY]
+#   (default: models/training/work, espeak)
 set -euo pipefail
 cd "$(dirname "$0")"
 work=$(realpath -m "${1:-work}")
@@ -16,9 +19,10 @@ root=$(cd ../.. && pwd)
 checkpoint=$work/runs/lofo-$family/sparse_merit/model.pt
 [[ -f $checkpoint ]] || { echo "run models/training/run_lofo.sh $work $family first ($checkpoint is missing)" >&2; exit 2; }
 model=$work/lofo-$family.onnx
-project=$work/projects/$family
+splits=${SPLITS:-train,dev,test}
+project=$work/projects/$family-${splits//,/-}
 method=${TRAIN:-} # merit.finetune --train (default: its default); another method writes beside it
-out=$work/label-efficiency/$family${method:+-$method}
+out=$work/label-efficiency/$family-${splits//,/-}${method:+-$method}
 
 timed() { # STAGE CMD...: as in run_all.sh
   local stage=$1
@@ -28,7 +32,7 @@ timed() { # STAGE CMD...: as in run_all.sh
 
 [[ -f $model ]] || $py -m merit.family_project export --checkpoint "$checkpoint" --family "$family" --out "$model"
 if [[ ! -d $project/annotations ]]; then
-  $py -m merit.family_project project --corpus "$work/corpus/manifest.jsonl" --family "$family" --out "$project"
+  $py -m merit.family_project project --corpus "$work/corpus/manifest.jsonl" --family "$family" --splits "$splits" --out "$project"
   (cd "$root" && cargo build --release --quiet)
   "$root/target/release/merit-studio" label "$project" --annotator corpus <"$project/labels.jsonl" >"$project/label-acks.jsonl"
 fi

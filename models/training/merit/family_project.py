@@ -1,8 +1,9 @@
 """What the README's label-efficiency curve is measured on: a voice family that the parent model
 never met. Leave-one-family-out (run_lofo.sh) trains a Sparse MERIT without the family; this
-module exports that model to ONNX and builds a studio project of the family's dev and test
-recordings (the noisy mixtures, as annotators would meet them), with the corpus's labels as one
-annotator's, for scripts/label-efficiency.sh.
+module exports that model to ONNX and builds a studio project of the family's recordings of the
+given splits (by default all three: the model heard none of them; dev's and test's noisy mixtures are
+as annotators would meet them), with the corpus's labels as one annotator's, for
+scripts/label-efficiency.sh.
 
     .venv/bin/python -m merit.family_project export --checkpoint RUNS/lofo-F/sparse_merit/model.pt --out F.onnx
     .venv/bin/python -m merit.family_project project --corpus CORPUS/manifest.jsonl --family F --out DIR
@@ -62,7 +63,7 @@ def main() -> None:
     build = commands.add_parser("project", help="a studio project of one family's recordings, labels for merit-studio label")
     build.add_argument("--corpus", type=Path, required=True)
     build.add_argument("--family", required=True)
-    build.add_argument("--splits", default="dev,test")
+    build.add_argument("--splits", default="train,dev,test")
     build.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.command == "export":
