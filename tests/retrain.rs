@@ -84,6 +84,11 @@ fn retrain_stores_a_carded_model_and_the_project_switches_to_it_and_back() {
     assert!(output.status.success(), "{said}");
     assert!(said.contains("held-out macro-F1"), "{said}");
     assert!(said.contains("1 missing audio"), "{said}");
+    // 10 speakers, 2 held out whole: the labels of the other 8.
+    assert!(
+        said.contains("speakers: labels from 8 speakers; "),
+        "{said}"
+    );
 
     let model = project.join("models/sparse-merit-tiny-ft1.onnx");
     assert!(model.is_file(), "{said}");
@@ -91,6 +96,11 @@ fn retrain_stores_a_carded_model_and_the_project_switches_to_it_and_back() {
         serde_json::from_slice(&std::fs::read(FineTuneCard::path_for(&model)).unwrap()).unwrap();
     assert_eq!(card.labels.train + card.labels.held_out, 39);
     assert_eq!(card.labels.skipped_missing, 1);
+    assert_eq!(card.labels.train_per_speaker.len(), 8);
+    assert_eq!(
+        card.labels.train_per_speaker.values().sum::<usize>(),
+        card.labels.train
+    );
     assert_eq!(card.labels.selection, "consensus");
     assert!(!card.labels.include_accepted);
     assert_eq!(card.steps, Some(10));

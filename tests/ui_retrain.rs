@@ -73,8 +73,10 @@ fn retrain_in_the_window_then_switch_to_the_new_model_and_back() {
         2
     );
     harness.get_by_label_contains("8 held out (consensus, human only)");
+    harness.get_by_label_contains("Labels from 8 speakers; ");
     assert_eq!(project_model(&project), None);
-    harness.get_by_label("Use this model").click();
+    // Through accesskit: the window's scroll area may have the button below its fold.
+    harness.get_by_label("Use this model").click_accesskit();
     harness.run_steps(2);
     settle(&mut harness);
     assert_eq!(

@@ -8,7 +8,7 @@
 # "corpus"), and runs scripts/label-efficiency.sh on it. Each step is skipped when its output exists;
 # timings go to WORK_DIR/timings.jsonl.
 #
-#   [TRAIN=METHOD] [SPLITS=train,dev,test] models/training/run_label_efficiency.sh [WORK_DIR] [FAMILY]
+#   [TRAIN=METHOD] [DRAW=speaker] [SPLITS=train,dev,test] models/training/run_label_efficiency.sh [WORK_DIR] [FAMILY]
 #   (default: models/training/work, espeak)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -22,7 +22,8 @@ model=$work/lofo-$family.onnx
 splits=${SPLITS:-train,dev,test}
 project=$work/projects/$family-${splits//,/-}
 method=${TRAIN:-} # merit.finetune --train (default: its default); another method writes beside it
-out=$work/label-efficiency/$family-${splits//,/-}${method:+-$method}
+draw=${DRAW:-}    # merit.label_efficiency --draw (default: class); another draw writes beside it
+out=$work/label-efficiency/$family-${splits//,/-}${method:+-$method}${draw:+-draw-$draw}
 
 timed() { # STAGE CMD...: as in run_all.sh
   local stage=$1
@@ -36,7 +37,7 @@ if [[ ! -d $project/annotations ]]; then
   (cd "$root" && cargo build --release --quiet)
   "$root/target/release/merit-studio" label "$project" --annotator corpus <"$project/labels.jsonl" >"$project/label-acks.jsonl"
 fi
-[[ -f $out/curve.json ]] || timed "label efficiency $family" bash "$root/scripts/label-efficiency.sh" "$project" --model "$model" --out "$out" ${method:+--train "$method"}
+[[ -f $out/curve.json ]] || timed "label efficiency $family" bash "$root/scripts/label-efficiency.sh" "$project" --model "$model" --out "$out" ${method:+--train "$method"} ${draw:+--draw "$draw"}
 $py - "$out/curve.json" <<'PY'
 import json, sys
 

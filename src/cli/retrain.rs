@@ -96,6 +96,9 @@ fn print_card(card: &FineTuneCard) {
         labels.skipped_other_class,
         labels.skipped_undecodable
     );
+    if let Some(spread) = labels.speaker_spread() {
+        println!("speakers: labels {spread}");
+    }
     println!(
         "held-out macro-F1: {:.3} (parent {:.3})",
         card.after.macro_f1, card.before.macro_f1

@@ -34,10 +34,58 @@ pub struct LabelsUsed {
     pub train: usize,
     pub held_out: usize,
     pub train_per_class: BTreeMap<String, usize>,
+    /// Training labels per speaker (recordings without a speaker are not counted); empty in cards
+    /// written before it was kept.
+    #[serde(default)]
+    pub train_per_speaker: BTreeMap<String, usize>,
     pub held_out_files: Vec<String>,
     pub skipped_missing: usize,
     pub skipped_other_class: usize,
     pub skipped_undecodable: usize,
+}
+
+/// How a fine-tuning's training labels spread over the project's speakers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeakerSpread {
+    pub speakers: usize,
+    /// The speaker with the most training labels, and their share of all training labels.
+    pub largest: String,
+    pub largest_share: f64,
+}
+
+impl std::fmt::Display for SpeakerSpread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "from {} speaker{}; {:.0} % from {}",
+            self.speakers,
+            if self.speakers == 1 { "" } else { "s" },
+            self.largest_share * 100.0,
+            self.largest
+        )
+    }
+}
+
+impl LabelsUsed {
+    /// How the training labels spread over speakers; `None` when none of them has a speaker.
+    #[must_use]
+    pub fn speaker_spread(&self) -> Option<SpeakerSpread> {
+        // The first of the speakers with the most labels, by name, so the summary is stable.
+        let (largest, most) = self.train_per_speaker.iter().fold(
+            None,
+            |best: Option<(&String, usize)>, (name, &count)| match best {
+                Some((_, top)) if top >= count => best,
+                _ => Some((name, count)),
+            },
+        )?;
+        #[allow(clippy::cast_precision_loss)] // label counts are far below 2^52
+        let largest_share = most as f64 / self.train.max(1) as f64;
+        Some(SpeakerSpread {
+            speakers: self.train_per_speaker.len(),
+            largest: largest.clone(),
+            largest_share,
+        })
+    }
 }
 
 /// The model a fine-tuning started from.
@@ -176,6 +224,46 @@ mod tests {
         project
     }
 
+    fn labels_from(speakers: &[(&str, usize)], train: usize) -> LabelsUsed {
+        LabelsUsed {
+            selection: "consensus".into(),
+            include_accepted: false,
+            train,
+            held_out: 5,
+            train_per_class: BTreeMap::new(),
+            train_per_speaker: speakers
+                .iter()
+                .map(|(s, n)| ((*s).to_owned(), *n))
+                .collect(),
+            held_out_files: vec![],
+            skipped_missing: 0,
+            skipped_other_class: 0,
+            skipped_undecodable: 0,
+        }
+    }
+
+    #[test]
+    fn the_speaker_spread_counts_the_speakers_and_names_the_largest() {
+        // 4 of the 25 labels have no speaker; b and c tie, b comes first by name.
+        let spread = labels_from(&[("c", 9), ("a", 3), ("b", 9)], 25)
+            .speaker_spread()
+            .unwrap();
+        assert_eq!((spread.speakers, spread.largest.as_str()), (3, "b"));
+        assert_eq!(spread.to_string(), "from 3 speakers; 36 % from b");
+        let one = labels_from(&[("x", 20)], 25).speaker_spread().unwrap();
+        assert_eq!(one.to_string(), "from 1 speaker; 80 % from x");
+        assert_eq!(labels_from(&[], 25).speaker_spread(), None);
+    }
+
+    #[test]
+    fn cards_written_before_speakers_were_counted_still_read() {
+        let mut json = serde_json::to_value(labels_from(&[("a", 1)], 1)).unwrap();
+        json.as_object_mut().unwrap().remove("train_per_speaker");
+        let read: LabelsUsed = serde_json::from_value(json).unwrap();
+        assert!(read.train_per_speaker.is_empty());
+        assert_eq!(read.speaker_spread(), None);
+    }
+
     #[test]
     fn a_model_inside_the_project_is_stored_relative_and_switching_back_restores_the_shipped_one() {
         let folder = tempfile::tempdir().unwrap();
@@ -240,6 +328,7 @@ mod tests {
                 train: 8,
                 held_out: 2,
                 train_per_class: BTreeMap::new(),
+                train_per_speaker: BTreeMap::new(),
                 held_out_files: vec![],
                 skipped_missing: 0,
                 skipped_other_class: 0,

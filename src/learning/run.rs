@@ -333,6 +333,15 @@ fn labels_used(plan: &RetrainPlan, skipped_undecodable: usize) -> LabelsUsed {
             .cloned()
             .zip(plan.train_per_class.iter().copied())
             .collect::<BTreeMap<_, _>>(),
+        train_per_speaker: plan
+            .rows
+            .iter()
+            .filter(|r| r.split.as_deref() != Some("test"))
+            .filter_map(|r| r.speaker.clone())
+            .fold(BTreeMap::new(), |mut counts, speaker| {
+                *counts.entry(speaker).or_insert(0) += 1;
+                counts
+            }),
         held_out_files: plan
             .rows
             .iter()

@@ -4,9 +4,11 @@ The project's labels (a studio JSONL export with 16 kHz audio, consensus of its 
 truth. One held-out part (20 %, seeded, speaker-disjoint when the rows carry speakers, with every
 class in it) is scored for every size; for each size N (25, 50, 100, 200 where there are enough
 labels) the parent is fine-tuned on N labels drawn stratified by class from the rest, three times
-with different seeds, and the held-out macro-F1 is averaged.
+with different seeds, and the held-out macro-F1 is averaged. With `--draw speaker` each class's
+labels are also taken in turns from its speakers: in a pool where one speaker has most of the
+recordings, a class-stratified draw is mostly that speaker, which carries less to the held-out voices.
 
-    .venv/bin/python -m merit.label_efficiency --model M.onnx --manifest labels.jsonl --out DIR
+    .venv/bin/python -m merit.label_efficiency --model M.onnx --manifest labels.jsonl --out DIR [--draw speaker]
 
 Prints one line per size, `labels N: macro-F1 X.XXX (parent Y.YYY)`, and writes DIR/curve.json and
 DIR/curve.png. scripts/label-efficiency.sh makes the export from a project and runs this.
@@ -31,6 +33,8 @@ from .train_utils import configure_threads
 SIZES = (25, 50, 100, 200)
 SEEDS = (0, 1, 2)
 MIN_PER_CLASS = 4
+# How each size's labels are drawn from the pool (merit.label_efficiency --draw).
+DRAWS = ("class", "speaker")
 
 
 def class_counts(rows: list[dict], classes: int) -> list[int]:
@@ -74,8 +78,12 @@ def held_out_split(rows: list[dict], classes: int, fraction: float, seed: int) -
     return pool, held
 
 
-def stratified_draw(pool: list[dict], size: int, classes: int, seed: int) -> list[dict]:
-    """`size` rows with each class in its share of the pool (largest remainders), seeded."""
+def stratified_draw(pool: list[dict], size: int, classes: int, seed: int, spread: bool = False) -> list[dict]:
+    """`size` rows with each class in its share of the pool (largest remainders), seeded. With
+    `spread`, each class's rows are drawn in turns from its speakers (each speaker's own rows in a
+    seeded order), so every speaker gives as many as it can, as an annotator who labels across the
+    project would; else at random from the class, so a speaker with most of the recordings gives
+    most of the labels."""
     rng = random.Random(seed)
     counts = class_counts(pool, classes)
     exact = [size * c / len(pool) for c in counts]
@@ -85,7 +93,24 @@ def stratified_draw(pool: list[dict], size: int, classes: int, seed: int) -> lis
     drawn = []
     for c in range(classes):
         members = [r for r in pool if r["label"] == c]
-        drawn += rng.sample(members, min(quota[c], len(members)))
+        wanted = min(quota[c], len(members))
+        drawn += in_turns_by_speaker(members, wanted, rng) if spread else rng.sample(members, wanted)
+    return drawn
+
+
+def in_turns_by_speaker(members: list[dict], wanted: int, rng: random.Random) -> list[dict]:
+    """`wanted` of `members`, one speaker's row after another's in a seeded order of speakers (rows
+    without a speaker count as one speaker)."""
+    by_speaker: dict[str, list[dict]] = {}
+    for row in members:
+        by_speaker.setdefault(row.get("speaker") or "", []).append(row)
+    queues = [rng.sample(rows, len(rows)) for _, rows in sorted(by_speaker.items())]
+    rng.shuffle(queues)
+    drawn: list[dict] = []
+    while len(drawn) < wanted:
+        for queue in queues:
+            if queue and len(drawn) < wanted:
+                drawn.append(queue.pop())
     return drawn
 
 
@@ -126,6 +151,7 @@ def curve(
     seed: int = 0,
     partial: Path | None = None,
     method: str = DEFAULT_TRAINING,
+    draw: str = "class",
 ) -> dict:
     """The curve; with `partial`, each finished size is saved there and a rerun with the same
     model, held-out part, method and steps starts after the sizes it holds (a long run survives a stop)."""
@@ -143,13 +169,15 @@ def curve(
         "pool": len(pool),
         "parent": parent_score,
         "method": method,
+        "draw": draw,
         "steps": steps,
         "sizes": [],
     }
     done = {}
-    same_run = ("model_sha256", "held_out", "pool", "method", "steps")
+    same_run = ("model_sha256", "held_out", "pool", "method", "steps", "draw")
     if partial is not None and partial.is_file():
         saved = json.loads(partial.read_text())
+        saved.setdefault("draw", "class")  # saved before the draw was a choice
         if {k: saved.get(k) for k in same_run} == {k: result[k] for k in same_run}:
             done = {s["labels"]: s for s in saved["sizes"]}
     for size in sizes:
@@ -163,7 +191,7 @@ def curve(
         for run_seed in seeds:
             started = time.time()
             model = copy.deepcopy(parent)
-            drawn = stratified_draw(pool, size, len(classes), run_seed)
+            drawn = stratified_draw(pool, size, len(classes), run_seed, spread=draw == "speaker")
             if fixed:
                 fixed.fit(model, drawn, len(classes), run_seed)
             else:
@@ -192,7 +220,7 @@ def plot(result: dict, path: Path) -> None:
     figure, axes = plt.subplots(figsize=(5.5, 3.6), dpi=120)
     for s in result["sizes"]:
         axes.scatter([s["labels"]] * len(s["runs"]), [r["macro_f1"] for r in s["runs"]], color="#999999", s=12, zorder=2)
-    axes.plot(sizes, [s["macro_f1"] for s in result["sizes"]], marker="o", color="#0072B2", label="fine-tuned (mean of 3 seeds)", zorder=3)
+    axes.plot(sizes, [s["macro_f1"] for s in result["sizes"]], marker="o", color="#0072B2", label="fine-tuned (mean of 3 seeds)" + (", labels spread over speakers" if result.get("draw") == "speaker" else ""), zorder=3)
     axes.axhline(result["parent"]["macro_f1"], color="#D55E00", linestyle="--", label="parent model")
     axes.set_xscale("log")
     axes.set_xticks(sizes, [str(s) for s in sizes])
@@ -213,12 +241,21 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for curve.json and curve.png")
     parser.add_argument("--train", choices=TRAINING_METHODS, default=DEFAULT_TRAINING, help="how each size is fine-tuned (merit.finetune --train)")
     parser.add_argument("--steps", type=int, default=200, help="gradient steps of the methods other than fit")
+    parser.add_argument(
+        "--draw",
+        choices=DRAWS,
+        default="class",
+        help="how each size's labels are drawn from the pool: stratified by class (at random within a class), "
+        "or stratified by class and taken in turns from the class's speakers",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the held-out part")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     configure_threads(args.threads)
     try:
-        result = curve(args.model, args.manifest, steps=args.steps, seed=args.seed, partial=args.out / "curve.partial.json", method=args.train)
+        result = curve(
+            args.model, args.manifest, steps=args.steps, seed=args.seed, partial=args.out / "curve.partial.json", method=args.train, draw=args.draw
+        )
     except CorpusError as error:
         raise SystemExit(f"label-efficiency: {error}") from None
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """The label-efficiency curve: held-out part, stratified draws, refusals, and a run on the tiny model."""
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -38,6 +39,22 @@ def test_draws_follow_the_class_shares_of_the_pool():
     assert len(drawn) == 25
     # 15, 5, 2.5, 2.5: the tied remainder goes to the first class.
     assert [sum(r["label"] == c for r in drawn) for c in range(4)] == [15, 5, 3, 2]
+
+
+def test_a_spread_draw_takes_each_class_in_turns_from_its_speakers():
+    # One speaker has 90 of a class's 100 recordings, three others 10 together.
+    pool = [{"label": c, "speaker": "big"} for c in range(2) for _ in range(45)]
+    pool += [{"label": c, "speaker": f"s{n}"} for c in range(2) for n in range(3) for _ in range(5 if n == 0 else 0 if n == 1 else 3)]
+    at_random = stratified_draw(pool, 20, 2, seed=1)
+    spread = stratified_draw(pool, 20, 2, seed=1, spread=True)
+    assert [sum(r["label"] == c for r in spread) for c in range(2)] == [sum(r["label"] == c for r in at_random) for c in range(2)] == [10, 10]
+    for c in range(2):
+        by_speaker = Counter(r["speaker"] for r in spread if r["label"] == c)
+        # In turns: s2 gives all its 3, "big" and s0 share the rest as evenly as they can.
+        assert by_speaker["s2"] == 3 and by_speaker["big"] + by_speaker["s0"] == 7
+        assert abs(by_speaker["big"] - by_speaker["s0"]) <= 1
+    assert len({id(r) for r in spread}) == 20
+    assert sum(r["speaker"] == "big" for r in at_random) > 10
 
 
 def test_too_few_labels_says_how_many_more_per_class():

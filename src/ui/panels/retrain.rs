@@ -171,6 +171,9 @@ fn verdict_ui(ui: &mut egui::Ui, card: &FineTuneCard) {
         labels.skipped_other_class,
         labels.skipped_undecodable,
     ));
+    if let Some(spread) = labels.speaker_spread() {
+        ui.label(format!("Labels {spread}."));
+    }
     let worse = card.is_worse();
     let verdict = format!(
         "held-out macro-F1 {:.3} (parent {:.3}){}",
