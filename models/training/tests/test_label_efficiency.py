@@ -63,8 +63,8 @@ def test_too_few_labels_says_how_many_more_per_class():
         check_enough(pool, [], CLASSES)
 
 
-@pytest.mark.parametrize("method", ["fit", "routers"])
-def test_curve_on_the_tiny_model(tmp_path, method):
+@pytest.mark.parametrize(("method", "draw"), [("fit", "class"), ("routers", "speaker")])
+def test_curve_on_the_tiny_model(tmp_path, method, draw):
     rng = np.random.default_rng(0)
     manifest = tmp_path / "labels.jsonl"
     lines = []
@@ -75,17 +75,26 @@ def test_curve_on_the_tiny_model(tmp_path, method):
     lines.append(json.dumps({"path": str(tmp_path / "gone.wav"), "label": "sad"}))
     manifest.write_text("\n".join(lines) + "\n")
     partial = tmp_path / "out" / "curve.partial.json"
-    result = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16, 400), seeds=(0, 1), steps=2, partial=partial, method=method)
+    result = curve(
+        REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16, 400), seeds=(0, 1), steps=2, partial=partial, method=method, draw=draw
+    )
     assert [s["labels"] for s in result["sizes"]] == [8, 16]
     assert all(len(s["runs"]) == 2 and 0 <= s["macro_f1"] <= 1 for s in result["sizes"])
     assert result["held_out"]["rows"] + result["pool"] == 40
-    assert result["method"] == method
+    assert (result["method"], result["draw"]) == (method, draw)
     # A rerun takes the finished sizes from the partial file instead of fine-tuning again; other
     # steps are another curve and start afresh.
     saved = json.loads(partial.read_text())
     saved["sizes"][0]["runs"][0]["seconds"] = -1.0
     partial.write_text(json.dumps(saved))
-    again = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16), seeds=(0, 1), steps=2, partial=partial, method=method)
+    again = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16), seeds=(0, 1), steps=2, partial=partial, method=method, draw=draw)
     assert again["sizes"][0]["runs"][0]["seconds"] == -1.0
-    other = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8,), seeds=(0,), steps=3, partial=partial, method=method)
+    other = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8,), seeds=(0,), steps=3, partial=partial, method=method, draw=draw)
+    assert other["sizes"][0]["runs"][0]["seconds"] >= 0
+    # Another draw is another curve too (the same steps as the saved one, so only the draw differs).
+    saved = json.loads(partial.read_text())
+    saved["sizes"][0]["runs"][0]["seconds"] = -1.0
+    partial.write_text(json.dumps(saved))
+    redrawn = "class" if draw == "speaker" else "speaker"
+    other = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8,), seeds=(0,), steps=3, partial=partial, method=method, draw=redrawn)
     assert other["sizes"][0]["runs"][0]["seconds"] >= 0
