@@ -71,13 +71,10 @@ impl LabelsUsed {
     #[must_use]
     pub fn speaker_spread(&self) -> Option<SpeakerSpread> {
         // The first of the speakers with the most labels, by name, so the summary is stable.
-        let (largest, most) = self.train_per_speaker.iter().fold(
-            None,
-            |best: Option<(&String, usize)>, (name, &count)| match best {
-                Some((_, top)) if top >= count => best,
-                _ => Some((name, count)),
-            },
-        )?;
+        let (largest, &most) = self
+            .train_per_speaker
+            .iter()
+            .max_by_key(|&(name, &count)| (count, std::cmp::Reverse(name)))?;
         #[allow(clippy::cast_precision_loss)] // label counts are far below 2^52
         let largest_share = most as f64 / self.train.max(1) as f64;
         Some(SpeakerSpread {

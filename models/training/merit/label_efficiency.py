@@ -5,8 +5,8 @@ truth. One held-out part (20 %, seeded, speaker-disjoint when the rows carry spe
 class in it) is scored for every size; for each size N (25, 50, 100, 200 where there are enough
 labels) the parent is fine-tuned on N labels drawn stratified by class from the rest, three times
 with different seeds, and the held-out macro-F1 is averaged. With `--draw speaker` each class's
-labels are also taken in turns from its speakers: in a pool where one speaker has most of the
-recordings, a class-stratified draw is mostly that speaker, which carries less to the held-out voices.
+labels are also taken in turns from its speakers (in a pool where one speaker has most of the
+recordings, a class-stratified draw is mostly that speaker; the README says what that changed).
 
     .venv/bin/python -m merit.label_efficiency --model M.onnx --manifest labels.jsonl --out DIR [--draw speaker]
 
@@ -154,7 +154,7 @@ def curve(
     draw: str = "class",
 ) -> dict:
     """The curve; with `partial`, each finished size is saved there and a rerun with the same
-    model, held-out part, method and steps starts after the sizes it holds (a long run survives a stop)."""
+    model, held-out part, method, steps and draw starts after the sizes it holds (a long run survives a stop)."""
     parent, _, digest = load_onnx_model(model_path)
     classes = list(parent.config.classes)
     rows = read_rows(manifest, classes)
