@@ -8,7 +8,7 @@
 # "corpus"), and runs scripts/label-efficiency.sh on it. Each step is skipped when its output exists;
 # timings go to WORK_DIR/timings.jsonl.
 #
-#   [TRAIN=METHOD] [DRAW=speaker] [SPLITS=train,dev,test] models/training/run_label_efficiency.sh [WORK_DIR] [FAMILY]
+#   [TRAIN=METHOD] [DRAW=speaker] [SIZES=25,50,100,200,all] [SPLITS=train,dev,test] models/training/run_label_efficiency.sh [WORK_DIR] [FAMILY]
 #   (default: models/training/work, espeak)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,6 +23,7 @@ splits=${SPLITS:-train,dev,test}
 project=$work/projects/$family-${splits//,/-}
 method=${TRAIN:-} # merit.finetune --train (default: its default); another method writes beside it
 draw=${DRAW:-}    # merit.label_efficiency --draw (default: class); another draw writes beside it
+sizes=${SIZES:-}  # merit.label_efficiency --sizes: the same folder, its finished sizes reused
 out=$work/label-efficiency/$family-${splits//,/-}${method:+-$method}${draw:+-draw-$draw}
 
 timed() { # STAGE CMD...: as in run_all.sh
@@ -37,7 +38,8 @@ if [[ ! -d $project/annotations ]]; then
   (cd "$root" && cargo build --release --quiet)
   "$root/target/release/merit-studio" label "$project" --annotator corpus <"$project/labels.jsonl" >"$project/label-acks.jsonl"
 fi
-[[ -f $out/curve.json ]] || timed "label efficiency $family" bash "$root/scripts/label-efficiency.sh" "$project" --model "$model" --out "$out" ${method:+--train "$method"} ${draw:+--draw "$draw"}
+# A finished curve is not redone, unless SIZES asks for sizes (the finished ones are read back).
+[[ -f $out/curve.json && -z $sizes ]] || timed "label efficiency $family" bash "$root/scripts/label-efficiency.sh" "$project" --model "$model" --out "$out" ${method:+--train "$method"} ${draw:+--draw "$draw"} ${sizes:+--sizes "$sizes"}
 $py - "$out/curve.json" <<'PY'
 import json, sys
 

@@ -61,6 +61,25 @@ pub struct RetrainPlan {
     pub held_out: usize,
 }
 
+/// The split `assign_splits` gives the held-out rows; merit.finetune holds out the rows so named.
+const HELD_OUT_SPLIT: &str = "test";
+
+fn is_held_out(row: &ExportRow) -> bool {
+    row.split.as_deref() == Some(HELD_OUT_SPLIT)
+}
+
+impl RetrainPlan {
+    /// The rows the new model learns from.
+    pub fn training_rows(&self) -> impl Iterator<Item = &ExportRow> {
+        self.rows.iter().filter(|row| !is_held_out(row))
+    }
+
+    /// The rows kept out to score the parent and the new model on.
+    pub fn held_out_rows(&self) -> impl Iterator<Item = &ExportRow> {
+        self.rows.iter().filter(|row| is_held_out(row))
+    }
+}
+
 /// Plans a retrain of a model with `classes` on `project`'s labels.
 ///
 /// # Errors
@@ -110,10 +129,7 @@ pub fn plan_retrain(
             seed: request.seed,
         },
     );
-    let held_out = planned
-        .iter()
-        .filter(|r| r.split.as_deref() == Some("test"))
-        .count();
+    let held_out = planned.iter().filter(|r| is_held_out(r)).count();
     if held_out == 0 || held_out == planned.len() {
         return Err(RetrainError::NothingHeldOut {
             labelled: planned.len(),
@@ -124,7 +140,7 @@ pub fn plan_retrain(
         .map(|class| {
             planned
                 .iter()
-                .filter(|r| r.split.as_deref() != Some("test") && r.label.as_ref() == Some(class))
+                .filter(|r| !is_held_out(r) && r.label.as_ref() == Some(class))
                 .count()
         })
         .collect();

@@ -333,21 +333,14 @@ fn labels_used(plan: &RetrainPlan, skipped_undecodable: usize) -> LabelsUsed {
             .cloned()
             .zip(plan.train_per_class.iter().copied())
             .collect::<BTreeMap<_, _>>(),
-        train_per_speaker: plan
-            .rows
-            .iter()
-            .filter(|r| r.split.as_deref() != Some("test"))
-            .filter_map(|r| r.speaker.clone())
-            .fold(BTreeMap::new(), |mut counts, speaker| {
+        train_per_speaker: plan.training_rows().filter_map(|r| r.speaker.clone()).fold(
+            BTreeMap::new(),
+            |mut counts, speaker| {
                 *counts.entry(speaker).or_insert(0) += 1;
                 counts
-            }),
-        held_out_files: plan
-            .rows
-            .iter()
-            .filter(|r| r.split.as_deref() == Some("test"))
-            .map(|r| r.file.clone())
-            .collect(),
+            },
+        ),
+        held_out_files: plan.held_out_rows().map(|r| r.file.clone()).collect(),
         skipped_missing: plan.skipped_missing,
         skipped_other_class: plan.skipped_other_class,
         skipped_undecodable,

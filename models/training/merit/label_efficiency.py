@@ -4,7 +4,9 @@ The project's labels (a studio JSONL export with 16 kHz audio, consensus of its 
 truth. One held-out part (20 %, seeded, speaker-disjoint when the rows carry speakers, with every
 class in it) is scored for every size; for each size N (25, 50, 100, 200 where there are enough
 labels) the parent is fine-tuned on N labels drawn stratified by class from the rest, three times
-with different seeds, and the held-out macro-F1 is averaged. With `--draw speaker` each class's
+with different seeds, and the held-out macro-F1 is averaged (`--sizes` names other sizes; `all`
+is the whole pool, where the seeds differ only in the fit's cross-validation folds, a ceiling of
+what the project's labels can give). With `--draw speaker` each class's
 labels are also taken in turns from its speakers (in a pool where one speaker has most of the
 recordings, a class-stratified draw is mostly that speaker; the README says what that changed).
 
@@ -33,6 +35,8 @@ from .train_utils import configure_threads
 SIZES = (25, 50, 100, 200)
 SEEDS = (0, 1, 2)
 MIN_PER_CLASS = 4
+# `--sizes all`: every label outside the held-out part.
+ALL = "all"
 # How each size's labels are drawn from the pool (merit.label_efficiency --draw).
 DRAWS = ("class", "speaker")
 
@@ -114,6 +118,22 @@ def in_turns_by_speaker(members: list[dict], wanted: int, rng: random.Random) ->
     return drawn
 
 
+def parse_sizes(text: str) -> list[int | str]:
+    """`25,50,400,all` -> [25, 50, 400, "all"]: positive counts in increasing order, `all` last."""
+    sizes: list[int | str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if item == ALL:
+            sizes.append(ALL)
+        elif item.isdigit() and int(item) > 0:
+            sizes.append(int(item))
+        else:
+            raise argparse.ArgumentTypeError(f"{item!r} is not a positive number of labels or {ALL!r}")
+    counts = [s for s in sizes if s != ALL]
+    if counts != sorted(set(counts)) or sizes.count(ALL) > 1 or (ALL in sizes and sizes[-1] != ALL):
+        raise argparse.ArgumentTypeError(f"sizes must increase, each once, with {ALL!r} last: {text}")
+    return sizes
+
+
 def check_enough(pool: list[dict], held: list[dict], classes: list[str]) -> None:
     """Too few labels to learn from: say how many more of each class are needed."""
     counts = class_counts(pool, len(classes))
@@ -180,9 +200,9 @@ def curve(
         saved.setdefault("draw", "class")  # saved before the draw was a choice
         if {k: saved.get(k) for k in same_run} == {k: result[k] for k in same_run}:
             done = {s["labels"]: s for s in saved["sizes"]}
-    for size in sizes:
-        if size > len(pool):
-            break
+    # Counts beyond the pool are left out; `all` is the pool, once even where a count equals it.
+    resolved = dict.fromkeys(len(pool) if s == ALL else s for s in sizes if s == ALL or s <= len(pool))
+    for size in resolved:
         if size in done:
             result["sizes"].append(done[size])
             print(f"labels {size}: macro-F1 {done[size]['macro_f1']:.3f} (parent {parent_score['macro_f1']:.3f}) (from {partial})", flush=True)
@@ -206,7 +226,7 @@ def curve(
             partial.write_text(json.dumps(result, indent=1) + "\n")
         print(f"labels {size}: macro-F1 {mean:.3f} (parent {parent_score['macro_f1']:.3f})", flush=True)
     if not result["sizes"]:
-        raise CorpusError(f"{manifest}: {len(pool)} labels outside the held-out part, fewer than the smallest size {sizes[0]}")
+        raise CorpusError(f"{manifest}: {len(pool)} labels outside the held-out part, fewer than the smallest size {min(s for s in sizes if s != ALL)}")
     return result
 
 
@@ -248,13 +268,19 @@ def main() -> None:
         help="how each size's labels are drawn from the pool: stratified by class (at random within a class), "
         "or stratified by class and taken in turns from the class's speakers",
     )
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=list(SIZES),
+        help=f"numbers of labels to fine-tune on, increasing, comma-separated; {ALL!r}: the whole pool (default: {','.join(map(str, SIZES))})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the held-out part")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     configure_threads(args.threads)
     try:
         result = curve(
-            args.model, args.manifest, steps=args.steps, seed=args.seed, partial=args.out / "curve.partial.json", method=args.train, draw=args.draw
+            args.model, args.manifest, sizes=args.sizes, steps=args.steps, seed=args.seed, partial=args.out / "curve.partial.json", method=args.train, draw=args.draw
         )
     except CorpusError as error:
         raise SystemExit(f"label-efficiency: {error}") from None

@@ -1,5 +1,6 @@
 """The label-efficiency curve: held-out part, stratified draws, refusals, and a run on the tiny model."""
 
+import argparse
 import json
 from collections import Counter
 
@@ -9,7 +10,7 @@ import soundfile as sf
 
 from conftest import REPO
 from merit.data import CorpusError
-from merit.label_efficiency import check_enough, curve, held_out_split, stratified_draw
+from merit.label_efficiency import ALL, check_enough, curve, held_out_split, parse_sizes, stratified_draw
 
 CLASSES = ["angry", "sad", "happy", "neutral"]
 
@@ -57,6 +58,13 @@ def test_a_spread_draw_takes_each_class_in_turns_from_its_speakers():
     assert sum(r["speaker"] == "big" for r in at_random) > 10
 
 
+def test_sizes_increase_with_all_last():
+    assert parse_sizes("25, 50,400,all") == [25, 50, 400, ALL]
+    for wrong in ("50,25", "25,25", "all,25", "0", "ten", "all,all"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_sizes(wrong)
+
+
 def test_too_few_labels_says_how_many_more_per_class():
     pool = [{"label": 0}] * 6 + [{"label": 1}] * 2 + [{"label": 2}] * 4
     with pytest.raises(CorpusError, match="label 2 more sad, 4 more neutral"):
@@ -76,9 +84,10 @@ def test_curve_on_the_tiny_model(tmp_path, method, draw):
     manifest.write_text("\n".join(lines) + "\n")
     partial = tmp_path / "out" / "curve.partial.json"
     result = curve(
-        REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16, 400), seeds=(0, 1), steps=2, partial=partial, method=method, draw=draw
+        REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8, 16, 400, ALL), seeds=(0, 1), steps=2, partial=partial, method=method, draw=draw
     )
-    assert [s["labels"] for s in result["sizes"]] == [8, 16]
+    # 400 is more than the pool holds and is left out; `all` is the whole pool.
+    assert [s["labels"] for s in result["sizes"]] == [8, 16, result["pool"]] and result["pool"] > 16
     assert all(len(s["runs"]) == 2 and 0 <= s["macro_f1"] <= 1 for s in result["sizes"])
     assert result["held_out"]["rows"] + result["pool"] == 40
     assert (result["method"], result["draw"]) == (method, draw)
