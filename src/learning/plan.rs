@@ -58,7 +58,6 @@ pub struct RetrainPlan {
     pub skipped_other_class: usize,
     /// Training labels per class (in `classes` order).
     pub train_per_class: Vec<usize>,
-    pub held_out: usize,
 }
 
 /// The split `assign_splits` gives the held-out rows; merit.finetune holds out the rows so named.
@@ -77,6 +76,12 @@ impl RetrainPlan {
     /// The rows kept out to score the parent and the new model on.
     pub fn held_out_rows(&self) -> impl Iterator<Item = &ExportRow> {
         self.rows.iter().filter(|row| is_held_out(row))
+    }
+
+    /// How many rows are held out.
+    #[must_use]
+    pub fn held_out(&self) -> usize {
+        self.held_out_rows().count()
     }
 }
 
@@ -160,7 +165,6 @@ pub fn plan_retrain(
         skipped_missing,
         skipped_other_class,
         train_per_class,
-        held_out,
     })
 }
 
@@ -232,7 +236,7 @@ mod tests {
         let plan = plan_retrain(&project, &collection, &store, &classes(), &with_accepted).unwrap();
         assert_eq!(plan.rows.len(), 26);
         assert_eq!(
-            plan.held_out + plan.train_per_class.iter().sum::<usize>(),
+            plan.held_out() + plan.train_per_class.iter().sum::<usize>(),
             26
         );
     }

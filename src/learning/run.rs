@@ -103,7 +103,7 @@ pub fn retrain(
     // something while decoding, then merit.finetune's own count from its first progress line.
     let fine_tuning = match plan.request.steps {
         None => rows,
-        Some(steps) => 2 * plan.held_out as u64 + u64::from(steps),
+        Some(steps) => 2 * plan.held_out() as u64 + u64::from(steps),
     };
     context.set_total(rows + fine_tuning);
 
@@ -325,8 +325,8 @@ fn labels_used(plan: &RetrainPlan, skipped_undecodable: usize) -> LabelsUsed {
             Selection::Annotator(name) => name.clone(),
         },
         include_accepted: plan.request.include_accepted,
-        train: plan.rows.len() - plan.held_out,
-        held_out: plan.held_out,
+        train: plan.training_rows().count(),
+        held_out: plan.held_out(),
         train_per_class: plan
             .classes
             .iter()
