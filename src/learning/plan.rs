@@ -56,8 +56,6 @@ pub struct RetrainPlan {
     pub skipped_missing: usize,
     /// Labels that are none of the model's classes (or annotators who disagree).
     pub skipped_other_class: usize,
-    /// Training labels per class (in `classes` order).
-    pub train_per_class: Vec<usize>,
 }
 
 /// The split `assign_splits` gives the held-out rows; merit.finetune holds out the rows so named.
@@ -82,6 +80,19 @@ impl RetrainPlan {
     #[must_use]
     pub fn held_out(&self) -> usize {
         self.held_out_rows().count()
+    }
+
+    /// Training labels per class, in `classes` order.
+    #[must_use]
+    pub fn train_per_class(&self) -> Vec<usize> {
+        self.classes
+            .iter()
+            .map(|class| {
+                self.training_rows()
+                    .filter(|row| row.label.as_ref() == Some(class))
+                    .count()
+            })
+            .collect()
     }
 }
 
@@ -134,38 +145,29 @@ pub fn plan_retrain(
             seed: request.seed,
         },
     );
-    let held_out = planned.iter().filter(|r| is_held_out(r)).count();
-    if held_out == 0 || held_out == planned.len() {
-        return Err(RetrainError::NothingHeldOut {
-            labelled: planned.len(),
-        });
-    }
-    let train_per_class: Vec<usize> = classes
-        .iter()
-        .map(|class| {
-            planned
-                .iter()
-                .filter(|r| !is_held_out(r) && r.label.as_ref() == Some(class))
-                .count()
-        })
-        .collect();
-    let short: Vec<(String, usize)> = classes
-        .iter()
-        .zip(&train_per_class)
-        .filter(|(_, n)| **n < MIN_PER_CLASS)
-        .map(|(class, n)| (class.clone(), MIN_PER_CLASS - n))
-        .collect();
-    if !short.is_empty() {
-        return Err(RetrainError::TooFewLabels { short, held_out });
-    }
-    Ok(RetrainPlan {
+    let plan = RetrainPlan {
         request: request.clone(),
         classes: classes.to_vec(),
         rows: planned,
         skipped_missing,
         skipped_other_class,
-        train_per_class,
-    })
+    };
+    let held_out = plan.held_out();
+    if held_out == 0 || held_out == plan.rows.len() {
+        return Err(RetrainError::NothingHeldOut {
+            labelled: plan.rows.len(),
+        });
+    }
+    let short: Vec<(String, usize)> = classes
+        .iter()
+        .zip(plan.train_per_class())
+        .filter(|(_, n)| *n < MIN_PER_CLASS)
+        .map(|(class, n)| (class.clone(), MIN_PER_CLASS - n))
+        .collect();
+    if !short.is_empty() {
+        return Err(RetrainError::TooFewLabels { short, held_out });
+    }
+    Ok(plan)
 }
 
 #[cfg(test)]
@@ -236,7 +238,7 @@ mod tests {
         let plan = plan_retrain(&project, &collection, &store, &classes(), &with_accepted).unwrap();
         assert_eq!(plan.rows.len(), 26);
         assert_eq!(
-            plan.held_out() + plan.train_per_class.iter().sum::<usize>(),
+            plan.held_out() + plan.train_per_class().iter().sum::<usize>(),
             26
         );
     }

@@ -331,7 +331,7 @@ fn labels_used(plan: &RetrainPlan, skipped_undecodable: usize) -> LabelsUsed {
             .classes
             .iter()
             .cloned()
-            .zip(plan.train_per_class.iter().copied())
+            .zip(plan.train_per_class())
             .collect::<BTreeMap<_, _>>(),
         train_per_speaker: plan.training_rows().filter_map(|r| r.speaker.clone()).fold(
             BTreeMap::new(),
