@@ -101,6 +101,10 @@ def describe_source(work: Path) -> list[str]:
         return lines
     stages: dict[str, list[float]] = {}
     for line in timings.read_text().splitlines():
+        # GNU time appends its own note ("Command exited with non-zero status 143") before the
+        # JSON line of a stage that failed or was killed; that JSON line carries the exit code.
+        if not line.startswith("{"):
+            continue
         entry = json.loads(line)
         totals = stages.setdefault(entry["stage"], [0.0, 0.0, 0])
         totals[0] += entry["wall_s"]
