@@ -6,6 +6,7 @@
 # WORK_DIR/timings.jsonl, which the card sums per stage.
 #
 #   models/training/run_all.sh [WORK_DIR]        (default WORK_DIR: models/training/work)
+#   FROZEN_EPOCHS=16 FINETUNE_EPOCHS=4 models/training/run_all.sh WORK_DIR   (train longer: recipe.sh)
 #
 # On 2 CPU cores: about 2 hours (see the card). Trainings run two at a time with one thread each (on
 # a busy CPU, multi-threaded torch stalls on small ops); with a CUDA GPU torch uses it instead. The
@@ -40,9 +41,8 @@ train() { # NAME ARGS...: one training, one thread, its output in runs/NAME/stdo
   mkdir -p "$runs/$name"
   [[ -f $runs/$name/model.pt ]] || timed "train $name" $py -m merit.train --corpus "$corpus" --threads 1 --out "$runs/$name" "$@" >>"$runs/$name/stdout.log" 2>&1
 }
-# Every emotion model has the same head and schedule: the frame-wise pitch beside the experts'
-# features, classified against a speaker reference (models/README.md, "Speaker references").
-head=(--pitch-features --speaker-relative --frozen-epochs 8 --finetune-epochs 2)
+# Every emotion model has the same head and schedule (recipe.sh).
+source recipe.sh
 train sparse_merit-trained --variant sparse_merit --backbone "$backbone" "${head[@]}" &
 first=$!
 train se_only --variant se_only --backbone "$backbone"

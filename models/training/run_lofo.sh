@@ -39,7 +39,7 @@ timed() { # STAGE CMD...: as in run_all.sh
 
 threads=${THREADS:-2} # torch threads per stage (1 when two run_lofo.sh share 2 cores)
 read -r -a seeds <<<"${SEEDS:-0}"
-head=(--pitch-features --speaker-relative --frozen-epochs 8 --finetune-epochs 2) # as run_all.sh's
+source recipe.sh # the head and schedule of run_all.sh's trainings
 evaluations=()
 for seed in "${seeds[@]}"; do
   for family in "${families[@]}"; do

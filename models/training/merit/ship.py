@@ -60,11 +60,33 @@ RELATIVE_NOTE = (
 )
 
 
-def int8_summary(log: Path) -> str | None:
-    """What rounding the weights to int8 did on the dev split, from the training log."""
+def training_log(model_path: Path) -> list[dict]:
+    """The training log of the model at `model_path`: its own log.jsonl, or, for a refitted model
+    (merit.refit logs one "refit" line naming its source), the log of the training it came from."""
+    log = model_path.parent / "log.jsonl"
     if not log.exists():
-        return None
+        return []
     entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    refit = next((e for e in entries if e.get("step") == "refit"), None)
+    return training_log(Path(refit["source"])) if refit else entries
+
+
+def schedule_summary(entries: list[dict]) -> str | None:
+    """How long the model trained, from its training log."""
+    frozen = sum(e.get("step") == "frozen" for e in entries)
+    finetune = sum(e.get("step") == "finetune" for e in entries)
+    rounded = next((e for e in entries if e.get("step") == "int8"), None)
+    if not frozen + finetune or rounded is None:
+        return None
+    return (
+        f"Training: {frozen} epochs with the pre-trained backbone frozen, then {finetune} fine-tuning it "
+        f"(`merit.train --frozen-epochs {frozen} --finetune-epochs {finetune}`); the model is the best "
+        f"epoch on the dev split, epoch {rounded['best_epoch'] + 1} of {frozen + finetune}."
+    )
+
+
+def int8_summary(entries: list[dict]) -> str | None:
+    """What rounding the weights to int8 did on the dev split, from the training log."""
     rounded = next((e for e in entries if e.get("step") == "int8"), None)
     if rounded is None:
         return None
@@ -231,7 +253,8 @@ def main() -> None:
     clips = [read_audio(args.corpus.parent / r["path"]) for r in rows]
     check = parity(model, args.out, clips)
     card = args.card or args.out.with_suffix(".md")
-    weights_line = int8_summary(args.model.parent / "log.jsonl")
+    log = training_log(args.model)
+    training_lines = [line for line in (schedule_summary(log), int8_summary(log)) if line]
     lines = [
         f"# {model.config.name} — measured figures",
         "",
@@ -242,7 +265,7 @@ def main() -> None:
         f"PyTorch vs ONNX Runtime on {check['clips']} real test clips: max relative difference "
         + ", ".join(f"{k} {v:.1e}" for k, v in check["max_relative_difference"].items())
         + f"; top-1 SER router agreement {check['top1_gate_agreement']:.4f}.",
-        *([weights_line] if weights_line else []),
+        *training_lines,
         *([RELATIVE_NOTE] if model.config.speaker_relative else []),
         "",
         (args.eval / "results.md").read_text(),

@@ -2,7 +2,7 @@
 
 import json
 
-from merit.ship import describe_source
+from merit.ship import describe_source, int8_summary, schedule_summary, training_log
 
 
 def test_stage_times_add_up_and_gnu_time_notes_are_skipped(tmp_path):
@@ -18,3 +18,19 @@ def test_stage_times_add_up_and_gnu_time_notes_are_skipped(tmp_path):
     card = describe_source(tmp_path)
     assert "| corpus | 1.0 | 1.0 | 1 |" in card
     assert "| train | 5.0 | 6.0 | 2 |" in card
+
+
+def test_a_refitted_models_card_describes_the_training_it_came_from(tmp_path):
+    trained, refitted = tmp_path / "sparse_merit-trained", tmp_path / "sparse_merit"
+    trained.mkdir()
+    refitted.mkdir()
+    epochs = [{"epoch": e, "step": "frozen" if e < 3 else "finetune", "dev_macro_f1": 0.5 + e / 100} for e in range(4)]
+    rounded = {"step": "int8", "tensors": 52, "values": 1000, "best_epoch": 2, "best_dev_objective": 0.98,
+               "rounded_dev_objective": 0.97, "rounded_dev_macro_f1": 0.53}
+    (trained / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in [*epochs, rounded]))
+    (refitted / "log.jsonl").write_text(json.dumps({"step": "refit", "source": str(trained / "model.pt")}) + "\n")
+    log = training_log(refitted / "model.pt")
+    assert schedule_summary(log).startswith("Training: 3 epochs with the pre-trained backbone frozen, then 1 fine-tuning it")
+    assert "epoch 3 of 4" in schedule_summary(log)
+    assert "macro-F1 0.5200 -> 0.5300" in int8_summary(log)
+    assert training_log(tmp_path / "elsewhere" / "model.pt") == []
