@@ -8,13 +8,14 @@
 #                                backbones, in one tar split into 46 MiB parts OUT/pNN/partNN, and
 #                                the soundfile wheels in OUT/whl (carry one part per call, then run)
 #   gpu_lofo.sh run PARTS OUT    there (python3 with torch): joins PARTS/part*, restores the WAVs,
-#                                trains the three families at once (RECIPE_ARGS, EPOCHS, TRAIN_S), and
+#                                trains the three families at once (FROZEN_EPOCHS, FINETUNE_EPOCHS, RECIPE_ARGS,
+#                                TRAIN_S), and
 #                                leaves each model.pt in 15 MiB pieces OUT/FAMILY-model.NN (cat them) and
 #                                the logs in OUT/logs.tgz
 #
-# Session 12 tried it once on an H100 with EPOCHS="--frozen-epochs 32 --finetune-epochs 8": the
+# Session 12 tried it once on an H100 with 32 + 8 epochs (the default here): the
 # machine stopped answering during the run and nothing came back; SMOKE="--max-clips 100" with
-# 1+1 epochs runs the same path on a CPU in about a minute.
+# FROZEN_EPOCHS=1 FINETUNE_EPOCHS=1 runs the same path on a CPU in about a minute.
 set -euo pipefail
 step=${1:?pack or run}
 case $step in
@@ -83,13 +84,15 @@ with ProcessPoolExecutor(4) as pool:
 print(f"{len(files)} WAVs restored")
 PY
   mkdir -p "$out"
-  read -r -a recipe <<<"${RECIPE_ARGS:---speaker-relative --pitch-features}"
-  read -r -a epochs <<<"${EPOCHS:---frozen-epochs 32 --finetune-epochs 8}"
+  # run_all.sh's recipe (recipe.sh), trained longer by default; RECIPE_ARGS adds merit.train options.
+  FROZEN_EPOCHS=${FROZEN_EPOCHS:-32} FINETUNE_EPOCHS=${FINETUNE_EPOCHS:-8}
+  source recipe.sh
+  read -r -a recipe <<<"${RECIPE_ARGS:-}"
   read -r -a smoke <<<"${SMOKE:-}"
   for family in espeak festival real; do
     mkdir -p "$data/runs/$family"
     timeout "${TRAIN_S:-420}" $py -m merit.train --variant sparse_merit --corpus "$data/corpus/manifest.jsonl" --threads 4 \
-      --backbone "$data/backbones/$family.pt" --exclude-family "$family" "${recipe[@]}" "${epochs[@]}" "${smoke[@]}" \
+      --backbone "$data/backbones/$family.pt" --exclude-family "$family" "${head[@]}" "${recipe[@]}" "${smoke[@]}" \
       --out "$data/runs/$family" >"$data/runs/$family/stdout.log" 2>&1 &
   done
   wait || true
