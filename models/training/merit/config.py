@@ -103,6 +103,10 @@ class MeritConfig:
     # The emotion head also sees each frame's pitch from an in-graph tracker (merit.pitch), for a
     # backbone that carries little of it; the authors' model never has it.
     pitch_features: bool = False
+    # The pitch path also reads the voiced frames' mean log F0 and its spread (derived from the pooled
+    # statistics): the pooled mean of the pitch feature, zero on unvoiced frames, mixes F0 with how
+    # much of the clip is voiced, and a linear path cannot divide one by the other.
+    voiced_pitch: bool = False
     # Speaker-relative emotion: the classifier sees the pooled statistics minus a speaker reference (the
     # mean statistics of the speaker's other recordings), because the styles are defined against the
     # speaker's own neutral voice; without a reference, the training population's mean stands in.

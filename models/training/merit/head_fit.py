@@ -53,7 +53,7 @@ def row_features(model: MeritModel, statistics: torch.Tensor, speakers: list[str
         references = speaker_references(statistics, speakers, head.population_reference)
         relative = statistics - references
     hidden = head.classifier[:-1](relative)
-    pitch = head.pitch_statistics(relative) if head.prosody is not None else relative[:, :0]
+    pitch = head.prosody_inputs(statistics, references) if head.prosody is not None else relative[:, :0]
     return Features(head.classify(statistics, references), hidden, pitch)
 
 

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .pitch import LOG_F0, VOICED
+
 
 class AttentiveStatsPooling(nn.Module):
     """Attention-weighted mean and standard deviation over frames."""
@@ -94,6 +96,12 @@ class Standardiser(nn.Module):
 GENDERS = ("female", "male")
 
 
+# What EmotionHead.voiced_pitch_statistics derives; a clip (or trajectory window) voiced on fewer
+# than this share of its frames counts as voiced on this share.
+VOICED_PITCH_STATISTICS = 2
+MIN_VOICED_SHARE = 0.05
+
+
 class EmotionHead(nn.Module):
     def __init__(
         self,
@@ -106,6 +114,7 @@ class EmotionHead(nn.Module):
         variance_floor: float = 1e-6,
         speaker_relative: bool = False,
         pitch_features: int = 0,
+        voiced_pitch: bool = False,
     ):
         super().__init__()
         self.pooling = AttentiveStatsPooling(size, attention_hidden, score_bias, variance_floor)
@@ -116,7 +125,9 @@ class EmotionHead(nn.Module):
         # statistics also reach the logits through a linear path of their own, which a few hundred
         # training steps can fit where the wide classifier, busy with the experts' features, does not.
         self.size, self.pitch_features = size, pitch_features
-        self.prosody = nn.Sequential(Standardiser(2 * pitch_features), nn.Linear(2 * pitch_features, classes)) if pitch_features else None
+        self.prosody, self.voiced_pitch = None, False
+        if pitch_features:
+            self.use_voiced_pitch(voiced_pitch, classes)
         if pitch_features:
             # How much the wide classifier's logits count beside the pitch path's (merit.refit may
             # lower it where the experts' features do not carry to voice families never heard).
@@ -134,6 +145,13 @@ class EmotionHead(nn.Module):
     def forward(self, x: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
         return self.classify(self.pooling(x), reference)
 
+    def use_voiced_pitch(self, voiced_pitch: bool, classes: int) -> None:
+        """(Re)builds the pitch path, reading the voiced-frame pitch too or not (merit.refit fits it
+        anew, so it can switch a trained model's path)."""
+        self.voiced_pitch = voiced_pitch
+        inputs = 2 * self.pitch_features + (VOICED_PITCH_STATISTICS if voiced_pitch else 0)
+        self.prosody = nn.Sequential(Standardiser(inputs), nn.Linear(inputs, classes))
+
     def classify(self, statistics: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
         """Logits from pooled statistics (batch, [frames,] 2 * size); a speaker-relative head first
         subtracts the speaker reference (batch, 2 * size), or the population's without one."""
@@ -142,16 +160,40 @@ class EmotionHead(nn.Module):
                 reference = self.population_reference.expand(statistics.shape[0], -1)
             if statistics.dim() == 3:
                 reference = reference[:, None]
-            statistics = statistics - reference
-        logits = self.classifier(statistics)
+        logits = self.classifier(statistics - reference if self.speaker_relative else statistics)
         if self.prosody is not None:
-            logits = logits * self.classifier_gate + self.prosody(self.pitch_statistics(statistics))
+            logits = logits * self.classifier_gate + self.prosody(self.prosody_inputs(statistics, reference))
         return logits
+
+    def prosody_inputs(self, statistics: torch.Tensor, reference: torch.Tensor | None) -> torch.Tensor:
+        """What the pitch path reads: the pitch features' pooled means and standard deviations, and
+        with `voiced_pitch` the voiced frames' mean log F0 and its spread, each relative to the
+        reference's when there is one (the ratio of the reference's means, not the mean of ratios)."""
+        relative = statistics - reference if reference is not None else statistics
+        inputs = self.pitch_statistics(relative)
+        if self.voiced_pitch:
+            voiced = self.voiced_pitch_statistics(statistics)
+            if reference is not None:
+                voiced = voiced - self.voiced_pitch_statistics(reference)
+            inputs = torch.cat([inputs, voiced], dim=-1)
+        return inputs
 
     def pitch_statistics(self, statistics: torch.Tensor) -> torch.Tensor:
         """The pitch features' means and standard deviations out of pooled statistics."""
         size, pitch = self.size, self.pitch_features
         return torch.cat([statistics[..., size - pitch : size], statistics[..., 2 * size - pitch :]], dim=-1)
+
+    def voiced_pitch_statistics(self, statistics: torch.Tensor) -> torch.Tensor:
+        """The voiced frames' (attention-weighted) mean log F0 and its standard deviation, from the
+        pooled mean and deviation of the pitch feature (zero where unvoiced) and the voiced share:
+        E[f | voiced] = E[f] / E[v], E[f^2 | voiced] = (std^2 + E[f]^2) / E[v]."""
+        first = self.size - self.pitch_features
+        mean_log_f0, voiced_share = statistics[..., first + LOG_F0], statistics[..., first + VOICED]
+        std_log_f0 = statistics[..., self.size + first + LOG_F0]
+        share = voiced_share.clamp(min=MIN_VOICED_SHARE)
+        mean = mean_log_f0 / share
+        variance = (std_log_f0 * std_log_f0 + mean_log_f0 * mean_log_f0) / share - mean * mean
+        return torch.stack([mean, variance.clamp(min=0.0).sqrt()], dim=-1)
 
     def reference_for_genders(self, genders: list[str | None]) -> torch.Tensor:
         """Each recording's gender reference (batch, 2 * size); the population's where the gender is

@@ -103,6 +103,7 @@ class MeritModel(nn.Module):
                 variance_floor=config.pooling_variance_floor,
                 speaker_relative=config.speaker_relative,
                 pitch_features=PITCH_FEATURES if self.pitch is not None else 0,
+                voiced_pitch=config.voiced_pitch and self.pitch is not None,
             )
             if self.has_ser
             else None

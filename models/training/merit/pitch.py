@@ -31,6 +31,7 @@ F0_REFERENCE_HZ = 100.0  # log2(F0 / 100 Hz) puts the styles' 80-310 Hz medians 
 ENERGY_FLOOR = 1e-4
 # Per frame: log2(F0 / 100 Hz) where voiced (else 0), voiced (0/1), periodicity, log energy.
 PITCH_FEATURES = 4
+LOG_F0, VOICED = 0, 1  # their places
 
 
 # The Hamming window's terms and its phase step per sample of a frame.

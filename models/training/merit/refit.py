@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -75,9 +76,14 @@ def training_statistics(
             ("speaker", speaker_references(statistics, [clip.row["speaker"] for clip in clips], head.population_reference)),
             ("population", head.population_reference.expand_as(statistics)),
         ):
-            relative = statistics - against
             rounds.append(
-                {"reference": reference, "statistics": statistics, "pitch": head.pitch_statistics(relative), "classifier": head.classifier(relative)}
+                {
+                    "reference": reference,
+                    "clean": round_number == 0,
+                    "statistics": statistics,
+                    "pitch": head.prosody_inputs(statistics, against),
+                    "classifier": head.classifier(statistics - against),
+                }
             )
     return rounds
 
@@ -140,6 +146,9 @@ def refit(args) -> dict:
     families = sorted({clip.row["family"] for clip in clips})
     if len(families) < 2:
         raise RefitError(f"the training clips come from {families}; choosing the gate needs two voice families or more")
+    if args.voiced_pitch:
+        model.config.voiced_pitch = True
+        model.ser_head.use_voiced_pitch(True, len(model.config.classes))
     enhancer = load_trained(args.enhancer) if args.enhancer else None
     noise = NoisePool(args.corpus.parent / "noise" / "train")
     rounds = training_statistics(model, clips, noise, args.mixtures, args.seed, enhancer)
@@ -149,10 +158,11 @@ def refit(args) -> dict:
     family = np.array([clip.row["family"] for clip in clips] * len(rounds))
     population = np.array([r["reference"] == "population" for r in rounds for _ in clips])
     weights = torch.from_numpy(np.where(population, args.population_weight, 1.0)).float()
-    fitted_rows = weights > 0
+    clean = torch.from_numpy(np.array([r["clean"] for r in rounds for _ in clips]))
+    fitted_rows = (weights > 0) & (clean if args.fit_rounds == "clean" else torch.ones_like(clean))
     classes = len(model.config.classes)
     scores, parts = {}, {}
-    for gate, l2 in itertools.product(GATES, L2_WEIGHTS):
+    for gate, l2 in itertools.product(GATES, [args.l2] if args.l2 else L2_WEIGHTS):
         per_family = {"speaker": [], "population": []}
         for held in families:
             fit_on = torch.from_numpy(family != held) & fitted_rows
@@ -181,6 +191,7 @@ def refit(args) -> dict:
             head.gender_references[GENDERS.index(gender)] = mean_statistics
     saved = torch.load(args.model, map_location="cpu", weights_only=False)
     saved["state_dict"] = model.state_dict()
+    saved["config"] = json.loads(model.config.to_json())
     args.out.mkdir(parents=True, exist_ok=True)
     temp = args.out / "model.tmp"
     torch.save(saved, temp)
@@ -193,6 +204,8 @@ def refit(args) -> dict:
         "rounds": args.mixtures + 1,
         "families": families,
         "population_weight": args.population_weight,
+        "fit_rounds": args.fit_rounds,
+        "voiced_pitch": model.config.voiced_pitch,
         "gate": gate,
         "l2": l2,
         "gender_reference_clips": {gender: clips_of for gender, (_, clips_of) in by_gender.items()},
@@ -216,6 +229,14 @@ def main() -> None:
     parser.add_argument(
         "--population-weight", type=float, default=0.0, help="weight of the population-relative statistics in the fit and the choice"
     )
+    parser.add_argument(
+        "--fit-rounds",
+        choices=("all", "clean"),
+        default="all",
+        help="the rounds the pitch path is fitted on (the choice of gate and L2 scores every round)",
+    )
+    parser.add_argument("--l2", type=float, help="the pitch path's L2 weight (default: chosen with the gate from " + ", ".join(map(str, L2_WEIGHTS)) + ")")
+    parser.add_argument("--voiced-pitch", action="store_true", help="the pitch path also reads the voiced frames' F0 (MeritConfig.voiced_pitch)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (smoke tests)")
     parser.add_argument("--threads", type=int, default=0)

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from merit.config import BackboneConfig, tiny
-from merit.heads import AttentiveStatsPooling, Standardiser, leave_one_out_reference
+from merit.heads import AttentiveStatsPooling, EmotionHead, Standardiser, leave_one_out_reference
 from merit.model import MeritModel, class_weights, merit_loss
 from merit.moe import LayerAggregator, MixtureOfExperts, load_balance_loss, top_k_gate
+from merit.pitch import LOG_F0, PITCH_FEATURES, VOICED
 from merit.stft import ConvStft
 from merit.train import speaker_references
 
@@ -155,6 +156,34 @@ def test_a_speaker_relative_head_classifies_against_the_reference_or_the_populat
     assert torch.allclose(grouped.emotion_logits, expected, atol=1e-6)
     head.update_population_reference(statistics, momentum=1.0)
     assert torch.allclose(head.population_reference, statistics.mean(dim=0))
+
+
+def test_the_voiced_pitch_is_the_mean_and_spread_of_log_f0_over_the_voiced_frames_only():
+    torch.manual_seed(0)
+    head = EmotionHead(2 + PITCH_FEATURES, 8, 8, 4, speaker_relative=True, pitch_features=PITCH_FEATURES, voiced_pitch=True)
+    torch.nn.init.zeros_(head.pooling.attention[-1].weight)  # equal weights on every frame
+    frames = torch.randn(2, 50, 2 + PITCH_FEATURES)
+    voiced = (torch.rand(2, 50) < 0.6).float()
+    log_f0 = (0.8 + 0.3 * torch.randn(2, 50)) * voiced  # the tracker's feature: zero where unvoiced
+    frames[..., 2 + LOG_F0], frames[..., 2 + VOICED] = log_f0, voiced
+    with torch.no_grad():
+        statistics = head.pooling(frames)
+    derived = head.voiced_pitch_statistics(statistics)
+    for clip in range(2):
+        on = log_f0[clip][voiced[clip] > 0]
+        assert derived[clip, 0] == pytest.approx(on.mean().item(), abs=1e-4)
+        assert derived[clip, 1] == pytest.approx(on.std(unbiased=False).item(), abs=1e-3)
+    # Against a reference, the pitch path reads each clip's voiced pitch less the reference's.
+    reference = statistics[[1, 0]]
+    inputs = head.prosody_inputs(statistics, reference)
+    assert inputs.shape == (2, 2 * PITCH_FEATURES + 2)
+    assert torch.allclose(inputs[:, :-2], head.pitch_statistics(statistics - reference))
+    assert torch.allclose(inputs[:, -2:], derived - derived[[1, 0]])
+    # A head without it (every model trained before) keeps its 2 x 4 inputs; switching rebuilds the path.
+    plain = EmotionHead(2 + PITCH_FEATURES, 8, 8, 4, speaker_relative=True, pitch_features=PITCH_FEATURES)
+    assert plain.prosody_inputs(statistics, reference).shape == (2, 2 * PITCH_FEATURES)
+    plain.use_voiced_pitch(True, 4)
+    assert plain.classify(statistics, reference).shape == (2, 4)
 
 
 def test_the_standardiser_learns_the_training_batches_scale_and_keeps_it_in_inference():

@@ -76,13 +76,17 @@ def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_
     assert saved["config"]["speaker_relative"] and saved["config"]["pitch_features"]
     # Training moved the population reference away from its zero start.
     assert saved["state_dict"]["ser_head.population_reference"].abs().sum() > 0
-    run("merit.refit", "--model", str(runs / "trained/model.pt"), "--corpus", str(manifest), "--mixtures", "1", "--out", str(runs / "sparse_merit"))
+    run("merit.refit", "--model", str(runs / "trained/model.pt"), "--corpus", str(manifest), "--mixtures", "1", "--voiced-pitch",
+        "--fit-rounds", "clean", "--out", str(runs / "sparse_merit"))
     refit = json.loads((runs / "sparse_merit/log.jsonl").read_text().splitlines()[-1])
     assert refit["rounds"] == 2 and len(refit["families"]) >= 2 and len(refit["held_out_family_macro_f1"]) == 12
+    assert refit["voiced_pitch"] and refit["fit_rounds"] == "clean"
     assert all(set(scores) == {"weighted", "speaker", "population"} for scores in refit["held_out_family_macro_f1"].values())
     state = torch.load(runs / "sparse_merit/model.pt", weights_only=False)["state_dict"]
     assert float(state["ser_head.classifier_gate"]) == refit["gate"]
-    assert not torch.equal(state["ser_head.prosody.1.weight"], saved["state_dict"]["ser_head.prosody.1.weight"])
+    # The pitch path reads the voiced frames' pitch too: 2 x 4 pooled pitch statistics and 2 more.
+    assert state["ser_head.prosody.1.weight"].shape[1] == 2 * 4 + 2
+    assert torch.load(runs / "sparse_merit/model.pt", weights_only=False)["config"]["voiced_pitch"]
     # Its gender references are the mean statistics of each gender's training clips (the trained
     # model had none fitted).
     assert torch.isnan(saved["state_dict"]["ser_head.gender_references"]).all()
@@ -92,9 +96,12 @@ def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_
     assert not torch.equal(state["ser_head.gender_references"][0], state["ser_head.gender_references"][1])
     # The SE pre-processing baseline's refit hears its enhancer's output, as its training did.
     enhancer = runs / "trained/model.pt"
-    run("merit.refit", "--model", str(runs / "trained/model.pt"), "--corpus", str(manifest), "--mixtures", "1",
-        "--enhancer", str(enhancer), "--out", str(tmp_path / "enhanced-refit"))
-    assert json.loads((tmp_path / "enhanced-refit/log.jsonl").read_text())["enhancer"] == str(enhancer)
+    run("merit.refit", "--model", str(runs / "trained/model.pt"), "--corpus", str(manifest), "--mixtures", "1", "--voiced-pitch",
+        "--fit-rounds", "clean", "--l2", "0.001", "--enhancer", str(enhancer), "--out", str(tmp_path / "enhanced-refit"))
+    enhanced_refit = json.loads((tmp_path / "enhanced-refit/log.jsonl").read_text())
+    assert enhanced_refit["enhancer"] == str(enhancer)
+    # With the L2 weight given, only the gate is chosen.
+    assert enhanced_refit["l2"] == 0.001 and len(enhanced_refit["held_out_family_macro_f1"]) == 4
     heard_enhanced = torch.load(tmp_path / "enhanced-refit/model.pt", weights_only=False)["state_dict"]
     assert not torch.equal(heard_enhanced["ser_head.prosody.0.mean"], state["ser_head.prosody.0.mean"])
     run("merit.evaluate", "--corpus", str(manifest), "--runs", str(runs), "--out", str(tmp_path / "eval"), "--perceptual-utterances", "0")
