@@ -1,5 +1,5 @@
-# The emotion models' recipe, sourced by run_all.sh and run_lofo.sh so that the shipped model, its
-# baselines and the leave-one-family-out trainings share it: the frame-wise pitch beside the experts'
+# The emotion models' recipe, sourced by run_all.sh, run_lofo.sh and gpu_lofo.sh (which trains longer
+# by default) so that the shipped model, its baselines and the leave-one-family-out trainings share it: the frame-wise pitch beside the experts'
 # features, classified against a speaker reference (models/README.md, "Speaker references"), and the
 # schedule, FROZEN_EPOCHS with the pre-trained backbone frozen, then FINETUNE_EPOCHS fine-tuning it.
 # 8 + 2 fits run_all.sh's 2-core budget; on a faster machine train longer (16 + 4 did better on the

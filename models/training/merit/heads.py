@@ -128,7 +128,6 @@ class EmotionHead(nn.Module):
         self.prosody, self.voiced_pitch = None, False
         if pitch_features:
             self.use_voiced_pitch(voiced_pitch, classes)
-        if pitch_features:
             # How much the wide classifier's logits count beside the pitch path's (merit.refit may
             # lower it where the experts' features do not carry to voice families never heard).
             self.register_buffer("classifier_gate", torch.ones(()))

@@ -164,8 +164,9 @@ def refit(args) -> dict:
     family = np.array([clip.row["family"] for clip in clips] * len(rounds))
     population = np.array([r["reference"] == "population" for r in rounds for _ in clips])
     weights = torch.from_numpy(np.where(population, args.population_weight, 1.0)).float()
-    clean = torch.from_numpy(np.array([r["clean"] for r in rounds for _ in clips]))
-    fitted_rows = (weights > 0) & (clean if args.fit_rounds == "clean" else torch.ones_like(clean))
+    fitted_rows = weights > 0
+    if args.fit_rounds == "clean":
+        fitted_rows &= torch.tensor([r["clean"] for r in rounds for _ in clips])
     classes = len(model.config.classes)
     scores, parts = {}, {}
     for gate, l2 in itertools.product(GATES, [args.l2] if args.l2 else L2_WEIGHTS):
