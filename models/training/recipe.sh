@@ -5,5 +5,9 @@
 # 8 + 2 fits run_all.sh's 2-core budget; on a faster machine train longer (16 + 4 did better on the
 # dev split: models/README.md, "Trained twice as long"), in a fresh work folder (finished stages are
 # skipped).
-# shellcheck disable=SC2034 # head is read by the scripts that source this file
+# The pitch path is then refitted (merit.refit) on the voiced frames' pitch, on the clean round only,
+# with a fixed L2 weight: the 2-family cross-validation cannot choose it (models/README.md, "The pitch
+# path refitted on clean speech").
+# shellcheck disable=SC2034 # head and refit_options are read by the scripts that source this file
 head=(--pitch-features --speaker-relative --frozen-epochs "${FROZEN_EPOCHS:-8}" --finetune-epochs "${FINETUNE_EPOCHS:-2}")
+refit_options=(--voiced-pitch --fit-rounds clean --l2 0.001)

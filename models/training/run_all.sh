@@ -41,7 +41,7 @@ train() { # NAME ARGS...: one training, one thread, its output in runs/NAME/stdo
   mkdir -p "$runs/$name"
   [[ -f $runs/$name/model.pt ]] || timed "train $name" $py -m merit.train --corpus "$corpus" --threads 1 --out "$runs/$name" "$@" >>"$runs/$name/stdout.log" 2>&1
 }
-# Every emotion model has the same head and schedule (recipe.sh).
+# Every emotion model has the same head, schedule and refit options (recipe.sh).
 source recipe.sh
 train sparse_merit-trained --variant sparse_merit --backbone "$backbone" "${head[@]}" &
 first=$!
@@ -58,7 +58,7 @@ refit() { # NAME ARGS...: runs/NAME-trained refitted into runs/NAME
   local name=$1
   shift
   [[ -f $runs/$name/model.pt ]] || timed "refit $name" $py -m merit.refit --model "$runs/$name-trained/model.pt" --corpus "$corpus" \
-    --out "$runs/$name" --threads 2 "$@"
+    --out "$runs/$name" --threads 2 "${refit_options[@]}" "$@"
 }
 refit sparse_merit
 refit mtl

@@ -39,7 +39,7 @@ timed() { # STAGE CMD...: as in run_all.sh
 
 threads=${THREADS:-2} # torch threads per stage (1 when two run_lofo.sh share 2 cores)
 read -r -a seeds <<<"${SEEDS:-0}"
-source recipe.sh # the head and schedule of run_all.sh's trainings
+source recipe.sh # the head, schedule and refit options of run_all.sh's trainings
 evaluations=()
 for seed in "${seeds[@]}"; do
   for family in "${families[@]}"; do
@@ -58,7 +58,7 @@ for seed in "${seeds[@]}"; do
       --backbone "$pretrain/backbone.pt" --exclude-family "$family" "${head[@]}" "${recipe_args[@]}" --out "$runs/sparse_merit-trained" \
       >>"$runs/sparse_merit-trained/stdout.log" 2>&1
     [[ -f $runs/sparse_merit/model.pt ]] || timed "lofo $family$suffix refit" $py -m merit.refit --model "$runs/sparse_merit-trained/model.pt" \
-      --corpus "$corpus" --exclude-family "$family" --out "$runs/sparse_merit" --threads "$threads"
+      --corpus "$corpus" --exclude-family "$family" --out "$runs/sparse_merit" --threads "$threads" "${refit_options[@]}"
     [[ -f $work/eval-lofo$suffix/$family/results.json ]] || timed "lofo $family$suffix evaluate" $py -m merit.evaluate --corpus "$corpus" --runs "$runs" \
       --rnnoise "$work/rnnoise" --family "$family" --only "noisy input,sparse_merit,rnnoise" --perceptual-utterances 0 --out "$work/eval-lofo$suffix/$family" --threads "$threads"
   done
