@@ -71,6 +71,25 @@ def training_log(model_path: Path) -> list[dict]:
     return training_log(Path(refit["source"])) if refit else entries
 
 
+def refit_summary(model_path: Path) -> str | None:
+    """How merit.refit fitted the pitch path of the model at `model_path`, from its own log."""
+    log = model_path.parent / "log.jsonl"
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+    refit = next((e for e in entries if e.get("step") == "refit"), None)
+    if refit is None:
+        return None
+    rounds = "the clean round" if refit.get("fit_rounds") == "clean" else f"all {refit['rounds']} rounds (clean and noisy)"
+    voiced = " with the voiced frames' pitch (`--voiced-pitch`)" if refit.get("voiced_pitch") else ""
+    # The log scores each (gate, L2) it tried; a single L2 among them was given, not chosen.
+    tried_l2 = {key.split("l2 ")[1] for key in refit.get("held_out_family_macro_f1", {})}
+    l2 = "given" if len(tried_l2) == 1 else "chosen with the gate"
+    return (
+        f"Refit (`merit.refit`): the pitch path refitted on the training statistics of {refit['clips']:,} clips, "
+        f"fitted on {rounds}{voiced}, L2 weight {refit['l2']} ({l2}); the wide classifier's gate {refit['gate']} "
+        "(chosen by fitting on all training families but one and scoring on that one)."
+    )
+
+
 def schedule_summary(entries: list[dict]) -> str | None:
     """How long the model trained, from its training log."""
     frozen = sum(e.get("step") == "frozen" for e in entries)
@@ -254,7 +273,7 @@ def main() -> None:
     check = parity(model, args.out, clips)
     card = args.card or args.out.with_suffix(".md")
     log = training_log(args.model)
-    training_lines = [line for line in (schedule_summary(log), int8_summary(log)) if line]
+    training_lines = [line for line in (schedule_summary(log), int8_summary(log), refit_summary(args.model)) if line]
     lines = [
         f"# {model.config.name} — measured figures",
         "",

@@ -2,7 +2,7 @@
 
 import json
 
-from merit.ship import describe_source, int8_summary, schedule_summary, training_log
+from merit.ship import describe_source, int8_summary, refit_summary, schedule_summary, training_log
 
 
 def test_stage_times_add_up_and_gnu_time_notes_are_skipped(tmp_path):
@@ -28,9 +28,16 @@ def test_a_refitted_models_card_describes_the_training_it_came_from(tmp_path):
     rounded = {"step": "int8", "tensors": 52, "values": 1000, "best_epoch": 2, "best_dev_objective": 0.98,
                "rounded_dev_objective": 0.97, "rounded_dev_macro_f1": 0.53}
     (trained / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in [*epochs, rounded]))
-    (refitted / "log.jsonl").write_text(json.dumps({"step": "refit", "source": str(trained / "model.pt")}) + "\n")
+    refit = {"step": "refit", "source": str(trained / "model.pt"), "clips": 1669, "rounds": 3, "fit_rounds": "clean",
+             "voiced_pitch": True, "gate": 1.0, "l2": 0.001,
+             "held_out_family_macro_f1": {"gate 0.0, l2 0.001": {"speaker": 0.6}, "gate 1.0, l2 0.001": {"speaker": 0.64}}}
+    (refitted / "log.jsonl").write_text(json.dumps(refit) + "\n")
     log = training_log(refitted / "model.pt")
     assert schedule_summary(log).startswith("Training: 3 epochs with the pre-trained backbone frozen, then 1 fine-tuning it")
     assert "epoch 3 of 4" in schedule_summary(log)
     assert "macro-F1 0.5200 -> 0.5300" in int8_summary(log)
     assert training_log(tmp_path / "elsewhere" / "model.pt") == []
+    summary = refit_summary(refitted / "model.pt")
+    assert "1,669 clips, fitted on the clean round with the voiced frames' pitch" in summary
+    assert "L2 weight 0.001 (given)" in summary and "gate 1.0" in summary
+    assert refit_summary(trained / "model.pt") is None
