@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,23 @@ def shown(path: Path) -> str:
         return str(path)
 
 
+# The stages run_all.sh and run_lofo.sh (the shipped recipe, any seed) write to timings.jsonl; other
+# lines of the same work folder (recipe trials, experiments, label-efficiency curves) made no part of
+# the shipped model and get a table of their own.
+RECIPE_STAGE = re.compile(
+    r"(corpus|pretrain|train (sparse_merit|mtl|ser_enhanced)-trained|train se_only|refit (sparse_merit|mtl|ser_enhanced)"
+    r"|build studio|rnnoise|evaluate|ser_by_input|ship|lofo (espeak|festival|real) pretrain"
+    r"|lofo (espeak|festival|real)(-seed\d+)? (train|refit|evaluate))"
+)
+
+
+def stage_table(stages: dict[str, list[float]]) -> list[str]:
+    lines = ["| stage | wall time (min) | CPU time (min) | invocations |", "|---|---|---|---|"]
+    for stage, (wall, cpu, count) in stages.items():
+        lines.append(f"| {stage} | {wall / 60:.1f} | {cpu / 60:.1f} | {count} |")
+    return lines
+
+
 def describe_source(work: Path) -> list[str]:
     """The run that made the model: its command and each stage's wall and CPU time (timings.jsonl,
     every invocation of a stage added up: a resumed stage counts all its parts)."""
@@ -140,22 +158,26 @@ def describe_source(work: Path) -> list[str]:
     lines = ["", f"Source run: `models/training/run_all.sh {shown(work)}`."]
     if not timings.exists():
         return lines
-    stages: dict[str, list[float]] = {}
+    recipe: dict[str, list[float]] = {}
+    other: dict[str, list[float]] = {}
     for line in timings.read_text().splitlines():
         # GNU time appends its own note ("Command exited with non-zero status 143") before the
         # JSON line of a stage that failed or was killed; that JSON line carries the exit code.
         if not line.startswith("{"):
             continue
         entry = json.loads(line)
+        stages = recipe if RECIPE_STAGE.fullmatch(entry["stage"]) else other
         totals = stages.setdefault(entry["stage"], [0.0, 0.0, 0])
         totals[0] += entry["wall_s"]
         totals[1] += entry["user_s"] + entry["system_s"]
         totals[2] += 1
-    lines += ["", "| stage | wall time (min) | CPU time (min) | invocations |", "|---|---|---|---|"]
-    for stage, (wall, cpu, count) in stages.items():
-        lines.append(f"| {stage} | {wall / 60:.1f} | {cpu / 60:.1f} | {count} |")
-    lines.append("")
-    lines.append("Trainings run two at a time, so the run's wall time is less than the sum of its stages.")
+    lines += ["", *stage_table(recipe), ""]
+    lines.append(
+        "Trainings run two at a time, so the run's wall time is less than the sum of its stages. A stage "
+        "run again after its output was removed (a new recipe's refit, say) counts every invocation."
+    )
+    if other:
+        lines += ["", "Other runs in the same work folder (trials and experiments, not part of this model):", "", *stage_table(other)]
     return lines
 
 

@@ -10,14 +10,27 @@ def test_stage_times_add_up_and_gnu_time_notes_are_skipped(tmp_path):
     lines = [
         json.dumps({"stage": "corpus", "wall_s": 60.0, "user_s": 50.0, "system_s": 10.0, "exit": 0}),
         "Command exited with non-zero status 143",
-        json.dumps({"stage": "train", "wall_s": 120.0, "user_s": 100.0, "system_s": 20.0, "exit": 143}),
+        json.dumps({"stage": "train sparse_merit-trained", "wall_s": 120.0, "user_s": 100.0, "system_s": 20.0, "exit": 143}),
         "Command terminated by signal 9",
-        json.dumps({"stage": "train", "wall_s": 180.0, "user_s": 200.0, "system_s": 40.0, "exit": 0}),
+        json.dumps({"stage": "train sparse_merit-trained", "wall_s": 180.0, "user_s": 200.0, "system_s": 40.0, "exit": 0}),
     ]
     (tmp_path / "timings.jsonl").write_text("\n".join(lines) + "\n")
-    card = describe_source(tmp_path)
+    card = "\n".join(describe_source(tmp_path))
     assert "| corpus | 1.0 | 1.0 | 1 |" in card
-    assert "| train | 5.0 | 6.0 | 2 |" in card
+    assert "| train sparse_merit-trained | 5.0 | 6.0 | 2 |" in card
+
+
+def test_trials_and_experiments_get_a_table_of_their_own(tmp_path):
+    stages = ["train sparse_merit-trained", "lofo espeak-seed2 refit", "lofo espeak-longer train", "label efficiency real",
+              "evaluate sparse_merit-se5 (experiment)", "ship"]
+    lines = [json.dumps({"stage": s, "wall_s": 60.0, "user_s": 60.0, "system_s": 0.0, "exit": 0}) for s in stages]
+    (tmp_path / "timings.jsonl").write_text("\n".join(lines) + "\n")
+    card = "\n".join(describe_source(tmp_path))
+    recipe, other = card.split("Other runs in the same work folder")
+    for stage in ("train sparse_merit-trained", "lofo espeak-seed2 refit", "ship"):
+        assert f"| {stage} |" in recipe and f"| {stage} |" not in other
+    for stage in ("lofo espeak-longer train", "label efficiency real", "evaluate sparse_merit-se5 (experiment)"):
+        assert f"| {stage} |" in other and f"| {stage} |" not in recipe
 
 
 def test_a_refitted_models_card_describes_the_training_it_came_from(tmp_path):
