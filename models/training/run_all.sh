@@ -26,6 +26,7 @@ runs=$work/runs
 mkdir -p "$runs"
 
 timed() { # STAGE CMD...: runs CMD, appending {"stage", "wall_s", "user_s", "system_s"} to timings.jsonl
+  # (merit.ship's RECIPE_STAGE lists the stage names of this script and run_lofo.sh: the card's time table)
   local stage=$1
   shift
   /usr/bin/time -a -o "$work/timings.jsonl" -f "{\"stage\": \"$stage\", \"wall_s\": %e, \"user_s\": %U, \"system_s\": %S, \"exit\": %x}" "$@"

@@ -61,22 +61,28 @@ RELATIVE_NOTE = (
 )
 
 
-def training_log(model_path: Path) -> list[dict]:
-    """The training log of the model at `model_path`: its own log.jsonl, or, for a refitted model
-    (merit.refit logs one "refit" line naming its source), the log of the training it came from."""
+def own_log(model_path: Path) -> list[dict]:
+    """The entries of the log.jsonl beside the model at `model_path` (none when it has no log)."""
     log = model_path.parent / "log.jsonl"
-    if not log.exists():
-        return []
-    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    refit = next((e for e in entries if e.get("step") == "refit"), None)
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+
+
+def refit_entry(entries: list[dict]) -> dict | None:
+    """merit.refit's one "refit" line (naming its source model), if the log is a refit's."""
+    return next((e for e in entries if e.get("step") == "refit"), None)
+
+
+def training_log(model_path: Path) -> list[dict]:
+    """The training log of the model at `model_path`: its own log.jsonl, or, for a refitted model,
+    the log of the training it came from."""
+    entries = own_log(model_path)
+    refit = refit_entry(entries)
     return training_log(Path(refit["source"])) if refit else entries
 
 
 def refit_summary(model_path: Path) -> str | None:
     """How merit.refit fitted the pitch path of the model at `model_path`, from its own log."""
-    log = model_path.parent / "log.jsonl"
-    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
-    refit = next((e for e in entries if e.get("step") == "refit"), None)
+    refit = refit_entry(own_log(model_path))
     if refit is None:
         return None
     rounds = "the clean round" if refit.get("fit_rounds") == "clean" else f"all {refit['rounds']} rounds (clean and noisy)"
