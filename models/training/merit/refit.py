@@ -169,7 +169,7 @@ def refit(args) -> dict:
         fitted_rows &= torch.tensor([r["clean"] for r in rounds for _ in clips])
     classes = len(model.config.classes)
     scores, parts = {}, {}
-    for gate, l2 in itertools.product(GATES, [args.l2] if args.l2 else L2_WEIGHTS):
+    for gate, l2 in itertools.product(GATES, [args.l2] if args.l2 is not None else L2_WEIGHTS):
         per_family = {"speaker": [], "population": []}
         for held in families:
             fit_on = torch.from_numpy(family != held) & fitted_rows

@@ -67,22 +67,22 @@ def own_log(model_path: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
 
 
-def refit_entry(entries: list[dict]) -> dict | None:
-    """merit.refit's one "refit" line (naming its source model), if the log is a refit's."""
-    return next((e for e in entries if e.get("step") == "refit"), None)
+def step_entry(entries: list[dict], step: str) -> dict | None:
+    """A log's one line of `step`: merit.refit's "refit" (naming its source model), merit.train's "int8"."""
+    return next((e for e in entries if e.get("step") == step), None)
 
 
 def training_log(model_path: Path) -> list[dict]:
     """The training log of the model at `model_path`: its own log.jsonl, or, for a refitted model,
     the log of the training it came from."""
     entries = own_log(model_path)
-    refit = refit_entry(entries)
+    refit = step_entry(entries, "refit")
     return training_log(Path(refit["source"])) if refit else entries
 
 
 def refit_summary(model_path: Path) -> str | None:
     """How merit.refit fitted the pitch path of the model at `model_path`, from its own log."""
-    refit = refit_entry(own_log(model_path))
+    refit = step_entry(own_log(model_path), "refit")
     if refit is None:
         return None
     rounds = "the clean round" if refit.get("fit_rounds") == "clean" else f"all {refit['rounds']} rounds (clean and noisy)"
@@ -101,7 +101,7 @@ def schedule_summary(entries: list[dict]) -> str | None:
     """How long the model trained, from its training log."""
     frozen = sum(e.get("step") == "frozen" for e in entries)
     finetune = sum(e.get("step") == "finetune" for e in entries)
-    rounded = next((e for e in entries if e.get("step") == "int8"), None)
+    rounded = step_entry(entries, "int8")
     if not frozen + finetune or rounded is None:
         return None
     return (
@@ -113,7 +113,7 @@ def schedule_summary(entries: list[dict]) -> str | None:
 
 def int8_summary(entries: list[dict]) -> str | None:
     """What rounding the weights to int8 did on the dev split, from the training log."""
-    rounded = next((e for e in entries if e.get("step") == "int8"), None)
+    rounded = step_entry(entries, "int8")
     if rounded is None:
         return None
     best = next(e for e in entries if e.get("epoch") == rounded["best_epoch"] and e.get("step") != "int8")
