@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole model pipeline, end to end and resumable (each stage skips what is already done, and
 # training resumes from its last epoch): corpus v2 -> self-supervised pre-training -> Sparse MERIT
-# and the baselines -> RNNoise -> evaluation (and SER by input) -> ONNX export of the shipped model
+# and the baselines (trained, SE heads polished, pitch paths refitted: recipe.sh) -> RNNoise -> evaluation (and SER by input) -> ONNX export of the shipped model
 # with its measured card. Every invocation of a stage appends its wall and CPU time to
 # WORK_DIR/timings.jsonl, which the card sums per stage.
 #
@@ -42,31 +42,42 @@ train() { # NAME ARGS...: one training, one thread, its output in runs/NAME/stdo
   mkdir -p "$runs/$name"
   [[ -f $runs/$name/model.pt ]] || timed "train $name" $py -m merit.train --corpus "$corpus" --threads 1 --out "$runs/$name" "$@" >>"$runs/$name/stdout.log" 2>&1
 }
-# Every emotion model has the same head, schedule and refit options (recipe.sh).
+polish() { # SOURCE OUT: runs/SOURCE's SE head polished (merit.se_polish) into runs/OUT, one thread
+  [[ -f $runs/$2/model.pt ]] || timed "polish $2" $py -m merit.se_polish --model "$runs/$1/model.pt" --corpus "$corpus" \
+    --out "$runs/$2" --threads 1 "${polish_options[@]}" >>"$runs/$2.log" 2>&1
+}
+# Every emotion model has the same head, schedule and refit options, and every SE head the same
+# polish (recipe.sh); SE pre-processing's SER model hears the polished enhancer.
 source recipe.sh
 train sparse_merit-trained --variant sparse_merit --backbone "$backbone" "${head[@]}" &
 first=$!
-train se_only --variant se_only --backbone "$backbone"
+train se_only-trained --variant se_only --backbone "$backbone"
+polish se_only-trained se_only
 wait $first
 train mtl-trained --variant mtl --backbone "$backbone" "${head[@]}" &
 first=$!
 train ser_enhanced-trained --variant ser_only --backbone "$backbone" --input enhanced --enhancer "$runs/se_only/model.pt" "${head[@]}"
 wait $first
+polish sparse_merit-trained sparse_merit-polished &
+first=$!
+polish mtl-trained mtl-polished
+wait $first
 # Every emotion model's pitch path refitted on the training statistics the same way (merit.refit), so
 # the comparison is of the models, not of who got the refit; SE pre-processing's SER model hears its
 # enhancer's output there too. runs/sparse_merit is the shipped model.
-refit() { # NAME ARGS...: runs/NAME-trained refitted into runs/NAME
-  local name=$1
-  shift
-  [[ -f $runs/$name/model.pt ]] || timed "refit $name" $py -m merit.refit --model "$runs/$name-trained/model.pt" --corpus "$corpus" \
+refit() { # NAME SOURCE ARGS...: runs/SOURCE refitted into runs/NAME
+  local name=$1 source=$2
+  shift 2
+  [[ -f $runs/$name/model.pt ]] || timed "refit $name" $py -m merit.refit --model "$runs/$source/model.pt" --corpus "$corpus" \
     --out "$runs/$name" --threads 2 "${refit_options[@]}" "$@"
 }
-refit sparse_merit
-refit mtl
-refit ser_enhanced --enhancer "$runs/se_only/model.pt"
+refit sparse_merit sparse_merit-polished
+refit mtl mtl-polished
+refit ser_enhanced ser_enhanced-trained --enhancer "$runs/se_only/model.pt"
 
 if [[ ! -f $work/rnnoise/.done ]]; then
-  (cd ../.. && timed "build studio" cargo build --release --quiet)
+  # The studio's build needs the system packages (ALSA and udev headers) on a fresh machine.
+  (cd ../.. && bash scripts/setup-system.sh && timed "build studio" cargo build --release --quiet)
   $py -c "import json; [print('$work/corpus/'+r['path']) for r in map(json.loads, open('$corpus')) if r['split']=='test']" >"$work/test-files.txt"
   timed rnnoise ../../target/release/merit-studio rnnoise --list "$work/test-files.txt" --root "$work/corpus" --out "$work/rnnoise"
   touch "$work/rnnoise/.done"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Leave-one-voice-family-out, the generalisation table of the model card: for each voice family
-# (espeak, festival, real), pre-training and Sparse MERIT without any of that family's audio (trained
-# and refitted as run_all.sh's), then evaluation on the family's test split with the noisy input and
+# (espeak, festival, real), pre-training and Sparse MERIT without any of that family's audio (trained,
+# its SE head polished and its pitch path refitted as run_all.sh's), then evaluation on the family's test split with the noisy input and
 # RNNoise beside it. Resumable like
 # run_all.sh (run that first: it makes the corpus and the RNNoise outputs); timings go to the same
 # WORK_DIR/timings.jsonl. Afterwards rerun run_all.sh's last stage (it is quick) to put the table in
@@ -57,7 +57,10 @@ for seed in "${seeds[@]}"; do
     [[ -f $runs/sparse_merit-trained/model.pt ]] || timed "lofo $family$suffix train" $py -m merit.train --variant sparse_merit --corpus "$corpus" --threads "$threads" \
       --backbone "$pretrain/backbone.pt" --exclude-family "$family" "${head[@]}" "${recipe_args[@]}" --out "$runs/sparse_merit-trained" \
       >>"$runs/sparse_merit-trained/stdout.log" 2>&1
-    [[ -f $runs/sparse_merit/model.pt ]] || timed "lofo $family$suffix refit" $py -m merit.refit --model "$runs/sparse_merit-trained/model.pt" \
+    [[ -f $runs/sparse_merit-polished/model.pt ]] || timed "lofo $family$suffix polish" $py -m merit.se_polish --model "$runs/sparse_merit-trained/model.pt" \
+      --corpus "$corpus" --exclude-family "$family" --out "$runs/sparse_merit-polished" --threads "$threads" "${polish_options[@]}" \
+      >>"$runs/sparse_merit-polished.log" 2>&1
+    [[ -f $runs/sparse_merit/model.pt ]] || timed "lofo $family$suffix refit" $py -m merit.refit --model "$runs/sparse_merit-polished/model.pt" \
       --corpus "$corpus" --exclude-family "$family" --out "$runs/sparse_merit" --threads "$threads" "${refit_options[@]}"
     [[ -f $work/eval-lofo$suffix/$family/results.json ]] || timed "lofo $family$suffix evaluate" $py -m merit.evaluate --corpus "$corpus" --runs "$runs" \
       --rnnoise "$work/rnnoise" --family "$family" --only "noisy input,sparse_merit,rnnoise" --perceptual-utterances 0 --out "$work/eval-lofo$suffix/$family" --threads "$threads"

@@ -17,19 +17,31 @@ import torch
 
 from .data import load_split
 from .metrics import segmental_snr
+from .model import MeritModel
 from .train import enhance_clips, load_trained
 from .train_utils import configure_threads
 
 
+def noisy_dev_clips(corpus: Path, exclude_family: str | None = None) -> list:
+    """The dev split's mixed clips (the clean ones have no SNR)."""
+    keep = (lambda row: row["family"] != exclude_family) if exclude_family else None
+    return [c for c in load_split(corpus, "dev", filter_fn=keep, require_all_classes=False) if c.row.get("snr_db") is not None]
+
+
+def ssnr_gains(model: MeritModel, clips: list) -> np.ndarray:
+    """Each clip's segmental SNR gain (dB) of the model's enhancement over its noisy input."""
+    with torch.no_grad():
+        enhanced = enhance_clips(model.eval(), clips)
+    return np.array([segmental_snr(c.clean, e.noisy) - segmental_snr(c.clean, c.noisy) for c, e in zip(clips, enhanced)])
+
+
 def dev_gains(model_path: Path, corpus: Path) -> dict:
     """Mean SSNR gain (dB) of the model's enhancement over the noisy dev clips."""
-    clips = [c for c in load_split(corpus, "dev", require_all_classes=False) if c.row.get("snr_db") is not None]
+    clips = noisy_dev_clips(corpus)
     model = load_trained(model_path)
     if model.se_head is None:
         raise SystemExit(f"{model_path}: the model has no SE head")
-    with torch.no_grad():
-        enhanced = enhance_clips(model, clips)
-    gains = np.array([segmental_snr(c.clean, e.noisy) - segmental_snr(c.clean, c.noisy) for c, e in zip(clips, enhanced)])
+    gains = ssnr_gains(model, clips)
     below = np.array([c.row["snr_db"] < 0 for c in clips])
     return {
         "model": str(model_path),

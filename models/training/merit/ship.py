@@ -144,9 +144,9 @@ def shown(path: Path) -> str:
 # lines of the same work folder (recipe trials, experiments, label-efficiency curves) made no part of
 # the shipped model and get a table of their own.
 RECIPE_STAGE = re.compile(
-    r"(corpus|pretrain|train (sparse_merit|mtl|ser_enhanced)-trained|train se_only|refit (sparse_merit|mtl|ser_enhanced)"
-    r"|build studio|rnnoise|evaluate|ser_by_input|ship|lofo (espeak|festival|real) pretrain"
-    r"|lofo (espeak|festival|real)(-seed\d+)? (train|refit|evaluate))"
+    r"(corpus|pretrain|train (sparse_merit|mtl|ser_enhanced|se_only)-trained|polish (sparse_merit-polished|mtl-polished|se_only)"
+    r"|refit (sparse_merit|mtl|ser_enhanced)|build studio|rnnoise|evaluate|ser_by_input|ship|lofo (espeak|festival|real) pretrain"
+    r"|lofo (espeak|festival|real)(-seed\d+)? (train|polish|refit|evaluate))"
 )
 
 

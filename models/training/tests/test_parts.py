@@ -10,7 +10,9 @@ from merit.config import BackboneConfig, tiny
 from merit.heads import AttentiveStatsPooling, EmotionHead, Standardiser, leave_one_out_reference
 from merit.model import MeritModel, class_weights, merit_loss
 from merit.moe import LayerAggregator, MixtureOfExperts, load_balance_loss, top_k_gate
+from merit.metrics import segmental_snr
 from merit.pitch import LOG_F0, PITCH_FEATURES, VOICED
+from merit.se_polish import segmental_snr_torch
 from merit.stft import ConvStft
 from merit.train import speaker_references
 
@@ -239,3 +241,16 @@ def test_trajectory_windows_cut_at_the_end_keep_their_spread_exactly():
     windowed = pooling.windowed(x, window)
     banded = copy.deepcopy(pooling).double().windowed(x.double(), window, banded=True)
     torch.testing.assert_close(windowed.double(), banded, rtol=1e-4, atol=1e-5)
+
+
+def test_the_polishing_loss_is_the_evaluations_segmental_snr_with_a_gradient():
+    rng = np.random.default_rng(4)
+    clean = rng.standard_normal((2, 4000)) * 0.1
+    clean[0, 1000:1800] = 0  # silent frames are skipped, as in the metric
+    estimate = clean + rng.standard_normal((2, 4000)) * np.array([[0.3], [0.01]])  # frames clipped at -10 and below 35 dB
+    expected = [segmental_snr(c, e) for c, e in zip(clean, estimate)]
+    guess = torch.tensor(estimate, requires_grad=True)
+    scores = segmental_snr_torch(torch.tensor(clean), guess)
+    assert scores.tolist() == pytest.approx(expected, abs=1e-9)
+    scores.sum().backward()
+    assert guess.grad[1].abs().sum() > 0

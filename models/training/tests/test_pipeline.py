@@ -149,3 +149,28 @@ def test_bad_corpora_fail_clearly(manifest, tmp_path):
     odd.write_text(json.dumps({"path": "r8k.wav", "split": "train", "label": "sad"}) + "\n")
     with pytest.raises(CorpusError, match="8000 Hz"):
         load_split(odd, "train", require_all_classes=False)
+
+
+def test_polishing_the_se_head_leaves_everything_else_bit_identical(manifest, tmp_path):
+    trained, polished = tmp_path / "trained", tmp_path / "polished"
+    run("merit.train", "--variant", "sparse_merit", "--corpus", str(manifest), "--preset", "tiny", "--frozen-epochs", "1",
+        "--finetune-epochs", "0", "--batch-size", "4", "--out", str(trained))
+    polish = ["merit.se_polish", "--model", str(trained / "model.pt"), "--corpus", str(manifest), "--epochs", "2",
+              "--ssnr-weight", "0.05", "--batch-size", "4", "--lr", "0.01", "--out", str(polished)]
+    run(*polish)
+    log = [json.loads(line) for line in (polished / "log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == ["before polishing", "polish", "polish", "int8"]
+    assert all(math.isfinite(entry["train_ssnr"]) for entry in log[1:3])
+    before = torch.load(trained / "model.pt", weights_only=False)["state_dict"]
+    saved = torch.load(polished / "model.pt", weights_only=False)
+    after = saved["state_dict"]
+    assert saved["se_polish"]["best_epoch"] == log[-1]["best_epoch"]
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert all(name.startswith("se_head.") for name in changed), changed
+    # The kept epoch is the dev split's best, the unpolished model included (epoch -1).
+    gains = {entry["epoch"]: entry["dev_ssnr_gain"] for entry in log[:3]}
+    assert log[-1]["best_epoch"] == max(gains, key=gains.get)
+    assert bool(changed) == (log[-1]["best_epoch"] >= 0)
+    # A rerun resumes: nothing is polished again.
+    run(*polish)
+    assert len((polished / "log.jsonl").read_text().splitlines()) == 4

@@ -21,13 +21,13 @@ def test_stage_times_add_up_and_gnu_time_notes_are_skipped(tmp_path):
 
 
 def test_trials_and_experiments_get_a_table_of_their_own(tmp_path):
-    stages = ["train sparse_merit-trained", "lofo espeak-seed2 refit", "lofo espeak-longer train", "label efficiency real",
-              "evaluate sparse_merit-se5 (experiment)", "ship"]
+    stages = ["train sparse_merit-trained", "polish se_only", "lofo espeak-seed2 polish", "lofo espeak-seed2 refit",
+              "lofo espeak-longer train", "label efficiency real", "evaluate sparse_merit-se5 (experiment)", "ship"]
     lines = [json.dumps({"stage": s, "wall_s": 60.0, "user_s": 60.0, "system_s": 0.0, "exit": 0}) for s in stages]
     (tmp_path / "timings.jsonl").write_text("\n".join(lines) + "\n")
     card = "\n".join(describe_source(tmp_path))
     recipe, other = card.split("Other runs in the same work folder")
-    for stage in ("train sparse_merit-trained", "lofo espeak-seed2 refit", "ship"):
+    for stage in ("train sparse_merit-trained", "polish se_only", "lofo espeak-seed2 polish", "lofo espeak-seed2 refit", "ship"):
         assert f"| {stage} |" in recipe and f"| {stage} |" not in other
     for stage in ("lofo espeak-longer train", "label efficiency real", "evaluate sparse_merit-se5 (experiment)"):
         assert f"| {stage} |" in other and f"| {stage} |" not in recipe
