@@ -15,7 +15,7 @@ import soundfile as sf
 import torch
 
 from . import CLASSES, SAMPLE_RATE
-from .mixing import NoisePool, random_mixture
+from .mixing import NoisePool, RandomisedNoise, random_mixture
 
 
 class CorpusError(ValueError):
@@ -135,7 +135,7 @@ class Batches:
         seconds: float,
         batch_size: int,
         seed: int,
-        noise: NoisePool | None = None,
+        noise: NoisePool | RandomisedNoise | None = None,
         speaker_group: int = 1,
     ):
         self.clips, self.length, self.batch_size = clips, int(seconds * SAMPLE_RATE), batch_size

@@ -29,6 +29,10 @@ CLEAN_SHARE = 0.1
 POOLS = ("train", "dev", "test-seen", "test-unseen")
 
 
+def unit_rms(samples: np.ndarray) -> np.ndarray:
+    return samples / (np.sqrt(np.mean(samples**2)) + 1e-12)
+
+
 def set_active_level(samples: np.ndarray, target_dbfs: float) -> np.ndarray:
     return samples * 10 ** ((target_dbfs - active_level_dbfs(samples)) / 20)
 
@@ -71,8 +75,45 @@ class NoisePool:
         clip = candidates[int(rng.integers(len(candidates)))]
         reps = np.tile(clip.samples, length // len(clip.samples) + 2)
         start = int(rng.integers(len(clip.samples)))
-        part = reps[start : start + length].astype(np.float64)
-        return NoiseClip(part / (np.sqrt(np.mean(part**2)) + 1e-12), clip.noise_type, clip.source, clip.licence)
+        return NoiseClip(unit_rms(reps[start : start + length].astype(np.float64)), clip.noise_type, clip.source, clip.licence)
+
+
+# The SE head's polishing hears each noise excerpt randomised (merit.se_polish --randomise-noise):
+# half of them tilted by up to this many dB per octave, some with a second noise type added below it.
+TILT_DB_PER_OCTAVE = 6.0
+TILT_SHARE = 0.5
+SECOND_TYPE_SHARE = 0.3
+SECOND_TYPE_LEVEL_DB = (-10.0, 0.0)
+
+
+def tilt(samples: np.ndarray, db_per_octave: float) -> np.ndarray:
+    """The signal with its spectrum tilted by `db_per_octave` around 1 kHz (flat below 50 Hz)."""
+    frequencies = np.maximum(np.fft.rfftfreq(len(samples), 1 / RATE), 50.0)
+    gain = (frequencies / 1000.0) ** (db_per_octave / (20 * np.log10(2)))
+    return np.fft.irfft(np.fft.rfft(samples) * gain, len(samples))
+
+
+class RandomisedNoise:
+    """A noise pool whose random excerpts have what is not their type randomised, so that enhancement
+    learns noise rather than the spectra of the pool's few recordings per type (corpus-spec v2's
+    domain randomisation, applied to the noise): TILT_SHARE of them tilted by a uniform slope within
+    TILT_DB_PER_OCTAVE, SECOND_TYPE_SHARE with a second random excerpt added SECOND_TYPE_LEVEL_DB
+    below; unit RMS like the pool's. An excerpt of a named type is the pool's own."""
+
+    def __init__(self, pool: NoisePool):
+        self.pool = pool
+
+    def excerpt(self, rng: np.random.Generator, length: int, noise_type: str | None = None) -> NoiseClip:
+        clip = self.pool.excerpt(rng, length, noise_type)
+        if noise_type is not None:
+            return clip
+        samples = clip.samples
+        if rng.random() < TILT_SHARE:
+            samples = tilt(samples, float(rng.uniform(-TILT_DB_PER_OCTAVE, TILT_DB_PER_OCTAVE)))
+        if rng.random() < SECOND_TYPE_SHARE:
+            second = self.pool.excerpt(rng, length).samples
+            samples = unit_rms(samples) + second * 10 ** (float(rng.uniform(*SECOND_TYPE_LEVEL_DB)) / 20)
+        return NoiseClip(unit_rms(samples), clip.noise_type, clip.source, clip.licence)
 
 
 def write_pool(folder: Path, clips: list[tuple[str, NoiseClip]]) -> None:
@@ -99,7 +140,7 @@ class Mixture:
 
 def random_mixture(
     clean: np.ndarray,
-    pool: NoisePool,
+    pool: NoisePool | RandomisedNoise,
     rng: np.random.Generator,
     snr_range: tuple[float, float] = TRAIN_SNR_RANGE,
     clean_share: float = CLEAN_SHARE,

@@ -2,7 +2,8 @@
 the fixed backbone, experts and routers, so the emotion path (and its refit) is untouched to the last
 bit while enhancement gets the training it lacks within the joint schedule.
 
-Each epoch mixes every training utterance anew (merit.mixing: new noise, SNR and level). The loss
+Each epoch mixes every training utterance anew (merit.mixing: new noise, SNR and level; with
+`--randomise-noise` the noise's spectrum tilted and a second type added at times). The loss
 is the paper's L1 on log1p magnitudes, plus, with `--ssnr-weight W`, W times the negative segmental
 SNR of the enhanced waveform (`segmental_snr_torch`, the evaluation's metric made differentiable):
 the metric the card and the issue judge enhancement by. The epoch kept is the best on the dev split's
@@ -25,7 +26,7 @@ from torch import nn
 
 from .data import Batches, load_split
 from .dev_enhancement import noisy_dev_clips, ssnr_gains
-from .mixing import NoisePool
+from .mixing import NoisePool, RandomisedNoise
 from .model import MeritModel, merit_loss
 from .quantize import round_weights_int8
 from .train import load_trained
@@ -84,7 +85,8 @@ def polish(args) -> Path:
         train, dev = train[: args.max_clips], dev[: max(4, args.max_clips // 4)]
     model = load_trained(args.model)
     parameters = se_parameters(model)
-    batches = Batches(train, args.seconds, args.batch_size, args.seed, NoisePool(args.corpus.parent / "noise" / "train"))
+    noise = NoisePool(args.corpus.parent / "noise" / "train")
+    batches = Batches(train, args.seconds, args.batch_size, args.seed, RandomisedNoise(noise) if args.randomise_noise else noise)
     optimiser = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, args.lr, total_steps=max(args.epochs * len(batches), 1), pct_start=0.1)
     state_path, log = args.out / "state.pt", args.out / "log.jsonl"
@@ -126,7 +128,13 @@ def polish(args) -> Path:
     log_line(log, {"step": "int8", **rounding, **rounded})
     saved = torch.load(args.model, map_location="cpu", weights_only=False)
     saved["state_dict"] = model.state_dict()
-    saved["se_polish"] = {"source": str(args.model), "epochs": args.epochs, "ssnr_weight": args.ssnr_weight, "best_epoch": best["epoch"]}
+    saved["se_polish"] = {
+        "source": str(args.model),
+        "epochs": args.epochs,
+        "ssnr_weight": args.ssnr_weight,
+        "randomise_noise": args.randomise_noise,
+        "best_epoch": best["epoch"],
+    }
     temp = final.with_suffix(".tmp")
     torch.save(saved, temp)
     temp.replace(final)
@@ -140,6 +148,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True, help="folder for the polished model.pt, its log and checkpoints")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--ssnr-weight", type=float, default=0.0, help="weight of the negative segmental SNR (dB) beside the L1")
+    p.add_argument(
+        "--randomise-noise", action="store_true", help="tilt the training noise's spectrum and add a second type (merit.mixing.RandomisedNoise)"
+    )
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seconds", type=float, default=3.0)

@@ -14,7 +14,7 @@ import torch
 from merit import CLASSES
 from merit.corpus import CORPUS_VERSION, PRESETS, generate, make_speakers
 from merit.data import Batches, Clip, CorpusError, check_corpus_version
-from merit.mixing import LEVEL_RANGE_DBFS, TEST_SNRS, NoisePool, random_mixture
+from merit.mixing import LEVEL_RANGE_DBFS, TEST_SNRS, NoisePool, RandomisedNoise, random_mixture, tilt
 from merit.noise import SEEN_TYPES, UNSEEN_TYPES
 from merit.pretrain import pitch_targets
 from merit.prosody import active_level_dbfs
@@ -92,6 +92,37 @@ def test_on_the_fly_mixing_has_the_exact_snr_and_a_random_level(corpus):
     batches = Batches([clip], seconds=1.0, batch_size=1, seed=1, noise=pool)
     first, second = (next(iter(batches))[0] for _ in range(2))
     assert not np.allclose(first.numpy(), second.numpy())
+
+
+def test_a_tilt_changes_the_spectrum_by_the_slope_asked_per_octave():
+    white = np.random.default_rng(5).standard_normal(16000 * 8)
+    for slope in (-6.0, 3.0):
+        spectrum = np.abs(np.fft.rfft(tilt(white, slope))) ** 2
+        frequencies = np.fft.rfftfreq(len(white), 1 / 16000)
+        bands = [10 * np.log10(spectrum[(frequencies >= f) & (frequencies < f * 1.2)].mean()) for f in (250, 500, 1000, 2000, 4000)]
+        assert np.diff(bands) == pytest.approx([slope] * 4, abs=0.5)
+
+
+def test_randomised_noise_keeps_the_snr_and_varies_what_is_not_the_type(corpus):
+    out, rows, _ = corpus
+    pool = NoisePool(out / "noise" / "train")
+    randomised = RandomisedNoise(pool)
+    clean, _ = sf.read(out / next(r for r in rows if r["split"] == "train")["path"], dtype="float64")
+    rng = np.random.default_rng(2)
+    mixtures = [random_mixture(clean, randomised, rng, clean_share=0.0) for _ in range(20)]
+    for m in mixtures:
+        measured = active_level_dbfs(m.clean) - 10 * np.log10(np.mean((m.noisy - m.clean) ** 2))
+        assert measured == pytest.approx(m.snr_db, abs=0.05)
+    # The same draws without randomisation give the pool's own excerpts; with it, some differ.
+    plain, changed = NoisePool.excerpt, 0
+    for seed in range(10):
+        ours = randomised.excerpt(np.random.default_rng(seed), 8000)
+        theirs = plain(pool, np.random.default_rng(seed), 8000)
+        assert np.sqrt(np.mean(ours.samples**2)) == pytest.approx(1.0, abs=1e-6) and ours.noise_type == theirs.noise_type
+        changed += not np.allclose(ours.samples, theirs.samples)
+    assert changed >= 3
+    named = randomised.excerpt(np.random.default_rng(0), 8000, pool.types[0])
+    assert np.array_equal(named.samples, pool.excerpt(np.random.default_rng(0), 8000, pool.types[0]).samples)
 
 
 def test_speaker_groups_keep_a_speakers_clips_together_and_cover_every_clip_once():

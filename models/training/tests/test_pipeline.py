@@ -156,7 +156,7 @@ def test_polishing_the_se_head_leaves_everything_else_bit_identical(manifest, tm
     run("merit.train", "--variant", "sparse_merit", "--corpus", str(manifest), "--preset", "tiny", "--frozen-epochs", "1",
         "--finetune-epochs", "0", "--batch-size", "4", "--out", str(trained))
     polish = ["merit.se_polish", "--model", str(trained / "model.pt"), "--corpus", str(manifest), "--epochs", "2",
-              "--ssnr-weight", "0.05", "--batch-size", "4", "--lr", "0.01", "--out", str(polished)]
+              "--ssnr-weight", "0.05", "--randomise-noise", "--batch-size", "4", "--lr", "0.01", "--out", str(polished)]
     run(*polish)
     log = [json.loads(line) for line in (polished / "log.jsonl").read_text().splitlines()]
     assert [entry["step"] for entry in log] == ["before polishing", "polish", "polish", "int8"]
