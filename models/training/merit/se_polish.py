@@ -99,7 +99,7 @@ def polish(args) -> Path:
         # Epoch -1 is the trained model as it came: polishing must beat it on the dev split to count.
         best = {"dev_ssnr_gain": float(np.mean(ssnr_gains(model, dev))), "epoch": -1}
         torch.save(model.state_dict(), args.out / "best.pt")
-        log_line(log, {"epoch": -1, "step": "before polishing", **best})
+        log_line(log, {"epoch": -1, "step": "before polishing", "source": str(args.model), **best})
     for epoch in range(start_epoch, args.epochs):
         # The frozen parts run in eval mode (no dropout); only the SE head learns.
         model.eval()
@@ -124,17 +124,12 @@ def polish(args) -> Path:
     with torch.no_grad():
         rounding = round_weights_int8(model.se_head)
     rounded_gain = float(np.mean(ssnr_gains(model, dev)))
+    options = {"epochs": args.epochs, "ssnr_weight": args.ssnr_weight, "randomise_noise": args.randomise_noise}
     rounded = {"best_epoch": best["epoch"], "dev_ssnr_gain": best["dev_ssnr_gain"], "rounded_dev_ssnr_gain": rounded_gain}
-    log_line(log, {"step": "int8", **rounding, **rounded})
+    log_line(log, {"step": "polished", **options, **rounding, **rounded})
     saved = torch.load(args.model, map_location="cpu", weights_only=False)
     saved["state_dict"] = model.state_dict()
-    saved["se_polish"] = {
-        "source": str(args.model),
-        "epochs": args.epochs,
-        "ssnr_weight": args.ssnr_weight,
-        "randomise_noise": args.randomise_noise,
-        "best_epoch": best["epoch"],
-    }
+    saved["se_polish"] = {"source": str(args.model), **options, "best_epoch": best["epoch"]}
     temp = final.with_suffix(".tmp")
     torch.save(saved, temp)
     temp.replace(final)

@@ -72,12 +72,39 @@ def step_entry(entries: list[dict], step: str) -> dict | None:
     return next((e for e in entries if e.get("step") == step), None)
 
 
+def derived_from(entries: list[dict]) -> Path | None:
+    """The model a refitted (merit.refit) or polished (merit.se_polish) model was made from."""
+    derived = step_entry(entries, "refit") or step_entry(entries, "before polishing")
+    return Path(derived["source"]) if derived and "source" in derived else None
+
+
 def training_log(model_path: Path) -> list[dict]:
-    """The training log of the model at `model_path`: its own log.jsonl, or, for a refitted model,
-    the log of the training it came from."""
+    """The training log of the model at `model_path`: its own log.jsonl, or, for a refitted or
+    polished model, the log of the training it came from."""
     entries = own_log(model_path)
-    refit = step_entry(entries, "refit")
-    return training_log(Path(refit["source"])) if refit else entries
+    source = derived_from(entries)
+    return training_log(source) if source else entries
+
+
+def polish_summary(model_path: Path) -> str | None:
+    """How merit.se_polish polished the SE head of the model at `model_path` or of the model it was
+    refitted from, from the polishing's log."""
+    entries = own_log(model_path)
+    if step_entry(entries, "refit"):
+        entries = own_log(derived_from(entries))
+    polished, before = step_entry(entries, "polished"), step_entry(entries, "before polishing")
+    if polished is None or before is None:
+        return None
+    loss = "the L1 on log1p magnitudes"
+    if polished["ssnr_weight"]:
+        loss += f" plus {polished['ssnr_weight']} × the negative segmental SNR"
+    noise = ", the training noise randomised (`--randomise-noise`)" if polished["randomise_noise"] else ""
+    kept = "the model as trained" if polished["best_epoch"] < 0 else f"epoch {polished['best_epoch'] + 1} of {polished['epochs']}"
+    return (
+        f"SE head polished (`merit.se_polish`): {polished['epochs']} more epochs for the SE head alone (everything else "
+        f"fixed), {loss}{noise}; kept by the dev split's SSNR gain: {kept}, {before['dev_ssnr_gain']:.2f} → "
+        f"{polished['rounded_dev_ssnr_gain']:.2f} dB."
+    )
 
 
 def refit_summary(model_path: Path) -> str | None:
@@ -301,7 +328,8 @@ def main() -> None:
     check = parity(model, args.out, clips)
     card = args.card or args.out.with_suffix(".md")
     log = training_log(args.model)
-    training_lines = [line for line in (schedule_summary(log), int8_summary(log), refit_summary(args.model)) if line]
+    summaries = (schedule_summary(log), int8_summary(log), polish_summary(args.model), refit_summary(args.model))
+    training_lines = [line for line in summaries if line]
     lines = [
         f"# {model.config.name} — measured figures",
         "",

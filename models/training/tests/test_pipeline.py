@@ -159,7 +159,7 @@ def test_polishing_the_se_head_leaves_everything_else_bit_identical(manifest, tm
               "--ssnr-weight", "0.05", "--randomise-noise", "--batch-size", "4", "--lr", "0.01", "--out", str(polished)]
     run(*polish)
     log = [json.loads(line) for line in (polished / "log.jsonl").read_text().splitlines()]
-    assert [entry["step"] for entry in log] == ["before polishing", "polish", "polish", "int8"]
+    assert [entry["step"] for entry in log] == ["before polishing", "polish", "polish", "polished"]
     assert all(math.isfinite(entry["train_ssnr"]) for entry in log[1:3])
     before = torch.load(trained / "model.pt", weights_only=False)["state_dict"]
     saved = torch.load(polished / "model.pt", weights_only=False)

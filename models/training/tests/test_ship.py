@@ -2,7 +2,7 @@
 
 import json
 
-from merit.ship import describe_source, int8_summary, refit_summary, schedule_summary, training_log
+from merit.ship import describe_source, int8_summary, polish_summary, refit_summary, schedule_summary, training_log
 
 
 def test_stage_times_add_up_and_gnu_time_notes_are_skipped(tmp_path):
@@ -54,3 +54,23 @@ def test_a_refitted_models_card_describes_the_training_it_came_from(tmp_path):
     assert "1,669 clips, fitted on the clean round with the voiced frames' pitch" in summary
     assert "L2 weight 0.001 (given)" in summary and "gate 1.0" in summary
     assert refit_summary(trained / "model.pt") is None
+
+
+def test_a_polished_and_refitted_models_card_follows_the_chain_back_to_its_training(tmp_path):
+    trained, polished, refitted = (tmp_path / name for name in ("sparse_merit-trained", "sparse_merit-polished", "sparse_merit"))
+    for folder in (trained, polished, refitted):
+        folder.mkdir()
+    epochs = [{"epoch": e, "step": "frozen" if e < 8 else "finetune", "dev_macro_f1": 0.5} for e in range(10)]
+    (trained / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in [*epochs, {"step": "int8", "best_epoch": 8}]))
+    polish = [{"epoch": -1, "step": "before polishing", "source": str(trained / "model.pt"), "dev_ssnr_gain": 1.95},
+              {"epoch": 0, "step": "polish", "dev_ssnr_gain": 2.5},
+              {"step": "polished", "epochs": 6, "ssnr_weight": 0.01, "randomise_noise": True, "tensors": 10, "best_epoch": 4,
+               "dev_ssnr_gain": 3.34, "rounded_dev_ssnr_gain": 3.345}]
+    (polished / "log.jsonl").write_text("".join(json.dumps(e) + "\n" for e in polish))
+    (refitted / "log.jsonl").write_text(json.dumps({"step": "refit", "source": str(polished / "model.pt")}) + "\n")
+    assert schedule_summary(training_log(refitted / "model.pt")).startswith("Training: 8 epochs")
+    summary = polish_summary(refitted / "model.pt")
+    assert summary == polish_summary(polished / "model.pt")
+    assert "6 more epochs" in summary and "0.01 × the negative segmental SNR" in summary and "randomised" in summary
+    assert "epoch 5 of 6, 1.95 → 3.35 dB" in summary
+    assert polish_summary(trained / "model.pt") is None
