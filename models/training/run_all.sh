@@ -8,8 +8,10 @@
 #   models/training/run_all.sh [WORK_DIR]        (default WORK_DIR: models/training/work)
 #   FROZEN_EPOCHS=16 FINETUNE_EPOCHS=4 models/training/run_all.sh WORK_DIR   (train longer: recipe.sh)
 #
-# On 2 CPU cores: about 2 hours (see the card). Trainings run two at a time with one thread each (on
-# a busy CPU, multi-threaded torch stalls on small ops); with a CUDA GPU torch uses it instead. The
+# On 2 CPU cores: about 2 hours (see the card) before the SE heads' polish, whose 6 epochs took 1 to 3
+# min each on one thread (models/README.md, "The SE head polished"), two polishes at a time. Trainings
+# run two at a time with one thread each (on a busy CPU, multi-threaded torch stalls on small ops);
+# with a CUDA GPU torch uses it instead. The
 # leave-one-voice-family-out trainings are a separate stage: run_lofo.sh. The ablations of earlier
 # cards (SER trained on clean speech, Sparse MERIT without pre-training) are left out to fit the
 # budget; `merit.train --input clean` and `--train-cnn --frozen-epochs 0` still make them.
