@@ -81,6 +81,11 @@ def read_audio(path: Path) -> np.ndarray:
     return samples
 
 
+def without_family(family: str | None):
+    """A `load_split` filter that leaves a voice family out (leave-one-family-out), or None for all."""
+    return (lambda row: row["family"] != family) if family else None
+
+
 def load_split(
     manifest: Path,
     split: str,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import load_split
+from .data import load_split, without_family
 from .metrics import segmental_snr
 from .model import MeritModel
 from .train import enhance_clips, load_trained
@@ -24,7 +24,7 @@ from .train_utils import configure_threads
 
 def noisy_dev_clips(corpus: Path, exclude_family: str | None = None) -> list:
     """The dev split's mixed clips (the clean ones have no SNR)."""
-    keep = (lambda row: row["family"] != exclude_family) if exclude_family else None
+    keep = without_family(exclude_family)
     return [c for c in load_split(corpus, "dev", filter_fn=keep, require_all_classes=False) if c.row.get("snr_db") is not None]
 
 

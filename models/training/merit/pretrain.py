@@ -27,7 +27,7 @@ from torch import nn
 from .backbone import WavLMBackbone
 from .config import PRESETS, BackboneConfig
 from .corpus import CORPUS_VERSION
-from .data import Batches, check_corpus_version, load_split
+from .data import Batches, check_corpus_version, load_split, without_family
 from .mixing import NoisePool
 from .model import normalise_waveform
 from .pitch import F0_REFERENCE_HZ
@@ -153,7 +153,7 @@ def pretrain(args) -> Path:
     config = PRESETS[args.preset]().backbone
     # Unlabelled speech: every train clip (noisy input, clean target), labels unused.
     check_corpus_version(args.corpus, CORPUS_VERSION)
-    keep = (lambda row: row["family"] != args.exclude_family) if args.exclude_family else None
+    keep = without_family(args.exclude_family)
     clips = load_split(args.corpus, "train", filter_fn=keep, require_all_classes=False)
     if args.max_clips:
         clips = clips[: args.max_clips]

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import load_split
+from .data import load_split, without_family
 from .heads import GENDERS
 from .metrics import macro_f1
 from .mixing import NoisePool, random_mixture
@@ -145,7 +145,7 @@ def refit(args) -> dict:
     model = load_trained(args.model)
     if not (model.config.pitch_features and model.config.speaker_relative):
         raise RefitError(f"{args.model}: refitting needs a model trained with --pitch-features --speaker-relative")
-    keep = (lambda row: row["family"] != args.exclude_family) if args.exclude_family else None
+    keep = without_family(args.exclude_family)
     clips = load_split(args.corpus, "train", filter_fn=keep)
     if args.max_clips:
         clips = clips[: args.max_clips]

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import Batches, load_split
+from .data import Batches, load_split, without_family
 from .dev_enhancement import noisy_dev_clips, ssnr_gains
 from .mixing import NoisePool, RandomisedNoise
 from .model import MeritModel, merit_loss
@@ -78,7 +78,7 @@ def polish(args) -> Path:
     if final.exists():
         print(f"{final} exists; polishing already done")
         return final
-    keep = (lambda row: row["family"] != args.exclude_family) if args.exclude_family else None
+    keep = without_family(args.exclude_family)
     train = load_split(args.corpus, "train", filter_fn=keep)
     dev = noisy_dev_clips(args.corpus, args.exclude_family)
     if args.max_clips:

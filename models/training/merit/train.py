@@ -21,7 +21,7 @@ from torch import nn
 
 from .config import PRESETS, MeritConfig
 from .corpus import CORPUS_VERSION
-from .data import Batches, Clip, check_corpus_version, load_split
+from .data import Batches, Clip, check_corpus_version, load_split, without_family
 from .mixing import NoisePool
 from .metrics import macro_f1
 from .heads import MIN_OTHER_RECORDINGS, EmotionHead, leave_one_out_reference
@@ -146,7 +146,7 @@ def fit(args) -> Path:
         return final
     check_corpus_version(args.corpus, CORPUS_VERSION)
     # Leave-one-family-out: a voice family kept out of training and model selection entirely.
-    keep = (lambda row: row["family"] != args.exclude_family) if args.exclude_family else None
+    keep = without_family(args.exclude_family)
     train = load_split(args.corpus, "train", filter_fn=keep)
     dev = load_split(args.corpus, "dev", filter_fn=keep)
     if args.max_clips:

@@ -74,16 +74,20 @@ def test_mixtures_on_disk_have_the_stated_snr_and_a_licence(corpus):
         assert measured == pytest.approx(row["snr_db"], abs=0.3), row["path"]
 
 
+def assert_exact_snrs(mixtures):
+    for m in mixtures:
+        measured = active_level_dbfs(m.clean) - 10 * np.log10(np.mean((m.noisy - m.clean) ** 2))
+        assert measured == pytest.approx(m.snr_db, abs=0.05)
+
+
 def test_on_the_fly_mixing_has_the_exact_snr_and_a_random_level(corpus):
     out, rows, _ = corpus
     pool = NoisePool(out / "noise" / "train")
     clean, _ = sf.read(out / next(r for r in rows if r["split"] == "train")["path"], dtype="float64")
     rng = np.random.default_rng(0)
     mixtures = [random_mixture(clean, pool, rng, clean_share=0.0) for _ in range(20)]
-    for m in mixtures:
-        measured = active_level_dbfs(m.clean) - 10 * np.log10(np.mean((m.noisy - m.clean) ** 2))
-        assert measured == pytest.approx(m.snr_db, abs=0.05)
-        assert -10 <= m.snr_db <= 20 and m.noise_type in pool.types
+    assert_exact_snrs(mixtures)
+    assert all(-10 <= m.snr_db <= 20 and m.noise_type in pool.types for m in mixtures)
     levels = [active_level_dbfs(m.clean) for m in mixtures]
     assert min(levels) >= LEVEL_RANGE_DBFS[0] - 0.5 and max(levels) <= LEVEL_RANGE_DBFS[1] + 0.5
     assert np.std(levels) > 2
@@ -109,10 +113,7 @@ def test_randomised_noise_keeps_the_snr_and_varies_what_is_not_the_type(corpus):
     randomised = RandomisedNoise(pool)
     clean, _ = sf.read(out / next(r for r in rows if r["split"] == "train")["path"], dtype="float64")
     rng = np.random.default_rng(2)
-    mixtures = [random_mixture(clean, randomised, rng, clean_share=0.0) for _ in range(20)]
-    for m in mixtures:
-        measured = active_level_dbfs(m.clean) - 10 * np.log10(np.mean((m.noisy - m.clean) ** 2))
-        assert measured == pytest.approx(m.snr_db, abs=0.05)
+    assert_exact_snrs([random_mixture(clean, randomised, rng, clean_share=0.0) for _ in range(20)])
     # The same draws without randomisation give the pool's own excerpts; with it, some differ.
     plain, changed = NoisePool.excerpt, 0
     for seed in range(10):
