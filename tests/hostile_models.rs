@@ -18,6 +18,7 @@ fn cpu() -> SessionOptions {
     SessionOptions {
         device: DeviceChoice::Cpu,
         threads: 1,
+        float_on_cpu: false,
     }
 }
 

@@ -12,6 +12,7 @@ fn cpu() -> SessionOptions {
     SessionOptions {
         device: DeviceChoice::Cpu,
         threads: 1,
+        float_on_cpu: false,
     }
 }
 
@@ -84,6 +85,7 @@ fn cuda_without_a_gpu_build_is_a_clear_error() {
     let options = SessionOptions {
         device: DeviceChoice::Cuda,
         threads: 1,
+        float_on_cpu: false,
     };
     let error = MeritSession::load(&tiny(), options).err().unwrap();
     assert!(
@@ -93,6 +95,7 @@ fn cuda_without_a_gpu_build_is_a_clear_error() {
     let auto = SessionOptions {
         device: DeviceChoice::Auto,
         threads: 1,
+        float_on_cpu: false,
     };
     assert_eq!(
         MeritSession::load(&tiny(), auto).unwrap().provider(),
@@ -378,4 +381,68 @@ fn the_shipped_compact_model_follows_the_contract() {
     assert!(card.evaluation["ser_macro_f1"]["unseen/-5dB"].is_number());
     let out = session.run(reference_input(24_000), 1, None).unwrap();
     assert_eq!((out.samples, out.frames), (24_000, 74));
+}
+
+/// The tiny model with one more `merit` card appended: ONNX Runtime keeps the last entry of a
+/// metadata key, so the copy carries `card` (a ModelProto's field 14, an entry of key 1, value 2).
+fn with_card(model: &[u8], card: &serde_json::Value) -> Vec<u8> {
+    fn varint(mut value: usize, out: &mut Vec<u8>) {
+        while value >= 0x80 {
+            out.push((value as u8 & 0x7f) | 0x80);
+            value >>= 7;
+        }
+        out.push(value as u8);
+    }
+    let value = card.to_string();
+    let mut entry = vec![0x0a];
+    varint(5, &mut entry);
+    entry.extend_from_slice(b"merit");
+    entry.push(0x12);
+    varint(value.len(), &mut entry);
+    entry.extend_from_slice(value.as_bytes());
+    let mut bytes = model.to_vec();
+    bytes.push(0x72);
+    varint(entry.len(), &mut bytes);
+    bytes.extend(entry);
+    bytes
+}
+
+#[test]
+fn on_the_cpu_the_int8_variant_beside_a_model_runs_in_its_place_only_when_made_from_it() {
+    let folder = tempfile::tempdir().unwrap();
+    let model = folder.path().join("m.onnx");
+    std::fs::copy(tiny(), &model).unwrap();
+    let float_hash = merit_studio::model::session::model_digest(&model).unwrap();
+    let variant = merit_studio::model::cpu_variant_path(&model);
+    assert_eq!(variant, folder.path().join("m.cpu-int8.onnx"));
+    let card = serde_json::to_value(MeritSession::load(&model, cpu()).unwrap().card()).unwrap();
+    let variant_card = |made_from: &str| {
+        let mut card = card.clone();
+        card["precision"] = "int8".into();
+        card["cpu_variant_of"] = made_from.into();
+        with_card(&std::fs::read(tiny()).unwrap(), &card)
+    };
+
+    std::fs::write(&variant, variant_card(&float_hash)).unwrap();
+    let session = MeritSession::load(&model, cpu()).unwrap();
+    assert_eq!(session.path(), variant);
+    assert_eq!(session.card().precision.as_deref(), Some("int8"));
+    // The cache and the journal name the model chosen, whichever file runs.
+    assert_eq!(session.model_hash(), float_hash);
+    let float = SessionOptions {
+        float_on_cpu: true,
+        ..cpu()
+    };
+    assert_eq!(MeritSession::load(&model, float).unwrap().path(), model);
+
+    // Made from another model (e.g. left over from the model before a retraining), or broken: the
+    // float model runs.
+    std::fs::write(&variant, variant_card(&"0".repeat(64))).unwrap();
+    let session = MeritSession::load(&model, cpu()).unwrap();
+    assert_eq!(
+        (session.path(), session.card().precision.as_deref()),
+        (model.as_path(), None)
+    );
+    std::fs::write(&variant, b"not a model").unwrap();
+    assert_eq!(MeritSession::load(&model, cpu()).unwrap().path(), model);
 }

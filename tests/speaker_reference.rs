@@ -19,6 +19,7 @@ fn cpu() -> SessionOptions {
     SessionOptions {
         device: DeviceChoice::Cpu,
         threads: 1,
+        float_on_cpu: false,
     }
 }
 

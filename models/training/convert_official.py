@@ -39,9 +39,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from merit.cpu_int8 import Int8Error, quantise_for_cpu
+from merit.cpu_int8 import PRECISION as INT8, Int8Error, quantise_for_cpu
 from merit.cpu_timing import StagePeaks, test_pairs, test_signals
-from merit.export import METADATA_KEY, ContractError, export_onnx, external_data_path, metadata_for, verify_onnx_contract
+from merit.export import METADATA_KEY, ContractError, export_onnx, external_data_path, metadata_for, stamp_metadata, verify_onnx_contract
 from merit.half_precision import PRECISION as FP16, to_half_precision
 from merit.precision_parity import describe, parity_with_float32
 from merit.official import PROVENANCE, OfficialCheckpointError, OfficialModel, load_official
@@ -168,20 +168,6 @@ def _move_model(source: Path, target: Path) -> None:
     shutil.move(str(source), target)
 
 
-def _stamp(path: Path, key: str, value: dict) -> None:
-    """Records `value` under `key` in the model's metadata (graph only is rewritten)."""
-    import onnx
-
-    proto = onnx.load(str(path), load_external_data=False)
-    props = {p.key: p.value for p in proto.metadata_props}
-    metadata = json.loads(props[METADATA_KEY])
-    metadata[key] = value
-    for entry in proto.metadata_props:
-        if entry.key == METADATA_KEY:
-            entry.value = json.dumps(metadata, sort_keys=True)
-    onnx.save_model(proto, str(path))
-
-
 def write_int8(float_path: Path, target: Path, staging: Path, threads: int) -> dict | None:
     """Quantises the float32 model at `float_path` (in `staging`), checks it against float32 and,
     when it passes, moves it to `target`; returns what was done and measured, or None (with the
@@ -202,7 +188,7 @@ def write_int8(float_path: Path, target: Path, staging: Path, threads: int) -> d
         return None
     int8 = {"quantisation": quantisation, "parity": checked, "timing": time_cpu(int8_path, threads)}
     print(f"ONNX Runtime CPU, int8: {int8['timing']}")
-    _stamp(int8_path, "int8", {"quantisation": quantisation, "parity": checked})
+    stamp_metadata(int8_path, {"precision": INT8, "int8": {"quantisation": quantisation, "parity": checked}})
     verify_onnx_contract(int8_path)
     _move_model(int8_path, target)
     return int8
@@ -230,7 +216,7 @@ def write_fp16(model, float_path: Path, target: Path, staging: Path, threads: in
         print("error: the fp16 model does not keep the float32 model's outputs; nothing written", file=sys.stderr)
         return None
     fp16 = {"half_modules": halved, "parity": checked, "provider": provider}
-    _stamp(fp16_path, FP16, fp16)
+    stamp_metadata(fp16_path, {FP16: fp16})
     verify_onnx_contract(fp16_path)
     _move_model(fp16_path, target)
     return fp16

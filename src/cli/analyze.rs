@@ -28,6 +28,9 @@ pub struct AnalyzeArgs {
     model: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     device: DeviceArg,
+    /// On the CPU, run the model file itself, not the int8 variant shipped beside it.
+    #[arg(long)]
+    float: bool,
     #[arg(long)]
     out: PathBuf,
     /// Emotion-trajectory window and hop, in seconds.
@@ -79,13 +82,14 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let options = SessionOptions {
         device: args.device.into(),
         threads: args.jobs,
+        float_on_cpu: args.float,
     };
     let mut session = MeritSession::load(&model, options)?;
     eprintln!(
         "analysing {} files with {} ({}) on {}",
         inputs.len(),
         session.card().model,
-        model.display(),
+        session.path().display(),
         session.provider()
     );
     let params = AnalysisParams {

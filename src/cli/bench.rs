@@ -29,6 +29,9 @@ pub struct BenchArgs {
     model: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     device: DeviceArg,
+    /// On the CPU, run the model file itself, not the int8 variant shipped beside it.
+    #[arg(long)]
+    float: bool,
     /// Length of the test signal.
     #[arg(long, default_value_t = 600.0)]
     seconds: f64,
@@ -57,6 +60,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let &BenchArgs {
         ref model,
         device,
+        float,
         seconds,
         jobs,
         batch,
@@ -77,10 +81,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         SessionOptions {
             device: device.into(),
             threads: jobs,
+            float_on_cpu: float,
         },
     )?;
     if let Some(file) = open_to_trajectory {
-        return open_to_trajectory_bench(&mut session, &model, file, &params);
+        return open_to_trajectory_bench(&mut session, file, &params);
     }
     let signal = speech_like(seconds, crate::audio::ANALYSIS_RATE_HZ);
     let before_mb = peak_memory_mb();
@@ -94,7 +99,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     println!(
         "model        {} ({})",
         session.card().model,
-        model.display()
+        session.path().display()
     );
     println!(
         "provider     {} (batch {}, chunks of {} s)",
@@ -187,7 +192,6 @@ fn median_ms(times: &[f64]) -> f64 {
 /// decoded signal to the analysis (the trajectory shows); and on a later opening, the cache.
 fn open_to_trajectory_bench(
     session: &mut MeritSession,
-    model: &Path,
     file: &Path,
     params: &AnalysisParams,
 ) -> anyhow::Result<ExitCode> {
@@ -204,7 +208,7 @@ fn open_to_trajectory_bench(
     println!(
         "model        {} ({}), provider {}",
         session.card().model,
-        model.display(),
+        session.path().display(),
         session.provider()
     );
     println!(

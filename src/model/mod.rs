@@ -12,7 +12,10 @@ pub mod session;
 
 pub use contract::{ContractError, ModelCard};
 pub use runtime::{RuntimeError, RuntimeLibrary, RuntimeOrigin};
-pub use session::{BatchOutputs, DeviceChoice, MeritSession, ModelError, Provider, SessionOptions};
+pub use session::{
+    BatchOutputs, DeviceChoice, MeritSession, ModelError, Provider, SessionOptions,
+    cpu_variant_path,
+};
 
 /// The shipped compact model, the default when neither the user nor the project names one.
 #[must_use]

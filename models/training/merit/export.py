@@ -238,6 +238,15 @@ def export_onnx(model: MeritModel, path: Path, metadata: dict) -> Path:
     return path
 
 
+def stamp_metadata(path: Path, updates: dict) -> None:
+    """Adds `updates` to the model's `merit` metadata (the graph file alone is rewritten; external
+    weights stay where they are)."""
+    proto = onnx.load(str(path), load_external_data=False)
+    props = {p.key: p.value for p in proto.metadata_props}
+    _set_metadata(proto, {**json.loads(props[METADATA_KEY]), **updates})
+    onnx.save_model(proto, str(path))
+
+
 def _set_metadata(proto: onnx.ModelProto, metadata: dict) -> None:
     kept = [p for p in proto.metadata_props if p.key != METADATA_KEY]
     del proto.metadata_props[:]

@@ -1,5 +1,6 @@
 """Exports a trained Sparse MERIT to ONNX with the contract and its evaluation in the metadata, checks
-PyTorch/ONNX Runtime parity on real test clips, and writes the figures into the model card.
+PyTorch/ONNX Runtime parity on real test clips, writes its CPU variant beside it (merit.cpu_int8,
+checked on the real voices' test recordings), and writes the figures into the model card.
 
     .venv/bin/python -m merit.ship --model work/runs/sparse_merit/model.pt --eval work/eval \\
         --corpus work/corpus/manifest.jsonl --out ../sparse-merit-compact.onnx
@@ -16,7 +17,9 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from .cpu_int8 import PRECISION as INT8, Int8Error, variant_path, write_cpu_variant
 from .data import read_audio, read_manifest
+from .precision_parity import describe
 from .evaluate import with_gender_reference, without_reference
 from .export import ContractWrapper, contract_names, export_onnx, metadata_for, statistics_size
 from .train import load_trained
@@ -284,6 +287,27 @@ def corpus_section(report_path: Path) -> list[str]:
     return lines
 
 
+def cpu_variant_line(model_path: Path, corpus: Path) -> str:
+    """Writes the model's CPU variant (merit.cpu_int8), checked on the test recordings of the real
+    voices (all test recordings in a corpus without them); the card's line on it. A variant that
+    fails its check is not written, and a stale one goes."""
+    rows = [r for r in read_manifest(corpus) if r["split"] == "test"]
+    rows = [r for r in rows if r.get("family") == "real"] or rows
+    pairs = [(read_audio(corpus.parent / r["clean_path"]), read_audio(corpus.parent / r["path"])) for r in rows]
+    target = variant_path(model_path)
+    try:
+        report = write_cpu_variant(model_path, pairs, threads=2)
+    except Int8Error as error:
+        target.unlink(missing_ok=True)
+        return f"No CPU variant: {error}."
+    return (
+        f"CPU variant `{target.name}` ({target.stat().st_size / 1e6:.1f} MB; the studio runs it on the CPU in this file's "
+        f"place): {report['quantised']} of the {report['matmuls']} matrix products in int8 (merit.cpu_int8); "
+        + describe(report, INT8, with_targets=False)
+        + "."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
@@ -326,6 +350,7 @@ def main() -> None:
     rows = [r for r in read_manifest(args.corpus) if r["split"] == "test"][:40]
     clips = [read_audio(args.corpus.parent / r["path"]) for r in rows]
     check = parity(model, args.out, clips)
+    variant_line = cpu_variant_line(args.out, args.corpus)
     card = args.card or args.out.with_suffix(".md")
     log = training_log(args.model)
     summaries = (schedule_summary(log), int8_summary(log), polish_summary(args.model), refit_summary(args.model))
@@ -340,6 +365,7 @@ def main() -> None:
         f"PyTorch vs ONNX Runtime on {check['clips']} real test clips: max relative difference "
         + ", ".join(f"{k} {v:.1e}" for k, v in check["max_relative_difference"].items())
         + f"; top-1 SER router agreement {check['top1_gate_agreement']:.4f}.",
+        variant_line,
         *training_lines,
         *([RELATIVE_NOTE] if model.config.speaker_relative else []),
         "",

@@ -66,6 +66,10 @@ def test_pipeline_end_to_end(manifest, tmp_path):
     assert "rounded to int8 per row" in card
     assert "SER macro-F1 by input" in card
     assert any(init.data_type == onnx.TensorProto.INT8 for init in onnx.load(str(onnx_path)).graph.initializer)
+    # Its CPU variant is written beside it when it keeps the labels, and the card says which happened.
+    variant = tmp_path / "model.cpu-int8.onnx"
+    assert ("CPU variant `model.cpu-int8.onnx`" in card) == variant.exists()
+    assert variant.exists() or "No CPU variant: the int8 model's labels agree" in card
 
 
 def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_speaker_references(manifest, tmp_path):

@@ -113,3 +113,36 @@ def test_a_packed_weight_without_its_scales_is_refused(models):
     proto.graph.initializer.remove(scales[0])
     with pytest.raises(ValueError, match="has no .scale initializer"):
         float_initializers(proto)
+
+
+def test_the_cpu_variant_is_written_beside_its_model_names_it_and_stays_small(tmp_path, monkeypatch):
+    """merit.cpu_int8's CPU variant of a speaker-relative model (whose parity runs need the reference
+    input): int8 products, the float weights packed again, its card naming the float model's blake3
+    (what the studio checks); a variant whose labels disagree too often is not written."""
+    from blake3 import blake3
+
+    import merit.cpu_int8 as cpu_int8
+    from merit.export import verify_onnx_contract
+
+    model = build_tiny(seed=5, speaker_relative=True)
+    float_path = export_onnx(model, tmp_path / "m.onnx", metadata_for(model, "test", "random"))
+    rng = np.random.default_rng(1)
+    pairs = [(clean, clean + 0.05 * rng.standard_normal(clean.size).astype(np.float32))
+             for clean in (0.1 * rng.standard_normal(16000 + 800 * i).astype(np.float32) for i in range(6))]
+    report = cpu_int8.write_cpu_variant(float_path, pairs, threads=1)
+    variant = tmp_path / "m.cpu-int8.onnx"
+    assert variant == cpu_int8.variant_path(float_path) and variant.exists()
+    assert report["clips"] == 6 and report["quantised"] > 0 and report["float32_weights_repacked"] > 0
+    metadata = verify_onnx_contract(variant)
+    assert metadata["precision"] == "int8"
+    assert metadata["cpu_variant_of"] == blake3(float_path.read_bytes()).hexdigest()
+    proto = onnx.load(str(variant))
+    assert {node.op_type for node in proto.graph.node} & {"MatMulInteger", "DynamicQuantizeMatMul"}
+    assert any(init.name.endswith(INT8_SUFFIX) for init in proto.graph.initializer)
+    assert variant.stat().st_size < 1.2 * float_path.stat().st_size
+
+    variant.unlink()
+    monkeypatch.setattr(cpu_int8, "LABEL_AGREEMENT_MIN", 1.01)
+    with pytest.raises(cpu_int8.Int8Error, match="labels agree"):
+        cpu_int8.write_cpu_variant(float_path, pairs, threads=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]

@@ -134,6 +134,7 @@ fn plan(
         SessionOptions {
             device: DeviceChoice::Cpu,
             threads: 1,
+            float_on_cpu: false,
         },
     )?;
     let manifest = Manifest {
@@ -220,6 +221,7 @@ fn task(
         SessionOptions {
             device,
             threads: jobs,
+            float_on_cpu: false,
         },
     )?;
     anyhow::ensure!(

@@ -56,9 +56,14 @@ pub struct ModelCard {
     /// `male`): the reference of a recording of known gender without one of its speaker.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub gender_references: BTreeMap<String, Vec<f32>>,
-    /// `fp16` for a model made for CUDA (`convert_official.py --fp16`); absent for float32 weights.
+    /// `fp16` for a model made for CUDA (`convert_official.py --fp16`), `int8` for one whose matrix
+    /// products run in int8 on the CPU (`merit.cpu_int8`); absent for float32 weights.
     #[serde(default)]
     pub precision: Option<String>,
+    /// For a CPU variant shipped beside its float model (`X.cpu-int8.onnx` beside `X.onnx`): the
+    /// blake3 of the float model it was quantised from, which the CPU runs it in place of.
+    #[serde(default)]
+    pub cpu_variant_of: Option<String>,
     #[serde(default)]
     pub trained_on: String,
     /// Evaluation figures, as the pipeline wrote them.

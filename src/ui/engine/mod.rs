@@ -48,6 +48,20 @@ pub struct ModelStatus {
     pub card: ModelCard,
     pub provider: Provider,
     pub hash: String,
+    /// The file that runs: the model chosen, or its CPU variant.
+    pub running: PathBuf,
+}
+
+impl ModelStatus {
+    /// Where and how the model runs, e.g. `CPU` or `CPU · int8`.
+    #[must_use]
+    pub fn runs_on(&self) -> String {
+        let provider = self.provider.to_string().to_uppercase();
+        match &self.card.precision {
+            Some(precision) => format!("{provider} · {precision}"),
+            None => provider,
+        }
+    }
 }
 
 pub struct Engine {
@@ -268,6 +282,7 @@ impl Engine {
                 card: session.card().clone(),
                 provider: session.provider(),
                 hash: session.model_hash().to_owned(),
+                running: session.path().to_path_buf(),
             });
             self.model_error = None;
         }

@@ -62,11 +62,7 @@ pub fn header_ui(ui: &mut egui::Ui, view: &StudioView<'_>, commands: &CommandSen
             }
             ui.separator();
             let model_text = match (&engine.status, &engine.model_error) {
-                (Some(status), _) => format!(
-                    "{} · {}",
-                    status.card.model,
-                    status.provider.to_string().to_uppercase()
-                ),
+                (Some(status), _) => format!("{} · {}", status.card.model, status.runs_on()),
                 (None, Some(_)) => "model failed to load".to_owned(),
                 (None, None) => {
                     let stem = engine

@@ -22,8 +22,16 @@ pub fn model_card_ui(ctx: &egui::Context, view: &StudioView<'_>, commands: &Comm
                         ui.label(format!("{} {}", card.model, card.version));
                         ui.end_row();
                         ui.label("runs on");
-                        ui.label(status.provider.to_string().to_uppercase());
+                        ui.label(status.runs_on());
                         ui.end_row();
+                        if status.running != engine.model_path {
+                            ui.label("file");
+                            ui.label(format!(
+                                "{}: its int8 variant, which the CPU runs in its place",
+                                status.running.display()
+                            ));
+                            ui.end_row();
+                        }
                         ui.label("classes");
                         ui.label(card.classes.join(", "));
                         ui.end_row();

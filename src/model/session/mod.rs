@@ -1,15 +1,21 @@
 //! A loaded Sparse MERIT model: an ONNX Runtime session on CPU or CUDA, checked against the contract.
 
+mod builder;
+mod files;
+
+use builder::session_builder;
+use files::{checked_digest, external_data_path};
+pub use files::{cpu_variant_path, model_digest};
+
 use std::path::{Path, PathBuf};
 
-use ort::ep::{CPU, CUDA};
 use ort::session::Session;
-use ort::session::builder::GraphOptimizationLevel;
+use ort::session::builder::SessionBuilder;
 use ort::value::{Tensor, ValueType};
 
-use super::contract::{self, ContractError, ModelCard, TensorSpec};
-use super::onnx_file::{self, OnnxFileError};
-use super::runtime::{self, RuntimeError};
+use crate::model::contract::{self, ContractError, ModelCard, TensorSpec};
+use crate::model::onnx_file::OnnxFileError;
+use crate::model::runtime::{self, RuntimeError};
 
 /// Which execution provider to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -44,6 +50,8 @@ pub struct SessionOptions {
     pub device: DeviceChoice,
     /// Intra-op threads; 0 lets ONNX Runtime choose.
     pub threads: usize,
+    /// Runs the chosen file on the CPU too, not its int8 variant ([`cpu_variant_path`]).
+    pub float_on_cpu: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,106 +132,60 @@ fn describe(name: &str, dtype: &ValueType) -> TensorSpec {
     }
 }
 
-/// Where a model's weights live when they are too large for one ONNX file: `<model>.data`, the name
-/// the model pipeline's exporter gives them.
-fn external_data_path(model: &Path) -> PathBuf {
-    let mut name = model.file_name().unwrap_or_default().to_os_string();
-    name.push(".data");
-    model.with_file_name(name)
-}
-
-/// blake3 of the model file and of its external weights, if it has them (the hash
-/// [`MeritSession::model_hash`] gives once loaded).
-///
-/// # Errors
-/// The model or its weights cannot be read.
-pub fn model_digest(path: &Path) -> std::io::Result<String> {
-    let data = external_data_path(path);
-    if !data.is_file() {
-        return crate::fsio::blake3_of_files(&[path]);
-    }
-    // Loading refuses weights that are a link out of the model's folder; hashing them would read
-    // whatever file of the user's they point at.
-    let folder = path.parent().unwrap_or_else(|| Path::new("."));
-    let name = data.file_name().unwrap_or_default().to_string_lossy();
-    onnx_file::check_location(folder, &name).map_err(|error| match error {
-        OnnxFileError::Io(error) => error,
-        refused => std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{}: {refused}", data.display()),
-        ),
-    })?;
-    crate::fsio::blake3_of_files(&[path, &data])
-}
-
-fn refused(path: &Path, error: OnnxFileError) -> ModelError {
-    let path = path.to_path_buf();
-    match error {
-        OnnxFileError::Io(error) => ModelError::Io { path, error },
-        OnnxFileError::Malformed(_) => ModelError::NotOnnx {
-            path,
-            reason: error.to_string(),
-        },
-        error => ModelError::Refused { path, error },
-    }
-}
-
 impl MeritSession {
     /// Loads and checks a model. With [`DeviceChoice::Auto`], CUDA is tried first and the CPU used if
-    /// it does not register; [`MeritSession::provider`] says which one runs.
+    /// it does not register; [`MeritSession::provider`] says which one runs. On the CPU, the model's
+    /// int8 variant beside it ([`cpu_variant_path`]) runs in its place when it was quantised from this
+    /// very file (unless [`SessionOptions::float_on_cpu`]); [`MeritSession::path`] names the file that
+    /// runs, [`MeritSession::model_hash`] stays the chosen model's.
     ///
     /// # Errors
     /// [`ModelError`]: no runtime, unreadable or non-ONNX file, contract mismatch, CUDA unavailable.
     pub fn load(path: &Path, options: SessionOptions) -> Result<Self, ModelError> {
         let runtime = runtime::initialise()?;
-        // Before anything else reads it: the hash below and ONNX Runtime would follow the
-        // external-data locations a stranger's model names.
-        onnx_file::check_model_file(path).map_err(|error| refused(path, error))?;
-        let model_hash = model_digest(path).map_err(|error| ModelError::Io {
-            path: path.to_path_buf(),
-            error,
-        })?;
+        let model_hash = checked_digest(path)?;
+        let (mut builder, provider) = session_builder(runtime, options, path)?;
+        let variant = cpu_variant_path(path);
+        if provider == Provider::Cpu && !options.float_on_cpu && variant.is_file() {
+            let loaded = checked_digest(&variant)
+                .and_then(|hash| Self::commit(&variant, builder, provider, hash));
+            match loaded {
+                Ok(loaded)
+                    if loaded.card.cpu_variant_of.as_deref() == Some(model_hash.as_str()) =>
+                {
+                    tracing::info!(
+                        "on the CPU, {} runs in place of {}",
+                        variant.display(),
+                        path.display()
+                    );
+                    return Ok(Self {
+                        model_hash,
+                        ..loaded
+                    });
+                }
+                Ok(_) => tracing::warn!(
+                    "{} was not quantised from {}; the float model runs",
+                    variant.display(),
+                    path.display()
+                ),
+                Err(error) => tracing::warn!("{error}; the float model runs"),
+            }
+            builder = session_builder(runtime, options, path)?.0;
+        }
+        Self::commit(path, builder, provider, model_hash)
+    }
+
+    /// The session of the (checked) file at `path` from `builder`, checked against the contract.
+    fn commit(
+        path: &Path,
+        mut builder: SessionBuilder,
+        provider: Provider,
+        model_hash: String,
+    ) -> Result<Self, ModelError> {
         let not_onnx = |reason: String| ModelError::NotOnnx {
             path: path.to_path_buf(),
             reason,
         };
-        let mut builder = Session::builder(runtime.environment())
-            .map_err(|e| not_onnx(e.to_string()))?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| not_onnx(e.to_string()))?;
-        if options.threads > 0 {
-            builder = builder
-                .with_intra_threads(options.threads)
-                .map_err(|e| not_onnx(e.to_string()))?;
-        }
-        let mut provider = Provider::Cpu;
-        if options.device != DeviceChoice::Cpu {
-            match builder.with_execution_providers([CUDA::default().build().error_on_failure()]) {
-                Ok(with_cuda) => {
-                    builder = with_cuda;
-                    provider = Provider::Cuda;
-                }
-                Err(error) if options.device == DeviceChoice::Cuda => {
-                    return Err(ModelError::CudaUnavailable {
-                        reason: error.message().to_owned(),
-                    });
-                }
-                Err(error) => {
-                    tracing::info!("CUDA not used: {}", error.message());
-                    builder = error.recover();
-                }
-            }
-        }
-        if provider == Provider::Cpu {
-            // ONNX Runtime's memory arena saves allocating every run's buffers anew (1.2-1.3x
-            // faster); its memory patterns, one per input shape seen, would keep ~230 MB more
-            // resident for the whole session, so they are off (README, "Analysis engine").
-            builder = builder
-                .with_execution_providers([CPU::default().with_arena_allocator(true).build()])
-                .map_err(|e| not_onnx(e.to_string()))?
-                .with_memory_pattern(false)
-                .map_err(|e| not_onnx(e.to_string()))?;
-        }
         // From the file, not from memory: a large model's weights sit in `<model>.data` beside it,
         // which ONNX Runtime finds relative to the model's path.
         let session = builder
