@@ -40,7 +40,9 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 work=$(mktemp -d)
 for device in cuda cpu; do
   start=$(date +%s%N)
-  "$bin" analyze "${inputs[@]}" --model "$model" --device "$device" --out "$work/$device" --no-cache
+  # --float: the CPU runs the model file too, not its int8 CPU variant, so the differences below are
+  # CUDA's against the CPU's arithmetic alone.
+  "$bin" analyze "${inputs[@]}" --model "$model" --device "$device" --float --out "$work/$device" --no-cache
   echo "$device: analyze took $(( ($(date +%s%N) - start) / 1000000 )) ms"
 done
 python3 - "$work" <<'PY'
