@@ -37,9 +37,9 @@ ours=() theirs=()
 for run in $(seq "$runs"); do
   # On the CPU the studio runs the model's int8 variant when one sits beside it (bench's "model" line
   # names the file that ran); PyTorch runs the model itself.
-  bench=$("$studio" bench --model "$model" --device cpu --seconds "$seconds" --jobs "$threads" --chunk-seconds "$chunk" "${float[@]}")
+  bench=$("$studio" bench --model "$model" --device cpu --seconds "$seconds" --jobs "$threads" --chunk-seconds "$chunk" ${float[@]+"${float[@]}"})
   ort_s=$(awk '$1 == "time" {print $2}' <<<"$bench")
-  [[ $run -gt 1 ]] || awk '$1 == "model" {print "onnxruntime runs " $NF}' <<<"$bench"
+  [[ $run -gt 1 ]] || awk '$1 == "model" {gsub(/[()]/, "", $NF); print "onnxruntime runs " $NF}' <<<"$bench"
   torch_s=$(cd models/training && OMP_NUM_THREADS=$threads .venv/bin/python bench_torch.py --model "$model" --seconds "$seconds" --threads "$threads" --chunk-seconds "$chunk" | awk '$1 == "elapsed_s" {print $2}')
   echo "run $run: onnxruntime ${ort_s} s, pytorch ${torch_s} s"
   ours+=("$ort_s") theirs+=("$torch_s")

@@ -381,6 +381,13 @@ fn the_shipped_compact_model_follows_the_contract() {
     assert!(card.evaluation["ser_macro_f1"]["unseen/-5dB"].is_number());
     let out = session.run(reference_input(24_000), 1, None).unwrap();
     assert_eq!((out.samples, out.frames), (24_000, 74));
+    // A CPU variant committed beside it must be the shipped model's own (merit.ship writes both):
+    // a stale one would only warn at run time and leave every CPU user on the slower file.
+    let variant = merit_studio::model::cpu_variant_path(&path);
+    if variant.exists() {
+        assert_eq!(session.path(), variant);
+        assert_eq!(session.card().precision.as_deref(), Some("int8"));
+    }
 }
 
 /// The tiny model with one more `merit` card appended: ONNX Runtime keeps the last entry of a

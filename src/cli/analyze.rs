@@ -28,7 +28,8 @@ pub struct AnalyzeArgs {
     model: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     device: DeviceArg,
-    /// On the CPU, run the model file itself, not the int8 variant shipped beside it.
+    /// On the CPU, run the model file itself, not the int8 variant shipped beside it (without the
+    /// analysis cache, which keeps either under the model file's hash).
     #[arg(long)]
     float: bool,
     #[arg(long)]
@@ -97,7 +98,9 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<ExitCode> {
         hop_s: args.hop_s,
         ..AnalysisParams::default()
     };
-    let cache = (!args.no_cache).then(|| {
+    // The cache keeps analyses under the model file's hash whichever of its files ran: the results
+    // of the file itself, asked for with --float, are neither read from it nor stored in it.
+    let cache = (!args.no_cache && !args.float).then(|| {
         AnalysisCache::new(
             args.cache_dir
                 .clone()

@@ -22,6 +22,7 @@ import onnxruntime as ort
 import soundfile as sf
 
 from . import SAMPLE_RATE
+from .cpu_int8 import variant_path
 from .cpu_timing import test_signals
 from .export import METADATA_KEY, OUTPUT_NAMES, REFERENCE_INPUT, STATISTICS_OUTPUT, export_onnx, model_sha256
 from .finetune import load_onnx_model
@@ -111,6 +112,11 @@ def main() -> int:
         rewrites = json.loads(props[METADATA_KEY]).get("graph_rewrites")
         new.replace(args.model)
     print(f"replaced {args.model} (was SHA-256 {digest[:16]}..., now {model_sha256(args.model)[:16]}...)")
+    variant = variant_path(args.model)
+    if variant.exists():
+        # Quantised from the file replaced: the studio would pass it over with a warning at every load.
+        variant.unlink()
+        print(f"removed {variant}, the old file's CPU variant: `python -m merit.cpu_int8 {args.model} --corpus MANIFEST` writes the new one's")
     if args.card:
         names = ", ".join(name for name, _ in clips())
         update_card(

@@ -300,6 +300,9 @@ def cpu_variant_line(model_path: Path, corpus: Path) -> str:
     except Int8Error as error:
         target.unlink(missing_ok=True)
         return f"No CPU variant: {error}."
+    except Exception as error:  # noqa: BLE001 - the quantiser and ONNX Runtime raise many types; the card still gets written
+        target.unlink(missing_ok=True)
+        return f"No CPU variant: {type(error).__name__}: {error}."
     return (
         f"CPU variant `{target.name}` ({target.stat().st_size / 1e6:.1f} MB; the studio runs it on the CPU in this file's "
         f"place): {report['quantised']} of the {report['matmuls']} matrix products in int8 (merit.cpu_int8); "

@@ -172,10 +172,14 @@ def test_the_shipped_speaker_relative_tiny_model_follows_the_contract():
 def test_a_speaker_relative_model_is_re_exported_and_compared_with_and_without_a_reference(tmp_path):
     model = tmp_path / "relative.onnx"
     model.write_bytes(SHIPPED_TINY_RELATIVE.read_bytes())
+    # A CPU variant quantised from the file being replaced goes with it.
+    stale = tmp_path / "relative.cpu-int8.onnx"
+    stale.write_bytes(SHIPPED_TINY_RELATIVE.read_bytes())
     result = subprocess.run([sys.executable, "-m", "merit.reexport", str(model)], cwd=REPO / "models" / "training", capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "replaced" in result.stdout
     assert verify_onnx_contract(model)["speaker_relative"] is True
+    assert not stale.exists() and "CPU variant" in result.stdout
 
 
 def test_exporter_refuses_models_that_break_the_contract(tmp_path):

@@ -14,7 +14,7 @@ pub(super) fn external_data_path(model: &Path) -> PathBuf {
 }
 
 /// Where a model's CPU variant sits: `X.cpu-int8.onnx` beside `X.onnx`, the same model with its
-/// matrix products in int8 (`merit.cpu_int8` writes it; on two cores it analyses ~10 % faster).
+/// matrix products in int8 (`merit.cpu_int8` writes it; on two cores it analysed 4-9 % faster).
 #[must_use]
 pub fn cpu_variant_path(model: &Path) -> PathBuf {
     let stem = model.file_stem().unwrap_or_default().to_string_lossy();

@@ -147,6 +147,7 @@ impl MeritSession {
         let (mut builder, provider) = session_builder(runtime, options, path)?;
         let variant = cpu_variant_path(path);
         if provider == Provider::Cpu && !options.float_on_cpu && variant.is_file() {
+            // The card is compared before the frame-hop runs: a stale variant costs one load only.
             let loaded = checked_digest(&variant)
                 .and_then(|hash| Self::commit(&variant, builder, provider, hash));
             match loaded {
@@ -158,10 +159,11 @@ impl MeritSession {
                         variant.display(),
                         path.display()
                     );
-                    return Ok(Self {
+                    return Self {
                         model_hash,
                         ..loaded
-                    });
+                    }
+                    .measured();
                 }
                 Ok(_) => tracing::warn!(
                     "{} was not quantised from {}; the float model runs",
@@ -170,12 +172,17 @@ impl MeritSession {
                 ),
                 Err(error) => tracing::warn!("{error}; the float model runs"),
             }
-            builder = session_builder(runtime, options, path)?.0;
+            let on_cpu = SessionOptions {
+                device: DeviceChoice::Cpu,
+                ..options
+            };
+            builder = session_builder(runtime, on_cpu, path)?.0;
         }
-        Self::commit(path, builder, provider, model_hash)
+        Self::commit(path, builder, provider, model_hash)?.measured()
     }
 
-    /// The session of the (checked) file at `path` from `builder`, checked against the contract.
+    /// The session of the (checked) file at `path` from `builder`, checked against the contract;
+    /// its frame hop is measured by [`Self::measured`].
     fn commit(
         path: &Path,
         mut builder: SessionBuilder,
@@ -221,19 +228,22 @@ impl MeritSession {
         }
         let file_bytes = |file: &Path| std::fs::metadata(file).map_or(0, |m| m.len());
         let weight_bytes = file_bytes(path) + file_bytes(&external_data_path(path));
-        let mut loaded = Self {
+        Ok(Self {
             session,
             card,
             provider,
             path: path.to_path_buf(),
             shape,
-            // Replaced by the measurement below, which runs the session.
+            // Replaced by `measured`, which runs the session.
             frame_hop_samples: 1,
             model_hash,
             weight_bytes,
-        };
-        loaded.frame_hop_samples = loaded.measure_frame_hop()?;
-        Ok(loaded)
+        })
+    }
+
+    fn measured(mut self) -> Result<Self, ModelError> {
+        self.frame_hop_samples = self.measure_frame_hop()?;
+        Ok(self)
     }
 
     /// Runs two silent inputs of the contract's minimum length and twice that, and checks the
