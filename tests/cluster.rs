@@ -372,6 +372,41 @@ fn cluster_commands_by_hand_and_what_they_refuse() {
         text(&output)
     );
 
+    // A CPU variant of the model added between tasks: the later shards run it, and the merge says
+    // the shards ran differently.
+    let model = model_dir.join("v.onnx");
+    std::fs::copy(&tiny, &model).unwrap();
+    let run_variant = dir.path().join("run_variant");
+    assert_eq!(
+        plan(&run_variant, &["--model", s(&model)]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        studio(&["cluster", "task", s(&run_variant), "--shard", "1/3"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let digest = merit_studio::model::session::model_digest(&model).unwrap();
+    common::write_cpu_variant(&model, &digest);
+    for k in 2..=3 {
+        let shard = format!("{k}/3");
+        assert_eq!(
+            studio(&["cluster", "task", s(&run_variant), "--shard", &shard])
+                .status
+                .code(),
+            Some(0)
+        );
+    }
+    let output = studio(&["cluster", "merge", s(&run_variant)]);
+    assert!(
+        text(&output).contains(
+            "the shards ran differently (2 with v.cpu-int8.onnx (int8) on cpu, 1 with v.onnx on cpu)"
+        ),
+        "{}",
+        text(&output)
+    );
+
     // No sbatch: submit.sh says so and submits nothing.
     let empty_path = dir.path().join("bin");
     std::fs::create_dir(&empty_path).unwrap();

@@ -390,30 +390,6 @@ fn the_shipped_compact_model_follows_the_contract() {
     }
 }
 
-/// The tiny model with one more `merit` card appended: ONNX Runtime keeps the last entry of a
-/// metadata key, so the copy carries `card` (a ModelProto's field 14, an entry of key 1, value 2).
-fn with_card(model: &[u8], card: &serde_json::Value) -> Vec<u8> {
-    fn varint(mut value: usize, out: &mut Vec<u8>) {
-        while value >= 0x80 {
-            out.push((value as u8 & 0x7f) | 0x80);
-            value >>= 7;
-        }
-        out.push(value as u8);
-    }
-    let value = card.to_string();
-    let mut entry = vec![0x0a];
-    varint(5, &mut entry);
-    entry.extend_from_slice(b"merit");
-    entry.push(0x12);
-    varint(value.len(), &mut entry);
-    entry.extend_from_slice(value.as_bytes());
-    let mut bytes = model.to_vec();
-    bytes.push(0x72);
-    varint(entry.len(), &mut bytes);
-    bytes.extend(entry);
-    bytes
-}
-
 #[test]
 fn on_the_cpu_the_int8_variant_beside_a_model_runs_in_its_place_only_when_made_from_it() {
     let folder = tempfile::tempdir().unwrap();
@@ -422,15 +398,7 @@ fn on_the_cpu_the_int8_variant_beside_a_model_runs_in_its_place_only_when_made_f
     let float_hash = merit_studio::model::session::model_digest(&model).unwrap();
     let variant = merit_studio::model::cpu_variant_path(&model);
     assert_eq!(variant, folder.path().join("m.cpu-int8.onnx"));
-    let card = serde_json::to_value(MeritSession::load(&model, cpu()).unwrap().card()).unwrap();
-    let variant_card = |made_from: &str| {
-        let mut card = card.clone();
-        card["precision"] = "int8".into();
-        card["cpu_variant_of"] = made_from.into();
-        with_card(&std::fs::read(tiny()).unwrap(), &card)
-    };
-
-    std::fs::write(&variant, variant_card(&float_hash)).unwrap();
+    common::write_cpu_variant(&model, &float_hash);
     let session = MeritSession::load(&model, cpu()).unwrap();
     assert_eq!(session.path(), variant);
     assert_eq!(session.card().precision.as_deref(), Some("int8"));
@@ -444,7 +412,7 @@ fn on_the_cpu_the_int8_variant_beside_a_model_runs_in_its_place_only_when_made_f
 
     // Made from another model (e.g. left over from the model before a retraining), or broken: the
     // float model runs.
-    std::fs::write(&variant, variant_card(&"0".repeat(64))).unwrap();
+    common::write_cpu_variant(&model, &"0".repeat(64));
     let session = MeritSession::load(&model, cpu()).unwrap();
     assert_eq!(
         (session.path(), session.card().precision.as_deref()),

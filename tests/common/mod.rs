@@ -104,6 +104,43 @@ pub fn tiny_model() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sparse-merit-tiny.onnx")
 }
 
+/// Writes a "CPU variant" of `model` (a copy of the file, see `cpu_variant_path`) whose card says
+/// `precision: "int8"` and names `made_from` as the model it was quantised from: the card is
+/// appended as one more `merit` metadata entry, the last of which ONNX Runtime keeps (a ModelProto's
+/// field 14, an entry of key 1 and value 2).
+pub fn write_cpu_variant(model: &Path, made_from: &str) -> PathBuf {
+    fn varint(mut value: usize, out: &mut Vec<u8>) {
+        while value >= 0x80 {
+            out.push((value as u8 & 0x7f) | 0x80);
+            value >>= 7;
+        }
+        out.push(value as u8);
+    }
+    let options = merit_studio::model::SessionOptions {
+        device: merit_studio::model::DeviceChoice::Cpu,
+        threads: 1,
+        float_on_cpu: true,
+    };
+    let session = merit_studio::model::MeritSession::load(model, options).unwrap();
+    let mut card = serde_json::to_value(session.card()).unwrap();
+    card["precision"] = "int8".into();
+    card["cpu_variant_of"] = made_from.into();
+    let value = card.to_string();
+    let mut entry = vec![0x0a];
+    varint(5, &mut entry);
+    entry.extend_from_slice(b"merit");
+    entry.push(0x12);
+    varint(value.len(), &mut entry);
+    entry.extend_from_slice(value.as_bytes());
+    let mut bytes = std::fs::read(model).unwrap();
+    bytes.push(0x72);
+    varint(entry.len(), &mut bytes);
+    bytes.extend(entry);
+    let variant = merit_studio::model::cpu_variant_path(model);
+    std::fs::write(&variant, bytes).unwrap();
+    variant
+}
+
 /// The tiny model's speaker-relative sibling (`make_tiny.py --speaker-relative`).
 pub fn tiny_relative_model() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sparse-merit-tiny-relative.onnx")

@@ -4,7 +4,8 @@
 //! ```text
 //! RUN/run.json                  the manifest: inputs, model and its hash, parameters, shard count
 //! RUN/shards/K/results.jsonl    shard K's rows (appears only when the task has finished)
-//! RUN/shards/K/task.json        shard K's task log: files, audio seconds, RTF, peak memory
+//! RUN/shards/K/task.json        shard K's task log: files, audio seconds, RTF, peak memory, the
+//!                               file that ran where (the merge says when shards differ)
 //! RUN/cache/                    analyses by content + model + parameters: a rerun skips done files
 //! RUN/results.jsonl             the merged rows, in input order
 //! ```
@@ -274,6 +275,7 @@ fn task(
         host: host_name(),
         slurm_job: std::env::var("SLURM_JOB_ID").ok(),
         provider: session.provider().to_string(),
+        ran: ran_on(&session),
     };
     crate::fsio::write_atomically(
         &out.join("task.json"),
@@ -295,6 +297,38 @@ fn task(
     // Broken recordings are error rows of a finished shard, not a failed task: the merge (and a
     // scheduler's afterok) must still go ahead.
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which file ran where, e.g. `m.cpu-int8.onnx (int8) on cpu`: a run's shards can differ (a CPU
+/// variant added after planning, CPU and CUDA nodes), and their figures then differ slightly.
+fn ran_on(session: &MeritSession) -> String {
+    let file = session
+        .path()
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    match &session.card().precision {
+        Some(precision) => format!("{file} ({precision}) on {}", session.provider()),
+        None => format!("{file} on {}", session.provider()),
+    }
+}
+
+/// One line when the shards did not all run the same file on the same kind of device.
+fn mixed_runs(logs: &[TaskLog]) -> Option<String> {
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for log in logs.iter().filter(|log| !log.ran.is_empty()) {
+        *counts.entry(&log.ran).or_default() += 1;
+    }
+    (counts.len() > 1).then(|| {
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(ran, shards)| format!("{shards} with {ran}"))
+            .collect();
+        format!(
+            "the shards ran differently ({}): their figures differ in the last digits",
+            parts.join(", ")
+        )
+    })
 }
 
 fn merge_run(run: &Path) -> anyhow::Result<ExitCode> {
@@ -342,6 +376,9 @@ fn merge_run(run: &Path) -> anyhow::Result<ExitCode> {
             .fold(0.0_f64, f64::max)
             .round()
     );
+    if let Some(line) = mixed_runs(&logs) {
+        eprintln!("{line}");
+    }
     if let Some(slowest) = logs.iter().max_by(|a, b| a.wall_s.total_cmp(&b.wall_s)) {
         let mut walls: Vec<f64> = logs.iter().map(|l| l.wall_s).collect();
         walls.sort_by(f64::total_cmp);

@@ -138,6 +138,10 @@ pub(super) struct TaskLog {
     pub(super) host: String,
     pub(super) slurm_job: Option<String>,
     pub(super) provider: String,
+    /// The file that ran and where: the model, or its CPU variant on a CPU node (logs of older
+    /// runs lack it).
+    #[serde(default)]
+    pub(super) ran: String,
 }
 
 /// Checks that shard `k` finished for this run with exactly its files; the reason, naming the
