@@ -886,3 +886,31 @@ fn a_long_recording_shows_its_routers_and_trajectory_before_the_analysis_ends() 
             .is_none()
     );
 }
+
+#[test]
+fn the_header_and_model_window_say_when_the_cpu_runs_the_int8_variant() {
+    let folder = tempfile::tempdir().unwrap();
+    let model = folder.path().join("m.onnx");
+    std::fs::copy(tiny_model(), &model).unwrap();
+    let digest = merit_studio::model::session::model_digest(&model).unwrap();
+    let variant = common::write_cpu_variant(&model, &digest);
+    let cache = tempfile::tempdir().unwrap();
+    let app = StudioApp::open(
+        &demo_project(),
+        None,
+        Playback::Sink(Box::new(FakeSink::default())),
+    )
+    .with_model(model)
+    .with_cache_dir(Some(cache.path().to_path_buf()));
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut StudioApp| app.studio_ui(ui), app);
+    settle(&mut harness);
+    harness.get_by_label_contains("· CPU · int8");
+    harness.key_press(Key::I);
+    settle(&mut harness);
+    harness.get_by_label(&format!(
+        "{}: its int8 variant, which the CPU runs in its place",
+        variant.display()
+    ));
+}
