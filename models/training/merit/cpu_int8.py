@@ -177,6 +177,15 @@ def write_cpu_variant(float_path: Path, pairs: list[tuple[np.ndarray, np.ndarray
     return {**done, **report}
 
 
+def corpus_test_pairs(manifest: Path, family: str | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(clean, noisy) audio of a corpus's test recordings, of one voice family or of all."""
+    # Only corpus users read audio (merit.data brings torch, which the converter's uses do not need).
+    from .data import read_audio, read_manifest
+
+    rows = [r for r in read_manifest(manifest) if r["split"] == "test" and family in (None, r.get("family"))]
+    return [(read_audio(manifest.parent / r["clean_path"]), read_audio(manifest.parent / r["path"])) for r in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="the float32 (or int8-weight) ONNX model, one file")
@@ -185,14 +194,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="where the CPU variant is written (default: X.cpu-int8.onnx beside the model)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    # Only this command reads a corpus (merit.data brings torch, which the converter's uses do not need).
-    from .data import read_audio, read_manifest
-
-    rows = [r for r in read_manifest(args.corpus) if r["split"] == "test" and args.family in (None, r.get("family"))]
-    if not rows:
+    pairs = corpus_test_pairs(args.corpus, args.family)
+    if not pairs:
         raise SystemExit(f"{args.corpus}: no test recordings" + (f" of the family {args.family!r}" if args.family else ""))
-    root = args.corpus.parent
-    pairs = [(read_audio(root / r["clean_path"]), read_audio(root / r["path"])) for r in rows]
     try:
         report = write_cpu_variant(args.model, pairs, args.threads, args.out)
     except Int8Error as error:

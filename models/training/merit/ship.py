@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from .cpu_int8 import PRECISION as INT8, Int8Error, variant_path, write_cpu_variant
+from .cpu_int8 import PRECISION as INT8, Int8Error, corpus_test_pairs, variant_path, write_cpu_variant
 from .data import read_audio, read_manifest
 from .precision_parity import describe
 from .evaluate import with_gender_reference, without_reference
@@ -291,9 +291,7 @@ def cpu_variant_line(model_path: Path, corpus: Path) -> str:
     """Writes the model's CPU variant (merit.cpu_int8), checked on the test recordings of the real
     voices (all test recordings in a corpus without them); the card's line on it. A variant that
     fails its check is not written, and a stale one goes."""
-    rows = [r for r in read_manifest(corpus) if r["split"] == "test"]
-    rows = [r for r in rows if r.get("family") == "real"] or rows
-    pairs = [(read_audio(corpus.parent / r["clean_path"]), read_audio(corpus.parent / r["path"])) for r in rows]
+    pairs = corpus_test_pairs(corpus, "real") or corpus_test_pairs(corpus, None)
     target = variant_path(model_path)
     try:
         report = write_cpu_variant(model_path, pairs, threads=2)

@@ -57,11 +57,15 @@ fn refused(path: &Path, error: OnnxFileError) -> ModelError {
     }
 }
 
-/// The file checked ([`onnx_file::check_model_file`]) and its digest ([`model_digest`]).
+/// The file looked at before anything else reads it ([`onnx_file::check_model_file`]): the hash
+/// and ONNX Runtime would follow the external-data locations a stranger's model names.
+pub(super) fn checked(path: &Path) -> Result<(), ModelError> {
+    onnx_file::check_model_file(path).map_err(|error| refused(path, error))
+}
+
+/// The file [`checked`] and its digest ([`model_digest`]).
 pub(super) fn checked_digest(path: &Path) -> Result<String, ModelError> {
-    // Before anything else reads it: the hash and ONNX Runtime would follow the external-data
-    // locations a stranger's model names.
-    onnx_file::check_model_file(path).map_err(|error| refused(path, error))?;
+    checked(path)?;
     model_digest(path).map_err(|error| ModelError::Io {
         path: path.to_path_buf(),
         error,

@@ -4,7 +4,7 @@ mod builder;
 mod files;
 
 use builder::session_builder;
-use files::{checked_digest, external_data_path};
+use files::{checked, checked_digest, external_data_path};
 pub use files::{cpu_variant_path, model_digest};
 
 use std::path::{Path, PathBuf};
@@ -148,8 +148,9 @@ impl MeritSession {
         let variant = cpu_variant_path(path);
         if provider == Provider::Cpu && !options.float_on_cpu && variant.is_file() {
             // The card is compared before the frame-hop runs: a stale variant costs one load only.
-            let loaded = checked_digest(&variant)
-                .and_then(|hash| Self::commit(&variant, builder, provider, hash));
+            // The variant keeps the chosen model's hash, so its own file is never hashed.
+            let loaded = checked(&variant)
+                .and_then(|()| Self::commit(&variant, builder, provider, model_hash.clone()));
             match loaded {
                 Ok(loaded)
                     if loaded.card.cpu_variant_of.as_deref() == Some(model_hash.as_str()) =>
@@ -159,11 +160,7 @@ impl MeritSession {
                         variant.display(),
                         path.display()
                     );
-                    return Self {
-                        model_hash,
-                        ..loaded
-                    }
-                    .measured();
+                    return loaded.measured();
                 }
                 Ok(_) => tracing::warn!(
                     "{} was not quantised from {}; the float model runs",
