@@ -5,10 +5,11 @@
 # the family's recordings of SPLITS (default all three: train's clean utterances, dev's and test's
 # clean and noisy ones; the real-voice family has 2 speakers in dev and 2 in test, too few for a
 # speaker-disjoint 20 % held-out part without train's 8) labelled as the corpus says (annotator
-# "corpus"), and runs scripts/label-efficiency.sh on it. Each step is skipped when its output exists;
+# "corpus"), and runs scripts/label-efficiency.sh on it. CLEAN=1 keeps only the recordings without
+# added noise (project and output folder named with "-clean"). Each step is skipped when its output exists;
 # timings go to WORK_DIR/timings.jsonl.
 #
-#   [TRAIN=METHOD] [DRAW=speaker] [SIZES=25,50,100,200,all] [SPLITS=train,dev,test] models/training/run_label_efficiency.sh [WORK_DIR] [FAMILY]
+#   [TRAIN=METHOD] [DRAW=speaker] [SIZES=25,50,100,200,all] [SPLITS=train,dev,test] [CLEAN=1] models/training/run_label_efficiency.sh [WORK_DIR] [FAMILY]
 #   (default: models/training/work, espeak)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -20,11 +21,12 @@ checkpoint=$work/runs/lofo-$family/sparse_merit/model.pt
 [[ -f $checkpoint ]] || { echo "run models/training/run_lofo.sh $work $family first ($checkpoint is missing)" >&2; exit 2; }
 model=$work/lofo-$family.onnx
 splits=${SPLITS:-train,dev,test}
-project=$work/projects/$family-${splits//,/-}
+clean=${CLEAN:+-clean} # merit.family_project --clean: the recordings without added noise alone
+project=$work/projects/$family-${splits//,/-}$clean
 method=${TRAIN:-} # merit.finetune --train (default: its default); another method writes beside it
 draw=${DRAW:-}    # merit.label_efficiency --draw (default: class); another draw writes beside it
 sizes=${SIZES:-}  # merit.label_efficiency --sizes: the same folder, its finished sizes reused
-out=$work/label-efficiency/$family-${splits//,/-}${method:+-$method}${draw:+-draw-$draw}
+out=$work/label-efficiency/$family-${splits//,/-}$clean${method:+-$method}${draw:+-draw-$draw}
 
 timed() { # STAGE CMD...: as in run_all.sh
   local stage=$1
@@ -34,7 +36,7 @@ timed() { # STAGE CMD...: as in run_all.sh
 
 [[ -f $model ]] || $py -m merit.family_project export --checkpoint "$checkpoint" --family "$family" --out "$model"
 if [[ ! -d $project/annotations ]]; then
-  $py -m merit.family_project project --corpus "$work/corpus/manifest.jsonl" --family "$family" --splits "$splits" --out "$project"
+  $py -m merit.family_project project --corpus "$work/corpus/manifest.jsonl" --family "$family" --splits "$splits" ${clean:+--clean} --out "$project"
   (cd "$root" && cargo build --release --quiet)
   "$root/target/release/merit-studio" label "$project" --annotator corpus <"$project/labels.jsonl" >"$project/label-acks.jsonl"
 fi

@@ -1,4 +1,5 @@
-"""The label-efficiency curve: held-out part, stratified draws, refusals, and a run on the tiny model."""
+"""The label-efficiency curve: held-out part, stratified draws, refusals, a run on the tiny model, and
+the voice-family project it is measured on."""
 
 import argparse
 import json
@@ -10,6 +11,7 @@ import soundfile as sf
 
 from conftest import REPO
 from merit.data import CorpusError
+from merit.family_project import project
 from merit.label_efficiency import ALL, check_enough, curve, held_out_split, parse_sizes, stratified_draw
 
 CLASSES = ["angry", "sad", "happy", "neutral"]
@@ -107,3 +109,29 @@ def test_curve_on_the_tiny_model(tmp_path, method, draw):
     redrawn = "class" if draw == "speaker" else "speaker"
     other = curve(REPO / "models/sparse-merit-tiny.onnx", manifest, sizes=(8,), seeds=(0,), steps=3, partial=partial, method=method, draw=redrawn)
     assert other["sizes"][0]["runs"][0]["seconds"] >= 0
+
+
+def test_family_project_takes_the_familys_splits_and_with_clean_only_the_unmixed_recordings(tmp_path):
+    def row(path, family, split, noise_type):
+        return {"path": path, "family": family, "split": split, "label": "sad", "speaker": "s1", "noise_type": noise_type}
+
+    manifest = tmp_path / "manifest.jsonl"
+    lines = [
+        row("train/a.wav", "festival", "train", None),
+        row("test/b_clean.wav", "festival", "test", None),
+        row("test/b_unseen_wind_-5dB.wav", "festival", "test", "wind"),
+        row("dev/c_clean.wav", "festival", "dev", None),
+        row("test/d_clean.wav", "espeak", "test", None),
+    ]
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    def files(out):
+        return [json.loads(line)["file"] for line in (out / "labels.jsonl").read_text().splitlines()]
+
+    assert project(manifest, "festival", ("train", "test"), tmp_path / "all") == 3
+    assert files(tmp_path / "all") == ["train/a.wav", "test/b_clean.wav", "test/b_unseen_wind_-5dB.wav"]
+    assert project(manifest, "festival", ("train", "test"), tmp_path / "clean", clean_only=True) == 2
+    assert files(tmp_path / "clean") == ["train/a.wav", "test/b_clean.wav"]
+    assert "clean" in json.loads((tmp_path / "clean" / "project.json").read_text())["name"]
+    with pytest.raises(SystemExit, match="no clean espeak recordings"):
+        project(manifest, "espeak", ("train",), tmp_path / "none", clean_only=True)
