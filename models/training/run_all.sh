@@ -8,7 +8,7 @@
 #   models/training/run_all.sh [WORK_DIR]        (default WORK_DIR: models/training/work)
 #   FROZEN_EPOCHS=16 FINETUNE_EPOCHS=4 models/training/run_all.sh WORK_DIR   (train longer: recipe.sh)
 #
-# On 2 CPU cores: about 2 hours (see the card) before the SE heads' polish, whose 6 epochs took 1 to 3
+# On 2 CPU cores: about 2 hours (see the card) before the SE heads' polish, whose 12 epochs take 1 to 3
 # min each on one thread (models/README.md, "The SE head polished"), two polishes at a time. Trainings
 # run two at a time with one thread each (on a busy CPU, multi-threaded torch stalls on small ops);
 # with a CUDA GPU torch uses it instead. The
