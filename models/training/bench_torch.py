@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from merit.export import TRAJECTORY_WINDOW_S
-from merit.finetune import load_onnx_model
 from merit.train import load_trained
 
 
@@ -80,8 +79,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    model = load_onnx_model(args.model)[0] if args.model.suffix == ".onnx" else load_trained(args.model)
-    model = model.to(device).eval()
+    model = load_trained(args.model).to(device)
     signal = speech_like(args.seconds)
     # Warm-up on as much audio as one full run, so a GPU's kernels are chosen before the clock starts.
     analyse(model, signal[: int(max(4, args.batch * TRAJECTORY_WINDOW_S) * 16000)], args.chunk_seconds, args.batch, device)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole model pipeline, end to end and resumable (each stage skips what is already done, and
-# training resumes from its last epoch): corpus v2 -> self-supervised pre-training -> Sparse MERIT
+# training resumes from its last epoch): corpus v2 and RNNoise's outputs (prepare.sh) -> self-supervised pre-training -> Sparse MERIT
 # and the baselines (trained, SE heads polished, pitch paths refitted: recipe.sh) -> RNNoise -> evaluation (and SER by input) -> ONNX export of the shipped model
 # with its measured card. Every invocation of a stage appends its wall and CPU time to
 # WORK_DIR/timings.jsonl, which the card sums per stage.
@@ -20,21 +20,13 @@ cd "$(dirname "$0")"
 # -s: a work folder reached through a link (models/training/work -> a larger disk) keeps the name the
 # card gives it (merit.ship names it relative to the repository).
 work=$(realpath -m -s "${1:-work}")
-bash setup.sh
-bash setup-corpus.sh
+bash prepare.sh "$work"
+source timed.sh
 py=.venv/bin/python
 corpus=$work/corpus/manifest.jsonl
 runs=$work/runs
 mkdir -p "$runs"
 
-timed() { # STAGE CMD...: runs CMD, appending {"stage", "wall_s", "user_s", "system_s"} to timings.jsonl
-  # (merit.ship's RECIPE_STAGE lists the stage names of this script and run_lofo.sh: the card's time table)
-  local stage=$1
-  shift
-  /usr/bin/time -a -o "$work/timings.jsonl" -f "{\"stage\": \"$stage\", \"wall_s\": %e, \"user_s\": %U, \"system_s\": %S, \"exit\": %x}" "$@"
-}
-
-[[ -f $work/corpus/corpus.json && -f $corpus ]] || timed corpus $py -m merit.corpus --out "$work/corpus"
 [[ -f $runs/pretrain/backbone.pt ]] || timed pretrain $py -m merit.pretrain --corpus "$corpus" --out "$runs/pretrain" --threads 2 --epochs 6
 backbone=$runs/pretrain/backbone.pt
 
@@ -77,13 +69,6 @@ refit sparse_merit sparse_merit-polished
 refit mtl mtl-polished
 refit ser_enhanced ser_enhanced-trained --enhancer "$runs/se_only/model.pt"
 
-if [[ ! -f $work/rnnoise/.done ]]; then
-  # The studio's build needs the system packages (ALSA and udev headers) on a fresh machine.
-  (cd ../.. && bash scripts/setup-system.sh && timed "build studio" cargo build --release --quiet)
-  $py -c "import json; [print('$work/corpus/'+r['path']) for r in map(json.loads, open('$corpus')) if r['split']=='test']" >"$work/test-files.txt"
-  timed rnnoise ../../target/release/merit-studio rnnoise --list "$work/test-files.txt" --root "$work/corpus" --out "$work/rnnoise"
-  touch "$work/rnnoise/.done"
-fi
 [[ -f $work/eval/results.json ]] || timed evaluate $py -m merit.evaluate --corpus "$corpus" --runs "$runs" --rnnoise "$work/rnnoise" --out "$work/eval" --threads 2
 [[ -f $work/eval/ser_by_input.json ]] || timed ser_by_input $py -m merit.ser_by_input --corpus "$corpus" --runs "$runs" --out "$work/eval" --threads 2
 timed ship $py -m merit.ship --model "$runs/sparse_merit/model.pt" --eval "$work/eval" --corpus "$corpus" --work "$work" \

@@ -28,11 +28,7 @@ draw=${DRAW:-}    # merit.label_efficiency --draw (default: class); another draw
 sizes=${SIZES:-}  # merit.label_efficiency --sizes: the same folder, its finished sizes reused
 out=$work/label-efficiency/$family-${splits//,/-}$clean${method:+-$method}${draw:+-draw-$draw}
 
-timed() { # STAGE CMD...: as in run_all.sh
-  local stage=$1
-  shift
-  /usr/bin/time -a -o "$work/timings.jsonl" -f "{\"stage\": \"$stage\", \"wall_s\": %e, \"user_s\": %U, \"system_s\": %S, \"exit\": %x}" "$@"
-}
+source timed.sh
 
 [[ -f $model ]] || $py -m merit.family_project export --checkpoint "$checkpoint" --family "$family" --out "$model"
 if [[ ! -d $project/annotations ]]; then

@@ -3,7 +3,7 @@
 # (espeak, festival, real), pre-training and Sparse MERIT without any of that family's audio (trained,
 # its SE head polished and its pitch path refitted as run_all.sh's), then evaluation on the family's test split with the noisy input and
 # RNNoise beside it. Resumable like
-# run_all.sh (run that first: it makes the corpus and the RNNoise outputs); timings go to the same
+# run_all.sh (and like it, it starts with prepare.sh: the corpus and RNNoise's outputs); timings go to the same
 # WORK_DIR/timings.jsonl. Afterwards rerun run_all.sh's last stage (it is quick) to put the table in
 # the card:
 #
@@ -29,13 +29,9 @@ families=("${@:-espeak festival real}")
 read -r -a families <<<"${families[*]}"
 py=.venv/bin/python
 corpus=$work/corpus/manifest.jsonl
-[[ -f $corpus && -f $work/rnnoise/.done ]] || { echo "run models/training/run_all.sh $work first (corpus and RNNoise outputs)" >&2; exit 2; }
+bash prepare.sh "$work"
 
-timed() { # STAGE CMD...: as in run_all.sh
-  local stage=$1
-  shift
-  /usr/bin/time -a -o "$work/timings.jsonl" -f "{\"stage\": \"$stage\", \"wall_s\": %e, \"user_s\": %U, \"system_s\": %S, \"exit\": %x}" "$@"
-}
+source timed.sh
 
 threads=${THREADS:-2} # torch threads per stage (1 when two run_lofo.sh share 2 cores)
 read -r -a seeds <<<"${SEEDS:-0}"

@@ -53,18 +53,20 @@ def by_family(records: list[dict], conditions: tuple[str, ...] = ("clean", HEADL
     return table
 
 
-def _paired(records: list[dict], ours: str, baseline: str, condition: str) -> tuple[list[str], dict, dict]:
-    mine = {(r["utterance"]): r for r in select(records, ours, condition)}
-    theirs = {(r["utterance"]): r for r in select(records, baseline, condition)}
+def _paired(records: list[dict], ours: str, baseline: str, condition: str, family: str | None) -> tuple[list[str], dict, dict]:
+    mine = {(r["utterance"]): r for r in select(records, ours, condition, family)}
+    theirs = {(r["utterance"]): r for r in select(records, baseline, condition, family)}
     utterances = sorted(set(mine) & set(theirs))
     return utterances, mine, theirs
 
 
-def bootstrap_difference(records: list[dict], ours: str, baseline: str, condition: str, metric: str, rounds: int = 2000, seed: int = 0) -> dict | None:
+def bootstrap_difference(
+    records: list[dict], ours: str, baseline: str, condition: str, metric: str, family: str | None = None, rounds: int = 2000, seed: int = 0
+) -> dict | None:
     """ours - baseline in macro-F1 ("f1") or mean segmental SNR ("ssnr") on the utterances both were
-    scored on, with the 2.5th and 97.5th percentiles of the same difference over `rounds`
-    resamplings of those utterances."""
-    utterances, mine, theirs = _paired(records, ours, baseline, condition)
+    scored on (of one voice family, if given), with the 2.5th and 97.5th percentiles of the same
+    difference over `rounds` resamplings of those utterances."""
+    utterances, mine, theirs = _paired(records, ours, baseline, condition, family)
     if metric == "f1":
         utterances = [u for u in utterances if mine[u]["guess"] is not None and theirs[u]["guess"] is not None]
     else:
@@ -103,6 +105,20 @@ def comparison_table(records: list[dict], ours: str = "sparse_merit", baselines:
                 result = bootstrap_difference(records, ours, baseline, condition, metric)
                 if result is not None:
                     table[f"{metric} {ours} - {baseline} @ {condition}"] = result
+    return table
+
+
+def enhancement_differences(records: list[dict], ours: str, baselines: list[str]) -> dict:
+    """ours - each baseline in SSNR at -5 dB on seen and on unseen noise, over all test clips and per
+    voice family, with bootstrap intervals: how two enhancers of the same emotion path compare."""
+    table = {}
+    families = sorted({r["family"] for r in records})
+    for baseline in baselines:
+        for condition in ("seen/-5dB", HEADLINE_CONDITION):
+            for family in [None, *families]:
+                result = bootstrap_difference(records, ours, baseline, condition, "ssnr", family)
+                if result is not None:
+                    table[f"ssnr {ours} - {baseline} @ {condition}" + (f" ({family})" if family else "")] = result
     return table
 
 

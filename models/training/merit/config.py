@@ -11,6 +11,10 @@ from . import CLASSES
 # The released checkpoint's output order (the authors' eval.py).
 OFFICIAL_CLASSES = ("Angry", "Sad", "Happy", "Neutral")
 INPUT_NORMALISATIONS = ("utterance", "dataset")
+# What Sparse MERIT's SE head reads beside the noisy spectrum: the output of the expert its router
+# chose (the paper's), or that and the aggregated layers the experts read (ours since 2026-12-07: the
+# router picks experts by noise-type cues, so on unseen noise the routed output alone misleads the head).
+SE_HEAD_INPUTS = ("routed", "routed+layers")
 
 
 @dataclass
@@ -80,6 +84,8 @@ class MeritConfig:
     ser_hidden: int = 192
     ser_attention_hidden: int = 128
     se_proj: int = 128
+    # SE_HEAD_INPUTS; only Sparse MERIT routes (the other variants' heads read the layers anyway).
+    se_head_input: str = "routed"
     se_lstm_hidden: int = 128
     n_fft: int = 400
     hop_length: int = 160

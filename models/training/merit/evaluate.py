@@ -4,6 +4,14 @@ and RNNoise's); expert usage per task; and the relative improvements at -5 dB un
 
     .venv/bin/python -m merit.evaluate --corpus work/corpus/manifest.jsonl --runs work/runs \\
         --rnnoise work/rnnoise --out work/eval
+
+`--model NAME=PATH` scores any other model file (model.pt, or an ONNX file of our export) as the system
+NAME, with its SSNR differences per voice family against the other enhancers and the --model systems
+named before it (two SE heads on one emotion path, say):
+
+    .venv/bin/python -m merit.evaluate --corpus work/corpus/manifest.jsonl --runs work/runs \\
+        --only "noisy input,rnnoise" --model shipped=../sparse-merit-compact.onnx \\
+        --model new_head=work/se-head/routed+layers/model.pt --rnnoise work/rnnoise --out work/eval-se-head
 """
 
 from __future__ import annotations
@@ -296,6 +304,16 @@ def write_report(folder: Path, stem: str, data: dict, text: str) -> None:
     print(text)
 
 
+def model_argument(value: str) -> tuple[str, Path]:
+    """NAME=PATH of --model, the file checked before any scoring starts."""
+    name, separator, path = value.partition("=")
+    if not separator or not name or not path:
+        raise SystemExit(f"--model {value!r}: expected NAME=PATH")
+    if not Path(path).is_file():
+        raise SystemExit(f"--model {value!r}: {path} is not a file")
+    return name, Path(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, required=True)
@@ -308,7 +326,9 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated systems to evaluate (default: every trained one)")
     parser.add_argument("--add-to", action="store_true", help="merge these systems into OUT/results.json instead of replacing it")
     parser.add_argument("--family", help="only this voice family's test clips (leave-one-family-out evaluation)")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=PATH", help="also score this model file as the system NAME (repeatable)")
     args = parser.parse_args()
+    extra = dict(model_argument(value) for value in args.model)
     configure_threads(args.threads)
     runs = args.runs
     systems: list[System] = [NoisySystem()]
@@ -338,6 +358,7 @@ def main() -> None:
             print(f"skipping {name}: not trained yet")
     if args.rnnoise and args.rnnoise.is_dir() and (only is None or "rnnoise" in only):
         systems.append(FileSystem("rnnoise", args.rnnoise))
+    systems += [ModelSystem(name, path) for name, path in extra.items()]
     results, records = evaluate(args.corpus, systems, args.perceptual_utterances, args.max_utterances, args.family)
     results["perceptual_utterances"] = min(args.perceptual_utterances, results["test_utterances"])
     previous, previous_records = args.out / "results.json", args.out / "records.jsonl"
@@ -356,6 +377,10 @@ def main() -> None:
     results["headline"] = headline(results)
     results["by_family"] = comparison.by_family(records)
     results["differences"] = comparison.comparison_table(records)
+    # Each --model against the other enhancers and the --model systems named before it.
+    others = [name for name in results["se"] if name != "noisy input" and name not in extra]
+    for number, name in enumerate(extra):
+        results["differences"].update(comparison.enhancement_differences(records, name, others + list(extra)[:number]))
     write_report(args.out, "results", results, markdown(results))
 
 

@@ -30,9 +30,12 @@ import torch
 from torch import nn
 
 from . import SAMPLE_RATE
+from .config import MeritConfig
+from .data import CorpusError
+from .heads import GENDERS
 from .model import MeritModel
 from .optimize import optimize_graph
-from .quantize import pack_int8_weights
+from .quantize import float_initializers, pack_int8_weights
 from .weight_folding import fold_external_weight_transposes
 
 INPUT_NAME = "waveform"
@@ -49,6 +52,8 @@ MAX_SCORE_BOUND = 80.0
 EXTERNAL_DATA_BYTES = 1_500_000_000
 MIN_SAMPLES = SAMPLE_RATE // 2
 METADATA_KEY = "merit"
+# Parameters the inference graph never uses (pre-training only), so no ONNX file carries them.
+UNUSED_AT_INFERENCE = ("backbone.mask_emb", "backbone.encoder.layer_norm.")
 REQUIRED_METADATA = (
     "sample_rate",
     "classes",
@@ -307,3 +312,38 @@ def verify_onnx_contract(path: Path) -> dict:
     if classes.HasField("dim_value") and classes.dim_value != len(metadata["classes"]):
         raise ContractError(f"{path}: emotion_logits has {classes.dim_value} classes, metadata names {len(metadata['classes'])}")
     return metadata
+
+
+def load_onnx_model(path: Path) -> tuple[MeritModel, dict, str]:
+    """The PyTorch model behind an ONNX file of our contract, its metadata, and its SHA-256."""
+    metadata = verify_onnx_contract(path)
+    if "config" not in metadata:
+        raise CorpusError(f"{path}: the metadata has no model config; only models exported by merit.export can be fine-tuned")
+    weights = float_initializers(onnx.load(str(path)))
+    model = MeritModel(MeritConfig.from_dict(metadata["config"]))
+    state = model.state_dict()
+    missing = []
+    for name, tensor in state.items():
+        array = weights.get(f"model.{name}")
+        if array is None:
+            if not name.startswith(UNUSED_AT_INFERENCE):
+                missing.append(name)
+            continue
+        if tuple(array.shape) != tuple(tensor.shape):
+            raise CorpusError(f"{path}: {name} has shape {array.shape}, the model needs {tuple(tensor.shape)}")
+        state[name] = torch.from_numpy(array.copy())
+    if model.config.speaker_relative:
+        gender_references = model.ser_head.gender_references
+        for gender, values in (metadata.get("gender_references") or {}).items():
+            if gender not in GENDERS or len(values) != gender_references.shape[1]:
+                raise CorpusError(f"{path}: gender_references[{gender!r}] does not fit the model ({len(values)} values)")
+            state["ser_head.gender_references"][GENDERS.index(gender)] = torch.tensor(values)
+        missing = [name for name in missing if name != "ser_head.gender_references"]
+    if missing:
+        raise CorpusError(
+            f"{path}: {len(missing)} parameters are not in the file (e.g. {missing[:3]}); "
+            "was it exported with graph optimisation, or by another tool?"
+        )
+    model.load_state_dict(state)
+    digest = model_sha256(path)
+    return model.eval(), metadata, digest

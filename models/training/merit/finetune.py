@@ -31,19 +31,17 @@ import random
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 import torch.nn.functional as F
 
 from . import SAMPLE_RATE
-from .config import MeritConfig
 from .data import CorpusError, read_audio, read_json_lines
-from .export import export_onnx, metadata_for, model_sha256, verify_onnx_contract
+from .export import export_onnx, load_onnx_model, metadata_for
 from .metrics import confusion, per_class_f1
 from .head_fit import fit_head
-from .heads import GENDERS, MIN_OTHER_RECORDINGS
+from .heads import MIN_OTHER_RECORDINGS
 from .model import MeritModel
-from .quantize import float_initializers, round_weights_int8
+from .quantize import round_weights_int8
 from .train import logits_against_speakers
 from .train_utils import configure_threads
 
@@ -51,44 +49,7 @@ from .train_utils import configure_threads
 # on the SER head and both routers ("routers"), the SER head alone, or everything.
 TRAINING_METHODS = ("fit", "routers", "ser-head", "all")
 DEFAULT_TRAINING = "fit"
-# Parameters the inference graph never uses (pre-training only), so no ONNX file carries them.
-UNUSED_AT_INFERENCE = ("backbone.mask_emb", "backbone.encoder.layer_norm.")
 CROP_SECONDS = 3.0
-
-
-def load_onnx_model(path: Path) -> tuple[MeritModel, dict, str]:
-    """The PyTorch model behind an ONNX file of our contract, its metadata, and its SHA-256."""
-    metadata = verify_onnx_contract(path)
-    if "config" not in metadata:
-        raise CorpusError(f"{path}: the metadata has no model config; only models exported by merit.export can be fine-tuned")
-    weights = float_initializers(onnx.load(str(path)))
-    model = MeritModel(MeritConfig.from_dict(metadata["config"]))
-    state = model.state_dict()
-    missing = []
-    for name, tensor in state.items():
-        array = weights.get(f"model.{name}")
-        if array is None:
-            if not name.startswith(UNUSED_AT_INFERENCE):
-                missing.append(name)
-            continue
-        if tuple(array.shape) != tuple(tensor.shape):
-            raise CorpusError(f"{path}: {name} has shape {array.shape}, the model needs {tuple(tensor.shape)}")
-        state[name] = torch.from_numpy(array.copy())
-    if model.config.speaker_relative:
-        gender_references = model.ser_head.gender_references
-        for gender, values in (metadata.get("gender_references") or {}).items():
-            if gender not in GENDERS or len(values) != gender_references.shape[1]:
-                raise CorpusError(f"{path}: gender_references[{gender!r}] does not fit the model ({len(values)} values)")
-            state["ser_head.gender_references"][GENDERS.index(gender)] = torch.tensor(values)
-        missing = [name for name in missing if name != "ser_head.gender_references"]
-    if missing:
-        raise CorpusError(
-            f"{path}: {len(missing)} parameters are not in the file (e.g. {missing[:3]}); "
-            "was it exported with graph optimisation, or by another tool?"
-        )
-    model.load_state_dict(state)
-    digest = model_sha256(path)
-    return model.eval(), metadata, digest
 
 
 def read_rows(manifest: Path, classes: list[str]) -> list[dict]:

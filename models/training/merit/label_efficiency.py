@@ -27,7 +27,8 @@ from collections import Counter
 from pathlib import Path
 
 from .data import CorpusError
-from .finetune import DEFAULT_TRAINING, TRAINING_METHODS, classify_rows, evaluate, figures, fine_tune, load_onnx_model, read_rows, row_statistics
+from .export import load_onnx_model
+from .finetune import DEFAULT_TRAINING, TRAINING_METHODS, classify_rows, evaluate, figures, fine_tune, read_rows, row_statistics
 from .head_fit import fit_head
 from .quantize import round_weights_int8
 from .train_utils import configure_threads

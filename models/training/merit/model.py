@@ -16,7 +16,7 @@ from torch import nn
 
 from . import SAMPLE_RATE
 from .backbone import WavLMBackbone
-from .config import INPUT_NORMALISATIONS, MeritConfig
+from .config import INPUT_NORMALISATIONS, SE_HEAD_INPUTS, MeritConfig
 from .heads import EmotionHead, EnhancementHead, leave_one_out_reference
 from .moe import LayerAggregator, MixtureOfExperts, load_balance_loss
 from .pitch import PITCH_FEATURES, AutocorrelationPitch
@@ -108,9 +108,25 @@ class MeritModel(nn.Module):
             if self.has_ser
             else None
         )
-        self.se_head = (
-            EnhancementHead(feature_size, self.stft.bins, config.se_proj, config.se_lstm_hidden) if self.has_se else None
-        )
+        self.se_reads_layers = False
+        if self.has_se:
+            self.use_se_head_input(config.se_head_input)
+        else:
+            self.se_head = None
+
+    def use_se_head_input(self, head_input: str) -> None:
+        """A freshly initialised SE head reading `head_input` beside the noisy spectrum (SE_HEAD_INPUTS):
+        at construction, and for merit.se_polish --new-head."""
+        if head_input not in SE_HEAD_INPUTS:
+            raise ValueError(f"unknown se_head_input {head_input!r}; expected one of {SE_HEAD_INPUTS}")
+        if head_input != "routed" and self.moe is None:
+            raise ValueError(f"se_head_input {head_input!r} needs routing: the {self.variant} variant's SE head reads the layers already")
+        config = self.config
+        config.se_head_input = head_input
+        self.se_reads_layers = head_input == "routed+layers"
+        layers = self.aggregator.output_size
+        size = (config.expert_out if self.moe is not None else layers) + (layers if self.se_reads_layers else 0)
+        self.se_head = EnhancementHead(size, self.stft.bins, config.se_proj, config.se_lstm_hidden)
 
     def frame_count(self, samples: int) -> int:
         count = samples
@@ -167,6 +183,8 @@ class MeritModel(nn.Module):
             se_probs, ser_probs = routing["se"].probs, routing["ser"].probs
             se_chosen, ser_chosen = routing["se"].chosen, routing["ser"].chosen
             balance = load_balance_loss(se_probs, se_chosen) + load_balance_loss(ser_probs, ser_chosen)
+            if self.se_reads_layers:
+                se_features = torch.cat([se_features, features], dim=-1)
         else:
             se_features = ser_features = features
         logits = trajectory = statistics = None

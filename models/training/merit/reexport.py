@@ -24,8 +24,7 @@ import soundfile as sf
 from . import SAMPLE_RATE
 from .cpu_int8 import variant_path
 from .cpu_timing import test_signals
-from .export import METADATA_KEY, OUTPUT_NAMES, REFERENCE_INPUT, STATISTICS_OUTPUT, export_onnx, model_sha256
-from .finetune import load_onnx_model
+from .export import METADATA_KEY, OUTPUT_NAMES, REFERENCE_INPUT, STATISTICS_OUTPUT, export_onnx, load_onnx_model, model_sha256
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 DEMO = REPOSITORY / "projects" / "demo" / "audio"

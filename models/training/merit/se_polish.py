@@ -10,13 +10,21 @@ the metric the card and the issue judge enhancement by. The epoch kept is the be
 segmental SNR gain (merit.dev_enhancement); its SE head is rounded to int8 as training ends
 (merit.quantize). Every epoch is checkpointed; a rerun resumes.
 
+With `--new-head INPUT` the SE head is replaced by a freshly initialised one that reads INPUT beside
+the noisy spectrum (merit.config.SE_HEAD_INPUTS): Sparse MERIT's routed expert output, or that and the
+aggregated layers. The source may be an ONNX file of our export (its weights are read back), so a
+shipped model's SE head can be retrained without its training run.
+
     .venv/bin/python -m merit.se_polish --model work/runs/sparse_merit-trained/model.pt \\
         --corpus work/corpus/manifest.jsonl --out work/runs/sparse_merit-polished
+    .venv/bin/python -m merit.se_polish --model ../sparse-merit-compact.onnx --new-head routed+layers \\
+        --corpus work/corpus/manifest.jsonl --out work/se-head/routed+layers
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -27,6 +35,7 @@ from torch import nn
 from .data import Batches, load_split, without_family
 from .dev_enhancement import noisy_dev_clips, ssnr_gains
 from .mixing import NoisePool, RandomisedNoise
+from .config import SE_HEAD_INPUTS
 from .model import MeritModel, merit_loss
 from .quantize import round_weights_int8
 from .train import load_trained
@@ -84,6 +93,8 @@ def polish(args) -> Path:
     if args.max_clips:
         train, dev = train[: args.max_clips], dev[: max(4, args.max_clips // 4)]
     model = load_trained(args.model)
+    if args.new_head:
+        model.use_se_head_input(args.new_head)
     parameters = se_parameters(model)
     noise = NoisePool(args.corpus.parent / "noise" / "train")
     batches = Batches(train, args.seconds, args.batch_size, args.seed, RandomisedNoise(noise) if args.randomise_noise else noise)
@@ -124,11 +135,13 @@ def polish(args) -> Path:
     with torch.no_grad():
         rounding = round_weights_int8(model.se_head)
     rounded_gain = float(np.mean(ssnr_gains(model, dev)))
-    options = {"epochs": args.epochs, "ssnr_weight": args.ssnr_weight, "randomise_noise": args.randomise_noise}
+    options = {"epochs": args.epochs, "ssnr_weight": args.ssnr_weight, "randomise_noise": args.randomise_noise, "new_head": args.new_head}
     rounded = {"best_epoch": best["epoch"], "dev_ssnr_gain": best["dev_ssnr_gain"], "rounded_dev_ssnr_gain": rounded_gain}
     log_line(log, {"step": "polished", **options, **rounding, **rounded})
-    saved = torch.load(args.model, map_location="cpu", weights_only=False)
+    # A model.pt source keeps its training record; an ONNX file has none beyond its weights and config.
+    saved = {"variant": model.variant} if args.model.suffix == ".onnx" else torch.load(args.model, map_location="cpu", weights_only=False)
     saved["state_dict"] = model.state_dict()
+    saved["config"] = json.loads(model.config.to_json())
     saved["se_polish"] = {"source": str(args.model), **options, "best_epoch": best["epoch"]}
     temp = final.with_suffix(".tmp")
     torch.save(saved, temp)
@@ -138,7 +151,8 @@ def polish(args) -> Path:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, required=True, help="model.pt of merit.train (or merit.refit) with an SE head")
+    p.add_argument("--model", type=Path, required=True, help="model.pt of merit.train (or merit.refit) with an SE head, or an ONNX file of our export")
+    p.add_argument("--new-head", choices=SE_HEAD_INPUTS, help="replace the SE head by a freshly initialised one reading this input")
     p.add_argument("--corpus", type=Path, required=True, help="manifest.jsonl")
     p.add_argument("--out", type=Path, required=True, help="folder for the polished model.pt, its log and checkpoints")
     p.add_argument("--epochs", type=int, default=6)

@@ -21,6 +21,7 @@ from torch import nn
 
 from .config import PRESETS, MeritConfig
 from .corpus import CORPUS_VERSION
+from .export import load_onnx_model
 from .data import Batches, Clip, check_corpus_version, load_split, without_family
 from .mixing import NoisePool
 from .metrics import macro_f1
@@ -54,7 +55,10 @@ def build_model(
 
 
 def load_trained(path: Path) -> MeritModel:
-    """A model written by this script (model.pt: config, variant, weights)."""
+    """A model written by this script (model.pt: config, variant, weights), or an ONNX file of our
+    export (its weights and config, merit.export.load_onnx_model), in eval mode."""
+    if path.suffix == ".onnx":
+        return load_onnx_model(path)[0]
     state = torch.load(path, map_location="cpu", weights_only=False)
     model = MeritModel(MeritConfig.from_dict(state["config"]), state["variant"])
     model.load_state_dict(state["state_dict"])

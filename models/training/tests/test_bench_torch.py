@@ -3,8 +3,7 @@
 from conftest import REPO
 
 import bench_torch
-from merit.export import TRAJECTORY_WINDOW_S
-from merit.finetune import load_onnx_model
+from merit.export import TRAJECTORY_WINDOW_S, load_onnx_model
 
 
 class CountingRuns:

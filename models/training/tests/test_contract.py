@@ -15,7 +15,7 @@ import torch
 from conftest import REPO
 import make_tiny
 from make_tiny import build_tiny
-from merit.export import MAX_SCORE_BOUND, TRAJECTORY_WINDOW_S, ContractError, ContractWrapper, export_onnx, metadata_for, verify_onnx_contract
+from merit.export import MAX_SCORE_BOUND, TRAJECTORY_WINDOW_S, ContractError, ContractWrapper, UNUSED_AT_INFERENCE, export_onnx, load_onnx_model, metadata_for, verify_onnx_contract
 from merit.model import MeritModel
 
 SHIPPED_TINY = REPO / "models" / "sparse-merit-tiny.onnx"
@@ -262,3 +262,28 @@ def test_a_model_with_pitch_features_and_speaker_references_exports_with_parity(
         without = ContractWrapper(model)(torch.from_numpy(noise))[0].numpy()
     assert relative_difference(onnx_out[0][1], without[1]) < 1e-4
     assert relative_difference(onnx_out[0][0], without[0]) > 1e-3
+
+
+def test_an_se_head_reading_the_layers_exports_with_parity_and_reads_back(tmp_path):
+    """se_head_input "routed+layers": the SE head reads the aggregated layers beside the routed expert
+    output; the export keeps parity, and the file's weights and config rebuild the same model."""
+    torch.manual_seed(6)
+    config = copy.deepcopy(build_tiny().config)
+    config.se_head_input = "routed+layers"
+    model = MeritModel(config).eval()
+    assert model.se_head.input.in_features == config.expert_out + model.aggregator.output_size + model.stft.bins
+    path = export_onnx(model, tmp_path / "layers.onnx", metadata_for(model, "test", "random"))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    audio, _ = sf.read(REPO / "projects/demo/audio/angry_m1.wav", dtype="float32")
+    onnx_out, torch_out = run_both(model, session, audio[None, :])
+    for output, a, b in zip(OUTPUTS, onnx_out, torch_out, strict=True):
+        assert relative_difference(a, b) < 1e-4, output
+    loaded, _, _ = load_onnx_model(path)
+    assert loaded.config.se_head_input == "routed+layers"
+    read_back = {name: tensor for name, tensor in loaded.state_dict().items() if not name.startswith(UNUSED_AT_INFERENCE)}
+    assert all(torch.equal(tensor, model.state_dict()[name]) for name, tensor in read_back.items())
+    # Only a routed model has a routed output to read beside the layers.
+    with pytest.raises(ValueError, match="needs routing"):
+        MeritModel(config, "mtl")
+    with pytest.raises(ValueError, match="unknown se_head_input"):
+        model.use_se_head_input("layers")

@@ -11,8 +11,7 @@ import sys
 import pytest
 
 from conftest import REPO, TRAINING
-from merit.export import verify_onnx_contract
-from merit.finetune import load_onnx_model
+from merit.export import load_onnx_model, verify_onnx_contract
 
 TINY = REPO / "models" / "sparse-merit-tiny.onnx"
 TINY_RELATIVE = REPO / "models" / "sparse-merit-tiny-relative.onnx"

@@ -13,8 +13,7 @@ import torch
 
 from conftest import REPO
 from make_tiny import build_tiny
-from merit.export import OUTPUT_NAMES, ContractWrapper, export_onnx, metadata_for
-from merit.finetune import UNUSED_AT_INFERENCE, load_onnx_model
+from merit.export import OUTPUT_NAMES, UNUSED_AT_INFERENCE, ContractWrapper, export_onnx, load_onnx_model, metadata_for
 from merit.quantize import (
     INT8_MAX,
     INT8_SUFFIX,

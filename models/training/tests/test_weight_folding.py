@@ -9,7 +9,7 @@ import torch
 
 from make_tiny import build_tiny
 from merit import export, weight_folding
-from merit.finetune import UNUSED_AT_INFERENCE, load_onnx_model
+from merit.export import UNUSED_AT_INFERENCE, load_onnx_model
 from merit.weight_folding import ALIGNMENT, FoldError, fold_external_weight_transposes
 
 
