@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import PRESETS, MeritConfig
+from .config import PRESETS, SE_HEAD_INPUTS, MeritConfig
 from .corpus import CORPUS_VERSION
 from .export import load_onnx_model
 from .data import Batches, Clip, check_corpus_version, load_split, without_family
@@ -39,6 +39,7 @@ def build_model(
     speaker_relative: bool = False,
     pitch_features: bool = False,
     se_normalised: bool | None = None,
+    se_head_input: str = "routed",
 ) -> MeritModel:
     config: MeritConfig = PRESETS[preset]()
     if se_loss_weight is not None:
@@ -47,6 +48,7 @@ def build_model(
         config.se_normalised = se_normalised
     config.speaker_relative = speaker_relative
     config.pitch_features = pitch_features
+    config.se_head_input = se_head_input
     model = MeritModel(config, variant)
     if backbone is not None:
         state = torch.load(backbone, map_location="cpu", weights_only=False)
@@ -172,6 +174,7 @@ def fit(args) -> Path:
         args.speaker_relative,
         args.pitch_features,
         None if args.se_input is None else args.se_input == "normalised",
+        args.se_head_input,
     ).to(on)
     counts = [sum(c.label == i for c in train) for i in range(len(model.config.classes))]
     weights = class_weights(counts).to(on) if model.has_ser else None
@@ -285,6 +288,9 @@ def parser() -> argparse.ArgumentParser:
         "--se-input",
         choices=("normalised", "raw"),
         help="the SE head's STFT input: the normalised waveform, scaled back after (the compact preset's), or the raw one",
+    )
+    p.add_argument(
+        "--se-head-input", choices=SE_HEAD_INPUTS, default="routed", help="what Sparse MERIT's SE head reads beside the noisy spectrum (merit.config)"
     )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seconds", type=float, default=3.0)

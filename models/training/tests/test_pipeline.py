@@ -181,31 +181,33 @@ def test_polishing_the_se_head_leaves_everything_else_bit_identical(manifest, tm
     assert len((polished / "log.jsonl").read_text().splitlines()) == 4
 
 
-def test_a_new_se_head_reading_the_layers_is_polished_from_an_onnx_file_and_compared(manifest, tmp_path):
-    """merit.se_polish --new-head on an exported model (run_se_head.sh's path): only the SE head
-    differs from the file's weights, the config records the new input, and merit.evaluate --model
-    scores both files with their paired SSNR difference per voice family."""
+def test_an_se_head_input_is_trained_and_a_new_head_polished_from_an_onnx_file_and_compared(manifest, tmp_path):
+    """merit.train --se-head-input, then merit.se_polish --new-head on the exported model
+    (run_se_head.sh's path): only the SE head differs from the file's weights, the config records the
+    new input, and merit.evaluate --model scores both files with their paired SSNR difference per
+    voice family."""
     trained = tmp_path / "trained"
     run("merit.train", "--variant", "sparse_merit", "--corpus", str(manifest), "--preset", "tiny", "--frozen-epochs", "1",
-        "--finetune-epochs", "0", "--batch-size", "4", "--out", str(trained))
+        "--finetune-epochs", "0", "--batch-size", "4", "--se-head-input", "routed+layers", "--out", str(trained))
+    assert torch.load(trained / "model.pt", weights_only=False)["config"]["se_head_input"] == "routed+layers"
     source = tmp_path / "source.onnx"
     model = load_trained(trained / "model.pt")
     export_onnx(model, source, metadata_for(model, "test", "smoke corpus"))
-    polished = tmp_path / "layers"
-    run("merit.se_polish", "--model", str(source), "--new-head", "routed+layers", "--corpus", str(manifest), "--epochs", "1",
+    polished = tmp_path / "routed"
+    run("merit.se_polish", "--model", str(source), "--new-head", "routed", "--corpus", str(manifest), "--epochs", "1",
         "--batch-size", "4", "--out", str(polished))
     saved = torch.load(polished / "model.pt", weights_only=False)
-    assert saved["config"]["se_head_input"] == "routed+layers" and saved["se_polish"]["new_head"] == "routed+layers"
+    assert saved["config"]["se_head_input"] == "routed" and saved["se_polish"]["new_head"] == "routed"
     before, after = load_trained(source).state_dict(), saved["state_dict"]
-    assert after["se_head.input.weight"].shape[1] > before["se_head.input.weight"].shape[1]
+    assert after["se_head.input.weight"].shape[1] < before["se_head.input.weight"].shape[1]
     kept = [name for name in before if not name.startswith(("se_head.", *UNUSED_AT_INFERENCE))]
     assert kept and all(torch.equal(before[name], after[name]) for name in kept)
     out = tmp_path / "eval"
     run("merit.evaluate", "--corpus", str(manifest), "--runs", str(tmp_path / "no-runs"), "--only", "noisy input", "--perceptual-utterances", "0",
-        "--model", f"source={source}", "--model", f"layers={polished / 'model.pt'}", "--out", str(out))
+        "--model", f"source={source}", "--model", f"routed={polished / 'model.pt'}", "--out", str(out))
     results = json.loads((out / "results.json").read_text())
-    assert set(results["se"]) == {"noisy input", "source", "layers"}
-    assert "ssnr layers - source @ unseen/-5dB" in results["differences"]
+    assert set(results["se"]) == {"noisy input", "source", "routed"}
+    assert "ssnr routed - source @ unseen/-5dB" in results["differences"]
     assert not any(name.startswith("ssnr source - ") for name in results["differences"])
     bad = subprocess.run([sys.executable, "-m", "merit.evaluate", "--corpus", str(manifest), "--runs", str(tmp_path), "--out", str(out),
                           "--model", "nameless"], cwd=TRAINING, capture_output=True, text=True)
