@@ -6,7 +6,8 @@
 # options (recipe.sh), then all three scored on the test split beside the noisy input and RNNoise,
 # with paired SSNR differences per voice family (merit.evaluate --model). The emotion path is not
 # touched, so only enhancement can differ. Resumable; starts with prepare.sh; timings go to
-# WORK_DIR/timings.jsonl; results in WORK_DIR/eval-se-head[-FAMILY]/results.md.
+# WORK_DIR/timings.jsonl; results in WORK_DIR/eval-se-head[-FAMILY]/results.md, the dev split's SSNR
+# gains in dev.jsonl there.
 #
 #   models/training/run_se_head.sh [WORK_DIR] [MODEL]
 #   FAMILY=real models/training/run_se_head.sh WORK_DIR WORK_DIR/runs/lofo-real/sparse_merit/model.pt
@@ -35,4 +36,7 @@ evaluation=$work/eval-se-head${family:+-$family}
 [[ -f $evaluation/results.json ]] || timed "se head ${family:+$family }evaluate" $py -m merit.evaluate --corpus "$corpus" --runs "$out" \
   --rnnoise "$work/rnnoise" --only "noisy input,rnnoise" --perceptual-utterances 0 ${family:+--family "$family"} --threads 2 \
   --model "source=$model" --model "new_routed=$out/routed/model.pt" --model "new_routed_layers=$out/routed+layers/model.pt" --out "$evaluation"
-cat "$evaluation/results.md"
+# The dev split's SSNR gain (seen noise types only), the figure the polish keeps its epoch by.
+[[ -f $evaluation/dev.jsonl ]] || $py -m merit.dev_enhancement --corpus "$corpus" --threads 2 ${family:+--exclude-family "$family"} \
+  "$model" "$out/routed/model.pt" "$out/routed+layers/model.pt" >"$evaluation/dev.tmp" && mv "$evaluation/dev.tmp" "$evaluation/dev.jsonl"
+cat "$evaluation/results.md" "$evaluation/dev.jsonl"

@@ -35,9 +35,9 @@ def ssnr_gains(model: MeritModel, clips: list) -> np.ndarray:
     return np.array([segmental_snr(c.clean, e.noisy) - segmental_snr(c.clean, c.noisy) for c, e in zip(clips, enhanced)])
 
 
-def dev_gains(model_path: Path, corpus: Path) -> dict:
-    """Mean SSNR gain (dB) of the model's enhancement over the noisy dev clips."""
-    clips = noisy_dev_clips(corpus)
+def dev_gains(model_path: Path, corpus: Path, exclude_family: str | None = None) -> dict:
+    """Mean SSNR gain (dB) of the model's enhancement over the noisy dev clips (without a voice family's)."""
+    clips = noisy_dev_clips(corpus, exclude_family)
     model = load_trained(model_path)
     if model.se_head is None:
         raise SystemExit(f"{model_path}: the model has no SE head")
@@ -55,13 +55,14 @@ def dev_gains(model_path: Path, corpus: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", type=Path, nargs="+", help="model.pt files with an SE head (merit.train)")
+    parser.add_argument("models", type=Path, nargs="+", help="model.pt files with an SE head (merit.train), or ONNX files of our export")
     parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--exclude-family", help="leave this voice family's dev clips out (leave-one-family-out)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: all cores)")
     args = parser.parse_args()
     configure_threads(args.threads)
     for path in args.models:
-        print(json.dumps(dev_gains(path, args.corpus)), flush=True)
+        print(json.dumps(dev_gains(path, args.corpus, args.exclude_family)), flush=True)
 
 
 if __name__ == "__main__":
