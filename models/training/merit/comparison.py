@@ -108,17 +108,21 @@ def comparison_table(records: list[dict], ours: str = "sparse_merit", baselines:
     return table
 
 
-def enhancement_differences(records: list[dict], ours: str, baselines: list[str]) -> dict:
-    """ours - each baseline in SSNR at -5 dB on seen and on unseen noise, over all test clips and per
-    voice family, with bootstrap intervals: how two enhancers of the same emotion path compare."""
+def model_differences(records: list[dict], ours: str, baselines: list[str]) -> dict:
+    """ours - each baseline, over all test clips and per voice family, with bootstrap intervals: SSNR
+    at -5 dB on seen and on unseen noise, and macro-F1 clean and at -5 dB unseen where both classify
+    (two SE heads on one emotion path, or two trainings of one model)."""
     table = {}
     families = sorted({r["family"] for r in records})
+    # One family's rows would repeat the overall ones (a leave-one-family-out evaluation).
+    scopes = [None, *families] if len(families) > 1 else [None]
+    measures = (("ssnr", "seen/-5dB"), ("ssnr", HEADLINE_CONDITION), ("f1", "clean"), ("f1", HEADLINE_CONDITION))
     for baseline in baselines:
-        for condition in ("seen/-5dB", HEADLINE_CONDITION):
-            for family in [None, *families]:
-                result = bootstrap_difference(records, ours, baseline, condition, "ssnr", family)
+        for metric, condition in measures:
+            for family in scopes:
+                result = bootstrap_difference(records, ours, baseline, condition, metric, family)
                 if result is not None:
-                    table[f"ssnr {ours} - {baseline} @ {condition}" + (f" ({family})" if family else "")] = result
+                    table[f"{metric} {ours} - {baseline} @ {condition}" + (f" ({family})" if family else "")] = result
     return table
 
 

@@ -6,8 +6,8 @@ and RNNoise's); expert usage per task; and the relative improvements at -5 dB un
         --rnnoise work/rnnoise --out work/eval
 
 `--model NAME=PATH` scores any other model file (model.pt, or an ONNX file of our export) as the system
-NAME, with its SSNR differences per voice family against the other enhancers and the --model systems
-named before it (two SE heads on one emotion path, say):
+NAME, with its paired differences per voice family (SSNR; macro-F1 where both classify) against the
+other enhancers and the --model systems named before it (two SE heads on one emotion path, say):
 
     .venv/bin/python -m merit.evaluate --corpus work/corpus/manifest.jsonl --runs work/runs \\
         --only "noisy input,rnnoise" --model shipped=../sparse-merit-compact.onnx \\
@@ -380,7 +380,7 @@ def main() -> None:
     # Each --model against the other enhancers and the --model systems named before it.
     others = [name for name in results["se"] if name != "noisy input" and name not in extra]
     for number, name in enumerate(extra):
-        results["differences"].update(comparison.enhancement_differences(records, name, others + list(extra)[:number]))
+        results["differences"].update(comparison.model_differences(records, name, others + list(extra)[:number]))
     write_report(args.out, "results", results, markdown(results))
 
 

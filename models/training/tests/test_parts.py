@@ -230,6 +230,29 @@ def test_bootstrap_interval_brackets_the_difference_and_narrows_with_more_uttera
         assert b["low"] > 0
 
 
+def test_model_differences_cover_both_tasks_per_family_and_skip_what_cannot_be_paired():
+    from merit.comparison import model_differences
+
+    rng = np.random.default_rng(1)
+    records = []
+    for u in range(60):
+        family, truth = ("espeak", "real")[u % 2], u % 4
+        for condition in ("clean", "seen/-5dB", "unseen/-5dB"):
+            noisy = condition != "clean"
+            for system, ssnr in (("new", 2.0), ("old", 1.0), ("rnnoise", 0.5)):
+                guess = None if system == "rnnoise" else (truth if rng.random() < 0.7 else (truth + 1) % 4)
+                records.append({"system": system, "utterance": f"u{u}", "family": family, "condition": condition,
+                                "truth": truth, "guess": guess, "ssnr": ssnr + rng.normal(0, 0.3) if noisy else None})
+    table = model_differences(records, "new", ["old", "rnnoise"])
+    assert table["ssnr new - old @ unseen/-5dB"]["low"] > 0
+    assert table["ssnr new - rnnoise @ seen/-5dB (real)"]["utterances"] == 30
+    assert "f1 new - old @ clean (espeak)" in table
+    # RNNoise does not classify, and clean clips have no SSNR.
+    assert not any(key.startswith("f1 new - rnnoise") or "ssnr new - old @ clean" in key for key in table)
+    one_family = [r for r in records if r["family"] == "real"]
+    assert not any("(real)" in key for key in model_differences(one_family, "new", ["old"]))
+
+
 def test_trajectory_windows_cut_at_the_end_keep_their_spread_exactly():
     # Features far from zero with little spread (a log energy, a log F0): the short windows at the
     # end of a clip, down to one frame, pool a variance that E[x^2] - E[x]^2 in float32 would round
