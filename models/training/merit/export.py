@@ -318,7 +318,7 @@ def load_onnx_model(path: Path) -> tuple[MeritModel, dict, str]:
     """The PyTorch model behind an ONNX file of our contract, its metadata, and its SHA-256."""
     metadata = verify_onnx_contract(path)
     if "config" not in metadata:
-        raise CorpusError(f"{path}: the metadata has no model config; only models exported by merit.export can be fine-tuned")
+        raise CorpusError(f"{path}: the metadata has no model config; only models exported by merit.export can be read back")
     weights = float_initializers(onnx.load(str(path)))
     model = MeritModel(MeritConfig.from_dict(metadata["config"]))
     state = model.state_dict()

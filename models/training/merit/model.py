@@ -108,7 +108,6 @@ class MeritModel(nn.Module):
             if self.has_ser
             else None
         )
-        self.se_reads_layers = False
         if self.has_se:
             self.use_se_head_input(config.se_head_input)
         else:
@@ -123,10 +122,13 @@ class MeritModel(nn.Module):
             raise ValueError(f"se_head_input {head_input!r} needs routing: the {self.variant} variant's SE head reads the layers already")
         config = self.config
         config.se_head_input = head_input
-        self.se_reads_layers = head_input == "routed+layers"
         layers = self.aggregator.output_size
         size = (config.expert_out if self.moe is not None else layers) + (layers if self.se_reads_layers else 0)
         self.se_head = EnhancementHead(size, self.stft.bins, config.se_proj, config.se_lstm_hidden)
+
+    @property
+    def se_reads_layers(self) -> bool:
+        return self.config.se_head_input == "routed+layers"
 
     def frame_count(self, samples: int) -> int:
         count = samples
