@@ -92,7 +92,7 @@ PY
   for family in espeak festival real; do
     mkdir -p "$data/runs/$family"
     timeout "${TRAIN_S:-420}" $py -m merit.train --variant sparse_merit --corpus "$data/corpus/manifest.jsonl" --threads 4 \
-      --backbone "$data/backbones/$family.pt" --exclude-family "$family" "${head[@]}" "${recipe[@]}" "${smoke[@]}" \
+      --backbone "$data/backbones/$family.pt" --exclude-family "$family" "${head[@]}" "${sparse_merit_options[@]}" "${recipe[@]}" "${smoke[@]}" \
       --out "$data/runs/$family" >"$data/runs/$family/stdout.log" 2>&1 &
   done
   wait || true

@@ -13,7 +13,11 @@
 # the training noise randomised (spectral tilt, a second type), the epoch kept by the dev split's
 # SSNR gain (models/README.md, "The SE head polished"); 12 epochs, since 6 left the dev gain still
 # rising and 12 gained 0.34 dB on the test's unseen noise (models/README.md, "Longer, and with more noise").
-# shellcheck disable=SC2034 # head, refit_options and polish_options are read by the scripts that source this file
+# Sparse MERIT's SE head reads the routed expert output (the paper's design, the shipped model);
+# SE_HEAD_INPUT=routed+layers, its SE head reading the aggregated layers beside it, is the candidate
+# that a full run_all.sh has to make before it ships (models/README.md, "What the SE head reads").
+# shellcheck disable=SC2034 # head, sparse_merit_options, refit_options and polish_options are read by the scripts that source this file
+sparse_merit_options=(--se-head-input "${SE_HEAD_INPUT:-routed}")
 head=(--pitch-features --speaker-relative --frozen-epochs "${FROZEN_EPOCHS:-8}" --finetune-epochs "${FINETUNE_EPOCHS:-2}")
 refit_options=(--voiced-pitch --fit-rounds clean --l2 0.001)
 polish_options=(--epochs 12 --ssnr-weight 0.01 --randomise-noise)

@@ -7,6 +7,7 @@
 #
 #   models/training/run_all.sh [WORK_DIR]        (default WORK_DIR: models/training/work)
 #   FROZEN_EPOCHS=16 FINETUNE_EPOCHS=4 models/training/run_all.sh WORK_DIR   (train longer: recipe.sh)
+#   SE_HEAD_INPUT=routed+layers models/training/run_all.sh WORK_DIR   (the SE head reading the layers: recipe.sh)
 #
 # On 2 CPU cores: about 2 hours (see the card) before the SE heads' polish, whose 12 epochs take 1 to 3
 # min each on one thread (models/README.md, "The SE head polished"), two polishes at a time. Trainings
@@ -43,7 +44,7 @@ polish() { # SOURCE OUT: runs/SOURCE's SE head polished (merit.se_polish) into r
 # Every emotion model has the same head, schedule and refit options, and every SE head the same
 # polish (recipe.sh); SE pre-processing's SER model hears the polished enhancer.
 source recipe.sh
-train sparse_merit-trained --variant sparse_merit --backbone "$backbone" "${head[@]}" &
+train sparse_merit-trained --variant sparse_merit --backbone "$backbone" "${head[@]}" "${sparse_merit_options[@]}" &
 first=$!
 train se_only-trained --variant se_only --backbone "$backbone"
 polish se_only-trained se_only

@@ -51,7 +51,7 @@ for seed in "${seeds[@]}"; do
     [[ -f $pretrain/backbone.pt ]] || timed "lofo $family pretrain" $py -m merit.pretrain --corpus "$corpus" --out "$pretrain" --threads "$threads" --epochs 6 --exclude-family "$family"
     mkdir -p "$runs/sparse_merit-trained"
     [[ -f $runs/sparse_merit-trained/model.pt ]] || timed "lofo $family$suffix train" $py -m merit.train --variant sparse_merit --corpus "$corpus" --threads "$threads" \
-      --backbone "$pretrain/backbone.pt" --exclude-family "$family" "${head[@]}" "${recipe_args[@]}" --out "$runs/sparse_merit-trained" \
+      --backbone "$pretrain/backbone.pt" --exclude-family "$family" "${head[@]}" "${sparse_merit_options[@]}" "${recipe_args[@]}" --out "$runs/sparse_merit-trained" \
       >>"$runs/sparse_merit-trained/stdout.log" 2>&1
     [[ -f $runs/sparse_merit-polished/model.pt ]] || timed "lofo $family$suffix polish" $py -m merit.se_polish --model "$runs/sparse_merit-trained/model.pt" \
       --corpus "$corpus" --exclude-family "$family" --out "$runs/sparse_merit-polished" --threads "$threads" "${polish_options[@]}" \
