@@ -8,6 +8,7 @@
 #   models/training/run_all.sh [WORK_DIR]        (default WORK_DIR: models/training/work)
 #   FROZEN_EPOCHS=16 FINETUNE_EPOCHS=4 models/training/run_all.sh WORK_DIR   (train longer: recipe.sh)
 #   SE_HEAD_INPUT=routed+layers models/training/run_all.sh WORK_DIR   (the SE head reading the layers: recipe.sh)
+#   LOFO_RECIPE=layers ... run_all.sh WORK_DIR   (the card's leave-one-family-out table from run_lofo.sh's RECIPE=layers runs)
 #
 # On 2 CPU cores: about 2 hours (see the card) before the SE heads' polish, whose 12 epochs take 1 to 3
 # min each on one thread (models/README.md, "The SE head polished"), two polishes at a time. Trainings
@@ -73,4 +74,4 @@ refit ser_enhanced ser_enhanced-trained --enhancer "$runs/se_only/model.pt"
 [[ -f $work/eval/results.json ]] || timed evaluate $py -m merit.evaluate --corpus "$corpus" --runs "$runs" --rnnoise "$work/rnnoise" --out "$work/eval" --threads 2
 [[ -f $work/eval/ser_by_input.json ]] || timed ser_by_input $py -m merit.ser_by_input --corpus "$corpus" --runs "$runs" --out "$work/eval" --threads 2
 timed ship $py -m merit.ship --model "$runs/sparse_merit/model.pt" --eval "$work/eval" --corpus "$corpus" --work "$work" \
-  --out ../sparse-merit-compact.onnx --card ../sparse-merit-compact.md
+  --out ../sparse-merit-compact.onnx --card ../sparse-merit-compact.md ${LOFO_RECIPE:+--lofo-recipe "$LOFO_RECIPE"}

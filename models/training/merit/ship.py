@@ -110,6 +110,18 @@ def polish_summary(model_path: Path) -> str | None:
     )
 
 
+def se_head_input_summary(model) -> str:
+    """What the model's SE head reads beside the noisy spectrum (merit.config's se_head_input)."""
+    if model.se_reads_layers:
+        return (
+            "SE head input: the routed expert output and the backbone's aggregated layers (`merit.train --se-head-input "
+            'routed+layers`; models/README.md, "What the SE head reads").'
+        )
+    if model.moe is None:
+        return "SE head input: the backbone's aggregated layers (no experts to route)."
+    return "SE head input: the routed expert output (the paper's design)."
+
+
 def refit_summary(model_path: Path) -> str | None:
     """How merit.refit fitted the pitch path of the model at `model_path`, from its own log."""
     refit = step_entry(own_log(model_path), "refit")
@@ -172,12 +184,15 @@ def shown(path: Path) -> str:
 
 # The stages run_all.sh and run_lofo.sh (the shipped recipe, any seed) write to timings.jsonl; other
 # lines of the same work folder (recipe trials, experiments, label-efficiency curves) made no part of
-# the shipped model and get a table of their own.
-RECIPE_STAGE = re.compile(
-    r"(corpus|pretrain|train (sparse_merit|mtl|ser_enhanced|se_only)-trained|polish (sparse_merit-polished|mtl-polished|se_only)"
-    r"|refit (sparse_merit|mtl|ser_enhanced)|build studio|rnnoise|evaluate|ser_by_input|ship|lofo (espeak|festival|real) pretrain"
-    r"|lofo (espeak|festival|real)(-seed\d+)? (train|polish|refit|evaluate))"
-)
+# the shipped model and get a table of their own. A model shipped with the leave-one-family-out runs of
+# a named recipe (run_lofo.sh's RECIPE, merit.ship --lofo-recipe) counts that recipe's stages instead.
+def recipe_stage(lofo_recipe: str | None = None) -> re.Pattern:
+    suffix = re.escape(f"-{lofo_recipe}") if lofo_recipe else ""
+    return re.compile(
+        r"(corpus|pretrain|train (sparse_merit|mtl|ser_enhanced|se_only)-trained|polish (sparse_merit-polished|mtl-polished|se_only)"
+        r"|refit (sparse_merit|mtl|ser_enhanced)|build studio|rnnoise|evaluate|ser_by_input|ship|lofo (espeak|festival|real) pretrain"
+        rf"|lofo (espeak|festival|real){suffix}(-seed\d+)? (train|polish|refit|evaluate))"
+    )
 
 
 def stage_table(stages: dict[str, list[float]]) -> list[str]:
@@ -187,9 +202,10 @@ def stage_table(stages: dict[str, list[float]]) -> list[str]:
     return lines
 
 
-def describe_source(work: Path) -> list[str]:
+def describe_source(work: Path, lofo_recipe: str | None = None) -> list[str]:
     """The run that made the model: its command and each stage's wall and CPU time (timings.jsonl,
     every invocation of a stage added up: a resumed stage counts all its parts)."""
+    is_recipe = recipe_stage(lofo_recipe).fullmatch
     timings = Path(work) / "timings.jsonl"
     lines = ["", f"Source run: `models/training/run_all.sh {shown(work)}`."]
     if not timings.exists():
@@ -202,7 +218,7 @@ def describe_source(work: Path) -> list[str]:
         if not line.startswith("{"):
             continue
         entry = json.loads(line)
-        stages = recipe if RECIPE_STAGE.fullmatch(entry["stage"]) else other
+        stages = recipe if is_recipe(entry["stage"]) else other
         totals = stages.setdefault(entry["stage"], [0.0, 0.0, 0])
         totals[0] += entry["wall_s"]
         totals[1] += entry["user_s"] + entry["system_s"]
@@ -354,13 +370,13 @@ def main() -> None:
     variant_line = cpu_variant_line(args.out, args.corpus)
     card = args.card or args.out.with_suffix(".md")
     log = training_log(args.model)
-    summaries = (schedule_summary(log), int8_summary(log), polish_summary(args.model), refit_summary(args.model))
+    summaries = (schedule_summary(log), int8_summary(log), se_head_input_summary(model), polish_summary(args.model), refit_summary(args.model))
     training_lines = [line for line in summaries if line]
     lines = [
         f"# {model.config.name} — measured figures",
         "",
         f"Written by `python -m merit.ship` from the evaluation in `{shown(args.eval)}`; do not edit by hand.",
-        *(describe_source(args.work) if args.work else []),
+        *(describe_source(args.work, args.lofo_recipe) if args.work else []),
         "",
         f"Parameters: {sum(p.numel() for p in model.parameters()):,}; ONNX file {args.out.stat().st_size / 1e6:.1f} MB.",
         f"PyTorch vs ONNX Runtime on {check['clips']} real test clips: max relative difference "

@@ -65,6 +65,7 @@ def test_pipeline_end_to_end(manifest, tmp_path):
     card = (tmp_path / "model.md").read_text()
     assert card.startswith("# sparse-merit-tiny")
     assert "rounded to int8 per row" in card
+    assert "SE head input: the routed expert output" in card
     assert "SER macro-F1 by input" in card
     assert any(init.data_type == onnx.TensorProto.INT8 for init in onnx.load(str(onnx_path)).graph.initializer)
     # Its CPU variant is written beside it when it keeps the labels, and the card says which happened.

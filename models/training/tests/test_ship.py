@@ -2,7 +2,7 @@
 
 import json
 
-from merit.ship import describe_source, int8_summary, polish_summary, refit_summary, schedule_summary, training_log
+from merit.ship import describe_source, int8_summary, polish_summary, refit_summary, schedule_summary, se_head_input_summary, training_log
 
 
 def test_stage_times_add_up_and_gnu_time_notes_are_skipped(tmp_path):
@@ -74,3 +74,27 @@ def test_a_polished_and_refitted_models_card_follows_the_chain_back_to_its_train
     assert "6 more epochs" in summary and "0.01 × the negative segmental SNR" in summary and "randomised" in summary
     assert "epoch 5 of 6, 1.95 → 3.35 dB" in summary
     assert polish_summary(trained / "model.pt") is None
+
+
+def test_the_card_says_what_the_se_head_reads():
+    from merit.config import tiny
+    from merit.model import MeritModel
+
+    def model(variant, head_input="routed"):
+        config = tiny()
+        config.se_head_input = head_input
+        return MeritModel(config, variant=variant)
+
+    assert "routed expert output (the paper's design)" in se_head_input_summary(model("sparse_merit"))
+    assert "--se-head-input routed+layers" in se_head_input_summary(model("sparse_merit", "routed+layers"))
+    assert "no experts to route" in se_head_input_summary(model("mtl"))
+
+
+def test_a_named_lofo_recipe_counts_its_own_stages(tmp_path):
+    stages = ["lofo espeak train", "lofo espeak-layers train", "lofo espeak-layers-seed1 polish", "lofo espeak pretrain"]
+    lines = [json.dumps({"stage": s, "wall_s": 60.0, "user_s": 60.0, "system_s": 0.0, "exit": 0}) for s in stages]
+    (tmp_path / "timings.jsonl").write_text("\n".join(lines) + "\n")
+    recipe, other = "\n".join(describe_source(tmp_path, "layers")).split("Other runs in the same work folder")
+    for stage in ("lofo espeak-layers train", "lofo espeak-layers-seed1 polish", "lofo espeak pretrain"):
+        assert f"| {stage} |" in recipe and f"| {stage} |" not in other
+    assert "| lofo espeak train |" in other
