@@ -61,8 +61,19 @@ def round_weights_int8(model: nn.Module) -> dict:
 
 
 def _as_int8_rows(array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(int8 values, row scales) that give the array back, or None when it is not int8 x row scale."""
-    rows = torch.tensor(array).reshape(array.shape[0], -1)
+    """(int8 values, scales) that give the array back, or None when it is not int8 x scale: one scale
+    per row, or, for a matrix, per column (a weight rounded by row and then transposed, as
+    merit.weight_folding stores a product's weight)."""
+    found = _int8_by_row(array)
+    if found is None and array.ndim == 2:
+        transposed = _int8_by_row(array.T)
+        if transposed is not None:
+            found = (transposed[0].T, transposed[1].T)
+    return found
+
+
+def _int8_by_row(array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    rows = torch.tensor(np.ascontiguousarray(array)).reshape(array.shape[0], -1)
     integers, scale, largest = int8_rows(rows)
     if not largest.any():
         return None
@@ -73,7 +84,7 @@ def _as_int8_rows(array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def pack_int8_weights(proto: onnx.ModelProto) -> int:
-    """Stores every float32 initializer that is exactly int8 x row scale as int8 plus its scales, and
+    """Stores every float32 initializer that is exactly int8 x row (or column) scale as int8 plus its scales, and
     rebuilds it under its own name in the graph (Cast, Mul). Others are left as they are. Returns the
     number of initializers packed."""
     graph = proto.graph
@@ -110,7 +121,8 @@ def unpack_int8_weights(proto: onnx.ModelProto) -> int:
     packed = {init.name[: -len(INT8_SUFFIX)] for init in graph.initializer if init.name.endswith(INT8_SUFFIX)}
     if not packed:
         return 0
-    arrays = float_initializers(proto)
+    arrays = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    _rebuild_packed(arrays)
     rebuilt = {name + ".float" for name in packed}
     nodes = [
         node
@@ -136,16 +148,21 @@ def float_initializers(proto: onnx.ModelProto) -> dict[str, np.ndarray]:
     `pack_int8_weights`) and folded matrix transposes turned back (merit.weight_folding), for reading
     a model's weights back."""
     arrays = {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
+    _rebuild_packed(arrays)
     for name in [n for n in arrays if n.endswith(TRANSPOSED_SUFFIX)]:
         base, transposed = name[: -len(TRANSPOSED_SUFFIX)], arrays.pop(name)
         if base not in arrays:  # else another node still reads the weight as it was
             if transposed.ndim != 2:
                 raise ValueError(f"{name}: a folded transpose of {transposed.ndim} dimensions cannot be turned back")
             arrays[base] = transposed.T
+    return arrays
+
+
+def _rebuild_packed(arrays: dict[str, np.ndarray]) -> None:
+    """Replaces each packed weight's int8 values and scales in `arrays` by its float32 values."""
     for name in [n for n in arrays if n.endswith(INT8_SUFFIX)]:
         base = name[: -len(INT8_SUFFIX)]
         scale = arrays.pop(base + SCALE_SUFFIX, None)
         if scale is None:
             raise ValueError(f"packed weight {base} has no {SCALE_SUFFIX} initializer")
         arrays[base] = arrays.pop(name).astype(np.float32) * scale
-    return arrays

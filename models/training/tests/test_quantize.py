@@ -145,3 +145,36 @@ def test_the_cpu_variant_is_written_beside_its_model_names_it_and_stays_small(tm
     with pytest.raises(cpu_int8.Int8Error, match="labels agree"):
         cpu_int8.write_cpu_variant(float_path, pairs, threads=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_a_rounded_weight_stored_transposed_is_packed_by_column_and_reads_back():
+    """merit.weight_folding stores a product's weight transposed: rounded by row in training, it is
+    int8 x one scale per column there, and must be packed (the CPU variant's float32 weights) and
+    read back as exactly as one stored by row."""
+    from onnx import helper
+
+    from merit.quantize import int8_rows, pack_int8_weights
+    from merit.weight_folding import TRANSPOSED_SUFFIX
+
+    rng = np.random.default_rng(0)
+    integers, scale, _ = int8_rows(torch.tensor(rng.standard_normal((96, 64)), dtype=torch.float32))
+    weight = (integers * scale).numpy()  # (out, in), rounded by row as in training
+    name = "head.weight" + TRANSPOSED_SUFFIX
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", name], ["y"])], "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 64])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 96])],
+        [numpy_helper.from_array(np.ascontiguousarray(weight.T), name)],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    x = rng.standard_normal((2, 64)).astype(np.float32)
+    before = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    assert pack_int8_weights(proto) == 1
+    stored = {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
+    assert stored[name + INT8_SUFFIX].dtype == np.int8 and stored[name + SCALE_SUFFIX].shape == (1, 96)
+    after = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.array_equal(before, after)
+    assert np.array_equal(float_initializers(proto)["head.weight"], weight)
+    assert unpack_int8_weights(proto) == 1
+    assert np.array_equal(numpy_helper.to_array(proto.graph.initializer[0]), weight.T)
