@@ -202,12 +202,14 @@ def stage_table(stages: dict[str, list[float]]) -> list[str]:
     return lines
 
 
-def describe_source(work: Path, lofo_recipe: str | None = None) -> list[str]:
-    """The run that made the model: its command and each stage's wall and CPU time (timings.jsonl,
-    every invocation of a stage added up: a resumed stage counts all its parts)."""
+def describe_source(work: Path, lofo_recipe: str | None = None, se_reads_layers: bool = False) -> list[str]:
+    """The run that made the model: its command (with the recipe.sh settings that differ from the
+    defaults) and each stage's wall and CPU time (timings.jsonl, every invocation of a stage added up:
+    a resumed stage counts all its parts)."""
     is_recipe = recipe_stage(lofo_recipe).fullmatch
     timings = Path(work) / "timings.jsonl"
-    lines = ["", f"Source run: `models/training/run_all.sh {shown(work)}`."]
+    settings = ("SE_HEAD_INPUT=routed+layers " if se_reads_layers else "") + (f"LOFO_RECIPE={lofo_recipe} " if lofo_recipe else "")
+    lines = ["", f"Source run: `{settings}models/training/run_all.sh {shown(work)}`."]
     if not timings.exists():
         return lines
     recipe: dict[str, list[float]] = {}
@@ -376,7 +378,7 @@ def main() -> None:
         f"# {model.config.name} — measured figures",
         "",
         f"Written by `python -m merit.ship` from the evaluation in `{shown(args.eval)}`; do not edit by hand.",
-        *(describe_source(args.work, args.lofo_recipe) if args.work else []),
+        *(describe_source(args.work, args.lofo_recipe, model.se_reads_layers) if args.work else []),
         "",
         f"Parameters: {sum(p.numel() for p in model.parameters()):,}; ONNX file {args.out.stat().st_size / 1e6:.1f} MB.",
         f"PyTorch vs ONNX Runtime on {check['clips']} real test clips: max relative difference "

@@ -94,7 +94,9 @@ def test_a_named_lofo_recipe_counts_its_own_stages(tmp_path):
     stages = ["lofo espeak train", "lofo espeak-layers train", "lofo espeak-layers-seed1 polish", "lofo espeak pretrain"]
     lines = [json.dumps({"stage": s, "wall_s": 60.0, "user_s": 60.0, "system_s": 0.0, "exit": 0}) for s in stages]
     (tmp_path / "timings.jsonl").write_text("\n".join(lines) + "\n")
-    recipe, other = "\n".join(describe_source(tmp_path, "layers")).split("Other runs in the same work folder")
+    card = "\n".join(describe_source(tmp_path, "layers", se_reads_layers=True))
+    assert "Source run: `SE_HEAD_INPUT=routed+layers LOFO_RECIPE=layers models/training/run_all.sh " in card
+    recipe, other = card.split("Other runs in the same work folder")
     for stage in ("lofo espeak-layers train", "lofo espeak-layers-seed1 polish", "lofo espeak pretrain"):
         assert f"| {stage} |" in recipe and f"| {stage} |" not in other
     assert "| lofo espeak train |" in other
