@@ -3,7 +3,10 @@ given (noisy), after each trained enhancer, and clean. Separates "this SER model
 system's SER sees cleaner audio" (SE pre-processing's advantage).
 
     .venv/bin/python -m merit.ser_by_input --corpus work/corpus/manifest.jsonl --runs work/runs \\
-        --out work/eval [--condition unseen/-5dB]
+        --out work/eval [--condition unseen/-5dB] [--family espeak]
+
+`--family` scores one voice family's test clips only: a leave-one-family-out run's model (run_lofo.sh's
+runs/lofo-FAMILY) on the family it never heard.
 """
 
 from __future__ import annotations
@@ -44,10 +47,12 @@ def classes_of(model, clips: list[torch.Tensor], speakers: list[str]) -> list[in
 
 
 @torch.no_grad()
-def ser_by_input(corpus: Path, runs: Path, condition: str) -> dict:
-    rows = [r for r in read_manifest(corpus) if r["split"] == "test" and condition_key(r) == condition]
+def ser_by_input(corpus: Path, runs: Path, condition: str, family: str | None = None) -> dict:
+    rows = [
+        r for r in read_manifest(corpus) if r["split"] == "test" and condition_key(r) == condition and family in (None, r.get("family"))
+    ]
     if not rows:
-        raise SystemExit(f"{corpus}: no test clips in condition {condition!r}")
+        raise SystemExit(f"{corpus}: no test clips in condition {condition!r}" + (f" of the family {family!r}" if family else ""))
     classifiers, enhancers = trained(runs)
     if not classifiers:
         raise SystemExit(f"{runs}: no trained SER model")
@@ -61,13 +66,14 @@ def ser_by_input(corpus: Path, runs: Path, condition: str) -> dict:
         name: {given: macro_f1(labels, classes_of(model, clips, speakers), len(CLASSES)) for given, clips in inputs.items()}
         for name, model in classifiers.items()
     }
-    return {"condition": condition, "clips": len(rows), "macro_f1": f1}
+    return {"condition": condition, "family": family, "clips": len(rows), "macro_f1": f1}
 
 
 def markdown(result: dict) -> str:
     inputs = list(next(iter(result["macro_f1"].values())))
+    family = f"the {result['family']} family's " if result.get("family") else ""
     lines = [
-        f"### SER macro-F1 by input ({result['condition']}, {result['clips']} test clips)",
+        f"### SER macro-F1 by input ({result['condition']}, {family}{result['clips']} test clips)",
         "",
         "Each SER model given the noisy clips, each enhancer's output, and the clean references "
         "(a speaker-relative model against each speaker's other clips of the same input).",
@@ -86,10 +92,11 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="folder for ser_by_input.json and .md")
     parser.add_argument("--condition", default="unseen/-5dB")
+    parser.add_argument("--family", help="only this voice family's test clips (e.g. a leave-one-family-out model's)")
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
     configure_threads(args.threads)
-    result = ser_by_input(args.corpus, args.runs, args.condition)
+    result = ser_by_input(args.corpus, args.runs, args.condition, args.family)
     write_report(args.out, "ser_by_input", result, markdown(result))
 
 

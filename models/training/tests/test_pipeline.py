@@ -121,6 +121,12 @@ def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_
     run("merit.ser_by_input", "--corpus", str(manifest), "--runs", str(runs), "--out", str(tmp_path / "eval"))
     by_input = json.loads((tmp_path / "eval/ser_by_input.json").read_text())["macro_f1"]["sparse_merit"]
     assert by_input["noisy"] == pytest.approx(results["ser"]["sparse_merit"]["unseen/-5dB"]["macro_f1"])
+    # One family's clips only (a leave-one-family-out model's): evaluate's figure for that family.
+    family = sorted(results["by_family"])[0]
+    run("merit.ser_by_input", "--corpus", str(manifest), "--runs", str(runs), "--family", family, "--out", str(tmp_path / "eval-family"))
+    one_family = json.loads((tmp_path / "eval-family/ser_by_input.json").read_text())
+    assert one_family["family"] == family and f"the {family} family's" in (tmp_path / "eval-family/ser_by_input.md").read_text()
+    assert one_family["macro_f1"]["sparse_merit"]["noisy"] == pytest.approx(results["by_family"][family]["sparse_merit"]["unseen/-5dB"]["macro_f1"])
     # Shipped, it keeps the contract's reference input (parity checked with and without one) and
     # its card says what its rows mean.
     onnx_path = tmp_path / "relative.onnx"
