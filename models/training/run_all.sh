@@ -45,16 +45,18 @@ polish() { # SOURCE OUT: runs/SOURCE's SE head polished (merit.se_polish) into r
 # Every emotion model has the same head, schedule and refit options, and every SE head the same
 # polish (recipe.sh); SE pre-processing's SER model hears the polished enhancer.
 source recipe.sh
+# Sparse MERIT's own stages first, so that a run stopped half-way has the shipped model's candidate
+# finished (its refit is one command, below) before the baselines'.
 train sparse_merit-trained --variant sparse_merit --backbone "$backbone" "${head[@]}" "${sparse_merit_options[@]}" &
 first=$!
 train se_only-trained --variant se_only --backbone "$backbone"
 polish se_only-trained se_only
 wait $first
-train mtl-trained --variant mtl --backbone "$backbone" "${head[@]}" &
-first=$!
-train ser_enhanced-trained --variant ser_only --backbone "$backbone" --input enhanced --enhancer "$runs/se_only/model.pt" "${head[@]}"
-wait $first
 polish sparse_merit-trained sparse_merit-polished &
+first=$!
+train mtl-trained --variant mtl --backbone "$backbone" "${head[@]}"
+wait $first
+train ser_enhanced-trained --variant ser_only --backbone "$backbone" --input enhanced --enhancer "$runs/se_only/model.pt" "${head[@]}" &
 first=$!
 polish mtl-trained mtl-polished
 wait $first
