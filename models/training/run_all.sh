@@ -45,20 +45,19 @@ polish() { # SOURCE OUT: runs/SOURCE's SE head polished (merit.se_polish) into r
 # Every emotion model has the same head, schedule and refit options, and every SE head the same
 # polish (recipe.sh); SE pre-processing's SER model hears the polished enhancer.
 source recipe.sh
-# Sparse MERIT's own stages first, so that a run stopped half-way has the shipped model's candidate
-# finished (its refit is one command, below) before the baselines'.
-train sparse_merit-trained --variant sparse_merit --backbone "$backbone" "${head[@]}" "${sparse_merit_options[@]}" &
+# Two chains of one thread each. Sparse MERIT's own stages come first, so that a run stopped half-way
+# has the shipped model's candidate finished (its refit is one command, below), then naive MTL's; the
+# other chain is SE pre-processing: its enhancer, then its SER model, which hears the polished enhancer.
+{
+  train sparse_merit-trained --variant sparse_merit --backbone "$backbone" "${head[@]}" "${sparse_merit_options[@]}"
+  polish sparse_merit-trained sparse_merit-polished
+  train mtl-trained --variant mtl --backbone "$backbone" "${head[@]}"
+  polish mtl-trained mtl-polished
+} &
 first=$!
 train se_only-trained --variant se_only --backbone "$backbone"
 polish se_only-trained se_only
-wait $first
-polish sparse_merit-trained sparse_merit-polished &
-first=$!
-train mtl-trained --variant mtl --backbone "$backbone" "${head[@]}"
-wait $first
-train ser_enhanced-trained --variant ser_only --backbone "$backbone" --input enhanced --enhancer "$runs/se_only/model.pt" "${head[@]}" &
-first=$!
-polish mtl-trained mtl-polished
+train ser_enhanced-trained --variant ser_only --backbone "$backbone" --input enhanced --enhancer "$runs/se_only/model.pt" "${head[@]}"
 wait $first
 # Every emotion model's pitch path refitted on the training statistics the same way (merit.refit), so
 # the comparison is of the models, not of who got the refit; SE pre-processing's SER model hears its
