@@ -10,10 +10,10 @@
 #   SE_HEAD_INPUT=routed+layers models/training/run_all.sh WORK_DIR   (the SE head reading the layers: recipe.sh)
 #   LOFO_RECIPE=layers ... run_all.sh WORK_DIR   (the card's leave-one-family-out table from run_lofo.sh's RECIPE=layers runs)
 #
-# On 2 CPU cores: about 2 hours (see the card) before the SE heads' polish, whose 12 epochs take 1 to 3
-# min each on one thread (models/README.md, "The SE head polished"), two polishes at a time. Trainings
-# run two at a time with one thread each (on a busy CPU, multi-threaded torch stalls on small ops);
-# with a CUDA GPU torch uses it instead. The
+# Trainings and SE-head polishes run as two chains of one thread each (on a busy CPU, multi-threaded
+# torch stalls on small ops); with a CUDA GPU torch uses it instead. On 2 CPU cores (session 28, the
+# card sums every stage): pre-training 32 min, Sparse MERIT's training 33 min and its 12-epoch polish
+# 31 min beside the other chain, the refits 10 to 40 min each depending on what shares the cores. The
 # leave-one-voice-family-out trainings are a separate stage: run_lofo.sh. The ablations of earlier
 # cards (SER trained on clean speech, Sparse MERIT without pre-training) are left out to fit the
 # budget; `merit.train --input clean` and `--train-cnn --frozen-epochs 0` still make them.
