@@ -43,7 +43,7 @@ polish() { # SOURCE OUT: runs/SOURCE's SE head polished (merit.se_polish) into r
     --out "$runs/$2" --threads 1 "${polish_options[@]}" >>"$runs/$2.log" 2>&1
 }
 # Every emotion model has the same head, schedule and refit options, and every SE head the same
-# polish (recipe.sh); SE pre-processing's SER model hears the polished enhancer.
+# polish (recipe.sh).
 source recipe.sh
 # Two chains of one thread each. Sparse MERIT's own stages come first, so that a run stopped half-way
 # has the shipped model's candidate finished (its refit is one command, below), then naive MTL's; the
