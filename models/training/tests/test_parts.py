@@ -277,3 +277,27 @@ def test_the_polishing_loss_is_the_evaluations_segmental_snr_with_a_gradient():
     assert scores.tolist() == pytest.approx(expected, abs=1e-9)
     scores.sum().backward()
     assert guess.grad[1].abs().sum() > 0
+
+
+def test_a_held_out_family_is_scored_against_the_other_families_mean_of_its_gender():
+    from merit.refit import against_gender
+
+    config = tiny()
+    config.speaker_relative, config.pitch_features = True, True
+    head = MeritModel(config, variant="sparse_merit").ser_head.eval()
+    generator = torch.Generator().manual_seed(0)
+    width = head.population_reference.shape[-1]
+    # Two rounds (as training_statistics gives them: each round's speaker rows, then its population rows).
+    per_round = [torch.randn(5, width, generator=generator) for _ in range(2)]
+    rounds = [{"reference": reference, "statistics": statistics} for statistics in per_round for reference in ("speaker", "population")]
+    genders = ["female", "male", "female", None, "male"]
+    held = np.array([True, True, False, False, False])  # the male reference comes from clip 4 alone
+    pitch, classifier, scored = against_gender(head, rounds, genders, held)
+    assert scored.tolist() == [True, True, False, False, False]
+    female = torch.stack([rounds[0]["statistics"][2], rounds[2]["statistics"][2]]).mean(dim=0)
+    male = torch.stack([rounds[0]["statistics"][4], rounds[2]["statistics"][4]]).mean(dim=0)
+    against = torch.stack([female, male])
+    with torch.no_grad():
+        for index, statistics in enumerate(r["statistics"][:2] for r in rounds if r["reference"] == "speaker"):
+            torch.testing.assert_close(pitch[2 * index : 2 * index + 2], head.prosody_inputs(statistics, against))
+            torch.testing.assert_close(classifier[2 * index : 2 * index + 2], head.classifier(statistics - against))

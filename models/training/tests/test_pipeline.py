@@ -87,7 +87,7 @@ def test_a_speaker_relative_pitch_model_is_refitted_and_scored_with_and_without_
     refit = json.loads((runs / "sparse_merit/log.jsonl").read_text().splitlines()[-1])
     assert refit["rounds"] == 2 and len(refit["families"]) >= 2 and len(refit["held_out_family_macro_f1"]) == 12
     assert refit["voiced_pitch"] and refit["fit_rounds"] == "clean"
-    assert all(set(scores) == {"weighted", "speaker", "population"} for scores in refit["held_out_family_macro_f1"].values())
+    assert all(set(scores) == {"weighted", "speaker", "population", "gender"} for scores in refit["held_out_family_macro_f1"].values())
     state = torch.load(runs / "sparse_merit/model.pt", weights_only=False)["state_dict"]
     assert float(state["ser_head.classifier_gate"]) == refit["gate"]
     # The pitch path reads the voiced frames' pitch too: 2 x 4 pooled pitch statistics and 2 more.
