@@ -12,8 +12,9 @@ way the model will be judged, on voice families it has not heard: fitted on all 
 but one and scored on that one, in turn; then the chosen setting is fitted on all of them. The log
 gives each setting's held-out macro-F1 with speaker references, against the mean of the other
 families' clips of the speaker's gender (what a recording with no known speaker but a gender gets;
-logged only), and without (against the training population's mean, what a recording with neither gets). `--population-weight W` also fits
-on the population-relative statistics, weighted W against 1, and chooses by both scores weighted so.
+logged only), and without (against the training population's mean, what a recording with neither
+gets). `--population-weight W` also fits on the population-relative statistics, weighted W against
+1, and chooses by both scores weighted so.
 Measured with W = 1/3 (training's population share) on the leave-one-family-out v3 models, clean
 macro-F1 with references fell (real 0.748 -> 0.693, espeak 0.622 -> 0.603) and without them did not
 reliably rise (0.362 -> 0.399, 0.482 -> 0.439), so W is 0 by default.
@@ -112,20 +113,20 @@ def gender_references(rounds: list[dict], genders: list[str | None]) -> dict[str
 def against_gender(head, rounds: list[dict], genders: list[str | None], held: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """The `held` clips of every round as a recording without a speaker but with a gender is heard:
     pitch inputs and classifier logits against the mean of the other clips of its gender
-    (gender_references over the clips not held). Also which clips had such a reference."""
+    (gender_references over the clips not held), round after round. Also which clips had such a
+    reference."""
     kept = np.flatnonzero(~held)
     references = gender_references(
         [{"reference": r["reference"], "statistics": r["statistics"][kept]} for r in rounds], [genders[i] for i in kept]
     )
     scored = np.array([held[i] and genders[i] in references for i in range(len(genders))])
-    against = torch.stack([references[genders[i]][0] for i in np.flatnonzero(scored)]) if scored.any() else None
-    pitch, classifier = [], []
-    for r in rounds:
-        if r["reference"] == "speaker" and against is not None:
-            statistics = r["statistics"][np.flatnonzero(scored)]
-            pitch.append(head.prosody_inputs(statistics, against))
-            classifier.append(head.classifier(statistics - against))
-    return (torch.cat(pitch), torch.cat(classifier), scored) if pitch else (torch.empty(0), torch.empty(0), scored)
+    rows = np.flatnonzero(scored)
+    if not rows.size:
+        return torch.empty(0), torch.empty(0), scored
+    per_round = [r["statistics"][rows] for r in rounds if r["reference"] == "speaker"]
+    statistics = torch.cat(per_round)
+    against = torch.stack([references[genders[i]][0] for i in rows]).repeat(len(per_round), 1)
+    return head.prosody_inputs(statistics, against), head.classifier(statistics - against), scored
 
 
 def fit_logistic(
@@ -190,11 +191,13 @@ def refit(args) -> dict:
         fitted_rows &= torch.tensor([r["clean"] for r in rounds for _ in clips])
     classes = len(model.config.classes)
     genders = [clip.row.get("gender") for clip in clips]
-    clip_family = np.array([clip.row["family"] for clip in clips])
-    clip_labels = [clip.label for clip in clips]
     # The held-out family heard against the gender's mean of the others: logged beside the speaker's
     # and population's scores, not used in the choice (models/README.md, "The full run").
-    held_against_gender = {held: against_gender(model.ser_head, rounds, genders, clip_family == held) for held in families}
+    held_against_gender = {}
+    for held in families:
+        gender_pitch, gender_classifier, scored = against_gender(model.ser_head, rounds, genders, family[: len(clips)] == held)
+        truth = [clips[i].label for i in np.flatnonzero(scored)] * (args.mixtures + 1)
+        held_against_gender[held] = (gender_pitch, gender_classifier, truth)
     scores, parts = {}, {}
     for gate, l2 in itertools.product(GATES, [args.l2] if args.l2 is not None else L2_WEIGHTS):
         per_family = {"speaker": [], "population": [], "gender": []}
@@ -205,10 +208,9 @@ def refit(args) -> dict:
                 score_on = torch.from_numpy((family == held) & rows)
                 guesses = predict(fitted, pitch[score_on], gate * classifier[score_on])
                 per_family[reference].append(macro_f1(labels[score_on].tolist(), guesses.tolist(), classes))
-            gender_pitch, gender_classifier, scored = held_against_gender[held]
-            if scored.any():
+            gender_pitch, gender_classifier, truth = held_against_gender[held]
+            if truth:
                 guesses = predict(fitted, gender_pitch, gate * gender_classifier)
-                truth = [clip_labels[i] for i in np.flatnonzero(scored)] * (args.mixtures + 1)
                 per_family["gender"].append(macro_f1(truth, guesses.tolist(), classes))
         parts[(gate, l2)] = {reference: float(np.mean(values)) for reference, values in per_family.items() if values}
         scores[(gate, l2)] = (parts[(gate, l2)]["speaker"] + args.population_weight * parts[(gate, l2)]["population"]) / (
